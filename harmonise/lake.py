@@ -1,0 +1,985 @@
+"""The lake layer: Apache Iceberg tables (pyiceberg SQL catalog) for the harmonised model.
+
+Atomic submissions across tables
+--------------------------------
+Iceberg commits are per table; a submission touches many. The commit point is the
+``datasets`` table:
+
+1. every row a submission writes carries its ``submission_id`` (the digest of its
+   manifest, so the same bundle always has the same id);
+2. the data tables are appended first, one Iceberg commit each; each append records
+   ``oncolake.submission-id`` in its snapshot summary, so a retry that finds it in the
+   table's history skips that table (exactly once per table);
+3. the ``datasets`` row is committed last, in one Iceberg transaction that also removes
+   the previous row of the same dataset (a corrected bundle replaces the old one);
+4. readers only return rows whose ``submission_id`` the ``datasets`` table records at the
+   version they read.
+
+A crash before step 3 leaves rows that no reader sees; re-running the submission commits
+it exactly once; :meth:`Lake.maintain` removes rows of submissions that never reached
+step 3 (after a grace period, so it never races a commit in flight) and the rows of
+replaced submissions.
+
+Tags that stay with data
+------------------------
+The lake writes its own Parquet data files (pyarrow) so that each carries, in its
+key-value metadata, the signed tags of every dataset whose rows it holds
+(:mod:`consent.tags`), then registers them with Iceberg (``fast_append`` / ``overwrite``
+of data files). pyiceberg's own writer cannot add key-value metadata, and its
+copy-on-write delete would drop the tags: deletes and compaction are therefore done here,
+file by file, re-signing what they rewrite. Every read verifies the tags of every file.
+
+Lake versions
+-------------
+A :class:`LakeVersion` is the set of snapshot ids (one per table) that make up "the lake
+at a moment". Exports pin a version with Iceberg tags on each table's snapshot, which
+snapshot expiry keeps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import duckdb
+import fsspec
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from pyiceberg.catalog import Catalog
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.exceptions import (
+    CommitFailedException,
+    NamespaceAlreadyExistsError,
+    NoSuchTableError,
+    TableAlreadyExistsError,
+)
+from pyiceberg.expressions import AlwaysTrue, BooleanExpression, In
+from pyiceberg.io.pyarrow import (
+    compute_statistics_plan,
+    data_file_statistics_from_parquet_metadata,
+    parquet_path_to_id_mapping,
+    schema_to_pyarrow,
+)
+from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
+from pyiceberg.table import Table
+from pyiceberg.table.refs import SnapshotRefType
+from pyiceberg.transforms import BucketTransform
+from pyiceberg.typedef import Record
+from pyiceberg.types import StringType
+
+from consent.errors import TagsError
+from consent.tags import canonical_json, sign_tags, verify_tags
+from harmonise.errors import (
+    CommitConflictError,
+    LakeConfigError,
+    LakeNotInitialisedError,
+    SubmissionError,
+    TamperedFileError,
+    UnknownVersionError,
+)
+from harmonise.model import DATA_TABLES, NAMESPACE, TABLES, TableDef
+
+log = logging.getLogger(__name__)
+
+SUBMISSION_PROP = "oncolake.submission-id"
+OPERATION_PROP = "oncolake.operation"
+PIN_PREFIX = "pin-"
+KEY_COLUMNS = ("dataset_id", "centre_id", "submission_id")
+COMMIT_ATTEMPTS = 8
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class LakeConfig:
+    """Where the lake is: the Iceberg SQL catalog URL, the warehouse, FileIO properties."""
+
+    catalog_uri: str
+    warehouse: str
+    properties: Mapping[str, str] = field(default_factory=dict)
+    catalog_name: str = "oncolake"
+
+
+@dataclass(frozen=True)
+class LakeVersion:
+    """The lake at a moment: one snapshot id per table (``None`` for an empty table)."""
+
+    snapshots: Mapping[str, int | None]
+
+    @property
+    def id(self) -> str:
+        """A short stable name of this version (digest of the snapshot ids)."""
+        digest = hashlib.sha256(canonical_json(dict(self.snapshots))).hexdigest()
+        return f"v-{digest[:16]}"
+
+    def to_json(self) -> str:
+        """JSON form, to store beside exports and saved cohorts."""
+        return json.dumps({"id": self.id, "snapshots": dict(self.snapshots)}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | Mapping[str, Any]) -> LakeVersion:
+        """Parse :meth:`to_json`'s output."""
+        data = json.loads(text) if isinstance(text, str) else dict(text)
+        snaps = data.get("snapshots", data)
+        return cls({k: (int(v) if v is not None else None) for k, v in snaps.items()})
+
+
+@dataclass
+class Submission:
+    """What one submission writes: rows per data table and its ``datasets`` row.
+
+    ``tables`` maps data table names to Arrow tables whose columns are a subset of the
+    table's schema (missing columns are written as nulls; the key columns are filled
+    in). ``dataset`` holds the ``datasets`` row's other values. ``tags`` are the dataset's
+    mandatory tags, signed into every file.
+    """
+
+    submission_id: str
+    dataset_id: str
+    centre_id: str
+    dataset: Mapping[str, Any]
+    tables: Mapping[str, pa.Table]
+    tags: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    """Outcome of :meth:`Lake.commit`."""
+
+    status: str  # "committed" or "unchanged"
+    submission_id: str
+    version: LakeVersion
+    rows: Mapping[str, int]
+    replaced: str | None = None
+
+
+@dataclass
+class MaintenanceReport:
+    """What :meth:`Lake.maintain` did."""
+
+    orphan_rows_removed: dict[str, int] = field(default_factory=dict)
+    files_compacted: dict[str, tuple[int, int]] = field(default_factory=dict)
+    snapshots_expired: dict[str, int] = field(default_factory=dict)
+    orphan_files_removed: int = 0
+
+
+class Lake:
+    """The oncolake lake: its tables, the commit point, versions, reads and maintenance."""
+
+    def __init__(self, config: LakeConfig, tag_key: bytes) -> None:
+        self.config = config
+        self._tag_key = tag_key
+        self._verified: dict[str, dict[str, dict[str, Any]]] = {}
+
+    # -- catalog and tables --------------------------------------------------------------
+
+    @cached_property
+    def catalog(self) -> Catalog:
+        """The pyiceberg SQL catalog (SQLite or PostgreSQL)."""
+        props = {"uri": self.config.catalog_uri, "warehouse": self.config.warehouse}
+        props.update(self.config.properties)
+        if self.config.warehouse.startswith("s3://"):
+            props.setdefault("py-io-impl", "pyiceberg.io.fsspec.FsspecFileIO")
+        try:
+            return SqlCatalog(self.config.catalog_name, **props)
+        except Exception as exc:  # the driver's own error says what is wrong with the URL
+            raise LakeConfigError(
+                f"cannot open the Iceberg catalog at {self.config.catalog_uri!r}: {exc}. "
+                "Check ONCOLAKE_CATALOG_URL."
+            ) from exc
+
+    def init(self) -> list[str]:
+        """Create the namespace and any missing table (idempotent); return those created."""
+        created: list[str] = []
+        try:
+            self.catalog.create_namespace(NAMESPACE)
+        except NamespaceAlreadyExistsError:
+            pass
+        for name, tdef in TABLES.items():
+            ident = f"{NAMESPACE}.{name}"
+            if self._exists(ident):
+                continue
+            try:
+                self.catalog.create_table(
+                    ident,
+                    schema=tdef.schema,
+                    partition_spec=tdef.partition_spec(),
+                    sort_order=tdef.sort_order(),
+                    properties={
+                        "format-version": "2",
+                        "write.parquet.compression-codec": "zstd",
+                        "commit.retry.num-retries": "10",
+                        "commit.retry.min-wait-ms": "20",
+                        "commit.retry.max-wait-ms": "2000",
+                        "comment": tdef.doc,
+                    },
+                )
+                created.append(name)
+            except TableAlreadyExistsError:
+                pass
+        return created
+
+    def _exists(self, ident: str) -> bool:
+        try:
+            self.catalog.load_table(ident)
+            return True
+        except NoSuchTableError:
+            return False
+
+    def table(self, name: str) -> Table:
+        """Load the Iceberg table ``name`` (fresh metadata each call)."""
+        if name not in TABLES:
+            raise LakeConfigError(f"unknown lake table {name!r}; tables: {', '.join(TABLES)}")
+        try:
+            return self.catalog.load_table(f"{NAMESPACE}.{name}")
+        except NoSuchTableError:
+            raise LakeNotInitialisedError(
+                f"the lake table {NAMESPACE}.{name} does not exist in the catalog "
+                f"{self.config.catalog_uri}; run `oncolake lake init` first"
+            ) from None
+
+    def is_initialised(self) -> bool:
+        """True if every table exists."""
+        return all(self._exists(f"{NAMESPACE}.{n}") for n in TABLES)
+
+    # -- versions ------------------------------------------------------------------------
+
+    def current_version(self) -> LakeVersion:
+        """The current lake version. ``datasets`` is read first: every submission it
+        records has its rows in the data tables' (later or equal) snapshots."""
+        snaps: dict[str, int | None] = {}
+        for name in ["datasets", *DATA_TABLES]:
+            snap = self.table(name).current_snapshot()
+            snaps[name] = snap.snapshot_id if snap else None
+        return LakeVersion(snaps)
+
+    def snapshots(self) -> list[dict[str, Any]]:
+        """Every snapshot of every table, oldest first, with its summary and pins."""
+        out: list[dict[str, Any]] = []
+        for name in TABLES:
+            tbl = self.table(name)
+            pins: dict[int, list[str]] = {}
+            for ref_name, ref in tbl.metadata.refs.items():
+                if ref.snapshot_ref_type == SnapshotRefType.TAG:
+                    pins.setdefault(ref.snapshot_id, []).append(ref_name)
+            current = tbl.current_snapshot()
+            for snap in tbl.metadata.snapshots:
+                summary = snap.summary.additional_properties if snap.summary else {}
+                out.append(
+                    {
+                        "table": name,
+                        "snapshot_id": snap.snapshot_id,
+                        "timestamp": dt.datetime.fromtimestamp(snap.timestamp_ms / 1000, dt.UTC),
+                        "operation": snap.summary.operation.value if snap.summary else "",
+                        "oncolake_operation": summary.get(OPERATION_PROP, ""),
+                        "submission_id": summary.get(SUBMISSION_PROP, ""),
+                        "current": current is not None and current.snapshot_id == snap.snapshot_id,
+                        "pins": pins.get(snap.snapshot_id, []),
+                    }
+                )
+        out.sort(key=lambda r: (r["timestamp"], r["table"]))
+        return out
+
+    # -- writing -------------------------------------------------------------------------
+
+    def commit(self, sub: Submission, progress: Progress | None = None) -> CommitResult:
+        """Commit a submission atomically (see the module doc); idempotent."""
+        say = progress or (lambda _msg: None)
+        self._check_submission(sub)
+        datasets = self.table("datasets")
+        existing = self._datasets_rows(datasets, None)
+        if sub.submission_id in set(existing.column("submission_id").to_pylist()):
+            return CommitResult(
+                "unchanged", sub.submission_id, self.current_version(), rows={}, replaced=None
+            )
+        tags_kv = sign_tags({sub.dataset_id: dict(sub.tags)}, self._tag_key)
+        rows: dict[str, int] = {}
+        for name in DATA_TABLES:
+            data = sub.tables.get(name)
+            n = 0 if data is None else data.num_rows
+            rows[name] = n
+            if n == 0 or data is None:
+                continue
+            tbl = self.table(name)
+            if self._has_submission_append(tbl, sub.submission_id):
+                say(f"{name}: already written by an earlier attempt")
+                continue
+            say(f"{name}: writing {n} rows")
+            conformed = self._conform(TABLES[name], data, sub)
+            files = self._write_files(tbl, TABLES[name], conformed, tags_kv, sub.submission_id)
+            self._append_files(tbl, files, sub.submission_id, "append")
+        replaced = self._commit_dataset_row(sub, rows, tags_kv)
+        say("datasets: committed")
+        return CommitResult("committed", sub.submission_id, self.current_version(), rows, replaced)
+
+    def _check_submission(self, sub: Submission) -> None:
+        if not sub.submission_id or not sub.dataset_id or not sub.centre_id:
+            raise SubmissionError("a submission needs submission_id, dataset_id and centre_id")
+        unknown = set(sub.tables) - set(DATA_TABLES)
+        if unknown:
+            raise SubmissionError(
+                f"submission {sub.submission_id}: unknown tables {sorted(unknown)}; "
+                f"data tables are {', '.join(DATA_TABLES)}"
+            )
+        for name, data in sub.tables.items():
+            extra = set(data.column_names) - set(TABLES[name].column_names)
+            if extra:
+                raise SubmissionError(
+                    f"submission {sub.submission_id}, table {name}: columns not in the "
+                    f"schema: {sorted(extra)}"
+                )
+
+    @staticmethod
+    def _has_submission_append(tbl: Table, submission_id: str) -> bool:
+        for snap in tbl.metadata.snapshots:
+            props = snap.summary.additional_properties if snap.summary else {}
+            if (
+                props.get(SUBMISSION_PROP) == submission_id
+                and props.get(OPERATION_PROP) == "append"
+            ):
+                return True
+        return False
+
+    def _conform(self, tdef: TableDef, data: pa.Table, sub: Submission) -> pa.Table:
+        """Cast ``data`` to the table's Arrow schema, filling key columns and nulls."""
+        schema = schema_to_pyarrow(tdef.schema)
+        n = data.num_rows
+        keys = {
+            "dataset_id": sub.dataset_id,
+            "centre_id": sub.centre_id,
+            "submission_id": sub.submission_id,
+        }
+        arrays = []
+        for fld in schema:
+            if fld.name in keys:
+                given = data.column(fld.name) if fld.name in data.column_names else None
+                if given is not None and given.null_count == 0:
+                    values = set(given.to_pylist())
+                    if values != {keys[fld.name]}:
+                        raise SubmissionError(
+                            f"submission {sub.submission_id}, table {tdef.name}: column "
+                            f"{fld.name} holds {sorted(values)[:3]} but the submission is "
+                            f"{keys[fld.name]!r}"
+                        )
+                arrays.append(pa.array([keys[fld.name]] * n, type=fld.type))
+            elif fld.name in data.column_names:
+                try:
+                    arrays.append(data.column(fld.name).cast(fld.type))
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                    raise SubmissionError(
+                        f"submission {sub.submission_id}, table {tdef.name}, column "
+                        f"{fld.name}: cannot store as {fld.type}: {exc}"
+                    ) from exc
+            else:
+                arrays.append(pa.nulls(n, type=fld.type))
+        out = pa.Table.from_arrays(arrays, schema=schema)
+        missing = [
+            f.name for f in tdef.schema.fields if f.required and out.column(f.name).null_count
+        ]
+        if missing:
+            raise SubmissionError(
+                f"submission {sub.submission_id}, table {tdef.name}: required columns "
+                f"with empty values: {missing}"
+            )
+        return out
+
+    def _write_files(
+        self,
+        tbl: Table,
+        tdef: TableDef,
+        data: pa.Table,
+        tags_kv: Mapping[bytes, bytes],
+        label: str,
+    ) -> list[DataFile]:
+        """Write ``data`` as sorted Parquet files (one per partition) carrying ``tags_kv``."""
+        if tdef.sort:
+            data = data.sort_by([(c, "ascending") for c in tdef.sort])
+        files: list[DataFile] = []
+        for part_dir, partition, part in self._split_partitions(tdef, data):
+            path = (
+                f"{tbl.location().rstrip('/')}/data/{part_dir}"
+                f"{label[:16]}-{uuid.uuid4().hex}.parquet"
+            )
+            meta = dict(part.schema.metadata or {})
+            meta.update(tags_kv)
+            part = part.replace_schema_metadata(meta)
+            files.append(self._write_one(tbl, path, part, partition))
+        return files
+
+    @staticmethod
+    def _write_one(tbl: Table, path: str, data: pa.Table, partition: Record) -> DataFile:
+        """Write one Parquet file and describe it for Iceberg (stats from its footer).
+
+        pyiceberg's ``parquet_file_to_data_file`` cannot infer a bucket partition from
+        statistics, so the partition value computed while splitting is passed in.
+        """
+        output = tbl.io.new_output(path)
+        with output.create(overwrite=True) as out:
+            writer = pq.ParquetWriter(out, data.schema, compression="zstd")
+            writer.write_table(data)
+            writer.close()
+        schema = tbl.metadata.schema()
+        stats = data_file_statistics_from_parquet_metadata(
+            parquet_metadata=writer.writer.metadata,
+            stats_columns=compute_statistics_plan(schema, tbl.metadata.properties),
+            parquet_column_mapping=parquet_path_to_id_mapping(schema),
+        )
+        return DataFile.from_args(
+            content=DataFileContent.DATA,
+            file_path=path,
+            file_format=FileFormat.PARQUET,
+            partition=partition,
+            file_size_in_bytes=len(tbl.io.new_input(path)),
+            sort_order_id=None,
+            spec_id=tbl.metadata.default_spec_id,
+            equality_ids=None,
+            key_metadata=None,
+            **stats.to_serialized_dict(),
+        )
+
+    @staticmethod
+    def _split_partitions(
+        tdef: TableDef, data: pa.Table
+    ) -> Iterator[tuple[str, Record, pa.Table]]:
+        if tdef.bucket is None:
+            yield "", Record(), data
+            return
+        col, n = tdef.bucket
+        bucket_of = BucketTransform(n).transform(StringType())
+        values = data.column(col).to_pylist()
+        per_value = {v: bucket_of(v) for v in set(values)}
+        buckets = pa.array([per_value[v] for v in values], type=pa.int32())
+        for b in sorted({x for x in per_value.values() if x is not None}):
+            yield f"{col}_bucket={b}/", Record(b), data.filter(pc.equal(buckets, b))
+        if None in per_value.values():
+            yield f"{col}_bucket=null/", Record(None), data.filter(pc.is_null(buckets))
+
+    def _append_files(
+        self, tbl: Table, files: Sequence[DataFile], submission_id: str, operation: str
+    ) -> None:
+        props = {SUBMISSION_PROP: submission_id, OPERATION_PROP: operation}
+        for attempt in range(COMMIT_ATTEMPTS):
+            try:
+                with tbl.transaction() as txn, txn.update_snapshot(
+                    snapshot_properties=props
+                ).fast_append() as append:
+                    for f in files:
+                        append.append_data_file(f)
+                return
+            except CommitFailedException as exc:
+                log.warning("append to %s conflicted (%s), retry %d", tbl.name(), exc, attempt)
+                tbl = self.table(tbl.name()[-1])
+        raise CommitConflictError(
+            f"could not append to {'.'.join(tbl.name())} after {COMMIT_ATTEMPTS} attempts"
+        )
+
+    def _commit_dataset_row(
+        self, sub: Submission, rows: Mapping[str, int], tags_kv: Mapping[bytes, bytes]
+    ) -> str | None:
+        """The commit point: replace the dataset's row with this submission's, atomically."""
+        tdef = TABLES["datasets"]
+        values: dict[str, Any] = {c: None for c in tdef.column_names}
+        values.update({k: v for k, v in sub.dataset.items() if k in values})
+        values.update(
+            dataset_id=sub.dataset_id,
+            centre_id=sub.centre_id,
+            submission_id=sub.submission_id,
+            tags_json=tags_kv[b"oncolake.tags"].decode(),
+            tags_signature=tags_kv[b"oncolake.tags.signature"].decode(),
+            row_counts_json=json.dumps(dict(rows), sort_keys=True),
+            committed_at=dt.datetime.now(dt.UTC),
+        )
+        if values.get("manifest_digest") is None:
+            values["manifest_digest"] = sub.submission_id
+        row = pa.Table.from_pylist([values], schema=schema_to_pyarrow(tdef.schema))
+        for attempt in range(COMMIT_ATTEMPTS):
+            tbl = self.table("datasets")
+            current = self._datasets_rows(tbl, None)
+            ids = current.column("submission_id").to_pylist()
+            if sub.submission_id in ids:
+                return None  # a concurrent retry of the same submission won
+            old_files: list[DataFile] = []
+            replaced: str | None = None
+            keep_parts: list[pa.Table] = []
+            for task in tbl.scan().plan_files():
+                data = self._read_verified(tbl, task.file.file_path)
+                hit = pc.equal(data.column("dataset_id"), sub.dataset_id)
+                if pc.any(hit).as_py():
+                    replaced = data.filter(hit).column("submission_id")[0].as_py()
+                    old_files.append(task.file)
+                    rest = data.filter(pc.invert(hit))
+                    if rest.num_rows:
+                        keep_parts.append(rest)
+            new = pa.concat_tables([*keep_parts, row]) if keep_parts else row
+            new_files = self._write_files(
+                tbl, tdef, new, self._tags_for_rows(new), f"ds-{sub.submission_id}"
+            )
+            props = {SUBMISSION_PROP: sub.submission_id, OPERATION_PROP: "commit"}
+            try:
+                with tbl.transaction() as txn:
+                    if old_files:
+                        with txn.update_snapshot(snapshot_properties=props).overwrite() as ow:
+                            for f in old_files:
+                                ow.delete_data_file(f)
+                            for f in new_files:
+                                ow.append_data_file(f)
+                    else:
+                        with txn.update_snapshot(snapshot_properties=props).fast_append() as fa:
+                            for f in new_files:
+                                fa.append_data_file(f)
+                return replaced
+            except CommitFailedException as exc:
+                log.warning("datasets commit conflicted (%s), retry %d", exc, attempt)
+        raise CommitConflictError(
+            f"submission {sub.submission_id}: the datasets commit kept conflicting after "
+            f"{COMMIT_ATTEMPTS} attempts; retry the submission (it is idempotent)"
+        )
+
+    def _tags_for_rows(self, data: pa.Table) -> dict[bytes, bytes]:
+        """Signed tags for a file holding ``data``: the tags of each of its datasets."""
+        ids = set(data.column("dataset_id").to_pylist())
+        tags = self._dataset_tags()
+        missing = ids - set(tags)
+        if missing and "tags_json" in data.column_names:
+            for r in data.select(["dataset_id", "tags_json"]).to_pylist():
+                if r["dataset_id"] in missing and r["tags_json"]:
+                    tags[r["dataset_id"]] = json.loads(r["tags_json"])["datasets"][r["dataset_id"]]
+        return sign_tags({i: tags.get(i, {}) for i in sorted(ids)}, self._tag_key)
+
+    def _dataset_tags(self) -> dict[str, dict[str, Any]]:
+        """Tags of every currently visible dataset, from the ``datasets`` table."""
+        out: dict[str, dict[str, Any]] = {}
+        tbl = self.table("datasets")
+        for r in self._datasets_rows(tbl, None).select(["dataset_id", "tags_json"]).to_pylist():
+            if r["tags_json"]:
+                out[r["dataset_id"]] = json.loads(r["tags_json"])["datasets"][r["dataset_id"]]
+        return out
+
+    # -- reading -------------------------------------------------------------------------
+
+    def _read_verified(self, tbl: Table, path: str) -> pa.Table:
+        """Read one whole data file after verifying its tags."""
+        with tbl.io.new_input(path).open() as fh:
+            pf = pq.ParquetFile(fh)
+            self._verify_kv(path, pf.schema_arrow.metadata)
+            return pf.read()
+
+    def _verify_kv(self, path: str, kv: Mapping[bytes, bytes] | None) -> dict[str, Any]:
+        cached = self._verified.get(path)
+        if cached is not None:
+            return cached
+        try:
+            tags = verify_tags(kv, self._tag_key, where=path)
+        except TagsError as exc:
+            raise TamperedFileError(str(exc)) from exc
+        self._verified[path] = tags
+        return tags
+
+    def verify_file(self, tbl: Table, path: str) -> dict[str, Any]:
+        """Verify the signed tags of one data file (footer only); return its tags."""
+        if path in self._verified:
+            return self._verified[path]
+        with tbl.io.new_input(path).open() as fh:
+            kv = pq.read_metadata(fh).metadata
+        return self._verify_kv(path, kv)
+
+    def _datasets_rows(self, tbl: Table, snapshot_id: int | None) -> pa.Table:
+        if snapshot_id is None and tbl.current_snapshot() is None:
+            return schema_to_pyarrow(TABLES["datasets"].schema).empty_table()
+        scan = tbl.scan(snapshot_id=snapshot_id)
+        for task in scan.plan_files():
+            self.verify_file(tbl, task.file.file_path)
+        return scan.to_arrow()
+
+    def _snapshot_for(self, tbl: Table, name: str, version: LakeVersion | None) -> int | None:
+        if version is None:
+            snap = tbl.current_snapshot()
+            return snap.snapshot_id if snap else None
+        if name not in version.snapshots:
+            raise UnknownVersionError(f"lake version {version.id} names no snapshot of {name}")
+        sid = version.snapshots[name]
+        if sid is not None and tbl.metadata.snapshot_by_id(sid) is None:
+            raise UnknownVersionError(
+                f"lake version {version.id}: snapshot {sid} of {name} no longer exists "
+                "(expired by maintenance; pin versions that must stay readable)"
+            )
+        return sid
+
+    def visible_submissions(self, version: LakeVersion | None = None) -> pa.Table:
+        """The ``datasets`` rows visible at ``version`` (default: now)."""
+        tbl = self.table("datasets")
+        sid = self._snapshot_for(tbl, "datasets", version)
+        if sid is None:
+            return schema_to_pyarrow(TABLES["datasets"].schema).empty_table()
+        return self._datasets_rows(tbl, sid)
+
+    def read(
+        self,
+        name: str,
+        version: LakeVersion | None = None,
+        row_filter: BooleanExpression | str = AlwaysTrue(),
+        columns: Sequence[str] | None = None,
+    ) -> pa.Table:
+        """Rows of table ``name`` at ``version``: only committed submissions, tags verified.
+
+        ``row_filter`` and ``columns`` are pushed down to the Iceberg scan (files and row
+        groups pruned by their statistics).
+        """
+        if version is None:
+            version = self.current_version()
+        visible = self.visible_submissions(version)
+        if name == "datasets":
+            data = visible
+            return data.select(list(columns)) if columns else data
+        tbl = self.table(name)
+        sid = self._snapshot_for(tbl, name, version)
+        schema = schema_to_pyarrow(TABLES[name].schema)
+        wanted = list(columns) if columns else list(schema.names)
+        if sid is None:
+            return schema.empty_table().select(wanted)
+        fields = list(dict.fromkeys([*wanted, "submission_id"]))
+        scan = tbl.scan(snapshot_id=sid, row_filter=row_filter, selected_fields=tuple(fields))
+        for task in scan.plan_files():
+            self.verify_file(tbl, task.file.file_path)
+        data = scan.to_arrow()
+        ids = pa.array(visible.column("submission_id").to_pylist(), type=pa.string())
+        data = data.filter(pc.is_in(data.column("submission_id"), value_set=ids))
+        return data.select(wanted)
+
+    def duckdb(
+        self, version: LakeVersion | None = None, tables: Iterable[str] | None = None
+    ) -> duckdb.DuckDBPyConnection:
+        """A DuckDB connection with one view per table at ``version`` (Arrow underneath)."""
+        version = version or self.current_version()
+        con = duckdb.connect()
+        for name in tables or TABLES:
+            arrow = self.read(name, version)
+            con.register(name, arrow)
+        return con
+
+    def table_counts(self, version: LakeVersion | None = None) -> dict[str, int]:
+        """Visible rows per table at ``version``."""
+        version = version or self.current_version()
+        return {
+            name: self.read(name, version, columns=["submission_id"]).num_rows for name in TABLES
+        }
+
+    # -- deleting ------------------------------------------------------------------------
+
+    def delete_rows(
+        self,
+        where: Mapping[str, Sequence[Any]],
+        tables: Iterable[str] | None = None,
+        reason: str = "delete",
+    ) -> dict[str, int]:
+        """Delete every row whose column ``c`` is in ``where[c]`` (any of the given columns).
+
+        Used for consent withdrawal (``{"patient_id": [...]}``) and by maintenance. Files
+        that hold matching rows are rewritten without them (re-signed) in one overwrite
+        per table. Returns the rows removed per table. Old snapshots still reference the
+        old files until :meth:`maintain` expires them and removes orphan files.
+        """
+        removed: dict[str, int] = {}
+        for name in tables or DATA_TABLES:
+            tdef = TABLES[name]
+            cols = {c: v for c, v in where.items() if c in tdef.column_names}
+            if not cols:
+                continue
+            expr: BooleanExpression | None = None
+            for c, vals in cols.items():
+                term = In(c, set(vals)) if vals else None
+                if term is not None:
+                    expr = term if expr is None else expr | term  # type: ignore[operator]
+            if expr is None:
+                continue
+            removed[name] = self._rewrite(name, expr, cols, reason)
+        return removed
+
+    def _rewrite(
+        self,
+        name: str,
+        expr: BooleanExpression,
+        cols: Mapping[str, Sequence[Any]],
+        reason: str,
+    ) -> int:
+        tdef = TABLES[name]
+        for attempt in range(COMMIT_ATTEMPTS):
+            tbl = self.table(name)
+            if tbl.current_snapshot() is None:
+                return 0
+            old_files: list[DataFile] = []
+            new_files: list[DataFile] = []
+            count = 0
+            for task in tbl.scan(row_filter=expr).plan_files():
+                data = self._read_verified(tbl, task.file.file_path)
+                mask = None
+                for c, vals in cols.items():
+                    m = pc.is_in(data.column(c), value_set=pa.array(list(vals)))
+                    mask = m if mask is None else pc.or_(mask, m)
+                assert mask is not None
+                mask = pc.fill_null(mask, False)
+                hits = pc.sum(mask).as_py() or 0
+                if not hits:
+                    continue
+                count += hits
+                old_files.append(task.file)
+                rest = data.filter(pc.invert(mask))
+                if rest.num_rows:
+                    rest = rest.replace_schema_metadata(None)
+                    new_files += self._write_files(
+                        tbl, tdef, rest, self._tags_for_rows(rest), f"rw-{uuid.uuid4().hex[:8]}"
+                    )
+            if not old_files:
+                return 0
+            try:
+                self._replace_files(tbl, old_files, new_files, reason)
+                return count
+            except CommitFailedException as exc:
+                log.warning("delete on %s conflicted (%s), retry %d", name, exc, attempt)
+        raise CommitConflictError(f"delete on {name} kept conflicting; run it again")
+
+    @staticmethod
+    def _replace_files(
+        tbl: Table, old: Sequence[DataFile], new: Sequence[DataFile], reason: str
+    ) -> None:
+        props = {OPERATION_PROP: reason}
+        with tbl.transaction() as txn, txn.update_snapshot(
+            snapshot_properties=props
+        ).overwrite() as ow:
+            for f in old:
+                ow.delete_data_file(f)
+            for f in new:
+                ow.append_data_file(f)
+
+    # -- pins ----------------------------------------------------------------------------
+
+    def pin(self, version: LakeVersion, name: str) -> None:
+        """Keep ``version`` readable: tag each table's snapshot ``pin-<name>``."""
+        tag = PIN_PREFIX + name
+        for table_name, sid in version.snapshots.items():
+            if sid is None:
+                continue
+            tbl = self.table(table_name)
+            if tbl.metadata.snapshot_by_id(sid) is None:
+                raise UnknownVersionError(
+                    f"cannot pin {version.id}: snapshot {sid} of {table_name} no longer exists"
+                )
+            ref = tbl.metadata.refs.get(tag)
+            if ref is not None:
+                if ref.snapshot_id == sid:
+                    continue
+                raise UnknownVersionError(f"pin {name!r} already names another version")
+            tbl.manage_snapshots().create_tag(sid, tag).commit()
+
+    def unpin(self, name: str) -> None:
+        """Release the pin ``name`` (its snapshots may then expire)."""
+        tag = PIN_PREFIX + name
+        for table_name in TABLES:
+            tbl = self.table(table_name)
+            if tag in tbl.metadata.refs:
+                tbl.manage_snapshots().remove_tag(tag).commit()
+
+    def pins(self) -> dict[str, LakeVersion]:
+        """Every pinned version by name."""
+        found: dict[str, dict[str, int | None]] = {}
+        for table_name in TABLES:
+            tbl = self.table(table_name)
+            for ref_name, ref in tbl.metadata.refs.items():
+                if ref_name.startswith(PIN_PREFIX) and ref.snapshot_ref_type == SnapshotRefType.TAG:
+                    found.setdefault(ref_name[len(PIN_PREFIX) :], {})[table_name] = ref.snapshot_id
+        return {
+            name: LakeVersion({t: snaps.get(t) for t in TABLES}) for name, snaps in found.items()
+        }
+
+    # -- maintenance ---------------------------------------------------------------------
+
+    def maintain(
+        self,
+        *,
+        expire_older_than: dt.timedelta = dt.timedelta(days=7),
+        grace: dt.timedelta = dt.timedelta(hours=1),
+        target_file_rows: int = 1_000_000,
+        progress: Progress | None = None,
+    ) -> MaintenanceReport:
+        """Remove orphan rows, compact small files, expire snapshots, delete orphan files.
+
+        * rows of submissions the ``datasets`` table does not record (crashed or replaced
+          submissions) older than ``grace`` are deleted;
+        * each table's files are rewritten into as few as possible (per partition, at most
+          ``target_file_rows`` rows each), sorted, with their tags re-signed;
+        * snapshots older than ``expire_older_than`` are expired, except pinned ones
+          (Iceberg tags) and each table's current snapshot;
+        * files under each table's location that no remaining snapshot references and
+          that are older than ``grace`` are deleted.
+
+        ``expire_older_than=timedelta(0)`` purges: after a delete, the deleted rows then
+        exist in no data file (unless a pinned version holds them).
+        """
+        say = progress or (lambda _msg: None)
+        report = MaintenanceReport()
+        now = dt.datetime.now(dt.UTC)
+        visible = set(self.visible_submissions().column("submission_id").to_pylist())
+        for name in DATA_TABLES:
+            orphans = self._orphan_submissions(name, visible, now - grace)
+            if orphans:
+                say(f"{name}: removing rows of {len(orphans)} uncommitted submission(s)")
+                removed = self._rewrite(
+                    name, In("submission_id", orphans), {"submission_id": list(orphans)}, "purge"
+                )
+                report.orphan_rows_removed[name] = removed
+        for name in TABLES:
+            before, after = self._compact(name, target_file_rows)
+            if before != after:
+                say(f"{name}: compacted {before} files into {after}")
+                report.files_compacted[name] = (before, after)
+        for name in TABLES:
+            tbl = self.table(name)
+            current = tbl.current_snapshot()
+            n_before = len(tbl.metadata.snapshots)
+            cutoff = now - expire_older_than
+            expire = tbl.maintenance.expire_snapshots().older_than(cutoff)
+            if current is not None:
+                expire._snapshot_ids_to_expire.discard(current.snapshot_id)
+            if expire._snapshot_ids_to_expire:
+                expire.commit()
+            n_after = len(self.table(name).metadata.snapshots)
+            if n_before != n_after:
+                report.snapshots_expired[name] = n_before - n_after
+        report.orphan_files_removed = self._remove_orphan_files(dt.datetime.now(dt.UTC) - grace)
+        say(f"removed {report.orphan_files_removed} orphan file(s)")
+        return report
+
+    def _orphan_submissions(self, name: str, visible: set[str], before: dt.datetime) -> set[str]:
+        tbl = self.table(name)
+        if tbl.current_snapshot() is None:
+            return set()
+        present = set(
+            tbl.scan(selected_fields=("submission_id",)).to_arrow().column(0).to_pylist()
+        )
+        candidates = present - visible
+        if not candidates:
+            return set()
+        # Only submissions whose rows were appended before the grace period ended: a
+        # submission still committing its tables is never touched.
+        recent = set()
+        cutoff_ms = before.timestamp() * 1000
+        for snap in tbl.metadata.snapshots:
+            props = snap.summary.additional_properties if snap.summary else {}
+            sid = props.get(SUBMISSION_PROP)
+            if sid in candidates and snap.timestamp_ms >= cutoff_ms:
+                recent.add(sid)
+        return candidates - recent
+
+    def _compact(self, name: str, target_rows: int) -> tuple[int, int]:
+        tdef = TABLES[name]
+        for attempt in range(COMMIT_ATTEMPTS):
+            tbl = self.table(name)
+            if tbl.current_snapshot() is None:
+                return 0, 0
+            tasks = list(tbl.scan().plan_files())
+            by_part: dict[str, list[DataFile]] = {}
+            for t in tasks:
+                by_part.setdefault(str(t.file.partition), []).append(t.file)
+            old: list[DataFile] = []
+            new: list[DataFile] = []
+            for files in by_part.values():
+                if len(files) < 2:
+                    continue
+                parts = [self._read_verified(tbl, f.file_path) for f in files]
+                data = pa.concat_tables([p.replace_schema_metadata(None) for p in parts])
+                old += files
+                for start in range(0, data.num_rows, target_rows):
+                    chunk = data.slice(start, target_rows)
+                    new += self._write_files(
+                        tbl, tdef, chunk, self._tags_for_rows(chunk), f"cp-{uuid.uuid4().hex[:8]}"
+                    )
+            if not old:
+                return len(tasks), len(tasks)
+            try:
+                self._replace_files(tbl, old, new, "compact")
+                return len(tasks), len(tasks) - len(old) + len(new)
+            except CommitFailedException as exc:
+                log.warning("compaction of %s conflicted (%s), retry %d", name, exc, attempt)
+        return 0, 0
+
+    def _fs(self) -> fsspec.AbstractFileSystem:
+        if self.config.warehouse.startswith("s3://"):
+            props = self.config.properties
+            return fsspec.filesystem(
+                "s3",
+                key=props.get("s3.access-key-id"),
+                secret=props.get("s3.secret-access-key"),
+                endpoint_url=props.get("s3.endpoint"),
+                client_kwargs={"region_name": props.get("s3.region", "us-east-1")},
+            )
+        return fsspec.filesystem("file")
+
+    @staticmethod
+    def _strip(path: str) -> str:
+        for prefix in ("file://", "s3://", "s3a://"):
+            if path.startswith(prefix):
+                return path[len(prefix) :]
+        return path
+
+    def _remove_orphan_files(self, before: dt.datetime) -> int:
+        fs = self._fs()
+        removed = 0
+        for name in TABLES:
+            tbl = self.table(name)
+            referenced: set[str] = set()
+            for snap in tbl.metadata.snapshots:
+                referenced.add(self._strip(snap.manifest_list))
+                for manifest in snap.manifests(tbl.io):
+                    referenced.add(self._strip(manifest.manifest_path))
+                    for entry in manifest.fetch_manifest_entry(tbl.io, discard_deleted=True):
+                        referenced.add(self._strip(entry.data_file.file_path))
+            root = self._strip(tbl.location()).rstrip("/")
+            for sub in ("data", "metadata"):
+                base = f"{root}/{sub}"
+                if not fs.exists(base):
+                    continue
+                for path in fs.find(base):
+                    if path.endswith(".metadata.json") or path in referenced:
+                        continue
+                    if not (path.endswith(".parquet") or path.endswith(".avro")):
+                        continue
+                    if _modified(fs, path) >= before:
+                        continue
+                    fs.rm(path)
+                    removed += 1
+        return removed
+
+    def data_files(self) -> list[str]:
+        """Every Parquet file under the tables' locations (referenced or not)."""
+        fs = self._fs()
+        out: list[str] = []
+        for name in TABLES:
+            root = self._strip(self.table(name).location()).rstrip("/")
+            base = f"{root}/data"
+            if fs.exists(base):
+                out += [p for p in fs.find(base) if p.endswith(".parquet")]
+        return out
+
+    def open_file(self, path: str) -> pa.Table:
+        """Read any Parquet file under the warehouse, without verification (for audits)."""
+        fs = self._fs()
+        with fs.open(path, "rb") as fh:
+            return pq.read_table(fh)
+
+
+def _modified(fs: fsspec.AbstractFileSystem, path: str) -> dt.datetime:
+    try:
+        value = fs.modified(path)
+    except (NotImplementedError, FileNotFoundError):
+        return dt.datetime.min.replace(tzinfo=dt.UTC)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value

@@ -1,0 +1,352 @@
+"""The harmonised model: the lake tables' schemas, written down once.
+
+Each field has a doc string saying its meaning, unit, coordinate base and source (mCODE
+STU4 profile or VCF field). Coordinates follow the project's convention: ``pos`` is
+1-based as in VCF; anything called ``start``/``end`` is 0-based half-open.
+
+Every row of every table carries ``dataset_id``, ``centre_id`` and ``submission_id``;
+``submission_id`` is what makes a multi-table submission atomic (see ``harmonise.lake``).
+
+Partitioning and sort order (chosen for the catalogue's lookups across all centres):
+
+* ``variants`` is partitioned by ``bucket(8, gene)``: a gene lookup ("BRAF …") reads one
+  eighth of the variant files, while a submission of a few hundred variants writes at most
+  eight files (identity on gene would write one file per gene per submission: thousands of
+  tiny files). Within files rows are sorted by ``gene, protein_change, patient_id`` so
+  that Parquet and Iceberg min/max statistics prune to the rows of one gene or one
+  protein change after compaction.
+* The clinical tables are small (one to a few rows per patient): unpartitioned, sorted
+  by the column the catalogue filters on (``conditions`` by ``oncotree_code``,
+  ``biomarkers`` by ``marker``, ``treatments`` by ``drug``) and then ``patient_id``, so
+  compaction keeps them to a handful of files with tight statistics.
+* ``datasets`` is the commit point; one row per visible submission, unpartitioned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC, PartitionField, PartitionSpec
+from pyiceberg.schema import Schema
+from pyiceberg.table.sorting import UNSORTED_SORT_ORDER, SortField, SortOrder
+from pyiceberg.transforms import BucketTransform, IdentityTransform
+from pyiceberg.types import (
+    BooleanType,
+    DoubleType,
+    IcebergType,
+    IntegerType,
+    ListType,
+    LongType,
+    NestedField,
+    StringType,
+    TimestamptzType,
+)
+
+NAMESPACE = "oncolake"
+
+STR = StringType()
+INT = IntegerType()
+LONG = LongType()
+DOUBLE = DoubleType()
+BOOL = BooleanType()
+TS = TimestamptzType()
+STR_LIST = "list<string>"
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a lake table: name, type, required or not, and its documentation."""
+
+    name: str
+    type: IcebergType | str
+    doc: str
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class TableDef:
+    """A lake table: its columns, partition (column, bucket count) and sort columns."""
+
+    name: str
+    doc: str
+    columns: tuple[Column, ...]
+    bucket: tuple[str, int] | None = None
+    sort: tuple[str, ...] = ()
+    _schema: list[Schema] = field(default_factory=list, compare=False, repr=False)
+
+    @property
+    def schema(self) -> Schema:
+        """The Iceberg schema (field ids assigned in column order, lists after)."""
+        if not self._schema:
+            self._schema.append(_build_schema(self.columns))
+        return self._schema[0]
+
+    @property
+    def column_names(self) -> list[str]:
+        """The column names in schema order."""
+        return [c.name for c in self.columns]
+
+    def partition_spec(self) -> PartitionSpec:
+        """The table's partition spec."""
+        if self.bucket is None:
+            return UNPARTITIONED_PARTITION_SPEC
+        col, n = self.bucket
+        source = self.schema.find_field(col).field_id
+        return PartitionSpec(
+            PartitionField(
+                source_id=source, field_id=1000, transform=BucketTransform(n), name=f"{col}_bucket"
+            )
+        )
+
+    def sort_order(self) -> SortOrder:
+        """The table's declared sort order (the writer sorts rows in this order)."""
+        if not self.sort:
+            return UNSORTED_SORT_ORDER
+        return SortOrder(
+            *[
+                SortField(source_id=self.schema.find_field(c).field_id, transform=IdentityTransform())
+                for c in self.sort
+            ]
+        )
+
+
+def _build_schema(columns: tuple[Column, ...]) -> Schema:
+    fields: list[NestedField] = []
+    next_id = len(columns) + 1
+    for i, col in enumerate(columns, start=1):
+        typ: IcebergType
+        if col.type == STR_LIST:
+            typ = ListType(element_id=next_id, element_type=StringType(), element_required=False)
+            next_id += 1
+        else:
+            assert not isinstance(col.type, str)
+            typ = col.type
+        fields.append(
+            NestedField(field_id=i, name=col.name, field_type=typ, required=col.required, doc=col.doc)
+        )
+    return Schema(*fields)
+
+
+# -- the columns every table carries -------------------------------------------------------
+
+ROW_KEYS = (
+    Column("dataset_id", STR, "Dataset the row belongs to (submission manifest `dataset_id`).", True),
+    Column("centre_id", STR, "Contributing centre (submission manifest `centre.id`).", True),
+    Column(
+        "submission_id",
+        STR,
+        "Submission that wrote the row: the digest of its manifest. A row is visible only "
+        "while the `datasets` table records this submission (the commit point).",
+        True,
+    ),
+)
+
+
+def _t(name: str, doc: str, *cols: Column, **kw: Any) -> TableDef:
+    return TableDef(name=name, doc=doc, columns=ROW_KEYS + cols, **kw)
+
+
+def _pid(source: str) -> Column:
+    return Column(
+        "patient_id",
+        STR,
+        f"Pseudonymous patient id: HMAC-SHA256 keyed by the centre, prefixed with the centre "
+        f"id (made at the centre; source: {source}).",
+        True,
+    )
+
+
+DATASETS = _t(
+    "datasets",
+    "One row per visible submission: the commit point and the dataset's mandatory tags.",
+    Column("centre_name", STR, "Centre name (manifest `centre.name`)."),
+    Column("country", STR, "Centre country, ISO 3166-1 alpha-2 (manifest `centre.country`)."),
+    Column("title", STR, "Human-readable dataset title."),
+    Column("data_types", STR_LIST, "Data types present: variants, clinical, consent, qc."),
+    Column("genome_build", STR, "Reference genome build of the variants (GRCh37 or GRCh38)."),
+    Column("assays", STR_LIST, "Assays of the sequenced specimens (`type:name:version`)."),
+    Column("pipeline_id", STR, "Pipeline id (e.g. `oncolake/dna_seq`)."),
+    Column("pipeline_version", STR, "Pipeline version."),
+    Column(
+        "pipeline_fingerprint",
+        STR,
+        "Digest of workflow code + tool versions + reference checksum + parameters "
+        "(workflows/ provenance.json).",
+    ),
+    Column("harmonised", BOOL, "True when the pipeline ran with the locked tool versions."),
+    Column("duo_codes", STR_LIST, "DUO CURIEs of the dataset's data-use conditions."),
+    Column("consent_form_version", STR, "Version of the consent form the patients signed."),
+    Column("embargo_until", STR, "ISO date before which the dataset is not released, or null."),
+    Column("manifest_digest", STR, "SHA-256 of the canonical submission manifest JSON.", True),
+    Column("manifest_json", STR, "The submission manifest (metadata/ model) as JSON."),
+    Column("tags_json", STR, "The dataset's mandatory tags (canonical JSON) as signed in files."),
+    Column("tags_signature", STR, "HMAC-SHA256 of `tags_json` with the hub's tag key."),
+    Column("row_counts_json", STR, "Rows written per table by this submission (JSON)."),
+    Column("committed_at", TS, "When the submission became visible (UTC).", True),
+)
+
+PATIENTS = _t(
+    "patients",
+    "One row per patient (mCODE CancerPatient).",
+    _pid("mCODE CancerPatient Patient.id"),
+    Column("sex", STR, "Administrative gender: female, male, other, unknown (Patient.gender)."),
+    Column("birth_year", INT, "Year of birth only (Patient.birthDate reduced at the centre)."),
+    Column("deceased", BOOL, "True if the patient died (Patient.deceased[x])."),
+    Column("death_year", INT, "Year of death (Patient.deceasedDateTime reduced to year)."),
+)
+
+CONDITIONS = _t(
+    "conditions",
+    "Cancer diagnoses (mCODE PrimaryCancerCondition / SecondaryCancerCondition) with stage.",
+    _pid("Condition.subject"),
+    Column("condition_id", STR, "Pseudonymous id of the Condition resource.", True),
+    Column("kind", STR, "primary or secondary (mCODE profile of the Condition)."),
+    Column("code", STR, "Diagnosis code as given (Condition.code.coding.code)."),
+    Column("code_system", STR, "Code system URI (SNOMED CT, ICD-10-CM, ICD-O-3 …)."),
+    Column("display", STR, "Display text of the code."),
+    Column("histology_code", STR, "Histology/morphology (ICD-O-3 / SNOMED, mCODE extension)."),
+    Column("body_site", STR, "Body site code (Condition.bodySite, SNOMED CT)."),
+    Column("oncotree_code", STR, "Harmonised tumour type, OncoTree code (2025-10-03 release)."),
+    Column("oncotree_tissue", STR, "OncoTree top-level tissue of `oncotree_code`."),
+    Column("diagnosis_year", INT, "Year of diagnosis (Condition.onset/recordedDate, year)."),
+    Column("age_at_diagnosis", INT, "Age in whole years at diagnosis (derived at the centre)."),
+    Column("stage_group", STR, "TNM stage group code (mCODE TNMStageGroup Observation)."),
+    Column("stage_group_display", STR, "TNM stage group display, e.g. `Stage IIIA`."),
+    Column("t_category", STR, "TNM T category (mCODE TNMPrimaryTumorCategory)."),
+    Column("n_category", STR, "TNM N category (mCODE TNMRegionalNodesCategory)."),
+    Column("m_category", STR, "TNM M category (mCODE TNMDistantMetastasesCategory)."),
+    sort=("oncotree_code", "patient_id"),
+)
+
+SPECIMENS = _t(
+    "specimens",
+    "Specimens: sequenced tumour/normal samples and other specimens (FHIR Specimen).",
+    _pid("Specimen.subject"),
+    Column("specimen_id", STR, "Pseudonymous specimen id (HMAC at the centre).", True),
+    Column("role", STR, "tumour or normal (manifest sample role)."),
+    Column("sample_type", STR, "FFPE, fresh_frozen, blood, … (manifest / Specimen.type)."),
+    Column("collection_year", INT, "Year of collection (Specimen.collection, year only)."),
+    Column("assay_type", STR, "WGS, WES or panel (manifest assay)."),
+    Column("assay_name", STR, "Assay name and version, e.g. `TSO500:1.0`."),
+    Column(
+        "covered_genes",
+        STR_LIST,
+        "HGNC symbols the assay covers; null means genome-wide (WGS/WES). Denominator of "
+        "coverage-aware counts.",
+    ),
+    Column("vcf_sample", STR, "Sample column name in the source VCF, if sequenced."),
+)
+
+VARIANTS = _t(
+    "variants",
+    "Variants, normalised (left-aligned, biallelic): pipeline VCFs and mCODE GenomicVariant.",
+    _pid("linked through the specimen"),
+    Column("specimen_id", STR, "Tumour (or germline) specimen the variant was called in."),
+    Column("normal_specimen_id", STR, "Matched normal specimen for somatic calls, or null."),
+    Column("genome_build", STR, "GRCh37 or GRCh38.", True),
+    Column("chrom", STR, "Contig name as in the VCF header (VCF CHROM).", True),
+    Column("pos", LONG, "1-based position of the first REF base (VCF POS).", True),
+    Column("ref", STR, "Reference allele (VCF REF, normalised).", True),
+    Column("alt", STR, "Alternate allele, one per row (VCF ALT, split).", True),
+    Column("variant_key", STR, "`build:chrom:pos:ref:alt`, the normalised identity."),
+    Column("origin", STR, "somatic or germline."),
+    Column("source", STR, "pipeline (VCF) or report (mCODE GenomicVariant)."),
+    Column("filter", STR, "VCF FILTER (`PASS` or `;`-joined filter names)."),
+    Column("qual", DOUBLE, "VCF QUAL (phred), or null."),
+    Column("genotype", STR, "Tumour genotype as `0/1`, `1/1` … (VCF FORMAT/GT)."),
+    Column("depth", INT, "Tumour read depth (FORMAT/DP, or sum of FORMAT/AD)."),
+    Column("alt_depth", INT, "Tumour reads supporting ALT (FORMAT/AD[alt])."),
+    Column("vaf", DOUBLE, "Tumour variant allele fraction, 0–1 (alt_depth / depth)."),
+    Column("normal_depth", INT, "Normal read depth (FORMAT/DP of the normal sample)."),
+    Column("normal_alt_depth", INT, "Normal reads supporting ALT."),
+    Column("normal_vaf", DOUBLE, "Normal variant allele fraction, 0–1."),
+    Column("gene", STR, "HGNC gene symbol (BCSQ/CSQ/ANN gene, or report gene-studied)."),
+    Column("transcript", STR, "Transcript id of the chosen consequence (Ensembl/RefSeq)."),
+    Column("consequence", STR, "Sequence Ontology consequence term, e.g. missense_variant."),
+    Column("variant_class", STR, "SNV, MNV, insertion, deletion, indel."),
+    Column("hgvs_c", STR, "HGVS coding change, e.g. `c.1799T>A`."),
+    Column("hgvs_p", STR, "HGVS protein change, three-letter, e.g. `p.Val600Glu`."),
+    Column("protein_change", STR, "Short protein change, one-letter, e.g. `V600E`."),
+    Column("annotation_source", STR, "BCSQ, CSQ, ANN or report."),
+    Column("pipeline_fingerprint", STR, "Fingerprint of the pipeline that called it."),
+    bucket=("gene", 8),
+    sort=("gene", "protein_change", "patient_id"),
+)
+
+BIOMARKERS = _t(
+    "biomarkers",
+    "Tumour markers (mCODE TumorMarkerTest): HER2, ER, PR, PD-L1, MSI, TMB …",
+    _pid("Observation.subject"),
+    Column("marker", STR, "Harmonised marker name: HER2, ER, PR, PD-L1, MSI, TMB, …"),
+    Column("code", STR, "Observation code (LOINC)."),
+    Column("code_system", STR, "Code system URI of `code`."),
+    Column("value_code", STR, "Coded result (e.g. SNOMED/LOINC answer code)."),
+    Column("value_display", STR, "Result display text."),
+    Column("value_numeric", DOUBLE, "Numeric result (e.g. TMB in mutations/Mb)."),
+    Column("unit", STR, "UCUM unit of `value_numeric`."),
+    Column("interpretation", STR, "positive, negative, high, low, equivocal, or null."),
+    Column("year", INT, "Year of the observation (effective[x])."),
+    sort=("marker", "patient_id"),
+)
+
+TREATMENTS = _t(
+    "treatments",
+    "Treatments: cancer-related medications, surgical procedures and radiotherapy.",
+    _pid("MedicationRequest/Administration/Procedure.subject"),
+    Column("kind", STR, "medication, surgery or radiotherapy."),
+    Column("code", STR, "Medication (RxNorm/ATC) or procedure (SNOMED) code."),
+    Column("code_system", STR, "Code system URI of `code`."),
+    Column("display", STR, "Display text of the code."),
+    Column("drug", STR, "Harmonised drug name (lower case), medications only."),
+    Column("line_of_therapy", INT, "Line of systemic therapy (1 = first), where derivable."),
+    Column("start_year", INT, "Year the treatment started."),
+    Column("end_year", INT, "Year the treatment ended."),
+    Column("intent", STR, "curative, palliative … (mCODE ProcedureIntent / treatmentIntent)."),
+    Column("status", STR, "FHIR status of the resource."),
+    sort=("drug", "patient_id"),
+)
+
+OUTCOMES = _t(
+    "outcomes",
+    "Outcomes: disease status (mCODE CancerDiseaseStatus) and death.",
+    _pid("Observation.subject / Patient.deceased"),
+    Column("kind", STR, "disease_status or death."),
+    Column("code", STR, "Value code (SNOMED) of the disease status."),
+    Column("display", STR, "Value display, e.g. `Patient's condition improved`."),
+    Column("year", INT, "Year of the observation or of death."),
+    Column("days_from_diagnosis", INT, "Days from diagnosis, where both dates are known."),
+)
+
+CONSENTS = _t(
+    "consents",
+    "Harmonised consent per patient: a FHIR R4 Consent whose provisions carry DUO codes.",
+    _pid("Consent.patient"),
+    Column("consent_id", STR, "Pseudonymous id of the Consent resource.", True),
+    Column("status", STR, "FHIR Consent.status: active, inactive, rejected …"),
+    Column("form_version", STR, "Consent form version (Consent.policy / identifier)."),
+    Column("year", INT, "Year the consent was given (Consent.dateTime, year only)."),
+    Column("scope", STR_LIST, "What the consent covers: genomic, clinical."),
+    Column("permissions", STR_LIST, "DUO permission CURIEs (GRU, HMB, DS …)."),
+    Column("modifiers", STR_LIST, "DUO modifier CURIEs (NPU, PUB, COL, IRB …)."),
+    Column("disease_codes", STR_LIST, "Disease codes restricting DS consent (OncoTree / MONDO)."),
+    Column("consent_json", STR, "The harmonised FHIR Consent resource (JSON)."),
+)
+
+TABLES: dict[str, TableDef] = {
+    t.name: t
+    for t in (
+        DATASETS,
+        PATIENTS,
+        CONDITIONS,
+        SPECIMENS,
+        VARIANTS,
+        BIOMARKERS,
+        TREATMENTS,
+        OUTCOMES,
+        CONSENTS,
+    )
+}
+
+#: Tables a submission writes rows to (``datasets`` is written last, as the commit point).
+DATA_TABLES: tuple[str, ...] = tuple(n for n in TABLES if n != "datasets")

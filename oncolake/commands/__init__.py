@@ -1,0 +1,1 @@
+"""One module per ``oncolake`` sub-command group; each exposes a typer ``app``."""
