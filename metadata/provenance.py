@@ -1,0 +1,94 @@
+"""Fill a manifest's pipeline and reference fields from a pipeline's ``provenance.json``.
+
+The workflows (``workflows/dna_seq``) write ``provenance.json`` beside their results; the
+submit step calls :func:`apply_provenance` so that the manifest states exactly what the
+pipeline recorded (never retyped by hand).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from metadata.errors import ProvenanceError
+from metadata.manifest import FINGERPRINT_RE, SHA256_RE, issues_of
+
+
+class _Reference(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    build: Literal["GRCh37", "GRCh38"]
+    contig_naming: Literal["ensembl", "ucsc"]
+    sha256: str | None = Field(default=None, pattern=SHA256_RE)
+
+
+class Provenance(BaseModel):
+    """The fields of ``provenance.json`` the manifest needs (others are kept, not checked)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    pipeline_id: str = Field(min_length=1)
+    pipeline_version: str = Field(min_length=1)
+    fingerprint: str = Field(pattern=FINGERPRINT_RE)
+    harmonised: bool
+    tool_versions: dict[str, str] = Field(default_factory=dict)
+    reference: _Reference
+
+
+def parse_provenance(data: Mapping[str, Any], where: str = "provenance.json") -> Provenance:
+    """Check a provenance record; raise :class:`ProvenanceError` naming every bad field."""
+    try:
+        return Provenance.model_validate(dict(data))
+    except ValidationError as exc:
+        lines = "; ".join(str(i) for i in issues_of(exc))
+        raise ProvenanceError(
+            f"{where}: {lines}. Re-run the pipeline, which writes provenance.json itself."
+        ) from None
+
+
+def manifest_fields_from_provenance(
+    data: Mapping[str, Any], where: str = "provenance.json"
+) -> dict[str, Any]:
+    """The manifest's ``pipeline`` and ``reference`` objects made from a provenance record."""
+    prov = parse_provenance(data, where)
+    reference: dict[str, Any] = {
+        "build": prov.reference.build,
+        "contig_naming": prov.reference.contig_naming,
+    }
+    if prov.reference.sha256:
+        reference["sha256"] = prov.reference.sha256
+    return {
+        "pipeline": {
+            "id": prov.pipeline_id,
+            "version": prov.pipeline_version,
+            "fingerprint": prov.fingerprint,
+            "harmonised": prov.harmonised,
+            "tool_versions": dict(prov.tool_versions),
+        },
+        "reference": reference,
+    }
+
+
+def apply_provenance(
+    manifest: Mapping[str, Any], provenance: Mapping[str, Any], where: str = "provenance.json"
+) -> dict[str, Any]:
+    """A copy of the manifest data with ``pipeline`` and ``reference`` taken from provenance.
+
+    If the manifest already states a different reference build, that is an error (the
+    variants would be mislabelled), not something to overwrite silently.
+    """
+    fields = manifest_fields_from_provenance(provenance, where)
+    out = copy.deepcopy(dict(manifest))
+    given = out.get("reference")
+    if isinstance(given, Mapping):
+        for key in ("build", "contig_naming"):
+            if key in given and given[key] != fields["reference"][key]:
+                raise ProvenanceError(
+                    f"{where}: reference.{key} is {fields['reference'][key]!r} but the manifest "
+                    f"says {given[key]!r}; submit the results with the manifest of the same run"
+                )
+    out.update(fields)
+    return out
