@@ -1,0 +1,80 @@
+rule call_germline:
+    input:
+        unpack(get_pair_bams),
+        ref="resources/reference/genome.fa",
+        fai="resources/reference/genome.fa.fai",
+    output:
+        "results/calls/germline/{patient}.germline.vcf.gz",
+    log:
+        "logs/bcftools/call_germline/{patient}.log",
+    params:
+        q=PARAMS["pileup"]["min_mapq"],
+        Q=PARAMS["pileup"]["min_baseq"],
+        d=PARAMS["pileup"]["max_depth"],
+        extra=PARAMS["germline"]["call_extra"],
+    conda:
+        "../envs/bcftools.yaml"
+    shell:
+        "(bcftools mpileup --no-version -f {input.ref} -q {params.q} -Q {params.Q} "
+        "-d {params.d} -a FORMAT/AD,FORMAT/DP -Ou {input.normal} "
+        "| bcftools call --no-version {params.extra} -Oz -o {output}) 2> {log}"
+
+
+rule pileup_tumour_normal:
+    input:
+        unpack(get_pair_bams),
+        ref="resources/reference/genome.fa",
+        fai="resources/reference/genome.fa.fai",
+    output:
+        temp("results/calls/pileup/{patient}.pileup.bcf"),
+    log:
+        "logs/bcftools/pileup_tumour_normal/{patient}.log",
+    params:
+        q=PARAMS["pileup"]["min_mapq"],
+        Q=PARAMS["pileup"]["min_baseq"],
+        d=PARAMS["pileup"]["max_depth"],
+    conda:
+        "../envs/bcftools.yaml"
+    shell:
+        # Joint pileup, tumour first; keep only sites with an observed ALT allele
+        # (mpileup always adds <*>, so a real ALT means N_ALT > 1).
+        "(bcftools mpileup --no-version -f {input.ref} -q {params.q} -Q {params.Q} "
+        "-d {params.d} -a FORMAT/AD,FORMAT/DP -Ou {input.tumour} {input.normal} "
+        "| bcftools view --no-version -i 'N_ALT>1' -Ob -o {output}) 2> {log}"
+
+
+rule call_somatic:
+    input:
+        "results/calls/pileup/{patient}.pileup.bcf",
+    output:
+        calls="results/calls/somatic/{patient}.somatic.vcf.gz",
+        candidates="results/calls/somatic/{patient}.candidates.vcf.gz",
+    log:
+        "logs/call_somatic/{patient}.log",
+    params:
+        somatic=PARAMS["somatic"],
+        tumour=lambda wildcards: sample_of(wildcards.patient, "tumour"),
+        normal=lambda wildcards: sample_of(wildcards.patient, "normal"),
+    conda:
+        "../envs/python.yaml"
+    script:
+        "../scripts/call_somatic.py"
+
+
+rule normalise_calls:
+    input:
+        vcf=get_raw_calls,
+        ref="resources/reference/genome.fa",
+        fai="resources/reference/genome.fa.fai",
+    output:
+        temp("results/calls/normalised/{patient}.{kind}.norm.vcf.gz"),
+    log:
+        "logs/bcftools/norm/{patient}.{kind}.log",
+    params:
+        check_ref=PARAMS["normalisation"]["check_ref"],
+    conda:
+        "../envs/bcftools.yaml"
+    shell:
+        # Split multi-allelic records, left-align and check REF against the reference.
+        "bcftools norm --no-version -f {input.ref} -m -any -c {params.check_ref} "
+        "-Oz -o {output} {input.vcf} 2> {log}"

@@ -1,0 +1,64 @@
+rule record_software_versions:
+    output:
+        versions="results/provenance/software_versions.yaml",
+        mqc="results/qc/software_versions_mqc_versions.yml",
+    log:
+        "logs/provenance/record_software_versions.log",
+    params:
+        steps=STEPS,
+        tool_versions=TOOL_VERSIONS,
+        harmonised=HARMONISED,
+    conda:
+        "../envs/python.yaml"
+    script:
+        "../scripts/record_software_versions.py"
+
+
+rule compute_fingerprint:
+    input:
+        ref="resources/reference/genome.fa",
+        gff="resources/reference/annotation.gff3",
+    output:
+        json="results/provenance/fingerprint.json",
+        header="results/provenance/vcf_header.txt",
+    log:
+        "logs/provenance/compute_fingerprint.log",
+    params:
+        analysis=ANALYSIS,
+        tool_versions=TOOL_VERSIONS,
+        harmonised=HARMONISED,
+        mismatches=VERSION_MISMATCHES,
+        build=config["reference"]["build"],
+    conda:
+        "../envs/python.yaml"
+    script:
+        "../scripts/compute_fingerprint.py"
+
+
+rule write_provenance:
+    input:
+        fingerprint="results/provenance/fingerprint.json",
+        versions="results/provenance/software_versions.yaml",
+        vcfs=annotated_vcfs(),
+        fastqs=all_fastqs(),
+        fasta=config["reference"]["fasta"],
+        gff3=config["reference"]["gff3"],
+    output:
+        "results/provenance/provenance.json",
+    log:
+        "logs/provenance/write_provenance.log",
+    params:
+        samples=lambda wildcards: [
+            {
+                "patient": p,
+                "tumour": sample_of(p, "tumour"),
+                "normal": sample_of(p, "normal"),
+                "vcf": f"results/annotated/bcftools_csq/{p}.somatic.annotated.vcf.gz",
+                "germline_vcf": f"results/annotated/bcftools_csq/{p}.germline.annotated.vcf.gz",
+            }
+            for p in PATIENTS
+        ],
+    conda:
+        "../envs/python.yaml"
+    script:
+        "../scripts/write_provenance.py"

@@ -1,0 +1,78 @@
+rule trim_reads_fastp:
+    input:
+        unpack(get_fastqs),
+    output:
+        r1=temp("results/trimmed/fastp/{sample}.{unit}.R1.fastq.gz"),
+        r2=temp("results/trimmed/fastp/{sample}.{unit}.R2.fastq.gz"),
+        json="results/qc/fastp/{sample}.{unit}.fastp.json",
+        html="results/qc/fastp/{sample}.{unit}.fastp.html",
+    log:
+        "logs/fastp/{sample}.{unit}.log",
+    params:
+        extra=PARAMS["trimming"]["extra"],
+    threads: min(THREADS, 4)
+    resources:
+        mem_mb=MEM_MB,
+    conda:
+        "../envs/fastp.yaml"
+    shell:
+        # Output files (never stdout): fastp 0.23 keeps the read order with any -w.
+        "fastp -i {input.r1} -I {input.r2} -o {output.r1} -O {output.r2} "
+        "-w {threads} {params.extra} -j {output.json} -h {output.html} "
+        "-R '{wildcards.sample}.{wildcards.unit}' 2> {log}"
+
+
+rule stat_alignments:
+    input:
+        bam="results/alignments/samtools/{sample}.bam",
+        bai="results/alignments/samtools/{sample}.bam.bai",
+        ref="resources/reference/genome.fa",
+    output:
+        stats="results/qc/samtools/{sample}.stats.txt",
+        flagstat="results/qc/samtools/{sample}.flagstat.txt",
+    log:
+        "logs/samtools/stats/{sample}.log",
+    conda:
+        "../envs/samtools.yaml"
+    shell:
+        "(samtools stats --reference {input.ref} {input.bam} > {output.stats} && "
+        "samtools flagstat {input.bam} > {output.flagstat}) 2> {log}"
+
+
+rule compute_coverage:
+    input:
+        bam="results/alignments/samtools/{sample}.bam",
+        bai="results/alignments/samtools/{sample}.bam.bai",
+    output:
+        summary="results/qc/mosdepth/{sample}.mosdepth.summary.txt",
+        dist="results/qc/mosdepth/{sample}.mosdepth.global.dist.txt",
+        region_dist="results/qc/mosdepth/{sample}.mosdepth.region.dist.txt",
+        regions="results/qc/mosdepth/{sample}.regions.bed.gz",
+    log:
+        "logs/mosdepth/{sample}.log",
+    params:
+        by=get_regions_arg,
+        extra=PARAMS["coverage"]["extra"],
+        prefix=lambda wildcards, output: output.summary.replace(
+            ".mosdepth.summary.txt", ""
+        ),
+    threads: min(THREADS, 4)
+    conda:
+        "../envs/mosdepth.yaml"
+    shell:
+        "mosdepth -t {threads} --by {params.by} {params.extra} {params.prefix} "
+        "{input.bam} 2> {log}"
+
+
+rule stat_variants:
+    input:
+        vcf="results/annotated/bcftools_csq/{patient}.{kind}.annotated.vcf.gz",
+        ref="resources/reference/genome.fa",
+    output:
+        "results/qc/bcftools/{patient}.{kind}.stats.txt",
+    log:
+        "logs/bcftools/stats/{patient}.{kind}.log",
+    conda:
+        "../envs/bcftools.yaml"
+    shell:
+        "bcftools stats -F {input.ref} -s - {input.vcf} > {output} 2> {log}"

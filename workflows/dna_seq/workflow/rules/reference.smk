@@ -1,0 +1,63 @@
+rule prepare_reference:
+    input:
+        config["reference"]["fasta"],
+    output:
+        "resources/reference/genome.fa",
+    log:
+        "logs/reference/prepare_reference.log",
+    conda:
+        "../envs/samtools.yaml"
+    shell:
+        "gzip -cdf {input} > {output} 2> {log}"
+
+
+rule index_reference_faidx:
+    input:
+        "resources/reference/genome.fa",
+    output:
+        "resources/reference/genome.fa.fai",
+    log:
+        "logs/reference/index_reference_faidx.log",
+    conda:
+        "../envs/samtools.yaml"
+    shell:
+        "samtools faidx {input} 2> {log}"
+
+
+rule create_sequence_dictionary:
+    input:
+        "resources/reference/genome.fa",
+    output:
+        "resources/reference/genome.dict",
+    log:
+        "logs/reference/create_sequence_dictionary.log",
+    conda:
+        "../envs/samtools.yaml"
+    shell:
+        "samtools dict -o {output} {input} 2> {log}"
+
+
+rule index_reference_bwa:
+    input:
+        "resources/reference/genome.fa",
+    output:
+        multiext("resources/reference/genome.fa", ".amb", ".ann", ".bwt", ".pac", ".sa"),
+    log:
+        "logs/reference/index_reference_bwa.log",
+    conda:
+        "../envs/bwa.yaml"
+    shell:
+        "bwa index {input} 2> {log}"
+
+
+rule prepare_annotation:
+    input:
+        config["reference"]["gff3"],
+    output:
+        "resources/reference/annotation.gff3",
+    log:
+        "logs/reference/prepare_annotation.log",
+    conda:
+        "../envs/samtools.yaml"
+    shell:
+        "gzip -cdf {input} > {output} 2> {log}"
