@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from oncolake import __version__
-from oncolake.commands import lake
+from oncolake.commands import lake, pipeline
 from oncolake.commands import metadata as metadata_cmd
 
 app = typer.Typer(
@@ -16,6 +16,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(lake.app, name="lake", help="The Iceberg lake: init, tables, snapshots, maintain.")
+app.add_typer(pipeline.app, name="pipeline", help="Run and check the harmonised dna_seq workflow.")
 app.add_typer(metadata_cmd.app, name="metadata", help="Submission manifests: JSON Schema, validation.")
 
 

@@ -10,10 +10,10 @@ rule annotate_consequences:
         tbi="results/annotated/bcftools_csq/{patient}.{kind}.annotated.vcf.gz.tbi",
     log:
         "logs/bcftools/csq/{patient}.{kind}.log",
-    params:
-        phase=PARAMS["annotation"]["phase"],
     conda:
         "../envs/bcftools.yaml"
+    params:
+        phase=PARAMS["annotation"]["phase"],
     shell:
         # BCSQ: gene, transcript, consequence and protein change; then the
         # pipeline id, version, fingerprint and tool versions into the header.

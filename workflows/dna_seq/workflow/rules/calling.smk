@@ -7,13 +7,13 @@ rule call_germline:
         "results/calls/germline/{patient}.germline.vcf.gz",
     log:
         "logs/bcftools/call_germline/{patient}.log",
+    conda:
+        "../envs/bcftools.yaml"
     params:
         q=PARAMS["pileup"]["min_mapq"],
         Q=PARAMS["pileup"]["min_baseq"],
         d=PARAMS["pileup"]["max_depth"],
         extra=PARAMS["germline"]["call_extra"],
-    conda:
-        "../envs/bcftools.yaml"
     shell:
         "(bcftools mpileup --no-version -f {input.ref} -q {params.q} -Q {params.Q} "
         "-d {params.d} -a FORMAT/AD,FORMAT/DP -Ou {input.normal} "
@@ -29,12 +29,12 @@ rule pileup_tumour_normal:
         temp("results/calls/pileup/{patient}.pileup.bcf"),
     log:
         "logs/bcftools/pileup_tumour_normal/{patient}.log",
+    conda:
+        "../envs/bcftools.yaml"
     params:
         q=PARAMS["pileup"]["min_mapq"],
         Q=PARAMS["pileup"]["min_baseq"],
         d=PARAMS["pileup"]["max_depth"],
-    conda:
-        "../envs/bcftools.yaml"
     shell:
         # Joint pileup, tumour first; keep only sites with an observed ALT allele
         # (mpileup always adds <*>, so a real ALT means N_ALT > 1).
@@ -51,12 +51,12 @@ rule call_somatic:
         candidates="results/calls/somatic/{patient}.candidates.vcf.gz",
     log:
         "logs/call_somatic/{patient}.log",
+    conda:
+        "../envs/python.yaml"
     params:
         somatic=PARAMS["somatic"],
         tumour=lambda wildcards: sample_of(wildcards.patient, "tumour"),
         normal=lambda wildcards: sample_of(wildcards.patient, "normal"),
-    conda:
-        "../envs/python.yaml"
     script:
         "../scripts/call_somatic.py"
 
@@ -70,10 +70,10 @@ rule normalise_calls:
         temp("results/calls/normalised/{patient}.{kind}.norm.vcf.gz"),
     log:
         "logs/bcftools/norm/{patient}.{kind}.log",
-    params:
-        check_ref=PARAMS["normalisation"]["check_ref"],
     conda:
         "../envs/bcftools.yaml"
+    params:
+        check_ref=PARAMS["normalisation"]["check_ref"],
     shell:
         # Split multi-allelic records, left-align and check REF against the reference.
         "bcftools norm --no-version -f {input.ref} -m -any -c {params.check_ref} "

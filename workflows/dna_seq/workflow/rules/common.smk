@@ -8,7 +8,6 @@ from snakemake.utils import validate
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 import oncolake_dna_seq as dna  # noqa: E402
 
-
 # ---- the centre config: only sheets, paths, reference location and resources ----------
 
 ANALYSIS = dna.load_analysis()
@@ -88,9 +87,7 @@ def read_sheet(path, schema, index):
     return sheet.set_index(index, drop=False).sort_index()
 
 
-samples = read_sheet(
-    config["samples"], "../schemas/samples.schema.yaml", "sample_name"
-)
+samples = read_sheet(config["samples"], "../schemas/samples.schema.yaml", "sample_name")
 units = read_sheet(
     config["units"], "../schemas/units.schema.yaml", ["sample_name", "unit_name"]
 )

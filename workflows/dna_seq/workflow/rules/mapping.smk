@@ -9,17 +9,17 @@ rule map_reads_bwa:
         temp("results/alignments/bwa/{sample}.{unit}.bam"),
     log:
         "logs/bwa/{sample}.{unit}.log",
+    conda:
+        "../envs/bwa.yaml"
+    threads: THREADS
+    resources:
+        mem_mb=MEM_MB,
     params:
         rg=get_read_group,
         index=lambda wildcards, input: input.idx[0][: -len(".amb")],
         chunk=PARAMS["mapping"]["chunk_bases"],
         extra=PARAMS["mapping"]["extra"],
-        tmp=lambda wildcards, output: output[0] + ".tmp",
-    threads: THREADS
-    resources:
-        mem_mb=MEM_MB,
-    conda:
-        "../envs/bwa.yaml"
+        tmp=lambda wildcards, output: f"{output[0]}.tmp",
     shell:
         # -K: a fixed batch size makes bwa's output independent of -t (insert-size
         # statistics are estimated per batch).
@@ -37,14 +37,14 @@ rule mark_duplicates:
         stats="results/qc/samtools/{sample}.markdup.txt",
     log:
         "logs/samtools/markdup/{sample}.log",
-    params:
-        extra=PARAMS["markdup"]["extra"],
-        tmp=lambda wildcards, output: output.bam + ".tmp",
+    conda:
+        "../envs/samtools.yaml"
     threads: THREADS
     resources:
         mem_mb=MEM_MB,
-    conda:
-        "../envs/samtools.yaml"
+    params:
+        extra=PARAMS["markdup"]["extra"],
+        tmp=lambda wildcards, output: f"{output.bam}.tmp",
     shell:
         "(samtools merge -@ {threads} -u -o - {input} "
         "| samtools markdup -@ {threads} {params.extra} -T {params.tmp} "

@@ -4,12 +4,12 @@ rule record_software_versions:
         mqc="results/qc/software_versions_mqc_versions.yml",
     log:
         "logs/provenance/record_software_versions.log",
+    conda:
+        "../envs/python.yaml"
     params:
         steps=STEPS,
         tool_versions=TOOL_VERSIONS,
         harmonised=HARMONISED,
-    conda:
-        "../envs/python.yaml"
     script:
         "../scripts/record_software_versions.py"
 
@@ -23,14 +23,16 @@ rule compute_fingerprint:
         header="results/provenance/vcf_header.txt",
     log:
         "logs/provenance/compute_fingerprint.log",
+    conda:
+        "../envs/python.yaml"
     params:
         analysis=ANALYSIS,
+        # A parameter, so that any change to the workflow code re-runs this rule.
+        code_digest=dna.workflow_code_digest(),
         tool_versions=TOOL_VERSIONS,
         harmonised=HARMONISED,
         mismatches=VERSION_MISMATCHES,
         build=config["reference"]["build"],
-    conda:
-        "../envs/python.yaml"
     script:
         "../scripts/compute_fingerprint.py"
 
@@ -47,6 +49,8 @@ rule write_provenance:
         "results/provenance/provenance.json",
     log:
         "logs/provenance/write_provenance.log",
+    conda:
+        "../envs/python.yaml"
     params:
         samples=lambda wildcards: [
             {
@@ -58,7 +62,5 @@ rule write_provenance:
             }
             for p in PATIENTS
         ],
-    conda:
-        "../envs/python.yaml"
     script:
         "../scripts/write_provenance.py"

@@ -8,13 +8,13 @@ rule trim_reads_fastp:
         html="results/qc/fastp/{sample}.{unit}.fastp.html",
     log:
         "logs/fastp/{sample}.{unit}.log",
-    params:
-        extra=PARAMS["trimming"]["extra"],
+    conda:
+        "../envs/fastp.yaml"
     threads: min(THREADS, 4)
     resources:
         mem_mb=MEM_MB,
-    conda:
-        "../envs/fastp.yaml"
+    params:
+        extra=PARAMS["trimming"]["extra"],
     shell:
         # Output files (never stdout): fastp 0.23 keeps the read order with any -w.
         "fastp -i {input.r1} -I {input.r2} -o {output.r1} -O {output.r2} "
@@ -50,15 +50,15 @@ rule compute_coverage:
         regions="results/qc/mosdepth/{sample}.regions.bed.gz",
     log:
         "logs/mosdepth/{sample}.log",
+    conda:
+        "../envs/mosdepth.yaml"
+    threads: min(THREADS, 4)
     params:
         by=get_regions_arg,
         extra=PARAMS["coverage"]["extra"],
         prefix=lambda wildcards, output: output.summary.replace(
             ".mosdepth.summary.txt", ""
         ),
-    threads: min(THREADS, 4)
-    conda:
-        "../envs/mosdepth.yaml"
     shell:
         "mosdepth -t {threads} --by {params.by} {params.extra} {params.prefix} "
         "{input.bam} 2> {log}"

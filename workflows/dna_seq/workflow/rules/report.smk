@@ -29,10 +29,10 @@ rule report_qc:
         ),
     log:
         "logs/multiqc/multiqc.log",
-    params:
-        outdir=lambda wildcards, output: str(Path(output[0]).parent),
     conda:
         "../envs/multiqc.yaml"
+    params:
+        outdir=lambda wildcards, output: str(Path(output[0]).parent),
     shell:
         "multiqc --force --no-ai --no-version-check -c {input.config} -o {params.outdir} "
         "-n multiqc_report.html {input.fastp} {input.samtools} {input.mosdepth} "

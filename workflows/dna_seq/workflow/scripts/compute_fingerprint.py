@@ -22,7 +22,7 @@ def main(snakemake: Any) -> None:
     tools = dict(snakemake.params.tool_versions)
     ref_digest, contigs = dna.reference_digest(snakemake.input.ref)
     gff_sha = dna.sha256_file(snakemake.input.gff)
-    code = dna.workflow_code_digest()
+    code = snakemake.params.code_digest
     fp = dna.fingerprint(
         code_digest=code,
         tool_versions=tools,
