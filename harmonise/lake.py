@@ -316,6 +316,7 @@ class Lake:
             conformed = self._conform(TABLES[name], data, sub)
             files = self._write_files(tbl, TABLES[name], conformed, tags_kv, sub.submission_id)
             self._append_files(tbl, files, sub.submission_id, "append")
+        say("datasets: committing")
         replaced = self._commit_dataset_row(sub, rows, tags_kv)
         say("datasets: committed")
         return CommitResult("committed", sub.submission_id, self.current_version(), rows, replaced)
