@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from catalog_api.api.main import api_router
 from catalog_api.core.config import ApiConfig
+from catalog_api.db import make_engine, make_sessionmaker, upgrade
+from catalog_api.governance.errors import ApiError
 from harmonise.lake import Lake
 
 
@@ -16,15 +23,57 @@ def _operation_id(route: APIRoute) -> str:
     return f"{tag}-{route.name}"
 
 
-def create_app(config: ApiConfig, lake: Lake) -> FastAPI:
-    """Build the catalogue app over ``lake`` with ``config``."""
+async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
+    status = exc.status_code if isinstance(exc, ApiError) else 400
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+
+
+async def _integrity_error(_request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(
+        {
+            "detail": "the change conflicts with existing data (a duplicate or a missing "
+            "reference); reload and try again"
+        },
+        status_code=409,
+    )
+
+
+async def _database_busy(_request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(
+        {"detail": "the database is busy; retry in a moment"},
+        status_code=503,
+        headers={"Retry-After": "1"},
+    )
+
+
+def create_app(config: ApiConfig, lake: Lake, *, migrate: bool = True) -> FastAPI:
+    """Build the catalogue app over ``lake`` with ``config``.
+
+    The application database is migrated to the newest revision first (``migrate``).
+    """
+    engine = make_engine(config.database_url)
+    if migrate:
+        upgrade(engine)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
     app = FastAPI(
         title="oncolake catalogue",
         version="1",
         summary="Consent-aware, privacy-safe cohort discovery and governed access.",
         generate_unique_id_function=_operation_id,
+        lifespan=lifespan,
     )
     app.state.config = config
     app.state.lake = lake
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(OperationalError, _database_busy)
     app.include_router(api_router)
     return app

@@ -1,0 +1,114 @@
+"""Dependencies of the routes: database session, config, lake, the caller and their roles.
+
+Authorisation is written here once: :data:`CurrentUser` authenticates (API token or,
+when configured, an OpenID Connect JWT) and :func:`require_roles` checks roles. Finer
+rules (whose request, which centre) live in :mod:`catalog_api.governance.policy`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session, sessionmaker
+
+from catalog_api.auth import oidc, tokens
+from catalog_api.auth.oidc import VisaGrant
+from catalog_api.core.config import ApiConfig
+from catalog_api.governance.errors import Forbidden, NotAuthenticated
+from catalog_api.models import Role, User
+from harmonise.lake import Lake
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="An API token (`olk_…`, from `oncolake tokens create` or POST "
+    "/api/v1/users/me/tokens) or an OpenID Connect access token from the configured issuer.",
+)
+
+
+def get_config(request: Request) -> ApiConfig:
+    """The app's configuration."""
+    config: ApiConfig = request.app.state.config
+    return config
+
+
+def get_lake(request: Request) -> Lake:
+    """The lake the app reads."""
+    lake: Lake = request.app.state.lake
+    return lake
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A database session for one request; uncommitted work is rolled back at the end."""
+    factory: sessionmaker[Session] = request.app.state.sessionmaker
+    with factory() as session:
+        yield session
+
+
+ConfigDep = Annotated[ApiConfig, Depends(get_config)]
+LakeDep = Annotated[Lake, Depends(get_lake)]
+SessionDep = Annotated[Session, Depends(get_session)]
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+#: A database id in a path (bounded so that no driver overflows).
+IdPath = Annotated[int, Path(ge=1, le=2_147_483_647, description="Numeric id.")]
+
+
+def get_current_user(
+    request: Request, session: SessionDep, config: ConfigDep, creds: BearerDep
+) -> User:
+    """The authenticated caller, or 401 naming what is wrong with the credentials."""
+    if creds is None or not creds.credentials:
+        raise NotAuthenticated(
+            "not authenticated: send 'Authorization: Bearer <token>' with an API token "
+            "(create one with `oncolake tokens create`)"
+        )
+    token = creds.credentials
+    grants: list[VisaGrant] = []
+    if token.startswith(tokens.TOKEN_PREFIX):
+        user = tokens.authenticate(session, token=token)
+    elif oidc.looks_like_jwt(token) and config.oidc_issuer:
+        claims = oidc.verify_access_token(token, config)
+        user = oidc.user_from_claims(session, claims, config)
+        grants = oidc.passport_grants(claims, config)
+    else:
+        raise NotAuthenticated("the bearer token is not an oncolake API token (olk_…)")
+    session.commit()  # last-used time, provisioned OIDC user
+    request.state.user = user
+    request.state.visa_grants = grants
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_visa_grants(request: Request, _user: CurrentUser) -> list[VisaGrant]:
+    """The caller's verified GA4GH ControlledAccessGrants visas (empty for API tokens)."""
+    grants: list[VisaGrant] = getattr(request.state, "visa_grants", [])
+    return grants
+
+
+VisaGrants = Annotated[list[VisaGrant], Depends(get_visa_grants)]
+
+
+def require_roles(*roles: Role) -> Callable[[User], User]:
+    """A dependency that lets through only users holding one of ``roles`` (else 403)."""
+    names = " or ".join(r.value for r in roles)
+
+    def dependency(user: CurrentUser) -> User:
+        if not user.has_role(*roles):
+            have = ", ".join(user.roles) or "no role"
+            raise Forbidden(f"this needs the {names} role; {user.username} has {have}")
+        return user
+
+    dependency.__name__ = f"require_{'_or_'.join(r.value for r in roles)}"
+    return dependency
+
+
+ResearcherUser = Annotated[User, Depends(require_roles(Role.researcher))]
+ReviewerUser = Annotated[User, Depends(require_roles(Role.reviewer))]
+StewardUser = Annotated[User, Depends(require_roles(Role.steward))]
+AdminUser = Annotated[User, Depends(require_roles(Role.admin))]

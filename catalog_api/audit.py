@@ -1,0 +1,187 @@
+"""The append-only, hash-chained audit trail.
+
+Every query, request event, decision, export and download is one :class:`AuditEntry`.
+Entry ``n`` stores the digest of entry ``n-1`` (``prev_digest``) and its own ``digest``:
+SHA-256 over the canonical JSON of its sequence number, time, actor, action, subject,
+details and ``prev_digest``. A one-row chain head (``audit_head``) holds the last sequence
+number and digest; :func:`record` locks it (``UPDATE … RETURNING``) so that concurrent
+writers on PostgreSQL or SQLite append one after the other, in the caller's transaction —
+an event and its audit entry commit together or not at all.
+
+:func:`verify` re-walks the chain: an edited entry no longer matches its digest, a deleted
+entry leaves a gap in the sequence and a broken link, a deleted tail disagrees with the
+head. The database also refuses UPDATE and DELETE on ``audit_entries`` (triggers created by
+the migration), so tampering needs someone who can drop triggers — and is then detected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Select, select, update
+from sqlalchemy.orm import Session
+
+from catalog_api.db import utcnow
+from catalog_api.models import AuditEntry, AuditHead, User
+from consent.tags import canonical_json
+
+GENESIS = "0" * 64
+
+
+def entry_digest(
+    *, seq: int, at: str, actor: str, action: str, subject: str, details_json: str, prev: str
+) -> str:
+    """The digest an entry must carry (SHA-256 of its canonical JSON, previous digest included)."""
+    body = {
+        "seq": seq,
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "subject": subject,
+        "details": details_json,
+        "prev": prev,
+    }
+    return hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+def _actor_name(actor: User | str | None) -> str:
+    if actor is None:
+        return "system"
+    if isinstance(actor, User):
+        return actor.username
+    return actor
+
+
+def record(
+    session: Session,
+    *,
+    actor: User | str | None,
+    action: str,
+    subject: str,
+    details: Mapping[str, Any] | None = None,
+    at: dt.datetime | None = None,
+) -> AuditEntry:
+    """Append one entry in ``session``'s transaction (the caller commits) and return it.
+
+    ``actor`` is a user, a name (``"system"`` for jobs) or ``None``; ``action`` is a dotted
+    verb such as ``access_request.submitted``; ``subject`` names the object, e.g.
+    ``access_request:12``; ``details`` must be JSON-serialisable.
+    """
+    details_json = canonical_json(dict(details or {})).decode()
+    head = session.execute(
+        update(AuditHead)
+        .where(AuditHead.id == 1)
+        .values(seq=AuditHead.seq + 1)
+        .returning(AuditHead.seq, AuditHead.digest),
+        execution_options={"synchronize_session": False},
+    ).one()
+    seq, prev = int(head[0]), str(head[1])
+    when = (at or utcnow()).astimezone(dt.UTC).isoformat(timespec="microseconds")
+    name = _actor_name(actor)
+    digest = entry_digest(
+        seq=seq,
+        at=when,
+        actor=name,
+        action=action,
+        subject=subject,
+        details_json=details_json,
+        prev=prev,
+    )
+    entry = AuditEntry(
+        seq=seq,
+        at=when,
+        actor=name,
+        action=action,
+        subject=subject,
+        details_json=details_json,
+        prev_digest=prev,
+        digest=digest,
+    )
+    session.add(entry)
+    session.execute(
+        update(AuditHead).where(AuditHead.id == 1).values(digest=digest),
+        execution_options={"synchronize_session": False},
+    )
+    session.flush()
+    return entry
+
+
+@dataclass
+class VerifyReport:
+    """Outcome of :func:`verify`: entries checked and every problem found (by sequence)."""
+
+    entries: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True if the whole chain is intact."""
+        return not self.problems
+
+
+def verify(session: Session, *, max_problems: int = 100) -> VerifyReport:
+    """Re-walk the whole chain and report every edited, inserted or deleted entry."""
+    report = VerifyReport()
+    expected_seq, prev = 1, GENESIS
+    rows = session.execute(select(AuditEntry).order_by(AuditEntry.seq)).scalars()
+    for e in rows.yield_per(1000):
+        report.entries += 1
+        if e.seq != expected_seq:
+            report.problems.append(
+                f"entries {expected_seq}–{e.seq - 1} are missing (deleted): the sequence "
+                f"jumps from {expected_seq - 1} to {e.seq}"
+            )
+        if e.prev_digest != prev:
+            report.problems.append(
+                f"entry {e.seq}: its previous digest does not match entry {e.seq - 1}; an "
+                "entry before it was edited or deleted"
+            )
+        want = entry_digest(
+            seq=e.seq,
+            at=e.at,
+            actor=e.actor,
+            action=e.action,
+            subject=e.subject,
+            details_json=e.details_json,
+            prev=e.prev_digest,
+        )
+        if want != e.digest:
+            report.problems.append(
+                f"entry {e.seq} ({e.action} on {e.subject}): its content does not match its "
+                "digest; it was edited"
+            )
+        expected_seq, prev = e.seq + 1, e.digest
+        if len(report.problems) >= max_problems:
+            return report
+    head = session.get(AuditHead, 1)
+    if head is None:
+        report.problems.append("the audit chain head is missing; the database was altered")
+    elif head.seq != expected_seq - 1 or head.digest != prev:
+        report.problems.append(
+            f"the chain head records {head.seq} entries but the log ends at entry "
+            f"{expected_seq - 1}: entries at the end were deleted or the head was edited"
+        )
+    return report
+
+
+def query(
+    *,
+    subjects: Sequence[str] | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    after_seq: int = 0,
+    limit: int = 100,
+) -> Select[tuple[AuditEntry]]:
+    """A query over the log, oldest first, filtered by subjects, actor, action prefix."""
+    stmt = select(AuditEntry).where(AuditEntry.seq > after_seq)
+    if subjects is not None:
+        stmt = stmt.where(AuditEntry.subject.in_(list(subjects)))
+    if actor:
+        stmt = stmt.where(AuditEntry.actor == actor)
+    if action:
+        stmt = stmt.where(AuditEntry.action.startswith(action, autoescape=True))
+    return stmt.order_by(AuditEntry.seq).limit(limit)

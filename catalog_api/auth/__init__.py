@@ -1,0 +1,1 @@
+"""Authentication: API tokens, OpenID Connect JWTs (JWKS) and GA4GH Passport visas."""

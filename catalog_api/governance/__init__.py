@@ -1,0 +1,1 @@
+"""Governance: saved cohorts, access requests split per centre, board decisions, exports."""
