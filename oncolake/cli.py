@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 
 from oncolake import __version__
-from oncolake.commands import lake, pipeline
+from oncolake.commands import demo, lake, pipeline
+from oncolake.commands import consent as consent_cmd
 from oncolake.commands import metadata as metadata_cmd
 
 app = typer.Typer(
@@ -16,8 +17,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(lake.app, name="lake", help="The Iceberg lake: init, tables, snapshots, maintain.")
+demo.register(app)
 app.add_typer(pipeline.app, name="pipeline", help="Run and check the harmonised dna_seq workflow.")
 app.add_typer(metadata_cmd.app, name="metadata", help="Submission manifests: JSON Schema, validation.")
+app.add_typer(consent_cmd.app, name="consent", help="Consent: data-use matching, withdrawal.")
 
 
 @app.callback()

@@ -18,7 +18,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from harmonise.lake import LakeConfig
@@ -206,5 +206,17 @@ def _load_or_create_secrets(path: Path) -> dict[str, str]:
 
 
 def get_settings() -> Settings:
-    """Read the settings from the environment (a new object each call: tests change env)."""
-    return Settings()
+    """Read the settings from the environment (a new object each call: tests change env).
+
+    Raises :class:`SettingsError` with one readable line per problem, naming the variable.
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            if err["loc"]:
+                msg = f"ONCOLAKE_{str(err['loc'][0]).upper()}: {msg}"
+            problems.append(msg)
+        raise SettingsError("; ".join(problems)) from None

@@ -11,7 +11,7 @@ from rich.table import Table as RichTable
 from harmonise.lake import Lake
 from harmonise.model import NAMESPACE, TABLES
 from oncolake.errors import user_errors
-from oncolake.settings import Settings, SettingsError, get_settings
+from oncolake.settings import Settings, get_settings
 
 app = typer.Typer(no_args_is_help=True)
 console = Console(highlight=False)
@@ -19,12 +19,7 @@ console = Console(highlight=False)
 
 def open_lake(settings: Settings | None = None) -> Lake:
     """The lake of the current settings (composition root: settings → harmonise)."""
-    try:
-        s = settings or get_settings()
-    except SettingsError:
-        raise
-    except ValueError as exc:  # pydantic's ValidationError wraps SettingsError
-        raise SettingsError(str(exc).splitlines()[-1].split(", input_value")[0]) from None
+    s = settings or get_settings()
     return Lake(s.lake_config(), s.secret("tag_signing_key"))
 
 

@@ -1,0 +1,103 @@
+"""The ``oncolake`` command as a user runs it: a real process, default and S3 warehouses."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import S3Server
+
+ONCOLAKE = str(Path(sys.executable).with_name("oncolake"))
+
+
+def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+        ) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, **(env or {}), "COLUMNS": "200"}
+    return subprocess.run(
+        [ONCOLAKE, *args], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=300
+    )
+
+
+def test_help_lists_every_command_group() -> None:
+    out = run("--help")
+    assert out.returncode == 0
+    for group in ("lake",):
+        assert group in out.stdout
+    lake_help = run("lake", "--help").stdout
+    for cmd in ("init", "tables", "snapshots", "maintain"):
+        assert cmd in lake_help
+
+
+def test_lake_init_and_tables_on_the_embedded_default(tmp_path: Path) -> None:
+    env = {"ONCOLAKE_HOME": str(tmp_path / "home")}
+    first = run("lake", "init", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "created 9 table(s)" in first.stdout
+    again = run("lake", "init", env=env)
+    assert "all 9 tables exist" in again.stdout
+    tables = run("lake", "tables", env=env)
+    assert tables.returncode == 0, tables.stderr
+    for name in ("datasets", "patients", "variants", "consents"):
+        assert f"oncolake.{name}" in tables.stdout
+    assert (tmp_path / "home" / "catalog.db").exists()
+    assert run("lake", "snapshots", env=env).returncode == 0
+    maintain = run("lake", "maintain", env=env)
+    assert maintain.returncode == 0, maintain.stderr
+    assert "orphan files removed: 0" in maintain.stdout
+
+
+def test_lake_init_and_tables_on_s3(tmp_path: Path, s3_server: S3Server) -> None:
+    bucket = s3_server.new_bucket()
+    env = {
+        "ONCOLAKE_HOME": str(tmp_path / "home"),
+        "ONCOLAKE_WAREHOUSE": f"s3://{bucket}/lake",
+        "ONCOLAKE_S3_ENDPOINT": s3_server.endpoint,
+        "ONCOLAKE_S3_ACCESS_KEY_ID": s3_server.access_key,
+        "ONCOLAKE_S3_SECRET_ACCESS_KEY": s3_server.secret_key,
+        "ONCOLAKE_SECRET_KEY": "s" * 48,
+        "ONCOLAKE_TAG_SIGNING_KEY": "t" * 48,
+        "ONCOLAKE_PSEUDONYM_KEY": "p" * 48,
+    }
+    out = run("lake", "init", env=env)
+    assert out.returncode == 0, out.stderr
+    assert f"warehouse: s3://{bucket}/lake" in out.stdout
+    tables = run("lake", "tables", env=env)
+    assert tables.returncode == 0, tables.stderr
+    assert "oncolake.variants" in tables.stdout
+    import boto3
+
+    keys = [
+        o["Key"]
+        for o in boto3.client(
+            "s3", endpoint_url=s3_server.endpoint, aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        ).list_objects_v2(Bucket=bucket)["Contents"]
+    ]
+    assert any(k.endswith(".metadata.json") for k in keys)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"ONCOLAKE_WAREHOUSE": "s3://bucket/lake"}, "ONCOLAKE_SECRET_KEY is missing"),
+        ({"ONCOLAKE_CATALOG_URL": "nosuchdriver://x"}, "cannot open the Iceberg catalog"),
+    ],
+)
+def test_user_errors_are_one_line_without_traceback(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    out = run("lake", "init", env={"ONCOLAKE_HOME": str(tmp_path / "h"), **env})
+    assert out.returncode == 1
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr
+    assert out.stderr.strip().startswith("error:")
+
+
+def test_tables_before_init_says_run_init(tmp_path: Path) -> None:
+    out = run("lake", "tables", env={"ONCOLAKE_HOME": str(tmp_path / "h")})
+    assert out.returncode == 1
+    assert "run `oncolake lake init` first" in out.stderr
