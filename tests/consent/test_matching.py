@@ -295,3 +295,21 @@ def test_adding_a_modifier_never_turns_denied_into_permitted(
             consent.model_copy(update={"modifiers": (*consent.modifiers, duo.curie(m))}), p
         )
         assert not narrower or wider
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(DISEASES),
+    st.data(),
+    st.lists(st.sampled_from(DISEASES), min_size=1, max_size=2, unique=True),
+)
+def test_a_narrower_disease_consent_never_permits_more(
+    wide: str, data: st.DataObject, studied: list[str]
+) -> None:
+    below = sorted(oncotree.descendants(wide) & set(DISEASES))
+    if not below:
+        return
+    narrow = data.draw(st.sampled_from(below))
+    p = purpose("disease", *studied)
+    if permits(make_consent("DS", diseases=(narrow,)), p):
+        assert permits(make_consent("DS", diseases=(wide,)), p)

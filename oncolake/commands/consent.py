@@ -1,0 +1,96 @@
+"""``oncolake consent``: data-use matching and withdrawal of consent."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from consent.errors import ConsentError
+from consent.matching import permits
+from consent.purpose import load_purpose
+from consent.records import load_consent
+from consent.withdrawal import SCOPE_TABLES, Withdrawal, list_withdrawals, record_withdrawal
+from harmonise.lake import Lake
+from oncolake.errors import fail, user_errors
+from oncolake.settings import get_settings
+
+app = typer.Typer(no_args_is_help=True)
+
+
+@app.command("check")
+def check(
+    consent: Annotated[Path, typer.Option(help="FHIR R4 Consent JSON with DUO codes.")],
+    purpose: Annotated[Path, typer.Option(help="Research purpose JSON (docs/consent.md).")],
+) -> None:
+    """Print `permitted` or `denied` with the reason (exit 0, 1; 2 on invalid input)."""
+    with user_errors(2):
+        try:
+            record = load_consent(consent)
+            wanted = load_purpose(purpose)
+        except ConsentError as exc:
+            raise fail(escape(str(exc)), 2) from None
+    decision = permits(record, wanted)
+    word = "permitted" if decision else "denied"
+    typer.echo(f"{word}: {decision.reason}")
+    raise typer.Exit(0 if decision else 1)
+
+
+@app.command("withdraw")
+def withdraw(
+    patient: Annotated[str, typer.Option(help="Pseudonymous patient id (lake `patient_id`).")],
+    reason: Annotated[str, typer.Option(help="Why the patient withdrew.")],
+    scope: Annotated[
+        str, typer.Option(help="'all' (every table) or 'genomic' (variants).")
+    ] = "all",
+    date: Annotated[
+        str | None, typer.Option(help="Date of the withdrawal, YYYY-MM-DD (default today).")
+    ] = None,
+) -> None:
+    """Record a withdrawal, delete the patient's rows from the lake, purge old files."""
+    with user_errors():
+        if scope not in SCOPE_TABLES:
+            raise fail(f"--scope {scope!r} is not a withdrawal scope; use 'all' or 'genomic'")
+        settings = get_settings()
+        lake = Lake(settings.lake_config(), settings.secret("tag_signing_key"))
+        if not lake.is_initialised():
+            raise fail("the lake is not initialised; run `oncolake lake init` first")
+        when = dt.date.fromisoformat(date) if date else dt.date.today()
+        home = settings.ensure_home()
+        w = record_withdrawal(
+            home,
+            Withdrawal(patient_id=patient, date=when, reason=reason, scope=scope),
+        )
+        removed = lake.delete_rows({"patient_id": [patient]}, tables=SCOPE_TABLES[w.scope])
+        report = lake.maintain(expire_older_than=dt.timedelta(0), grace=dt.timedelta(0))
+        version = lake.current_version().id
+        record_withdrawal(
+            home,
+            w.model_copy(
+                update={"status": "applied", "rows_removed": removed, "lake_version": version}
+            ),
+        )
+    total = sum(removed.values())
+    typer.echo(f"withdrawal {w.withdrawal_id} of patient {patient} recorded ({w.scope})")
+    for table, n in sorted(removed.items()):
+        if n:
+            typer.echo(f"  {table}: {n} row(s) removed")
+    typer.echo(
+        f"{total} row(s) removed; purge: {sum(report.snapshots_expired.values())} snapshot(s) "
+        f"expired, {report.orphan_files_removed} file(s) deleted; lake version {version}"
+    )
+
+
+@app.command("withdrawals")
+def withdrawals() -> None:
+    """List the recorded withdrawals."""
+    with user_errors():
+        rows = list_withdrawals(get_settings().home_path)
+    for w in rows:
+        typer.echo(
+            f"{w.date} {w.patient_id} {w.scope} {w.status} "
+            f"rows={sum(w.rows_removed.values())} reason={w.reason!r}"
+        )
