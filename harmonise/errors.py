@@ -31,3 +31,63 @@ class UnknownVersionError(HarmoniseError):
 
 class TamperedFileError(HarmoniseError):
     """A data file's signed tags are missing or do not verify; the file is refused."""
+
+
+# -- ingest: bundles, VCF, FHIR, linking, pseudonymisation (harmonise.bundle, .vcf, .fhir,
+# .ingest, .pseudonymise, .verify) ----------------------------------------------------------
+
+
+class BundleError(HarmoniseError):
+    """A submission bundle cannot be read: missing manifest, missing or extra files."""
+
+
+class ChecksumError(BundleError):
+    """A bundle file's SHA-256 or size differs from the manifest: it changed or was cut short."""
+
+
+class VcfError(HarmoniseError):
+    """A VCF/BCF file cannot be ingested; the message names the file, line/record and field."""
+
+
+class VcfFormatError(VcfError):
+    """A VCF/BCF file is malformed (header, record, truncated or not VCF at all)."""
+
+
+class GenomeBuildError(VcfError):
+    """A VCF's genome build (contig lengths or ``##reference``) differs from the manifest."""
+
+
+class ContigError(VcfError):
+    """A VCF record's contig is not a contig of the manifest's reference (naming or build)."""
+
+
+class ReferenceMismatchError(VcfError):
+    """A VCF REF allele differs from the configured reference genome."""
+
+
+class SampleLinkError(HarmoniseError):
+    """A VCF sample, specimen or resource cannot be linked to a manifest specimen/patient."""
+
+
+class FhirError(HarmoniseError):
+    """A clinical (FHIR R4 / mCODE) file or resource is invalid; names file, entry and field."""
+
+
+class UnknownPatientError(FhirError):
+    """A FHIR resource references a patient that the submission does not contain."""
+
+
+class ConsentMissingError(HarmoniseError):
+    """A patient of the submission has no valid consent resource."""
+
+
+class ConsentWithdrawnError(HarmoniseError):
+    """A patient of the submission has withdrawn (or never given) consent."""
+
+
+class DirectIdentifierError(HarmoniseError):
+    """Direct identifiers (names, addresses, telecom, exact dates, notes) found in an export."""
+
+
+class VerifyError(HarmoniseError):
+    """Committed lake rows differ from the source files re-read by an independent reader."""

@@ -1,0 +1,1001 @@
+"""VCF/BCF → Arrow: columnar, streaming, validated, normalised variant rows.
+
+Two readers produce the same *raw* columns (one row per VCF record, values as text where
+VCF has lists), and one vectorised step (:func:`normalise`, DuckDB SQL over Arrow) turns raw
+rows into ``variants`` rows: multi-allelic records split, alleles checked, genotype, depth,
+allele depths and VAF of the tumour and the normal, and one consequence annotation chosen
+from bcftools ``BCSQ``, VEP ``CSQ`` or snpEff ``ANN`` (gene, transcript, SO term, HGVS c./p.
+and the short protein change such as ``V600E``).
+
+* ``bcftools`` engine (large files): ``bcftools query`` streams tab-separated text through
+  a pipe into pyarrow's multi-threaded CSV reader, batch by batch. htslib decodes, Arrow
+  parses; no per-record Python, memory bounded by the batch size.
+* ``cyvcf2`` engine (small files): in-process, no process spawn; a Python loop over a few
+  hundred records is cheaper than starting ``bcftools``.
+
+``engine="auto"`` picks by file size (:data:`SMALL_FILE_BYTES`). Raw rows of many small
+files can be concatenated and normalised in one call.
+
+Coordinates: ``pos`` is 1-based (VCF POS). Raw rows carry ``rec``, the 0-based record
+number in the file, so that every error names the line (``header_lines + rec + 1`` for
+text VCF) and the record (``chrom:pos``).
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import os
+import re
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from harmonise.errors import (
+    ContigError,
+    GenomeBuildError,
+    ReferenceMismatchError,
+    VcfError,
+    VcfFormatError,
+)
+
+Engine = Literal["auto", "bcftools", "cyvcf2"]
+
+#: Files up to this size (bytes on disk) are read in-process (cyvcf2); larger ones by
+#: ``bcftools query`` streamed into Arrow. See ``bench/ingest``.
+SMALL_FILE_BYTES = 2_000_000
+
+#: Rows per Arrow batch on the streaming path (bounds memory).
+BATCH_BYTES = 16 << 20
+
+#: Primary chromosome lengths per build (Ensembl names), to tell GRCh37 from GRCh38.
+BUILD_LENGTHS: dict[str, dict[str, int]] = {
+    "GRCh37": {
+        "1": 249250621, "2": 243199373, "3": 198022430, "4": 191154276, "5": 180915260,
+        "6": 171115067, "7": 159138663, "8": 146364022, "9": 141213431, "10": 135534747,
+        "11": 135006516, "12": 133851895, "13": 115169878, "14": 107349540,
+        "15": 102531392, "16": 90354753, "17": 81195210, "18": 78077248, "19": 59128983,
+        "20": 63025520, "21": 48129895, "22": 51304566, "X": 155270560, "Y": 59373566,
+    },
+    "GRCh38": {
+        "1": 248956422, "2": 242193529, "3": 198295559, "4": 190214555, "5": 181538259,
+        "6": 170805979, "7": 159345973, "8": 145138636, "9": 138394717, "10": 133797422,
+        "11": 135086622, "12": 133275309, "13": 114364328, "14": 107043718,
+        "15": 101991189, "16": 90338345, "17": 83257441, "18": 80373285, "19": 58617616,
+        "20": 64444167, "21": 46709983, "22": 50818468, "X": 156040895, "Y": 57227415,
+    },
+}  # fmt: skip
+
+#: The raw columns both readers produce (``t_``: tumour / first sample, ``n_``: normal).
+RAW_SCHEMA = pa.schema(
+    [
+        ("rec", pa.int64()),
+        ("chrom", pa.string()),
+        ("pos", pa.int64()),
+        ("ref", pa.string()),
+        ("alt", pa.string()),
+        ("qual", pa.float64()),
+        ("filter", pa.string()),
+        ("ann", pa.string()),
+        ("t_gt", pa.string()),
+        ("t_dp", pa.int64()),
+        ("t_ad", pa.string()),
+        ("n_gt", pa.string()),
+        ("n_dp", pa.int64()),
+        ("n_ad", pa.string()),
+    ]
+)
+
+ANNOTATION_FIELDS = ("BCSQ", "CSQ", "ANN")
+ANN_FIELDS = [
+    "Allele",
+    "Annotation",
+    "Annotation_Impact",
+    "Gene_Name",
+    "Gene_ID",
+    "Feature_Type",
+    "Feature_ID",
+    "Transcript_BioType",
+    "Rank",
+    "HGVS.c",
+    "HGVS.p",
+    "cDNA.pos/cDNA.length",
+    "CDS.pos/CDS.length",
+    "AA.pos/AA.length",
+    "Distance",
+    "ERRORS/WARNINGS/INFO",
+]
+
+
+@dataclass(frozen=True)
+class VcfHeader:
+    """What ingest needs from a VCF header."""
+
+    path: str
+    samples: tuple[str, ...]
+    contigs: Mapping[str, int | None]
+    infos: Mapping[str, tuple[str, str]]  # id -> (Number, Type)
+    formats: Mapping[str, tuple[str, str]]
+    annotation: str | None  # BCSQ, CSQ or ANN (the first present, in that order)
+    annotation_fields: tuple[str, ...]  # CSQ/ANN sub-field names, BCSQ's fixed ones
+    header_lines: int
+    assembly: str | None  # from ##reference / ##contig assembly=, if stated
+    is_bcf: bool
+
+
+@dataclass(frozen=True)
+class SampleRoles:
+    """Which VCF sample columns are the tumour and the normal (either may be absent)."""
+
+    tumour: str | None
+    normal: str | None = None
+
+
+@dataclass
+class ReadStats:
+    """Counts collected while reading (for the ingest summary)."""
+
+    records: int = 0
+    rows: int = 0
+    skipped_symbolic: int = 0
+    skipped_reference_only: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def _where(header: VcfHeader, rec: int, chrom: Any = None, pos: Any = None) -> str:
+    loc = f"record {rec + 1}"
+    if not header.is_bcf:
+        loc = f"line {header.header_lines + rec + 1} (record {rec + 1}"
+        loc += f", {chrom}:{pos})" if chrom is not None else ")"
+    elif chrom is not None:
+        loc += f" ({chrom}:{pos})"
+    return f"{header.path}, {loc}"
+
+
+# -- header ---------------------------------------------------------------------------------
+
+
+def _open_cyvcf2(path: str, samples: Sequence[str] | None = None) -> Any:
+    from cyvcf2 import VCF
+
+    p = Path(path)
+    if not p.exists():
+        raise VcfFormatError(f"{path}: no such file")
+    if p.stat().st_size == 0:
+        raise VcfFormatError(f"{path}: the file is empty (0 bytes); a VCF starts with a header")
+    try:
+        if samples is not None:
+            return VCF(path, strict_gt=False, samples=list(samples), lazy=True)
+        return VCF(path, strict_gt=False, lazy=True)
+    except Exception as exc:  # cyvcf2 raises bare Exception/OSError on bad headers
+        raise VcfFormatError(
+            f"{path}, header: not a valid VCF/BCF header ({exc}); check the ##fileformat "
+            "line, the ##INFO/##FORMAT meta lines and the #CHROM line (tab-separated)"
+        ) from None
+
+
+_DESC_FORMAT_RE = re.compile(r"Format:\s*([^\"]+)")
+
+
+def read_header(path: str | Path) -> VcfHeader:
+    """Read and check a VCF/BCF header (in-process, htslib via cyvcf2)."""
+    spath = str(path)
+    vcf = _open_cyvcf2(spath)
+    try:
+        raw = vcf.raw_header
+        infos: dict[str, tuple[str, str]] = {}
+        formats: dict[str, tuple[str, str]] = {}
+        contigs: dict[str, int | None] = {}
+        descriptions: dict[str, str] = {}
+        assembly: str | None = None
+        for h in vcf.header_iter():
+            info = h.info()
+            kind = info.get("HeaderType")
+            if kind == "INFO":
+                infos[info["ID"]] = (info.get("Number", "."), info.get("Type", "String"))
+                descriptions[info["ID"]] = info.get("Description", "")
+            elif kind == "FORMAT":
+                formats[info["ID"]] = (info.get("Number", "."), info.get("Type", "String"))
+            elif kind == "CONTIG":
+                length = info.get("length")
+                contigs[info["ID"]] = int(length) if length and length.isdigit() else None
+                assembly = assembly or info.get("assembly")
+        for line in raw.splitlines():
+            if line.startswith("##reference="):
+                assembly = assembly or line.split("=", 1)[1]
+        annotation = next((a for a in ANNOTATION_FIELDS if a in infos), None)
+        fields: tuple[str, ...] = ()
+        if annotation == "BCSQ":
+            fields = (
+                "Consequence", "gene", "transcript", "biotype", "strand",
+                "amino_acid_change", "dna_change",
+            )  # fmt: skip
+        elif annotation is not None:
+            m = _DESC_FORMAT_RE.search(descriptions.get(annotation, ""))
+            if m:
+                fields = tuple(f.strip() for f in m.group(1).strip().strip("'").split("|"))
+            elif annotation == "ANN":
+                fields = tuple(ANN_FIELDS)
+            else:
+                raise VcfFormatError(
+                    f"{spath}, header, INFO/{annotation}: the Description does not say "
+                    "'Format: Allele|Consequence|…'; cannot read the VEP annotation"
+                )
+        return VcfHeader(
+            path=spath,
+            samples=tuple(vcf.samples),
+            contigs=contigs,
+            infos=infos,
+            formats=formats,
+            annotation=annotation,
+            annotation_fields=fields,
+            header_lines=raw.count("\n"),
+            assembly=assembly,
+            is_bcf=_is_bcf(spath),
+        )
+    finally:
+        vcf.close()
+
+
+def _is_bcf(path: str) -> bool:
+    import gzip
+
+    with open(path, "rb") as fh:
+        head = fh.read(2)
+        if head != b"\x1f\x8b":
+            return head[:2] == b"BC"
+    try:
+        with gzip.open(path, "rb") as gz:
+            return gz.read(3) == b"BCF"
+    except (OSError, EOFError):
+        return False
+
+
+def contig_naming(name: str) -> str:
+    """``ucsc`` for ``chr``-prefixed names, else ``ensembl``."""
+    return "ucsc" if name.startswith("chr") else "ensembl"
+
+
+def _ensembl(name: str) -> str:
+    if name.startswith("chr"):
+        name = name[3:]
+    return "MT" if name == "M" else name
+
+
+def check_reference(
+    header: VcfHeader,
+    build: str,
+    naming: str,
+    contigs: Sequence[str] | None = None,
+) -> None:
+    """Refuse a VCF whose header says another build or naming than the manifest's.
+
+    ``contigs`` (from the pipeline's provenance) restricts the allowed contig names.
+    """
+    known = BUILD_LENGTHS.get(build)
+    if known is None:
+        raise GenomeBuildError(f"{header.path}: unknown genome build {build!r}; use GRCh37/GRCh38")
+    if header.assembly:
+        a = header.assembly.lower()
+        other = "GRCh38" if build == "GRCh37" else "GRCh37"
+        hints = {"GRCh37": ("grch37", "hg19", "b37", "hs37"), "GRCh38": ("grch38", "hg38")}
+        if any(h in a for h in hints[other]) and not any(h in a for h in hints[build]):
+            raise GenomeBuildError(
+                f"{header.path}, header ##reference/##contig assembly: says "
+                f"{header.assembly!r} but the manifest says {build}; submit the variants "
+                f"called against {build}, or correct reference.build in the manifest"
+            )
+    for name, length in header.contigs.items():
+        if contigs is None and name.startswith(("GL", "KI", "JH", "NC_", "hs37d5", "chrUn")):
+            continue
+        if contig_naming(name) != naming and _ensembl(name) in known:
+            raise ContigError(
+                f"{header.path}, header ##contig=<ID={name}>: {naming} contig names were "
+                f"declared in the manifest (reference.contig_naming) but the VCF uses "
+                f"{contig_naming(name)} names; rename the contigs or fix the manifest"
+            )
+        expected = known.get(_ensembl(name))
+        if length is not None and expected is not None and length != expected:
+            which = next(
+                (b for b, table in BUILD_LENGTHS.items() if table.get(_ensembl(name)) == length),
+                "an unknown build",
+            )
+            raise GenomeBuildError(
+                f"{header.path}, header ##contig=<ID={name},length={length}>: the length is "
+                f"that of {which}, not of {build} ({expected}) as the manifest says; submit "
+                f"variants called against {build}, or correct reference.build"
+            )
+    if contigs is not None:
+        allowed = set(contigs)
+        for name in header.contigs:
+            if name not in allowed:
+                raise ContigError(
+                    f"{header.path}, header ##contig=<ID={name}>: not a contig of the "
+                    f"reference in the manifest/provenance ({len(allowed)} contigs, e.g. "
+                    f"{', '.join(sorted(allowed)[:3])}); call against the declared reference"
+                )
+
+
+# -- raw readers ----------------------------------------------------------------------------
+
+
+def _gt_string(alleles: Sequence[int], phased: bool) -> str:
+    sep = "|" if phased else "/"
+    return sep.join("." if a < 0 else str(a) for a in alleles)
+
+
+def _raw_cyvcf2(header: VcfHeader, roles: SampleRoles, stats: ReadStats) -> pa.Table:
+    """All records of a (small) file as raw columns, in-process with cyvcf2."""
+    import numpy as np
+
+    vcf = _open_cyvcf2(header.path)
+    idx = {s: i for i, s in enumerate(vcf.samples)}
+    ti = idx.get(roles.tumour) if roles.tumour else None
+    ni = idx.get(roles.normal) if roles.normal else None
+    has_dp = "DP" in header.formats
+    has_ad = "AD" in header.formats
+    ann_key = header.annotation
+    cols: dict[str, list[Any]] = {n: [] for n in RAW_SCHEMA.names}
+    missing = np.iinfo(np.int32).min
+    rec = -1
+    try:
+        for rec, v in enumerate(vcf):
+            cols["rec"].append(rec)
+            cols["chrom"].append(v.CHROM)
+            cols["pos"].append(v.POS)
+            cols["ref"].append(v.REF)
+            cols["alt"].append(",".join(v.ALT) if v.ALT else None)
+            cols["qual"].append(v.QUAL)
+            filters = v.FILTERS
+            cols["filter"].append(";".join(filters) if filters else None)
+            ann = v.INFO.get(ann_key) if ann_key else None
+            cols["ann"].append(None if ann is None or isinstance(ann, bool) else str(ann))
+            gts = v.genotypes if (ti is not None or ni is not None) and len(idx) else None
+            dp = v.format("DP") if has_dp and gts is not None else None
+            ad = v.format("AD") if has_ad and gts is not None else None
+            for prefix, si in (("t_", ti), ("n_", ni)):
+                if si is None or gts is None:
+                    cols[prefix + "gt"].append(None)
+                    cols[prefix + "dp"].append(None)
+                    cols[prefix + "ad"].append(None)
+                    continue
+                g = gts[si]
+                cols[prefix + "gt"].append(_gt_string(g[:-1], bool(g[-1])) if g else None)
+                if dp is not None and dp.dtype.kind == "i":
+                    d = int(dp[si][0])
+                    cols[prefix + "dp"].append(None if d <= missing + 1 else d)
+                else:
+                    cols[prefix + "dp"].append(None)
+                if ad is not None and ad.dtype.kind == "i":
+                    vals = ad[si]
+                    cols[prefix + "ad"].append(
+                        ",".join("." if int(x) <= missing + 1 else str(int(x)) for x in vals)
+                    )
+                else:
+                    cols[prefix + "ad"].append(None)
+    except Exception as exc:  # htslib parse error surfaces as a bare Exception
+        raise VcfFormatError(
+            f"{_where(header, rec + 1)}: cannot parse the record after "
+            f"{'the header' if rec < 0 else 'the previous one'} ({exc}); check it has 8+ "
+            "tab-separated columns, a numeric POS and FORMAT values matching the header"
+        ) from None
+    finally:
+        vcf.close()
+    stats.records += len(cols["rec"])
+    return pa.table(cols, schema=RAW_SCHEMA)
+
+
+def _query_format(header: VcfHeader, roles: SampleRoles) -> tuple[str, list[str]]:
+    ann = f"%INFO/{header.annotation}" if header.annotation else "."
+    fmt = f"%CHROM\t%POS\t%REF\t%ALT\t%QUAL\t%FILTER\t{ann}"
+    names = ["chrom", "pos", "ref", "alt", "qual", "filter", "ann"]
+    samples = [s for s in (roles.tumour, roles.normal) if s]
+    if samples:
+        dp = "%DP" if "DP" in header.formats else "."
+        ad = "%AD" if "AD" in header.formats else "."
+        gt = "%GT" if "GT" in header.formats else "."
+        fmt += f"[\t{gt}\t{dp}\t{ad}]"
+        for prefix in ("t_", "n_")[: len(samples)]:
+            names += [prefix + "gt", prefix + "dp", prefix + "ad"]
+    return fmt + "\n", names
+
+
+def bcftools_path() -> str | None:
+    """The ``bcftools`` on PATH, or None."""
+    return shutil.which("bcftools")
+
+
+def _iter_raw_bcftools(
+    header: VcfHeader,
+    roles: SampleRoles,
+    stats: ReadStats,
+    reference_fasta: str | None = None,
+) -> Iterator[pa.Table]:
+    """Stream ``bcftools query`` output into Arrow batches of raw rows."""
+    exe = bcftools_path()
+    if exe is None:
+        raise VcfError("bcftools is not on PATH (install it: `make tools`), or use engine=cyvcf2")
+    fmt, names = _query_format(header, roles)
+    samples = [s for s in (roles.tumour, roles.normal) if s]
+    query = [exe, "query", "-f", fmt]
+    if samples:
+        query += ["-s", ",".join(samples)]
+    procs: list[subprocess.Popen[bytes]] = []
+    if reference_fasta:
+        # REF checked against the reference (error on mismatch), multi-allelics split and
+        # indels left-aligned by bcftools norm, streamed as uncompressed BCF.
+        norm = subprocess.Popen(
+            [exe, "norm", "-f", reference_fasta, "-c", "e", "-m", "-any", "-Ou", header.path],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        procs.append(norm)
+        proc = subprocess.Popen(
+            [*query, "-"], stdin=norm.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        assert norm.stdout is not None
+        norm.stdout.close()
+    else:
+        proc = subprocess.Popen(
+            [*query, header.path], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+    procs.append(proc)
+    errs: dict[int, bytes] = {}
+
+    def drain(p: subprocess.Popen[bytes]) -> None:
+        assert p.stderr is not None
+        errs[p.pid] = p.stderr.read()
+
+    drains = [threading.Thread(target=drain, args=(p,), daemon=True) for p in procs]
+    for t in drains:
+        t.start()
+    types = {f.name: f.type for f in RAW_SCHEMA}
+    assert proc.stdout is not None
+    reader = pacsv.open_csv(
+        proc.stdout,
+        read_options=pacsv.ReadOptions(column_names=names, block_size=BATCH_BYTES),
+        parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False, escape_char=False),
+        convert_options=pacsv.ConvertOptions(
+            column_types={n: types[n] for n in names},
+            null_values=["."],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    offset = 0
+    failed: Exception | None = None
+    try:
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            except pa.ArrowInvalid as exc:
+                failed = exc
+                break
+            n = batch.num_rows
+            cols = {f.name: batch.column(f.name) for f in batch.schema}
+            cols["rec"] = pa.array(range(offset, offset + n), pa.int64())
+            arrays = [cols[f.name] if f.name in cols else pa.nulls(n, f.type) for f in RAW_SCHEMA]
+            offset += n
+            yield pa.Table.from_arrays(arrays, schema=RAW_SCHEMA)
+    finally:
+        if failed is not None or any(p.poll() is None for p in procs):
+            if failed is not None:
+                for p in procs:
+                    p.kill()
+        for p in procs:
+            p.wait()
+        for t in drains:
+            t.join()
+        proc.stdout.close()
+    stderr = b"".join(errs.get(p.pid, b"") for p in procs).decode(errors="replace")
+    error_lines = [ln for ln in stderr.splitlines() if ln.startswith(("[E::", "Error", "[bcf"))]
+    if any(p.returncode != 0 for p in procs) or error_lines or failed is not None:
+        detail = "; ".join(error_lines[:3]) or (str(failed) if failed else stderr.strip()[:300])
+        if reference_fasta and "does not match" in stderr:
+            raise ReferenceMismatchError(
+                f"{header.path}: REF does not match the reference {reference_fasta}: {detail}"
+            )
+        raise VcfFormatError(
+            f"{header.path}, record {offset + 1}: bcftools cannot read it ({detail}); "
+            "the file is malformed or truncated (re-export it with bgzip/bcftools)"
+        )
+    stats.records += offset
+    stats.warnings += [ln for ln in stderr.splitlines() if ln.startswith("[W::")][:5]
+
+
+def iter_raw(
+    header: VcfHeader,
+    roles: SampleRoles,
+    stats: ReadStats,
+    engine: Engine = "auto",
+    reference_fasta: str | None = None,
+) -> Iterator[pa.Table]:
+    """Raw rows of a VCF in batches, with the engine chosen by file size."""
+    if engine == "auto":
+        big = os.path.getsize(header.path) > SMALL_FILE_BYTES
+        engine = "bcftools" if (big or reference_fasta) and bcftools_path() else "cyvcf2"
+    if engine == "bcftools":
+        yield from _iter_raw_bcftools(header, roles, stats, reference_fasta)
+    else:
+        _check_bgzf_eof(header.path)
+        yield _raw_cyvcf2(header, roles, stats)
+
+
+def _check_bgzf_eof(path: str) -> None:
+    """Refuse a bgzipped file without the BGZF end-of-file block (cut short)."""
+    eof = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+    with open(path, "rb") as fh:
+        if fh.read(2) != b"\x1f\x8b":
+            return
+        fh.seek(0, io.SEEK_END)
+        size = fh.tell()
+        fh.seek(max(0, size - len(eof)))
+        if fh.read() != eof:
+            raise VcfFormatError(
+                f"{path}: truncated: the BGZF end-of-file marker is missing (the file was "
+                "cut short in transfer); copy the complete file again"
+            )
+
+
+# -- normalisation (vectorised: pyarrow compute + numpy over the streamed columns) -----------
+
+AA3 = {
+    "A": "Ala", "R": "Arg", "N": "Asn", "D": "Asp", "C": "Cys", "Q": "Gln", "E": "Glu",
+    "G": "Gly", "H": "His", "I": "Ile", "L": "Leu", "K": "Lys", "M": "Met", "F": "Phe",
+    "P": "Pro", "S": "Ser", "T": "Thr", "W": "Trp", "Y": "Tyr", "V": "Val", "*": "Ter",
+    "U": "Sec", "X": "Xaa",
+}  # fmt: skip
+AA1 = {v: k for k, v in AA3.items()}
+
+#: bcftools csq consequence names → Sequence Ontology terms.
+BCSQ_SO = {
+    "missense": "missense_variant", "synonymous": "synonymous_variant",
+    "stop_gained": "stop_gained", "stop_lost": "stop_lost", "start_lost": "start_lost",
+    "frameshift": "frameshift_variant", "inframe_deletion": "inframe_deletion",
+    "inframe_insertion": "inframe_insertion", "inframe_altering": "protein_altering_variant",
+    "splice_acceptor": "splice_acceptor_variant", "splice_donor": "splice_donor_variant",
+    "splice_region": "splice_region_variant", "stop_retained": "stop_retained_variant",
+    "start_retained": "start_retained_variant", "5_prime_utr": "5_prime_UTR_variant",
+    "3_prime_utr": "3_prime_UTR_variant", "intron": "intron_variant",
+    "non_coding": "non_coding_transcript_variant", "coding_sequence": "coding_sequence_variant",
+    "intergenic": "intergenic_variant", "feature_elongation": "feature_elongation",
+}  # fmt: skip
+
+#: Severity rank (lower = more severe) of SO terms, for choosing one consequence.
+SEVERITY = [
+    "transcript_ablation", "splice_acceptor_variant", "splice_donor_variant", "stop_gained",
+    "frameshift_variant", "stop_lost", "start_lost", "inframe_insertion", "inframe_deletion",
+    "missense_variant", "protein_altering_variant", "splice_region_variant",
+    "incomplete_terminal_codon_variant", "start_retained_variant", "stop_retained_variant",
+    "synonymous_variant", "coding_sequence_variant", "5_prime_UTR_variant",
+    "3_prime_UTR_variant", "non_coding_transcript_exon_variant", "intron_variant",
+    "non_coding_transcript_variant", "upstream_gene_variant", "downstream_gene_variant",
+    "intergenic_variant",
+]  # fmt: skip
+
+_BASES = "^[ACGTNacgtn]+$"
+_SYMBOLIC = r"^(\*|<.+>|\.|.*[\[\]].*|\.[ACGTNacgtn]+|[ACGTNacgtn]+\.)$"
+
+
+@functools.cache
+def canonical_transcripts() -> dict[str, str]:
+    """Gene → canonical transcript (``harmonise/data/canonical_transcripts.tsv``)."""
+    out: dict[str, str] = {}
+    text = (Path(__file__).parent / "data" / "canonical_transcripts.tsv").read_text()
+    for line in text.splitlines():
+        if line and not line.startswith(("#", "gene\t")):
+            gene, transcript = line.split("\t")[:2]
+            out[gene] = transcript
+    return out
+
+
+def _map(values: pa.Array, table: Mapping[str, Any], typ: pa.DataType = pa.string()) -> pa.Array:
+    """Vectorised dictionary lookup (null where the key is unknown)."""
+    keys = pa.array(list(table), pa.string())
+    vals = pa.array(list(table.values()), typ)
+    return pc.take(vals, pc.index_in(values, value_set=keys))
+
+
+def _np(arr: pa.Array | pa.ChunkedArray, fill: int = 0) -> np.ndarray:
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return np.asarray(pc.fill_null(arr, fill).to_numpy(zero_copy_only=False))
+
+
+def _list_parts(col: pa.Array | pa.ChunkedArray, sep: str) -> tuple[pa.Array, np.ndarray]:
+    """Split strings on ``sep``: the flat parts and the offsets (numpy)."""
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    lists = pc.split_pattern(col, sep)
+    assert isinstance(lists, pa.ListArray)
+    offsets = np.asarray(lists.offsets.to_numpy(zero_copy_only=False), dtype=np.int64)
+    flat = lists.values
+    if lists.offset or len(flat) != offsets[-1] - offsets[0]:
+        flat = lists.flatten()
+        offsets = offsets - offsets[0]
+    return flat, offsets
+
+
+def _ints(flat: pa.Array) -> pa.Array:
+    """Integer values of text parts; ``.`` or empty → null."""
+    bad = pc.invert(pc.match_substring_regex(flat, r"^-?[0-9]+$"))
+    return pc.cast(pc.if_else(bad, pa.scalar(None, pa.string()), flat), pa.int64())
+
+
+def _list_get(col: pa.Array | pa.ChunkedArray, k: np.ndarray) -> pa.Array:
+    """Integer element ``k[i]`` (0-based) of the comma list in row ``i``, or null."""
+    flat, offsets = _list_parts(col, ",")
+    ints = _ints(flat)
+    lens = np.diff(offsets)
+    ok = (lens > k) & (lens > 0)
+    idx = np.where(ok, offsets[:-1] + k, 0)
+    if len(ints) == 0:
+        return pa.nulls(len(k), pa.int64())
+    got = pc.take(ints, pa.array(idx))
+    return pc.if_else(pa.array(ok), got, pa.scalar(None, pa.int64()))
+
+
+def _list_sum(col: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Sum of the comma list of integers in each row (null if the row is null/empty)."""
+    flat, offsets = _list_parts(col, ",")
+    vals = _np(_ints(flat))
+    sums = np.add.reduceat(np.append(vals, 0), offsets[:-1]) if len(offsets) > 1 else np.array([])
+    lens = np.diff(offsets)
+    valid = pc.and_(pc.is_valid(col), pa.array(lens > 0))
+    return pc.if_else(valid, pa.array(sums, pa.int64()), pa.scalar(None, pa.int64()))
+
+
+def _first_bad(mask: pa.Array | pa.ChunkedArray) -> int | None:
+    """Index of the first True of ``mask`` (nulls count as False), or None."""
+    m = _np(pc.cast(mask, pa.int8()) if mask.type == pa.bool_() else mask)
+    hits = np.flatnonzero(m)
+    return int(hits[0]) if len(hits) else None
+
+
+def _refuse(header: VcfHeader, raw: pa.Table, i: int, fld: str, hint: str) -> VcfFormatError:
+    row = raw.slice(i, 1).to_pylist()[0]
+    value = row.get(fld.lower())
+    where = _where(header, row["rec"], row["chrom"], row["pos"])
+    return VcfFormatError(f"{where}, field {fld}: {value!r}: {hint}")
+
+
+def _validate(raw: pa.Table, header: VcfHeader, stats: ReadStats) -> pa.Table:
+    """Refuse bad CHROM/POS/REF/ALT; drop reference-only records (ALT '.')."""
+    ref_ok = pc.fill_null(pc.match_substring_regex(raw["ref"], _BASES), False)
+    bad = _first_bad(pc.invert(ref_ok))
+    if bad is not None:
+        raise _refuse(header, raw, bad, "REF", "REF must be bases A, C, G, T or N")
+    bad = _first_bad(pc.fill_null(pc.less(raw["pos"], 1), True))
+    if bad is not None:
+        raise _refuse(header, raw, bad, "POS", "POS is 1-based, at least 1")
+    if header.contigs:
+        known = pc.is_in(raw["chrom"], value_set=pa.array(list(header.contigs), pa.string()))
+        bad = _first_bad(pc.invert(known))
+        if bad is not None:
+            row = raw.slice(bad, 1).to_pylist()[0]
+            raise ContigError(
+                f"{_where(header, row['rec'], row['chrom'], row['pos'])}, field CHROM: contig "
+                f"{row['chrom']!r} is not declared in the header (##contig); declare it or "
+                "remove the record"
+            )
+    has_alt = pc.is_valid(raw["alt"])
+    n_ref_only = raw.num_rows - int(pc.sum(pc.cast(has_alt, pa.int64())).as_py() or 0)
+    stats.skipped_reference_only += n_ref_only
+    return raw.filter(has_alt) if n_ref_only else raw
+
+
+def _split_alleles(raw: pa.Table) -> tuple[pa.Table, np.ndarray, np.ndarray]:
+    """One row per ALT allele: the table, ``k`` (1-based allele index) and ``n_alt``."""
+    alt = raw["alt"]
+    if not pc.any(pc.match_substring(alt, ",")).as_py():
+        n = raw.num_rows
+        return raw, np.ones(n, np.int64), np.ones(n, np.int64)
+    flat, offsets = _list_parts(alt, ",")
+    lens = np.diff(offsets)
+    parent = np.repeat(np.arange(raw.num_rows), lens)
+    k = np.arange(len(flat)) - offsets[:-1][parent] + 1
+    out = raw.take(pa.array(parent))
+    out = out.set_column(out.schema.get_field_index("alt"), "alt", flat)
+    return out, k, lens[parent]
+
+
+def _recode_gt(gt: pa.Array | pa.ChunkedArray, k: np.ndarray, n_alt: np.ndarray) -> pa.Array:
+    """Genotypes of split multi-allelic rows: allele ``k`` → 1, other ALTs → 0."""
+    values = gt.to_pylist()
+    for i in np.flatnonzero(n_alt > 1):
+        g = values[i]
+        if g is None:
+            continue
+        sep = "|" if "|" in g else "/"
+        parts = re.split(r"[/|]", g)
+        ks = str(int(k[i]))
+        values[i] = sep.join(p if p in (".", "0") else ("1" if p == ks else "0") for p in parts)
+    return pa.array(values, pa.string())
+
+
+def _annotations(t: pa.Table, header: VcfHeader) -> dict[str, pa.Array]:
+    """One consequence per row from BCSQ/CSQ/ANN, chosen by allele, canonical transcript,
+    protein change, severity and (BCSQ) protein length; all vectorised."""
+    n = t.num_rows
+    names = ["gene", "transcript", "consequence", "hgvs_c", "hgvs_p", "aa"]
+    empty = {c: pa.nulls(n, pa.string()) for c in names}
+    if header.annotation is None:
+        return empty
+    ann = t["ann"].combine_chunks()
+    has = pc.and_(pc.is_valid(ann), pc.not_equal(pc.fill_null(ann, ""), ""))
+    rows = np.flatnonzero(_np(pc.cast(has, pa.int8())))
+    if len(rows) == 0:
+        return empty
+    entries, offsets = _list_parts(pc.take(ann, pa.array(rows)), ",")
+    parent = np.repeat(np.arange(len(rows)), np.diff(offsets))
+    if header.annotation == "BCSQ":
+        entries = pc.utf8_ltrim(entries, "*")
+    fnames = list(header.annotation_fields)
+    wanted = [
+        "Consequence", "Annotation", "gene", "SYMBOL", "Gene_Name", "transcript", "Feature",
+        "Feature_ID", "amino_acid_change", "dna_change", "Allele", "HGVSc", "HGVS.c",
+        "HGVSp", "HGVS.p", "CANONICAL", "PICK",
+    ]  # fmt: skip
+    index = {fnames.index(w): w for w in wanted if w in fnames}
+    last = max(index) if index else 0
+    parts = [(f"(?P<f{i}>[^|]*)" if i in index else "[^|]*") for i in range(last + 1)]
+    # one RE2 pass pulls every wanted sub-field (``|``-separated) out of each entry
+    struct = pc.extract_regex(entries, "^" + r"\|".join(parts))
+    valid = pc.is_valid(struct)
+
+    def field(*cands: str) -> pa.Array:
+        for c in cands:
+            if c in fnames and fnames.index(c) in index:
+                v = pc.struct_field(struct, f"f{fnames.index(c)}")
+                return pc.if_else(
+                    pc.and_(valid, pc.not_equal(v, "")), v, pa.scalar(None, pa.string())
+                )
+        return pa.nulls(len(entries), pa.string())
+
+    alt = pc.take(t["alt"], pa.array(rows[parent]))
+    ref = pc.take(t["ref"], pa.array(rows[parent]))
+    canon = canonical_transcripts()
+    if header.annotation == "BCSQ":
+        raw_csq = field("Consequence")
+        first = pc.list_element(pc.split_pattern(pc.fill_null(raw_csq, ""), "&"), 0)
+        consequence = pc.coalesce(_map(first, BCSQ_SO), first)
+        gene, transcript = field("gene"), field("transcript")
+        aa = field("amino_acid_change")
+        pos = pc.cast(pc.take(t["pos"], pa.array(rows[parent])), pa.string())
+        allele_ok = pc.equal(
+            field("dna_change"), pc.binary_join_element_wise(pos, ref, ">", alt, "")
+        )
+        hgvs_c = pa.nulls(len(entries), pa.string())
+        hgvs_p = pa.nulls(len(entries), pa.string())
+        aa_pos = pc.cast(
+            pc.struct_field(pc.extract_regex(pc.fill_null(aa, ""), r"^(?P<p>[0-9]*)"), "p"),
+            pa.string(),
+        )
+        length = _np(_ints(aa_pos))
+        skip = pc.starts_with(entries, "@")
+    else:
+        raw_csq = field("Consequence", "Annotation")
+        consequence = pc.list_element(pc.split_pattern(pc.fill_null(raw_csq, ""), "&"), 0)
+        gene = field("SYMBOL", "Gene_Name")
+        transcript = field("Feature", "Feature_ID")
+        allele = field("Allele")
+        trimmed = pc.utf8_slice_codeunits(alt, 1)
+        allele_ok = pc.or_(
+            pc.equal(allele, alt),
+            pc.or_(
+                pc.and_(
+                    pc.equal(allele, "-"), pc.greater(pc.utf8_length(ref), pc.utf8_length(alt))
+                ),
+                pc.equal(allele, trimmed),
+            ),
+        )
+        hgvs_c = pc.replace_substring_regex(field("HGVSc", "HGVS.c"), r"^[^:]*:", "")
+        hgvs_p = pc.replace_substring(
+            pc.replace_substring_regex(field("HGVSp", "HGVS.p"), r"^[^:]*:", ""), "%3D", "="
+        )
+        aa = pa.nulls(len(entries), pa.string())
+        length = np.zeros(len(entries), np.int64)
+        skip = pa.array(np.zeros(len(entries), bool))
+        vep_canon = pc.or_(
+            pc.equal(pc.fill_null(field("CANONICAL"), ""), "YES"),
+            pc.equal(pc.fill_null(field("PICK"), ""), "1"),
+        )
+    is_canon = pc.equal(transcript, _map(gene, canon))
+    if header.annotation != "BCSQ":
+        is_canon = pc.or_(pc.fill_null(is_canon, False), vep_canon)
+    sev = _np(pc.index_in(consequence, value_set=pa.array(SEVERITY)), 99)
+    no_p = _np(pc.cast(pc.and_(pc.is_null(hgvs_p), pc.is_null(aa)), pa.int64()), 1)
+    rank = (
+        (1 - _np(pc.cast(pc.fill_null(allele_ok, False), pa.int64()))) * 10**9
+        + _np(pc.cast(pc.fill_null(skip, False), pa.int64())) * 10**10
+        + (1 - _np(pc.cast(pc.fill_null(is_canon, False), pa.int64()))) * 10**8
+        + no_p * 10**7
+        + sev * 10**5
+        + (99999 - np.minimum(length, 99999))
+    )
+    order = np.lexsort((rank, parent))
+    first_of = order[np.r_[True, parent[order][1:] != parent[order][:-1]]]
+    pick = pa.array(first_of)
+    chosen = {
+        "gene": pc.take(gene, pick),
+        "transcript": pc.take(transcript, pick),
+        "consequence": pc.take(consequence, pick),
+        "hgvs_c": pc.take(hgvs_c, pick),
+        "hgvs_p": pc.take(hgvs_p, pick),
+        "aa": pc.take(aa, pick),
+    }
+    # scatter back to all rows (rows without annotation stay null)
+    where = np.full(n, -1, np.int64)
+    where[rows[parent[first_of]]] = np.arange(len(first_of))
+    idx = pa.array(where, mask=where < 0)
+    return {c: pc.take(chosen[c], idx) for c in names}
+
+
+def _protein(hgvs_p: pa.Array, aa: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """(hgvs_p three-letter, short one-letter form) from HGVS p. or BCSQ ``600V>600E``."""
+    bm = pc.extract_regex(
+        pc.fill_null(aa, ""), r"^(?P<p>[0-9]+)(?P<r>[A-Z*])>(?P<p2>[0-9]+)(?P<v>[A-Z*])$"
+    )
+    bs = pc.extract_regex(pc.fill_null(aa, ""), r"^(?P<p>[0-9]+)(?P<r>[A-Z*])$")
+    hm = pc.extract_regex(
+        pc.fill_null(hgvs_p, ""),
+        r"^p\.\(?(?P<r>[A-Z][a-z]{2})(?P<p>[0-9]+)(?P<v>[A-Z][a-z]{2}|=|\*)\)?$",
+    )
+    hf = pc.extract_regex(
+        pc.fill_null(hgvs_p, ""), r"^p\.\(?(?P<r>[A-Z][a-z]{2})(?P<p>[0-9]+)[A-Z][a-z]{2}fs"
+    )
+
+    def f(s: pa.Array, name: str) -> pa.Array:
+        return pc.struct_field(s, name)
+
+    three = pc.binary_join_element_wise(
+        "p.", _map(f(bm, "r"), AA3), f(bm, "p"), _map(f(bm, "v"), AA3), ""
+    )
+    three_syn = pc.binary_join_element_wise("p.", _map(f(bs, "r"), AA3), f(bs, "p"), "=", "")
+    hm_v = f(hm, "v")
+    hm_alt = pc.if_else(pc.is_in(hm_v, value_set=pa.array(["=", "*"])), hm_v, _map(hm_v, AA1))
+    short_h = pc.binary_join_element_wise(_map(f(hm, "r"), AA1), f(hm, "p"), hm_alt, "")
+    short_fs = pc.binary_join_element_wise(_map(f(hf, "r"), AA1), f(hf, "p"), "fs", "")
+    short_b = pc.binary_join_element_wise(f(bm, "r"), f(bm, "p"), f(bm, "v"), "")
+    short_bs = pc.binary_join_element_wise(f(bs, "r"), f(bs, "p"), "=", "")
+    out_p = pc.coalesce(hgvs_p, three, three_syn)
+    short = pc.coalesce(short_b, short_bs, short_h, short_fs)
+    return out_p, short
+
+
+def _empty_to_null(a: pa.Array) -> pa.Array:
+    return pc.if_else(pc.equal(a, ""), pa.scalar(None, pa.string()), a)
+
+
+def normalise(raw: pa.Table, header: VcfHeader, build: str, stats: ReadStats) -> pa.Table:
+    """Raw rows → ``variants`` columns (split, checked, depths, VAF, annotation).
+
+    Raises :class:`VcfFormatError` naming the file, line/record and field of the first bad
+    value. Symbolic alleles (``<DEL>``, breakends, ``*``) and reference-only records (ALT
+    ``.``) are skipped and counted in ``stats``.
+    """
+    raw = _validate(raw, header, stats)
+    t, k, n_alt = _split_alleles(raw)
+    alt_up = pc.ascii_upper(t["alt"])
+    ok = pc.fill_null(pc.match_substring_regex(alt_up, _BASES), False)
+    n_ok = int(pc.sum(pc.cast(ok, pa.int64())).as_py() or 0)
+    if n_ok < t.num_rows:
+        symbolic = pc.fill_null(pc.match_substring_regex(t["alt"], _SYMBOLIC), False)
+        bad = _first_bad(pc.invert(pc.or_(ok, symbolic)))
+        if bad is not None:
+            raise _refuse(
+                header, t, bad, "ALT",
+                "ALT must be bases A, C, G, T, N, '*', '.' or a <symbolic> allele",
+            )  # fmt: skip
+        stats.skipped_symbolic += t.num_rows - n_ok
+        keep = np.flatnonzero(_np(pc.cast(ok, pa.int8())))
+        t, k, n_alt = t.take(pa.array(keep)), k[keep], n_alt[keep]
+        alt_up = pc.take(alt_up, pa.array(keep))
+    t = t.set_column(t.schema.get_field_index("alt"), "alt", alt_up)
+    ref = pc.ascii_upper(t["ref"])
+    t = t.set_column(t.schema.get_field_index("ref"), "ref", ref)
+    multi = bool((n_alt > 1).any())
+    genotype = _recode_gt(t["t_gt"], k, n_alt) if multi else t["t_gt"]
+    depth = pc.coalesce(t["t_dp"], _list_sum(t["t_ad"]))
+    alt_depth = _list_get(t["t_ad"], k)
+    ndepth = pc.coalesce(t["n_dp"], _list_sum(t["n_ad"]))
+    nalt_depth = _list_get(t["n_ad"], k)
+    ann = _annotations(t, header)
+    hgvs_p, short = _protein(ann["hgvs_p"], ann["aa"])
+    rl, al = pc.utf8_length(ref), pc.utf8_length(t["alt"])
+    anchor = pc.equal(pc.utf8_slice_codeunits(ref, 0, 1), pc.utf8_slice_codeunits(t["alt"], 0, 1))
+    vclass = pc.case_when(
+        pc.make_struct(
+            pc.and_(pc.equal(rl, 1), pc.equal(al, 1)),
+            pc.equal(rl, al),
+            pc.and_(pc.and_(pc.equal(rl, 1), pc.greater(al, 1)), anchor),
+            pc.and_(pc.and_(pc.equal(al, 1), pc.greater(rl, 1)), anchor),
+        ),
+        "SNV", "MNV", "insertion", "deletion", "indel",
+    )  # fmt: skip
+    key = pc.binary_join_element_wise(
+        build, t["chrom"], pc.cast(t["pos"], pa.string()), ref, t["alt"], ":"
+    )
+
+    def vaf(a: pa.Array, d: pa.Array) -> pa.Array:
+        v = pc.divide(pc.cast(a, pa.float64()), pc.cast(d, pa.float64()))
+        good = pc.and_kleene(pc.is_finite(v), pc.less_equal(v, 1.0))
+        return pc.if_else(good, v, pa.scalar(None, pa.float64()))
+
+    has_ann = pc.or_(pc.is_valid(ann["gene"]), pc.is_valid(ann["consequence"]))
+    out = pa.table(
+        {
+            "chrom": t["chrom"],
+            "pos": t["pos"],
+            "ref": ref,
+            "alt": t["alt"],
+            "variant_key": key,
+            "filter": t["filter"],
+            "qual": t["qual"],
+            "genotype": genotype,
+            "depth": pc.cast(depth, pa.int32()),
+            "alt_depth": pc.cast(alt_depth, pa.int32()),
+            "vaf": vaf(alt_depth, depth),
+            "normal_depth": pc.cast(ndepth, pa.int32()),
+            "normal_alt_depth": pc.cast(nalt_depth, pa.int32()),
+            "normal_vaf": vaf(nalt_depth, ndepth),
+            "gene": ann["gene"],
+            "transcript": ann["transcript"],
+            "consequence": _empty_to_null(ann["consequence"]),
+            "variant_class": vclass,
+            "hgvs_c": ann["hgvs_c"],
+            "hgvs_p": hgvs_p,
+            "protein_change": short,
+            "annotation_source": pc.if_else(
+                has_ann,
+                pa.scalar(header.annotation or "", pa.string()),
+                pa.scalar(None, pa.string()),
+            ),
+        }
+    )
+    stats.rows += out.num_rows
+    return out
+
+
+# -- the public reader ----------------------------------------------------------------------
+
+
+def read_variants(
+    path: str | Path,
+    roles: SampleRoles | None = None,
+    build: str = "GRCh38",
+    engine: Engine = "auto",
+    reference_fasta: str | None = None,
+    stats: ReadStats | None = None,
+) -> Iterator[pa.Table]:
+    """Stream normalised ``variants`` columns of one VCF/BCF, batch by batch.
+
+    ``roles`` names the tumour and normal sample columns (default: the first sample is
+    the tumour, the second the normal). The caller adds the per-file columns (patient,
+    specimens, origin, source, build, fingerprint).
+    """
+    header = read_header(path)
+    if roles is None:
+        s = header.samples
+        roles = SampleRoles(s[0] if s else None, s[1] if len(s) > 1 else None)
+    for name in (roles.tumour, roles.normal):
+        if name is not None and name not in header.samples:
+            raise VcfError(
+                f"{header.path}, header #CHROM line: no sample column {name!r} (samples: "
+                f"{', '.join(header.samples) or 'none'})"
+            )
+    st = stats or ReadStats()
+    for raw in iter_raw(header, roles, st, engine, reference_fasta):
+        if raw.num_rows:
+            yield normalise(raw, header, build, st)
