@@ -6,13 +6,22 @@ change and its audit entry are stored together or not at all.
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from catalog_api import audit
 from catalog_api.auth.schemas import UserCreate, UserUpdate
 from catalog_api.governance.errors import Conflict, NotFound
-from catalog_api.models import User
+from catalog_api.models import (
+    NETWORK,
+    AccessRequest,
+    CentrePart,
+    Cohort,
+    CohortVersion,
+    Export,
+    Role,
+    User,
+)
 
 
 def get_user(session: Session, *, user_id: int) -> User:
@@ -70,3 +79,78 @@ def update_user(
         session, actor=actor, action="user.updated", subject=f"user:{user.id}", details=changes
     )
     return user
+
+
+# -- cohorts, requests, exports ------------------------------------------------------------
+
+
+def get_cohort(session: Session, *, cohort_id: int) -> Cohort:
+    """The cohort ``cohort_id`` or :class:`NotFound`."""
+    cohort = session.get(Cohort, cohort_id)
+    if cohort is None:
+        raise NotFound(f"no cohort {cohort_id}")
+    return cohort
+
+
+def list_cohorts(
+    session: Session, *, owner: User | None, offset: int = 0, limit: int = 100
+) -> list[Cohort]:
+    """Cohorts of ``owner`` (every cohort when None), newest first."""
+    stmt = select(Cohort).order_by(Cohort.id.desc()).offset(offset).limit(limit)
+    if owner is not None:
+        stmt = stmt.where(Cohort.owner_id == owner.id)
+    return list(session.execute(stmt).scalars())
+
+
+def get_cohort_version(session: Session, *, cohort: Cohort, version: int | None) -> CohortVersion:
+    """Version ``version`` of ``cohort`` (its newest when None) or :class:`NotFound`."""
+    if not cohort.versions:
+        raise NotFound(f"cohort {cohort.id} has no saved version")
+    if version is None:
+        return cohort.versions[-1]
+    for v in cohort.versions:
+        if v.version == version:
+            return v
+    raise NotFound(f"cohort {cohort.id} has no version {version} (it has 1–{len(cohort.versions)})")
+
+
+def get_access_request(session: Session, *, request_id: int) -> AccessRequest:
+    """The access request ``request_id`` or :class:`NotFound`."""
+    req = session.get(AccessRequest, request_id)
+    if req is None:
+        raise NotFound(f"no access request {request_id}")
+    return req
+
+
+def list_access_requests(
+    session: Session, *, user: User, offset: int = 0, limit: int = 100
+) -> list[AccessRequest]:
+    """Requests ``user`` may see: own, of centres governed (reviewers, stewards), all (admins)."""
+    stmt = select(AccessRequest).order_by(AccessRequest.id.desc())
+    if not user.has_role(Role.admin):
+        conds = [AccessRequest.requester_id == user.id]
+        if user.has_role(Role.reviewer, Role.steward) and user.centres:
+            parts = select(CentrePart.request_id)
+            if NETWORK not in user.centres:
+                parts = parts.where(CentrePart.centre_id.in_(user.centres))
+            conds.append(AccessRequest.id.in_(parts))
+        stmt = stmt.where(or_(*conds))
+    return list(session.execute(stmt.offset(offset).limit(limit)).scalars())
+
+
+def get_export(session: Session, *, export_id: int) -> Export:
+    """The export ``export_id`` or :class:`NotFound`."""
+    export = session.get(Export, export_id)
+    if export is None:
+        raise NotFound(f"no export {export_id}")
+    return export
+
+
+def list_exports(
+    session: Session, *, user: User, offset: int = 0, limit: int = 100
+) -> list[Export]:
+    """Exports of the caller's requests (every export for admins), newest first."""
+    stmt = select(Export).order_by(Export.id.desc())
+    if not user.has_role(Role.admin):
+        stmt = stmt.join(AccessRequest).where(AccessRequest.requester_id == user.id)
+    return list(session.execute(stmt.offset(offset).limit(limit)).scalars())

@@ -24,7 +24,7 @@ def _operation_id(route: APIRoute) -> str:
 
 
 async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
-    status = exc.status_code if isinstance(exc, ApiError) else 400
+    status = int(getattr(exc, "status_code", 400))
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
 
@@ -73,6 +73,8 @@ def create_app(config: ApiConfig, lake: Lake, *, migrate: bool = True) -> FastAP
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.add_exception_handler(ApiError, _api_error)
+    # other packages' input errors (ValueError subclasses, some with a status_code)
+    app.add_exception_handler(ValueError, _api_error)
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(OperationalError, _database_busy)
     app.include_router(api_router)

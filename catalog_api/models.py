@@ -236,6 +236,8 @@ class CentrePart(Base):
     #: Patients of this centre in the cohort whose consent permits the purpose.
     patient_count: Mapped[int] = mapped_column(Integer, default=0)
     quorum: Mapped[int] = mapped_column(Integer, default=1)
+    #: Review round: resubmitting after changes were requested starts a new round.
+    round: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     #: Pre-approved by a GA4GH ControlledAccessGrants visa (its issuer and value).
     visa: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     decided_at: Mapped[dt.datetime | None] = mapped_column(default=None)
@@ -280,6 +282,8 @@ class Export(Base):
     patient_count: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str] = mapped_column(Text, default="")
     #: Patients in the export whose consent was withdrawn after it was made.
+    #: Exported patients as ``centre/patient`` (to find those withdrawn later).
+    patients: Mapped[list[str]] = mapped_column(default=list, server_default="[]")
     withdrawn_patients: Mapped[list[str]] = mapped_column(default=list)
     withdrawal_checked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

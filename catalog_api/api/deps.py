@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from catalog_api.auth import oidc, tokens
 from catalog_api.auth.oidc import VisaGrant
 from catalog_api.core.config import ApiConfig
+from catalog_api.governance.engine import CohortEngine, LakeCohortEngine
 from catalog_api.governance.errors import Forbidden, NotAuthenticated
 from catalog_api.models import Role, User
 from harmonise.lake import Lake
@@ -48,9 +49,19 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
+def get_engine(request: Request) -> CohortEngine:
+    """The record-level cohort engine of governance (one per app)."""
+    engine: CohortEngine | None = getattr(request.app.state, "cohort_engine", None)
+    if engine is None:
+        engine = LakeCohortEngine(get_lake(request))
+        request.app.state.cohort_engine = engine
+    return engine
+
+
 ConfigDep = Annotated[ApiConfig, Depends(get_config)]
 LakeDep = Annotated[Lake, Depends(get_lake)]
 SessionDep = Annotated[Session, Depends(get_session)]
+EngineDep = Annotated[CohortEngine, Depends(get_engine)]
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 #: A database id in a path (bounded so that no driver overflows).

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from catalog_api.api.routes import users
+from catalog_api.api.routes import (
+    access_requests,
+    audit,
+    cohorts,
+    exports,
+    reviews,
+    users,
+)
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(users.router)
+api_router.include_router(cohorts.router)
+api_router.include_router(access_requests.router)
+api_router.include_router(reviews.router)
+api_router.include_router(exports.router)
+api_router.include_router(audit.router)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 import uvicorn
@@ -33,7 +34,7 @@ from catalog_api.core.config import ApiConfig
 from catalog_api.db import make_engine, upgrade
 from catalog_api.main import create_app
 from catalog_api.models import Base, User
-from harmonise.lake import Lake, LakeConfig
+from harmonise.lake import Lake, LakeConfig, Submission
 from tests.conftest import TAG_KEY, free_port
 from tests.harmonise.lakefixtures import make_submission
 
@@ -49,14 +50,33 @@ C1_PATIENTS = [f"C1-p{i:02d}" for i in range(8)]
 C2_PATIENTS = [f"C2-p{i:02d}" for i in range(6)]
 
 
+#: C1 patients whose consent is disease-specific for breast cancer (DS, OncoTree BRCA):
+#: it permits no general or health research.
+C1_DS_ONLY = C1_PATIENTS[6:]
+HEALTH = {"primary": "health"}
+
+
+def c1_submission(revision: int = 0) -> Submission:
+    """Dataset D1 of centre C1; the last two patients consented to breast cancer research only."""
+    sub = make_submission("D1", "C1", C1_PATIENTS, revision=revision)
+    consents = sub.tables["consents"].to_pylist()
+    for row in consents:
+        if row["patient_id"] in C1_DS_ONLY:
+            row["permissions"] = ["DUO:0000007"]
+            row["disease_codes"] = ["BRCA"]
+    sub.tables = {**sub.tables, "consents": pa.Table.from_pylist(consents)}
+    return sub
+
+
 def make_network_lake(root: Path) -> Lake:
-    """A lake with datasets ``D1`` (centre C1) and ``D2`` (centre C2)."""
+    """A lake with datasets ``D1`` (centre C1, 8 patients) and ``D2`` (centre C2, 6)."""
+    root.mkdir(parents=True, exist_ok=True)
     lake = Lake(
         LakeConfig(catalog_uri=f"sqlite:///{root / 'catalog.db'}", warehouse=str(root / "wh")),
         TAG_KEY,
     )
     lake.init()
-    lake.commit(make_submission("D1", "C1", C1_PATIENTS))
+    lake.commit(c1_submission())
     lake.commit(make_submission("D2", "C2", C2_PATIENTS))
     return lake
 

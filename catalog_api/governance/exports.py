@@ -1,0 +1,354 @@
+"""Exports: Parquet files of an approved request, pinned to the cohort's lake version.
+
+An export holds only the patients of the approved centres whose consent permits the
+request's purpose, and only the requested fields (plus ``dataset_id``, ``centre_id`` and
+``patient_id``, which tie each row to its tags). One file per table, rows in a fixed
+order, written with fixed writer options: re-running an export at the same version gives
+byte-identical files whatever was ingested since. Each file carries the signed tags
+(``consent.tags.sign_tags``) of the datasets whose rows it holds; ``manifest.json`` lists
+every file with its SHA-256 and row count.
+
+Downloads go through expiring links bound to the requester; a revoked or expired
+request disables them. Withdrawn patients (no longer in the lake with an active consent)
+mark the export.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import shutil
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy.orm import Session
+
+from catalog_api import audit
+from catalog_api.core.config import ApiConfig
+from catalog_api.db import utcnow
+from catalog_api.governance import policy
+from catalog_api.governance.engine import CohortEngine, validate_definition, validate_purpose
+from catalog_api.governance.errors import Conflict, Forbidden, Gone, NotFound
+from catalog_api.governance.requests import CLOSED, approved_centres, overall_state, refresh
+from catalog_api.governance.schemas import DownloadLink, ExportPublic
+from catalog_api.models import AccessRequest, Export, User
+from consent.tags import canonical_json, sign_tags
+from consent.withdrawal import withdrawn_patients
+from harmonise.errors import HarmoniseError
+from harmonise.lake import Lake, LakeVersion
+
+MANIFEST = "manifest.json"
+MANIFEST_FORMAT_VERSION = 1
+KEY_COLUMNS = ("dataset_id", "centre_id", "patient_id")
+DEFAULT_LINK_SECONDS = 900
+_SALT = "oncolake-export-download"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _dataset_tags(lake: Lake, version: LakeVersion) -> dict[str, dict[str, Any]]:
+    rows = lake.read("datasets", version, columns=["dataset_id", "tags_json"]).to_pylist()
+    out: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        if r["tags_json"]:
+            body = json.loads(r["tags_json"])
+            out[r["dataset_id"]] = body.get("datasets", {}).get(r["dataset_id"], body)
+    return out
+
+
+def _select_rows(data: pa.Table, keys: set[str]) -> pa.Table:
+    centres = data.column("centre_id").to_pylist()
+    pids = data.column("patient_id").to_pylist()
+    mask = pa.array([f"{c}/{p}" in keys for c, p in zip(centres, pids, strict=True)], pa.bool_())
+    return data.filter(mask)
+
+
+def _sorted(data: pa.Table) -> pa.Table:
+    scalar = [
+        (f.name, "ascending")
+        for f in data.schema
+        if not (pa.types.is_list(f.type) or pa.types.is_large_list(f.type))
+    ]
+    return data.sort_by(scalar) if scalar and data.num_rows else data
+
+
+def write_files(
+    *,
+    lake: Lake,
+    version: LakeVersion,
+    fields: Sequence[str],
+    patients: set[str],
+    directory: Path,
+    tag_key: bytes,
+    header: dict[str, Any],
+) -> dict[str, Any]:
+    """Write the export's Parquet files and manifest into ``directory`` (replaced atomically).
+
+    ``patients`` are ``centre/patient`` keys. Returns the manifest's ``files`` entry.
+    """
+    by_table: dict[str, list[str]] = defaultdict(list)
+    for f in fields:
+        table, _, column = f.partition(".")
+        if column not in KEY_COLUMNS:
+            by_table[table].append(column)
+    tags = _dataset_tags(lake, version)
+    tmp = directory.with_name(directory.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    files: dict[str, Any] = {}
+    for table in sorted(by_table):
+        cols = [*KEY_COLUMNS, *sorted(set(by_table[table]))]
+        data = _sorted(_select_rows(lake.read(table, version, columns=cols), patients))
+        datasets = sorted(set(data.column("dataset_id").to_pylist()))
+        kv = sign_tags({d: tags.get(d, {}) for d in datasets}, tag_key)
+        name = f"{table}.parquet"
+        pq.write_table(
+            data.replace_schema_metadata(kv),
+            tmp / name,
+            compression="zstd",
+            use_dictionary=True,
+            write_statistics=True,
+            version="2.6",
+        )
+        files[name] = {
+            "sha256": _sha256(tmp / name),
+            "bytes": (tmp / name).stat().st_size,
+            "rows": data.num_rows,
+            "datasets": datasets,
+        }
+    manifest = {"format_version": MANIFEST_FORMAT_VERSION, **header, "files": files}
+    (tmp / MANIFEST).write_bytes(canonical_json(manifest) + b"\n")
+    if directory.exists():
+        shutil.rmtree(directory)
+    os.replace(tmp, directory)
+    return files
+
+
+def run_export(
+    session: Session,
+    *,
+    user: User,
+    req: AccessRequest,
+    lake: Lake,
+    engine: CohortEngine,
+    config: ApiConfig,
+) -> Export:
+    """Export the approved part of ``req`` at its cohort's lake version (synchronously)."""
+    policy.ensure_requester(user, req)
+    state = refresh(session, req)
+    centres = approved_centres(req)
+    if state in CLOSED:
+        raise Conflict(f"access request {req.id} is {state.value}; it cannot be exported")
+    if not centres:
+        raise Conflict(
+            f"no centre has approved access request {req.id} yet (state {state.value}); "
+            "an export needs at least one approval"
+        )
+    cv = req.cohort_version
+    version = LakeVersion.from_json(cv.lake_version_json)
+    definition = validate_definition(cv.definition)
+    purpose = validate_purpose(req.purpose)
+    try:
+        per_centre = engine.patients_by_centre(definition, purpose, version)
+    except HarmoniseError as exc:
+        raise Conflict(
+            f"the lake version {cv.lake_version_id} can no longer be read: {exc}"
+        ) from exc
+    patients = {f"{c}/{p}" for c in centres for p in per_centre.get(c, [])}
+    export = Export(
+        request=req,
+        state="running",
+        lake_version_id=version.id,
+        lake_version_json=version.to_json(),
+        centres=centres,
+        patients=sorted(patients),
+        patient_count=len(patients),
+    )
+    session.add(export)
+    session.flush()
+    directory = Path(config.exports_dir) / f"export-{export.id}"
+    header = {
+        "request_id": req.id,
+        "lake_version": json.loads(version.to_json()),
+        "centres": centres,
+        "purpose": req.purpose,
+        "fields": req.fields,
+        "patients": len(patients),
+    }
+    files = write_files(
+        lake=lake,
+        version=version,
+        fields=req.fields,
+        patients=patients,
+        directory=directory,
+        tag_key=config.tag_signing_key,
+        header=header,
+    )
+    export.directory = str(directory)
+    export.files = files
+    export.manifest_sha256 = _sha256(directory / MANIFEST)
+    export.state = "ready"
+    export.finished_at = utcnow()
+    audit.record(
+        session,
+        actor=user,
+        action="export.created",
+        subject=f"export:{export.id}",
+        details={
+            "request_id": req.id,
+            "lake_version": version.id,
+            "centres": centres,
+            "patients": len(patients),
+            "manifest_sha256": export.manifest_sha256,
+        },
+    )
+    audit.record(
+        session,
+        actor=user,
+        action="access_request.exported",
+        subject=f"access_request:{req.id}",
+        details={"export_id": export.id, "manifest_sha256": export.manifest_sha256},
+    )
+    return export
+
+
+def downloads_enabled(export: Export) -> bool:
+    """True while the export is ready and its request neither revoked nor expired."""
+    return export.state == "ready" and overall_state(export.request) not in CLOSED
+
+
+def check_withdrawals(session: Session, *, export: Export, lake: Lake, home: Path) -> list[str]:
+    """Mark ``export`` with its patients whose consent was withdrawn since it was made.
+
+    A patient counts as withdrawn when the consent registry (``consent.withdrawal``, under
+    ``home``) records a withdrawal for them, or when the current lake no longer holds an
+    active consent for them (withdrawal deletes their rows in a new lake version; the
+    export's pinned version still holds them).
+    """
+    if not export.patients:
+        return []
+    registry = withdrawn_patients(home)
+    current = lake.read("consents", None, columns=["centre_id", "patient_id", "status"])
+    active = {
+        f"{r['centre_id']}/{r['patient_id']}"
+        for r in current.to_pylist()
+        if (r["status"] or "active") == "active"
+    }
+    withdrawn = sorted(
+        k for k in export.patients if k not in active or k.partition("/")[2] in registry
+    )
+    newly = sorted(set(withdrawn) - set(export.withdrawn_patients))
+    export.withdrawn_patients = withdrawn
+    export.withdrawal_checked_at = utcnow()
+    if newly:
+        audit.record(
+            session,
+            actor="system",
+            action="export.withdrawal_marked",
+            subject=f"export:{export.id}",
+            details={"withdrawn_patients": len(withdrawn), "new": len(newly)},
+        )
+    return withdrawn
+
+
+def export_public(export: Export) -> ExportPublic:
+    """The API view of an export."""
+    return ExportPublic(
+        id=export.id,
+        request_id=export.request_id,
+        state=export.state,
+        lake_version_id=export.lake_version_id,
+        centres=export.centres,
+        files=export.files,
+        manifest_sha256=export.manifest_sha256,
+        patients=export.patient_count,
+        downloads_enabled=downloads_enabled(export),
+        affected_by_withdrawal=bool(export.withdrawn_patients),
+        withdrawn_patients=len(export.withdrawn_patients),
+        created_at=export.created_at,
+        finished_at=export.finished_at,
+    )
+
+
+def _serializer(config: ApiConfig) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(config.secret_key, salt=_SALT)
+
+
+def link_seconds(config: ApiConfig) -> int:
+    """How long a download link works (``extra['download_link_seconds']``, default 15 min)."""
+    return int(config.extra.get("download_link_seconds", DEFAULT_LINK_SECONDS))
+
+
+def make_link(session: Session, *, user: User, export: Export, config: ApiConfig) -> DownloadLink:
+    """An expiring link to the export's files, usable only by the requester."""
+    policy.ensure_can_download(user, export)
+    if not downloads_enabled(export):
+        raise Gone(
+            f"downloads of export {export.id} are disabled (its request is "
+            f"{overall_state(export.request).value})"
+        )
+    token = _serializer(config).dumps({"e": export.id, "u": user.id})
+    expires = utcnow().timestamp() + link_seconds(config)
+    audit.record(
+        session,
+        actor=user,
+        action="export.link_created",
+        subject=f"export:{export.id}",
+        details={"seconds": link_seconds(config)},
+    )
+    return DownloadLink(
+        export_id=export.id,
+        url=f"/api/v1/exports/{export.id}/files/{MANIFEST}?token={token}",
+        expires_at=dt.datetime.fromtimestamp(expires, dt.UTC),
+    )
+
+
+def open_download(
+    session: Session, *, user: User, export: Export, name: str, token: str, config: ApiConfig
+) -> Path:
+    """Check the link and the caller; return the file to send (audited)."""
+    try:
+        data = _serializer(config).loads(token, max_age=link_seconds(config))
+    except SignatureExpired as exc:
+        raise Gone("the download link has expired; create a new one") from exc
+    except BadSignature as exc:
+        raise Forbidden("the download link is not valid") from exc
+    if not isinstance(data, dict) or data.get("e") != export.id:
+        raise Forbidden(f"the download link is not for export {export.id}")
+    if data.get("u") != user.id:
+        raise Forbidden("the download link belongs to another user")
+    policy.ensure_can_download(user, export)
+    if not downloads_enabled(export):
+        raise Gone(
+            f"downloads of export {export.id} are disabled (its request is "
+            f"{overall_state(export.request).value})"
+        )
+    if name != MANIFEST and name not in export.files:
+        raise NotFound(
+            f"export {export.id} has no file {name!r}; files: "
+            f"{', '.join([MANIFEST, *export.files])}"
+        )
+    path = Path(export.directory) / name
+    if not path.is_file():
+        raise Gone(f"the file {name} of export {export.id} is no longer stored")
+    audit.record(
+        session,
+        actor=user,
+        action="export.downloaded",
+        subject=f"export:{export.id}",
+        details={"file": name},
+    )
+    return path
