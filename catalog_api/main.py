@@ -78,4 +78,5 @@ def create_app(config: ApiConfig, lake: Lake, *, migrate: bool = True) -> FastAP
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(OperationalError, _database_busy)
     app.include_router(api_router)
+    app.include_router(__import__("catalog_api.api.routes.beacon", fromlist=["router"]).router)
     return app

@@ -8,6 +8,7 @@ from catalog_api.api.routes import (
     access_requests,
     audit,
     cohorts,
+    discovery,
     exports,
     reviews,
     users,
@@ -15,6 +16,7 @@ from catalog_api.api.routes import (
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(users.router)
+api_router.include_router(discovery.router)
 api_router.include_router(cohorts.router)
 api_router.include_router(access_requests.router)
 api_router.include_router(reviews.router)

@@ -1,0 +1,192 @@
+"""Discovery: consent-aware, disclosure-controlled cohort counts, filtering terms, datasets."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from catalog_api import audit
+from catalog_api.api.deps import CurrentUser, ResearcherUser, SessionDep
+from catalog_api.discovery.definition import CohortDefinition
+from catalog_api.discovery.engine import disclose
+from catalog_api.discovery.errors import DiscoveryError
+from catalog_api.discovery.service import DiscoveryRoute, control_for, ready_engine
+from catalog_api.discovery.terms import filtering_terms
+from consent.purpose import ResearchPurpose
+from consent.tags import canonical_json
+
+router = APIRouter(tags=["discovery"], route_class=DiscoveryRoute)
+
+
+class CountRequest(BaseModel):
+    """A count question: a cohort definition and the DUO-coded purpose of the research."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    definition: CohortDefinition = Field(description="The cohort definition (format_version 1).")
+    purpose: ResearchPurpose = Field(description="The research purpose (consent/ purpose model).")
+
+
+Cell = int | str
+
+
+class Coverage(BaseModel):
+    """Coverage-aware denominator: patients whose assay covered the genes asked about."""
+
+    genes: list[str]
+    covered: Cell
+
+
+class Disclosure(BaseModel):
+    """The disclosure rules applied to every count of the answer."""
+
+    threshold: int
+    rounding: int
+    suppressed_as: str
+
+
+class CountResponse(BaseModel):
+    """Disclosure-controlled counts; every count is a rounded number or ``"<5"``."""
+
+    lake_version: str = Field(description="Lake version (snapshot set) the counts were made on.")
+    count: Cell = Field(
+        description="Patients matching the definition whose consent permits the purpose."
+    )
+    excluded_by_consent: Cell = Field(description="Matching patients left out by consent.")
+    by_tumour_type: dict[str, Cell] = Field(
+        description="Basket view: OncoTree code of the "
+        "primary diagnosis → count; cells below the "
+        "threshold merged into 'other'."
+    )
+    by_centre: dict[str, Cell] = Field(description="Centre → count; small cells in 'other'.")
+    coverage: Coverage | None = Field(description="Denominator when genes/variants are asked.")
+    disclosure: Disclosure
+
+
+def _audit(session: Any, user: Any, action: str, version: str, details: dict[str, Any]) -> None:
+    audit.record(session, actor=user, action=action, subject=f"lake:{version}", details=details)
+    session.commit()
+
+
+@router.post(
+    "/cohorts/count",
+    name="count",
+    summary="Count the patients of a cohort definition whose consent permits the purpose",
+    responses={
+        200: {"model": CountResponse},
+        400: {"description": "Bad definition/purpose"},
+        409: {"description": "Refused: differencing"},
+        429: {"description": "Query budget used"},
+    },
+)
+def count(
+    body: CountRequest, request: Request, user: ResearcherUser, session: SessionDep
+) -> JSONResponse:
+    """Counts: total, basket view by tumour type, by centre, the coverage denominator and how
+    many were excluded by consent; every count disclosure-controlled; the query is audited."""
+    eng = ready_engine(request)
+    ctl = control_for(request)
+    query = {
+        "definition": body.definition.model_dump(mode="json", exclude_none=True),
+        "purpose": body.purpose.model_dump(mode="json", exclude_defaults=True),
+    }
+    digest = hashlib.sha256(canonical_json(query)).hexdigest()
+    try:
+        result = eng.count(body.definition, body.purpose)
+        ctl.check(user.username, digest, result.permitted)
+    except DiscoveryError as exc:
+        _audit(
+            session,
+            user,
+            "discovery.count_refused",
+            eng.index.version_id,
+            {**query, "status": exc.status_code, "reason": str(exc)},
+        )
+        raise
+    answer = disclose(result, ctl)
+    _audit(
+        session,
+        user,
+        "discovery.count",
+        result.version_id,
+        {**query, "digest": digest, "answer": answer},
+    )
+    return JSONResponse(answer)
+
+
+@router.get(
+    "/filtering-terms",
+    name="filtering_terms",
+    summary="What can be asked: criterion types, fields, codes and labels",
+)
+def get_filtering_terms(request: Request, _user: CurrentUser) -> JSONResponse:
+    """Every criterion type with its fields and the codes present in the lake (no counts)."""
+    eng = ready_engine(request)
+    with eng.indexer.lock:
+        return JSONResponse(filtering_terms(eng.index))
+
+
+class DatasetPublic(BaseModel):
+    """Catalogue entry of a dataset: metadata only, no patient data."""
+
+    dataset_id: str
+    centre_id: str
+    centre_name: str | None
+    country: str | None
+    title: str | None
+    data_types: list[str]
+    genome_build: str | None
+    assays: list[str]
+    pipeline_id: str | None
+    pipeline_version: str | None
+    pipeline_fingerprint: str | None
+    harmonised: bool | None
+    duo_codes: list[str]
+    consent_form_version: str | None
+    embargo_until: str | None
+    committed_at: str
+
+
+def dataset_entries(eng: Any) -> list[dict[str, Any]]:
+    """The visible datasets as :class:`DatasetPublic` dicts, sorted by id."""
+    with eng.indexer.lock:
+        infos = list(eng.index.datasets.values())
+    out = []
+    for info in infos:
+        r = info.row
+        out.append(
+            DatasetPublic(
+                dataset_id=info.dataset_id,
+                centre_id=info.centre_id,
+                centre_name=r.get("centre_name"),
+                country=r.get("country"),
+                title=r.get("title"),
+                data_types=list(r.get("data_types") or []),
+                genome_build=r.get("genome_build"),
+                assays=list(r.get("assays") or []),
+                pipeline_id=r.get("pipeline_id"),
+                pipeline_version=r.get("pipeline_version"),
+                pipeline_fingerprint=r.get("pipeline_fingerprint"),
+                harmonised=r.get("harmonised"),
+                duo_codes=list(r.get("duo_codes") or []),
+                consent_form_version=r.get("consent_form_version"),
+                embargo_until=r.get("embargo_until"),
+                committed_at=str(r.get("committed_at")),
+            ).model_dump(mode="json")
+        )
+    return sorted(out, key=lambda d: d["dataset_id"])
+
+
+@router.get(
+    "/datasets",
+    name="datasets",
+    response_model=list[DatasetPublic],
+    summary="The catalogue of datasets (metadata only)",
+)
+def get_datasets(request: Request, _user: CurrentUser) -> JSONResponse:
+    """Every visible dataset: centre, data types, assays, pipeline fingerprint, dates, DUO."""
+    return JSONResponse(json.loads(json.dumps(dataset_entries(ready_engine(request)))))

@@ -1,0 +1,408 @@
+"""The cohort definition: a versioned, frozen pydantic model (JSON in the API).
+
+A definition is a tree of criteria combined with ``and`` / ``or`` / ``not``::
+
+    {"format_version": 1,
+     "criteria": {"type": "and", "criteria": [
+        {"type": "variant", "gene": "BRAF", "protein_change": "V600E"},
+        {"type": "tumour_type", "codes": ["BOWEL"]},
+        {"type": "not", "criterion": {"type": "stage_group", "values": ["IV"]}}]}}
+
+Leaves (each names what it selects; all fields of one leaf must hold for the same row,
+e.g. the same variant or the same treatment):
+
+* ``tumour_type`` – OncoTree codes, with their descendants unless ``descendants`` is false;
+* ``variant`` – ``gene``, ``protein_change`` (``V600E``, ``p.V600E``, ``p.Val600Glu``,
+  ``BRAF p.V600E``; ``V600*`` or ``V600`` = any change of residue 600; a stop-gain is
+  written ``E1250Ter`` or ``p.Glu1250Ter``), ``consequence`` (SO terms),
+  ``variant_class``, ``origin`` (somatic / germline);
+* ``biomarker`` – ``marker`` with ``interpretation`` values and/or a numeric range
+  (``min`` ≤ value ≤ ``max``), e.g. HER2 positive, MSI high, TMB ≥ 10;
+* ``stage_group`` – TNM stage groups; ``III`` includes ``IIIA``, ``IIIB`` …;
+* ``treatment`` – ``drug`` and/or ``line_of_therapy``;
+* ``age_at_diagnosis`` – inclusive range in years; ``sex``; ``centre``; ``dataset``;
+* ``assay`` – assay types (WGS, WES, panel) and/or names; ``pipeline`` – fingerprints
+  and/or harmonised; ``vital_status`` – alive or deceased.
+
+An absent ``criteria`` selects every patient.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from catalog_api.discovery.errors import DefinitionError
+from consent.tags import canonical_json
+
+_Frozen = ConfigDict(frozen=True, extra="forbid")
+
+
+class TumourType(BaseModel):
+    """Patients with a diagnosis of one of these OncoTree types (and their descendants)."""
+
+    model_config = _Frozen
+    type: Literal["tumour_type"] = "tumour_type"
+    codes: list[str] = Field(min_length=1, description="OncoTree codes, e.g. MEL, LUAD, BOWEL.")
+    descendants: bool = Field(default=True, description="Include the codes' descendants.")
+
+
+class Variant(BaseModel):
+    """Patients with at least one variant matching every given field (the same variant)."""
+
+    model_config = _Frozen
+    type: Literal["variant"] = "variant"
+    gene: str | None = Field(default=None, description="HGNC symbol, e.g. BRAF.")
+    protein_change: str | None = Field(
+        default=None, description="V600E, p.V600E, p.Val600Glu, BRAF p.V600E, V600* (any at 600)."
+    )
+    consequence: list[str] | None = Field(
+        default=None, description="Sequence Ontology terms, e.g. missense_variant."
+    )
+    variant_class: list[str] | None = Field(
+        default=None, description="SNV, MNV, insertion, deletion, indel."
+    )
+    origin: Literal["somatic", "germline"] | None = Field(default=None)
+
+    @model_validator(mode="after")
+    def _something_asked(self) -> Variant:
+        if not any(
+            (self.gene, self.protein_change, self.consequence, self.variant_class, self.origin)
+        ):
+            raise ValueError(
+                "a variant criterion needs at least one of gene, protein_change, consequence, "
+                "variant_class, origin"
+            )
+        return self
+
+
+class Biomarker(BaseModel):
+    """Patients with a result of ``marker`` matching the interpretation and/or range."""
+
+    model_config = _Frozen
+    type: Literal["biomarker"] = "biomarker"
+    marker: str = Field(description="HER2, ER, PR, PD-L1, MSI, TMB …")
+    interpretation: list[str] | None = Field(
+        default=None, description="positive, negative, high, low, equivocal."
+    )
+    min: float | None = Field(default=None, description="Numeric value ≥ min (e.g. TMB ≥ 10).")
+    max: float | None = Field(default=None, description="Numeric value ≤ max.")
+
+    @model_validator(mode="after")
+    def _something_asked(self) -> Biomarker:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
+
+class StageGroup(BaseModel):
+    """Patients with a diagnosis in one of these TNM stage groups (``III`` ⊇ ``IIIA``)."""
+
+    model_config = _Frozen
+    type: Literal["stage_group"] = "stage_group"
+    values: list[str] = Field(min_length=1, description="0, I, IA, II, III, IIIB, IV …")
+
+
+class Treatment(BaseModel):
+    """Patients who received ``drug`` (in line ``line_of_therapy`` if given)."""
+
+    model_config = _Frozen
+    type: Literal["treatment"] = "treatment"
+    drug: str | None = Field(default=None, description="Harmonised drug name, e.g. trastuzumab.")
+    line_of_therapy: int | None = Field(default=None, ge=1, le=20)
+
+    @model_validator(mode="after")
+    def _something_asked(self) -> Treatment:
+        if self.drug is None and self.line_of_therapy is None:
+            raise ValueError("a treatment criterion needs drug and/or line_of_therapy")
+        return self
+
+
+class AgeAtDiagnosis(BaseModel):
+    """Patients diagnosed at an age within [min, max] years (inclusive)."""
+
+    model_config = _Frozen
+    type: Literal["age_at_diagnosis"] = "age_at_diagnosis"
+    min: int | None = Field(default=None, ge=0, le=130)
+    max: int | None = Field(default=None, ge=0, le=130)
+
+    @model_validator(mode="after")
+    def _range(self) -> AgeAtDiagnosis:
+        if self.min is None and self.max is None:
+            raise ValueError("an age_at_diagnosis criterion needs min and/or max")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
+
+class Sex(BaseModel):
+    """Patients of one of these administrative genders."""
+
+    model_config = _Frozen
+    type: Literal["sex"] = "sex"
+    values: list[Literal["female", "male", "other", "unknown"]] = Field(min_length=1)
+
+
+class Centre(BaseModel):
+    """Patients contributed by one of these centres."""
+
+    model_config = _Frozen
+    type: Literal["centre"] = "centre"
+    values: list[str] = Field(min_length=1, description="Centre ids (see /api/v1/datasets).")
+
+
+class Dataset(BaseModel):
+    """Patients of one of these datasets."""
+
+    model_config = _Frozen
+    type: Literal["dataset"] = "dataset"
+    values: list[str] = Field(min_length=1, description="Dataset ids (see /api/v1/datasets).")
+
+
+class Assay(BaseModel):
+    """Patients with a specimen sequenced by one of these assay types and/or names."""
+
+    model_config = _Frozen
+    type: Literal["assay"] = "assay"
+    assay_type: list[str] | None = Field(default=None, description="WGS, WES, panel.")
+    assay_name: list[str] | None = Field(default=None, description="e.g. TSO500:1.0.")
+
+    @model_validator(mode="after")
+    def _something_asked(self) -> Assay:
+        if not self.assay_type and not self.assay_name:
+            raise ValueError("an assay criterion needs assay_type and/or assay_name")
+        return self
+
+
+class Pipeline(BaseModel):
+    """Patients whose data came from one of these pipeline fingerprints / harmonised runs."""
+
+    model_config = _Frozen
+    type: Literal["pipeline"] = "pipeline"
+    fingerprints: list[str] | None = Field(default=None, description="Pipeline fingerprints.")
+    harmonised: bool | None = Field(default=None, description="Ran with the locked tools.")
+
+    @model_validator(mode="after")
+    def _something_asked(self) -> Pipeline:
+        if not self.fingerprints and self.harmonised is None:
+            raise ValueError("a pipeline criterion needs fingerprints and/or harmonised")
+        return self
+
+
+class VitalStatus(BaseModel):
+    """Patients alive or deceased (as recorded)."""
+
+    model_config = _Frozen
+    type: Literal["vital_status"] = "vital_status"
+    value: Literal["alive", "deceased"]
+
+
+class And(BaseModel):
+    """Every criterion holds."""
+
+    model_config = _Frozen
+    type: Literal["and"] = "and"
+    criteria: list[Criterion] = Field(min_length=1)
+
+
+class Or(BaseModel):
+    """At least one criterion holds."""
+
+    model_config = _Frozen
+    type: Literal["or"] = "or"
+    criteria: list[Criterion] = Field(min_length=1)
+
+
+class Not(BaseModel):
+    """The criterion does not hold."""
+
+    model_config = _Frozen
+    type: Literal["not"] = "not"
+    criterion: Criterion
+
+
+Leaf = (
+    TumourType
+    | Variant
+    | Biomarker
+    | StageGroup
+    | Treatment
+    | AgeAtDiagnosis
+    | Sex
+    | Centre
+    | Dataset
+    | Assay
+    | Pipeline
+    | VitalStatus
+)
+Criterion = Annotated[
+    And
+    | Or
+    | Not
+    | TumourType
+    | Variant
+    | Biomarker
+    | StageGroup
+    | Treatment
+    | AgeAtDiagnosis
+    | Sex
+    | Centre
+    | Dataset
+    | Assay
+    | Pipeline
+    | VitalStatus,
+    Field(discriminator="type"),
+]
+And.model_rebuild()
+Or.model_rebuild()
+Not.model_rebuild()
+
+#: The criterion types, for error messages and the filtering-terms listing.
+CRITERION_TYPES: tuple[str, ...] = (
+    "and",
+    "or",
+    "not",
+    "tumour_type",
+    "variant",
+    "biomarker",
+    "stage_group",
+    "treatment",
+    "age_at_diagnosis",
+    "sex",
+    "centre",
+    "dataset",
+    "assay",
+    "pipeline",
+    "vital_status",
+)
+
+
+class CohortDefinitionV1(BaseModel):
+    """A cohort definition, format version 1."""
+
+    model_config = _Frozen
+    format_version: Literal[1] = 1
+    criteria: Criterion | None = Field(default=None, description="Absent: every patient.")
+
+    def canonical(self) -> bytes:
+        """Canonical JSON (sorted keys, defaults dropped): identical definitions, same bytes."""
+        return canonical_json(self.model_dump(mode="json", exclude_defaults=False))
+
+    def digest(self) -> str:
+        """SHA-256 of :meth:`canonical`, to name the definition in audits and refusals."""
+        return hashlib.sha256(self.canonical()).hexdigest()
+
+    def leaves(self) -> list[Leaf]:
+        """Every leaf criterion, depth first."""
+        out: list[Leaf] = []
+
+        def walk(c: Any) -> None:
+            if isinstance(c, And | Or):
+                for x in c.criteria:
+                    walk(x)
+            elif isinstance(c, Not):
+                walk(c.criterion)
+            elif c is not None:
+                out.append(c)
+
+        walk(self.criteria)
+        return out
+
+
+#: The current definition model (a union across versions when version 2 comes).
+CohortDefinition = CohortDefinitionV1
+
+
+def describe_errors(exc: ValidationError, root: str = "definition") -> str:
+    """One message naming every problem of a pydantic error, with its location."""
+    problems = []
+    for e in exc.errors():
+        loc = ".".join(str(p) for p in e["loc"] if not _is_union_tag(p))
+        path = f"{root}.{loc}" if loc else root
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = f"unknown field {str(e['loc'][-1])!r}; remove it or fix its spelling"
+        elif e["type"] == "union_tag_invalid":
+            msg = (
+                f"unknown criterion type {e.get('input', {}).get('type')!r}; "
+                f"known: {', '.join(CRITERION_TYPES)}"
+            )
+        problems.append(f"{path}: {msg}")
+    return "; ".join(dict.fromkeys(problems))
+
+
+def _is_union_tag(part: Any) -> bool:
+    return isinstance(part, str) and part in CRITERION_TYPES
+
+
+def parse_definition(data: Any) -> CohortDefinition:
+    """Validate a definition (parsed JSON); :class:`DefinitionError` names every problem."""
+    try:
+        return CohortDefinition.model_validate(data)
+    except ValidationError as exc:
+        raise DefinitionError(describe_errors(exc)) from None
+
+
+# -- protein changes ---------------------------------------------------------------------
+
+THREE_TO_ONE = {
+    "Ala": "A",
+    "Arg": "R",
+    "Asn": "N",
+    "Asp": "D",
+    "Cys": "C",
+    "Gln": "Q",
+    "Glu": "E",
+    "Gly": "G",
+    "His": "H",
+    "Ile": "I",
+    "Leu": "L",
+    "Lys": "K",
+    "Met": "M",
+    "Phe": "F",
+    "Pro": "P",
+    "Ser": "S",
+    "Thr": "T",
+    "Trp": "W",
+    "Tyr": "Y",
+    "Val": "V",
+    "Ter": "*",
+    "Sec": "U",
+    "Xaa": "X",
+}
+_THREE = re.compile("|".join(THREE_TO_ONE))
+_GENE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
+_SHORT = re.compile(r"^[A-Z*][0-9]+[A-Za-z0-9*_=]*$")
+
+
+def parse_protein_change(text: str) -> tuple[str | None, str, bool]:
+    """``(gene or None, protein change or prefix, is_prefix)`` of a protein-change query.
+
+    ``BRAF p.V600E`` → ``("BRAF", "V600E", False)``; ``p.Val600Glu`` → ``(None, "V600E",
+    False)``; ``V600*`` and ``V600`` → ``(None, "V600", True)``; ``E1250Ter`` → the exact
+    stop gain ``E1250*``. Raises :class:`DefinitionError` naming the text when it is not one.
+    """
+    raw = text.strip()
+    gene: str | None = None
+    parts = raw.split()
+    if len(parts) == 2 and _GENE.match(parts[0]):
+        gene, raw = parts[0].upper(), parts[1]
+    elif len(parts) > 2:
+        raise DefinitionError(f"protein_change {text!r}: expected e.g. 'BRAF p.V600E' or 'V600E'")
+    body = raw[2:] if raw.startswith("p.") else raw
+    body = body.strip("()")
+    prefix = body.endswith("*") and not _THREE.search(body)
+    if prefix:
+        body = body[:-1]
+    body = _THREE.sub(lambda m: THREE_TO_ONE[m.group(0)], body)
+    if not _SHORT.match(body):
+        raise DefinitionError(
+            f"protein_change {text!r} is not a protein change; write e.g. 'V600E', 'p.V600E', "
+            "'p.Val600Glu', 'BRAF p.V600E' or 'V600*' (any change of residue 600)"
+        )
+    if re.fullmatch(r"[A-Z*][0-9]+", body):
+        prefix = True
+    return gene, body, prefix

@@ -1,0 +1,134 @@
+"""Disclosure control: suppression, rounding, a per-user query budget, differencing refusal.
+
+Choices (see ``docs/discovery.md`` for the reasoning against SHRINE, Beacon v2/EGA and
+DataSHIELD):
+
+* every count shown (total, excluded by consent, denominator, every breakdown cell) goes
+  through :meth:`DisclosureControl.cell`: below ``threshold`` it is the string ``"<5"``,
+  otherwise it is rounded to the nearest multiple of ``rounding`` (deterministic, so
+  repeating a query gives nothing new, unlike SHRINE's noise that must lock repeaters out);
+* breakdowns list only categories at or above the threshold; the categories below it are
+  merged into one ``"other"`` cell (itself suppressed/rounded), so that the answer never
+  says which centre or tumour type holds one to four patients;
+* a user may make ``budget`` count queries per sliding ``window`` seconds (HTTP 429 after);
+* a query whose counted patient set differs from one of the user's recent answers (same
+  window) by between 1 and ``threshold - 1`` patients is refused (HTTP 409): two such answers
+  subtracted would isolate fewer than the threshold, however the definitions are written.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from pyroaring import BitMap
+
+from catalog_api.discovery.errors import DifferencingRefusedError, QueryBudgetExceededError
+
+Cell = int | str
+
+#: Recent answers kept per user for the differencing check.
+MAX_RECENT = 200
+
+
+@dataclass
+class _Recent:
+    at: float
+    digest: str
+    patients: BitMap
+
+
+@dataclass
+class _UserState:
+    queries: deque[float] = field(default_factory=deque)
+    recent: deque[_Recent] = field(default_factory=deque)
+
+
+class DisclosureControl:
+    """Applies the disclosure rules to counts and keeps the per-user query history."""
+
+    def __init__(
+        self, threshold: int = 5, rounding: int = 5, budget: int = 200, window_seconds: int = 3600
+    ) -> None:
+        if threshold < 1 or rounding < 1:
+            raise ValueError("disclosure threshold and rounding must be at least 1")
+        self.threshold = threshold
+        self.rounding = rounding
+        self.budget = budget
+        self.window = window_seconds
+        self._users: dict[str, _UserState] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def suppressed(self) -> str:
+        """How a count below the threshold is shown (``"<5"``)."""
+        return f"<{self.threshold}"
+
+    def cell(self, n: int) -> Cell:
+        """The disclosed form of a true count ``n``."""
+        if n < self.threshold:
+            return self.suppressed
+        r = self.rounding
+        return max(self.threshold, int((n + r / 2) // r) * r) if r > 1 else n
+
+    def breakdown(self, counts: dict[str, int]) -> dict[str, Cell]:
+        """Cells at or above the threshold, the rest merged into ``"other"`` (if any)."""
+        out: dict[str, Cell] = {}
+        other = 0
+        for key, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+            if n >= self.threshold:
+                out[key] = self.cell(n)
+            else:
+                other += n
+        if other:
+            out["other"] = self.cell(other)
+        return out
+
+    def check(self, user: str, digest: str, patients: BitMap) -> None:
+        """Charge one query to ``user`` and refuse it if over budget or differencing.
+
+        ``patients`` is the set the answer counts; it is remembered for later checks only
+        when the query is answered.
+        """
+        now = time.monotonic()
+        with self._lock:
+            state = self._users.setdefault(user, _UserState())
+            while state.queries and state.queries[0] <= now - self.window:
+                state.queries.popleft()
+            while state.recent and state.recent[0].at <= now - self.window:
+                state.recent.popleft()
+            if len(state.queries) >= self.budget:
+                wait = int(state.queries[0] + self.window - now) + 1
+                raise QueryBudgetExceededError(
+                    f"query budget used: {self.budget} count queries per {self.window} s; "
+                    f"try again in {wait} s"
+                )
+            state.queries.append(now)
+            n = len(patients)
+            for r in reversed(state.recent):
+                if r.digest == digest:
+                    continue
+                if abs(len(r.patients) - n) >= self.threshold:
+                    continue
+                d = patients.symmetric_difference_cardinality(r.patients)
+                if 0 < d < self.threshold:
+                    raise DifferencingRefusedError(
+                        "refused: this query's patients differ from those of your query "
+                        f"{r.digest[:12]} (made {int(now - r.at)} s ago) by fewer than "
+                        f"{self.threshold}; comparing the two answers would disclose a group "
+                        "smaller than the disclosure threshold. Broaden the difference or "
+                        "request access."
+                    )
+            state.recent.append(_Recent(now, digest, patients))
+            while len(state.recent) > MAX_RECENT:
+                state.recent.popleft()
+
+    def reset(self, user: str | None = None) -> None:
+        """Forget the history of ``user`` (or of everyone)."""
+        with self._lock:
+            if user is None:
+                self._users.clear()
+            else:
+                self._users.pop(user, None)

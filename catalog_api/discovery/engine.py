@@ -1,0 +1,509 @@
+"""The counting engine: definitions evaluated on the in-memory index, consent-aware.
+
+``DiscoveryEngine.count(definition, purpose)`` returns exact counts (a :class:`CountResult`;
+never shown to a user as is: :func:`disclose` applies the disclosure control), and
+``DiscoveryEngine.patients(definition, purpose)`` the matching patients per centre, for the
+governance workflow (access requests, exports). Both name the lake version they used.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from pyroaring import BitMap
+
+from catalog_api.discovery.definition import (
+    AgeAtDiagnosis,
+    And,
+    Assay,
+    Biomarker,
+    Centre,
+    CohortDefinition,
+    Dataset,
+    Not,
+    Or,
+    Pipeline,
+    Sex,
+    StageGroup,
+    Treatment,
+    TumourType,
+    Variant,
+    VitalStatus,
+    parse_protein_change,
+)
+from catalog_api.discovery.disclosure import Cell, DisclosureControl
+from catalog_api.discovery.errors import DefinitionError, IndexNotReadyError
+from catalog_api.discovery.index import SEP, Indexer, LakeIndex, bitmap_of, slots_of
+from consent import oncotree
+from consent.errors import ConsentError
+from consent.matching import permits
+from consent.purpose import ResearchPurpose
+from consent.records import ConsentRecord
+from harmonise.lake import Lake
+
+log = logging.getLogger(__name__)
+
+#: Sequence Ontology consequence terms a variant criterion may name.
+CONSEQUENCES = frozenset(
+    {
+        "missense_variant",
+        "synonymous_variant",
+        "stop_gained",
+        "stop_lost",
+        "start_lost",
+        "frameshift_variant",
+        "inframe_insertion",
+        "inframe_deletion",
+        "splice_acceptor_variant",
+        "splice_donor_variant",
+        "splice_region_variant",
+        "intron_variant",
+        "upstream_gene_variant",
+        "downstream_gene_variant",
+        "5_prime_UTR_variant",
+        "3_prime_UTR_variant",
+        "non_coding_transcript_exon_variant",
+        "protein_altering_variant",
+        "coding_sequence_variant",
+        "intergenic_variant",
+        "stop_retained_variant",
+        "transcript_ablation",
+        "transcript_amplification",
+        "regulatory_region_variant",
+    }
+)
+VARIANT_CLASSES = frozenset({"SNV", "MNV", "insertion", "deletion", "indel"})
+INTERPRETATIONS = frozenset(
+    {
+        "positive",
+        "negative",
+        "high",
+        "low",
+        "equivocal",
+        "intermediate",
+        "stable",
+        "unstable",
+        "indeterminate",
+    }
+)
+STAGE_RE = re.compile(r"^(0|0A|0IS|IS|I|II|III|IV)([A-C][0-9]?)?$")
+
+
+@dataclass(frozen=True)
+class CountResult:
+    """Exact counts of one query (before disclosure control)."""
+
+    version_id: str
+    matched: int  # patients matching the definition, any consent
+    permitted: BitMap  # of those, patients whose consent permits the purpose
+    excluded: int  # matched - permitted
+    by_tumour_type: dict[str, int]
+    by_centre: dict[str, int]
+    denominator: int | None  # permitted patients whose assay covered the asked genes
+    genes: tuple[str, ...] = ()
+
+    @property
+    def total(self) -> int:
+        """Patients counted: matching and consent-permitted."""
+        return len(self.permitted)
+
+
+@dataclass
+class _Compiled:
+    """A definition checked against the index: unknown names collected, not raised."""
+
+    problems: list[str] = field(default_factory=list)
+    genes: list[str] = field(default_factory=list)
+
+
+class DiscoveryEngine:
+    """Counts on the index of the lake's current version (see the module doc)."""
+
+    def __init__(self, lake: Lake, refresh_interval: float = 1.0) -> None:
+        self.lake = lake
+        self.indexer = Indexer(lake, interval=refresh_interval)
+        self._cache: dict[Any, BitMap] = {}
+        self._cache_generation: tuple[str, int] = ("", -1)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Build the index in the background and keep it current."""
+        self.indexer.start()
+
+    def stop(self) -> None:
+        """Stop the background refresh."""
+        self.indexer.stop()
+
+    def refresh(self) -> bool:
+        """Bring the index to the lake's current version now (True if it changed)."""
+        return self.indexer.refresh()
+
+    @property
+    def index(self) -> LakeIndex:
+        """The current index (raises :class:`IndexNotReadyError` before the first build)."""
+        idx = self.indexer.index
+        if idx.version is None:
+            if self.indexer.last_error:
+                raise IndexNotReadyError(
+                    f"the discovery index could not be built: {self.indexer.last_error}"
+                )
+            raise IndexNotReadyError("the discovery index is being built; retry in a few seconds")
+        return idx
+
+    def _cached(self, idx: LakeIndex, key: Any, make: Callable[[], BitMap]) -> BitMap:
+        gen = (idx.version_id, idx.generation)
+        if gen != self._cache_generation:
+            self._cache = {}
+            self._cache_generation = gen
+        bm = self._cache.get(key)
+        if bm is None:
+            bm = self._cache[key] = make()
+        return bm
+
+    # -- purpose --------------------------------------------------------------------------
+
+    def permitted_by(self, idx: LakeIndex, purpose: ResearchPurpose) -> BitMap:
+        """Patients whose consent permits ``purpose`` (matched once per consent profile)."""
+        key = ("purpose", purpose.model_dump_json())
+        return self._cached(idx, key, lambda: self._match_profiles(idx, purpose))
+
+    @staticmethod
+    def _match_profiles(idx: LakeIndex, purpose: ResearchPurpose) -> BitMap:
+        ok: list[BitMap] = []
+        today = dt.date.today()
+        for (status, perms, mods, diseases, until), bm in idx.profiles.items():
+            try:
+                record = ConsentRecord(
+                    patient_id="profile",
+                    consent_id="profile",
+                    status=status,
+                    form_version="profile",
+                    scope=("genomic", "clinical"),
+                    permissions=perms,
+                    modifiers=mods,
+                    disease_codes=diseases,
+                    valid_until=dt.date.fromisoformat(until) if until else None,
+                )
+            except (ValueError, ConsentError) as exc:
+                log.warning("consent profile %s cannot be read (%s): not counted", perms, exc)
+                continue
+            if permits(record, purpose, today=today).permitted:
+                ok.append(bm)
+        return BitMap.union(*ok) if ok else BitMap()
+
+    # -- evaluation -----------------------------------------------------------------------
+
+    def check(self, definition: CohortDefinition) -> list[str]:
+        """Every unknown field value of ``definition`` (empty if it can be evaluated)."""
+        idx = self.index
+        comp = _Compiled()
+        for leaf in definition.leaves():
+            self._check_leaf(idx, leaf, comp)
+        return comp.problems
+
+    def evaluate(
+        self, idx: LakeIndex, definition: CohortDefinition, coverage: bool = False
+    ) -> BitMap:
+        """Live patients matching ``definition``; with ``coverage`` each variant criterion is
+        replaced by "the assay covered its gene" (the coverage-aware denominator)."""
+        if definition.criteria is None:
+            return idx.live
+        return self._eval(idx, definition.criteria, coverage) & idx.live
+
+    def _eval(self, idx: LakeIndex, c: Any, coverage: bool) -> BitMap:
+        if isinstance(c, And):
+            parts = sorted((self._eval(idx, x, coverage) for x in c.criteria), key=len)
+            out = parts[0].copy() if len(parts) > 1 else parts[0]
+            for p in parts[1:]:
+                out &= p
+            return out
+        if isinstance(c, Or):
+            return BitMap.union(*(self._eval(idx, x, coverage) for x in c.criteria))
+        if isinstance(c, Not):
+            return idx.live - self._eval(idx, c.criterion, coverage)
+        if isinstance(c, Variant) and coverage:
+            return self._covered(idx, c)
+        key = c.model_dump_json()
+        return self._cached(idx, key, lambda: self._leaf(idx, c))
+
+    def _covered(self, idx: LakeIndex, v: Variant) -> BitMap:
+        gene = v.gene or (parse_protein_change(v.protein_change)[0] if v.protein_change else None)
+        if gene is None:
+            return idx.sequenced
+        gene = gene.upper()
+        return self._cached(
+            idx,
+            ("covered", gene),
+            lambda: BitMap.union(
+                idx.genome_wide, idx.panel_gene.get(gene, BitMap()), idx.feature("gene", gene)
+            ),
+        )
+
+    def _leaf(self, idx: LakeIndex, c: Any) -> BitMap:
+        f = idx.feature
+        if isinstance(c, TumourType):
+            codes: set[str] = set()
+            for code in c.codes:
+                code = code.strip().upper()
+                codes.add(code)
+                if c.descendants and oncotree.is_code(code):
+                    codes |= oncotree.descendants(code)
+            return BitMap.union(*(f("tumour", x) for x in codes))
+        if isinstance(c, Variant):
+            return self._variant(idx, c)
+        if isinstance(c, Biomarker):
+            m = c.marker.upper()
+            sets: list[BitMap] = []
+            if c.interpretation:
+                sets.append(
+                    BitMap.union(
+                        *(f("marker_interp", f"{m}{SEP}{i.lower()}") for i in c.interpretation)
+                    )
+                )
+            if c.min is not None or c.max is not None:
+                vals, slots = idx.biomarker_values.get(m, (np.zeros(0), np.zeros(0, np.uint32)))
+                lo = 0 if c.min is None else int(np.searchsorted(vals, c.min, side="left"))
+                hi = len(vals) if c.max is None else int(np.searchsorted(vals, c.max, "right"))
+                sets.append(bitmap_of(slots[lo:hi]))
+            if not sets:
+                return f("marker", m)
+            return BitMap.intersection(*sets) if len(sets) > 1 else sets[0]
+        if isinstance(c, StageGroup):
+            wanted = [_stage(v) for v in c.values]
+            keys = [k for k in idx.values("stage") if any(str(k).startswith(w) for w in wanted)]
+            return BitMap.union(*(f("stage", k) for k in keys)) if keys else BitMap()
+        if isinstance(c, Treatment):
+            if c.drug is not None and c.line_of_therapy is not None:
+                return f("drug_line", f"{c.drug.lower()}{SEP}{c.line_of_therapy}")
+            if c.drug is not None:
+                return f("drug", c.drug.lower())
+            return f("line", c.line_of_therapy)
+        if isinstance(c, AgeAtDiagnosis):
+            lo, hi = c.min or 0, 130 if c.max is None else c.max
+            ages = [a for a in idx.values("age") if lo <= a <= hi]
+            return BitMap.union(*(f("age", a) for a in ages)) if ages else BitMap()
+        if isinstance(c, Sex):
+            return BitMap.union(*(f("sex", v) for v in c.values))
+        if isinstance(c, Centre):
+            return BitMap.union(*(f("centre", v) for v in c.values))
+        if isinstance(c, Dataset):
+            return BitMap.union(*(f("dataset", v) for v in c.values))
+        if isinstance(c, Assay):
+            sets = []
+            if c.assay_type:
+                sets.append(BitMap.union(*(f("assay_type", v) for v in c.assay_type)))
+            if c.assay_name:
+                sets.append(BitMap.union(*(f("assay_name", v) for v in c.assay_name)))
+            return BitMap.intersection(*sets) if len(sets) > 1 else sets[0]
+        if isinstance(c, Pipeline):
+            sets = []
+            if c.fingerprints:
+                sets.append(BitMap.union(*(f("fingerprint", v) for v in c.fingerprints)))
+            if c.harmonised is not None:
+                sets.append(f("harmonised", c.harmonised))
+            return BitMap.intersection(*sets) if len(sets) > 1 else sets[0]
+        if isinstance(c, VitalStatus):
+            return f("vital", c.value)
+        raise DefinitionError(f"criterion type {getattr(c, 'type', c)!r} is not supported")
+
+    def _variant(self, idx: LakeIndex, v: Variant) -> BitMap:
+        gene = v.gene.upper() if v.gene else None
+        pc_val: str | None = None
+        prefix = False
+        if v.protein_change:
+            g2, pc_val, prefix = parse_protein_change(v.protein_change)
+            gene = gene or g2
+        others = v.consequence or v.variant_class or v.origin
+        if gene and not others:
+            if pc_val is None:
+                return idx.feature("gene", gene)
+            if not prefix:
+                return idx.feature("gene_pc", gene, pc_val)
+        atoms = idx.gene_atoms.get(gene, set()) if gene else idx.atoms.keys()
+        cons = set(v.consequence or ())
+        classes = set(v.variant_class or ())
+        hits = [
+            idx.atoms[a]
+            for a in atoms
+            if (pc_val is None or (a[1].startswith(pc_val) if prefix else a[1] == pc_val))
+            and (not cons or a[2] in cons)
+            and (not classes or a[3] in classes)
+            and (v.origin is None or a[4] == v.origin)
+        ]
+        return BitMap.union(*hits) if hits else BitMap()
+
+    def _check_leaf(self, idx: LakeIndex, c: Any, comp: _Compiled) -> None:
+        p = comp.problems
+        known = idx.features
+        if isinstance(c, TumourType):
+            for code in c.codes:
+                if not oncotree.is_code(code.strip().upper()):
+                    p.append(
+                        f"tumour_type: unknown OncoTree code {code!r} "
+                        f"(release {oncotree.ONCOTREE_RELEASE})"
+                    )
+        elif isinstance(c, Variant):
+            gene = c.gene.upper() if c.gene else None
+            if c.protein_change:
+                try:
+                    g2, _, _ = parse_protein_change(c.protein_change)
+                except DefinitionError as exc:
+                    p.append(f"variant: {exc}")
+                    g2 = None
+                if gene and g2 and gene != g2:
+                    p.append(
+                        f"variant: gene {c.gene!r} and protein_change {c.protein_change!r} "
+                        "name different genes"
+                    )
+                gene = gene or g2
+            if gene and gene not in idx.gene_atoms and gene not in idx.panel_gene:
+                p.append(
+                    f"variant: unknown gene {gene!r} (no variant and no assay of the lake "
+                    "mentions it; see GET /api/v1/filtering-terms)"
+                )
+            for x in c.consequence or ():
+                if x not in CONSEQUENCES:
+                    p.append(
+                        f"variant: unknown consequence {x!r} (Sequence Ontology term, "
+                        "e.g. missense_variant)"
+                    )
+            for x in c.variant_class or ():
+                if x not in VARIANT_CLASSES:
+                    p.append(
+                        f"variant: unknown variant_class {x!r}; known: "
+                        f"{', '.join(sorted(VARIANT_CLASSES))}"
+                    )
+        elif isinstance(c, Biomarker):
+            if ("marker", c.marker.upper()) not in known:
+                p.append(
+                    f"biomarker: unknown marker {c.marker!r}; known: "
+                    f"{', '.join(idx.values('marker'))}"
+                )
+            for x in c.interpretation or ():
+                if x.lower() not in INTERPRETATIONS:
+                    p.append(
+                        f"biomarker: unknown interpretation {x!r}; known: "
+                        f"{', '.join(sorted(INTERPRETATIONS))}"
+                    )
+        elif isinstance(c, StageGroup):
+            for x in c.values:
+                if not STAGE_RE.match(_stage(x)):
+                    p.append(f"stage_group: unknown stage group {x!r} (e.g. I, IIA, III, IVB)")
+        elif isinstance(c, Treatment):
+            if c.drug is not None and ("drug", c.drug.lower()) not in known:
+                p.append(f"treatment: unknown drug {c.drug!r}")
+        elif isinstance(c, Centre | Dataset):
+            kind = "centre" if isinstance(c, Centre) else "dataset"
+            for x in c.values:
+                if (kind, x) not in known:
+                    p.append(f"{kind}: unknown {kind} {x!r} (see GET /api/v1/datasets)")
+        elif isinstance(c, Assay):
+            for kind, vals in (("assay_type", c.assay_type), ("assay_name", c.assay_name)):
+                for x in vals or ():
+                    if (kind, x) not in known:
+                        p.append(
+                            f"assay: unknown {kind} {x!r}; known: "
+                            f"{', '.join(map(str, idx.values(kind)))}"
+                        )
+        elif isinstance(c, Pipeline):
+            for x in c.fingerprints or ():
+                if ("fingerprint", x) not in known:
+                    p.append(f"pipeline: unknown pipeline fingerprint {x!r}")
+
+    # -- answers --------------------------------------------------------------------------
+
+    def count(self, definition: CohortDefinition, purpose: ResearchPurpose) -> CountResult:
+        """Exact counts of ``definition`` for ``purpose`` on the current index.
+
+        Raises :class:`DefinitionError` naming every unknown value.
+        """
+        problems = self.check(definition)
+        if problems:
+            raise DefinitionError("; ".join(problems))
+        with self.indexer.lock:
+            idx = self.index
+            matched = self.evaluate(idx, definition)
+            permitted = matched & self.permitted_by(idx, purpose)
+            slots = slots_of(permitted)
+            by_c = np.bincount(idx.centre_of[slots], minlength=len(idx.centres))
+            by_t = np.bincount(idx.basket_of[slots], minlength=len(idx.baskets))
+            genes = tuple(
+                sorted(
+                    {
+                        (
+                            leaf.gene or parse_protein_change(leaf.protein_change or "")[0] or ""
+                        ).upper()
+                        for leaf in definition.leaves()
+                        if isinstance(leaf, Variant)
+                    }
+                    - {""}
+                )
+            )
+            has_variant = any(isinstance(x, Variant) for x in definition.leaves())
+            denominator = None
+            if has_variant:
+                covered = self.evaluate(idx, definition, coverage=True)
+                denominator = covered.intersection_cardinality(self.permitted_by(idx, purpose))
+            return CountResult(
+                version_id=idx.version_id,
+                matched=len(matched),
+                permitted=permitted,
+                excluded=len(matched) - len(permitted),
+                by_tumour_type={idx.baskets[i]: int(n) for i, n in enumerate(by_t) if n},
+                by_centre={idx.centres[i]: int(n) for i, n in enumerate(by_c) if n},
+                denominator=denominator,
+                genes=genes,
+            )
+
+    def patients(
+        self, definition: CohortDefinition, purpose: ResearchPurpose
+    ) -> tuple[str, dict[str, list[str]]]:
+        """``(lake version id, {centre id: sorted patient ids})`` of the patients matching
+        ``definition`` whose consent permits ``purpose`` (for access requests and exports;
+        never shown to a researcher)."""
+        problems = self.check(definition)
+        if problems:
+            raise DefinitionError("; ".join(problems))
+        with self.indexer.lock:
+            idx = self.index
+            permitted = self.evaluate(idx, definition) & self.permitted_by(idx, purpose)
+            out: dict[str, list[str]] = {}
+            for slot in permitted:
+                out.setdefault(idx.centres[idx.centre_of[slot]], []).append(idx.patient_ids[slot])
+            return idx.version_id, {c: sorted(p) for c, p in sorted(out.items())}
+
+
+def _stage(value: str) -> str:
+    v = value.strip().upper()
+    return re.sub(r"^STAGE\s*", "", v)
+
+
+def disclose(result: CountResult, control: DisclosureControl) -> dict[str, Any]:
+    """The disclosed answer: every count through ``control`` (see :mod:`.disclosure`)."""
+    out: dict[str, Any] = {
+        "lake_version": result.version_id,
+        "count": control.cell(result.total),
+        "excluded_by_consent": control.cell(result.excluded),
+        "by_tumour_type": control.breakdown(result.by_tumour_type),
+        "by_centre": control.breakdown(result.by_centre),
+    }
+    denominator: dict[str, Any] | None = None
+    if result.denominator is not None:
+        denominator = {"genes": list(result.genes), "covered": control.cell(result.denominator)}
+    out["coverage"] = denominator
+    out["disclosure"] = {
+        "threshold": control.threshold,
+        "rounding": control.rounding,
+        "suppressed_as": control.suppressed,
+    }
+    return out
+
+
+CellMap = dict[str, Cell]

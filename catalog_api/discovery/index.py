@@ -1,0 +1,526 @@
+"""The in-memory index of one lake version: per-feature patient bitsets (Roaring bitmaps).
+
+Every patient of a visible submission gets a *slot* (an integer); every feature the
+catalogue can be asked about maps to the bitmap of the slots that have it:
+
+* ``tumour``/code, ``sex``, ``centre``, ``dataset``, ``stage``, ``vital``, ``assay_type``,
+  ``assay_name``, ``fingerprint``, ``harmonised``, ``drug``, ``line``, (``drug``, line),
+  (``marker``, interpretation) and one bitmap per age at diagnosis;
+* variants as *atoms*: one bitmap per distinct (gene, protein change, consequence, class,
+  origin), so that the fields of one variant criterion hold for the same variant row;
+  plus gene and (gene, protein change) bitmaps for the common questions;
+* coverage: genome-wide patients and, per gene, the patients whose panel covers it;
+* consent profiles: one bitmap per distinct (status, permissions, modifiers, diseases,
+  time limit), so that a purpose is matched once per profile, not once per patient.
+
+Updates are incremental: a new submission's rows are read (only that submission's rows,
+pushed down as a ``submission_id`` filter) and OR-ed in under new slots; a replaced
+submission's slots leave the ``live`` bitmap. Anything that is not an append (deletes after
+consent withdrawal, compaction) triggers a full rebuild; the old index answers until the new
+one is ready.
+"""
+
+from __future__ import annotations
+
+import array
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyiceberg.expressions import In
+from pyroaring import BitMap
+
+from harmonise.lake import OPERATION_PROP, Lake, LakeVersion
+from harmonise.model import DATA_TABLES
+
+log = logging.getLogger(__name__)
+
+#: Variant rows read per batch when (re)building (bounds memory at network scale).
+BATCH_VARIANT_ROWS = 4_000_000
+SEP = "\x1f"
+
+AtomKey = tuple[str, str, str, str, str]  # gene, protein_change, consequence, class, origin
+ProfileKey = tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...], str]
+
+
+def join(*cols: Any) -> Any:
+    """Element-wise join of string columns with :data:`SEP` (whatever their string type)."""
+    cast = [pc.cast(c, pa.large_string()) for c in cols]
+    return pc.binary_join_element_wise(*cast, pa.scalar(SEP, pa.large_string()))
+
+
+def bitmap_of(values: np.ndarray) -> BitMap:
+    """A bitmap of the uint32 ``values`` (fast path through ``array('I')``)."""
+    return BitMap(array.array("I", np.ascontiguousarray(values, dtype=np.uint32).tobytes()))
+
+
+def slots_of(bm: BitMap) -> np.ndarray:
+    """The slots of ``bm`` as a numpy uint32 array (no copy)."""
+    return np.frombuffer(bm.to_array(), dtype=np.uint32)
+
+
+@dataclass
+class DatasetInfo:
+    """Catalogue metadata of one visible dataset (no patient data)."""
+
+    dataset_id: str
+    centre_id: str
+    submission_id: str
+    row: dict[str, Any]
+
+
+@dataclass
+class LakeIndex:
+    """Bitmaps of one lake version (see the module doc). Mutated only by :class:`Indexer`."""
+
+    version: LakeVersion | None = None
+    submissions: dict[str, BitMap] = field(default_factory=dict)  # submission → its slots
+    datasets: dict[str, DatasetInfo] = field(default_factory=dict)  # submission → info
+    patient_ids: list[str] = field(default_factory=list)  # slot → patient id
+    live: BitMap = field(default_factory=BitMap)
+    centre_of: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    basket_of: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
+    centres: list[str] = field(default_factory=list)
+    centre_no: dict[str, int] = field(default_factory=dict)
+    baskets: list[str] = field(default_factory=list)
+    basket_no: dict[str, int] = field(default_factory=dict)
+    features: dict[tuple[Any, ...], BitMap] = field(default_factory=dict)
+    atoms: dict[AtomKey, BitMap] = field(default_factory=dict)
+    gene_atoms: dict[str, set[AtomKey]] = field(default_factory=dict)
+    genome_wide: BitMap = field(default_factory=BitMap)
+    sequenced: BitMap = field(default_factory=BitMap)
+    panel_gene: dict[str, BitMap] = field(default_factory=dict)
+    profiles: dict[ProfileKey, BitMap] = field(default_factory=dict)
+    biomarker_values: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    generation: int = 0
+    built_at: float = 0.0
+
+    @property
+    def version_id(self) -> str:
+        """The lake version's id ("empty" before the first build)."""
+        return self.version.id if self.version else "empty"
+
+    def feature(self, *key: Any) -> BitMap:
+        """The bitmap of a feature (empty if no patient has it)."""
+        return self.features.get(key, _EMPTY)
+
+    def values(self, kind: str) -> list[Any]:
+        """The known values of a feature kind (e.g. every drug), sorted."""
+        return sorted({k[1] for k in self.features if k[0] == kind and len(k) == 2}, key=str)
+
+    # -- building ------------------------------------------------------------------------
+
+    def _grow(self, n: int) -> np.ndarray:
+        start = len(self.patient_ids)
+        need = start + n
+        if len(self.centre_of) < need:
+            cap = max(need, 2 * len(self.centre_of), 1024)
+            self.centre_of = np.resize(self.centre_of, cap)
+            self.basket_of = np.resize(self.basket_of, cap)
+        return np.arange(start, need, dtype=np.uint32)
+
+    def _add(self, key: tuple[Any, ...], bm: BitMap) -> None:
+        cur = self.features.get(key)
+        if cur is None:
+            self.features[key] = bm
+        else:
+            cur |= bm
+
+    def _code(self, table: dict[str, int], names: list[str], value: str) -> int:
+        no = table.get(value)
+        if no is None:
+            no = table[value] = len(names)
+            names.append(value)
+        return no
+
+    def _group(
+        self, kind: tuple[Any, ...], keys: pa.ChunkedArray | pa.Array, slots: np.ndarray
+    ) -> None:
+        """OR each slot into the feature (*kind, key) of its row (nulls skipped)."""
+        if len(slots) == 0:
+            return
+        enc = pc.dictionary_encode(keys)
+        if isinstance(enc, pa.ChunkedArray):
+            enc = enc.combine_chunks()
+        idx = enc.indices.to_numpy(zero_copy_only=False)
+        valid = ~np.isnan(idx) if idx.dtype.kind == "f" else np.ones(len(idx), dtype=bool)
+        if enc.indices.null_count:
+            valid = ~pc.is_null(enc.indices).to_numpy(zero_copy_only=False)
+        idx = idx[valid].astype(np.int64)
+        s = slots[valid]
+        order = np.argsort(idx, kind="stable")
+        idx, s = idx[order], s[order]
+        bounds = np.flatnonzero(np.diff(idx)) + 1
+        dictionary = enc.dictionary.to_pylist()
+        for chunk_idx, chunk in zip(np.split(idx, bounds), np.split(s, bounds), strict=True):
+            if len(chunk_idx):
+                self._add((*kind, dictionary[int(chunk_idx[0])]), bitmap_of(chunk))
+
+    def add_batch(self, tables: dict[str, pa.Table], infos: Sequence[DatasetInfo]) -> None:
+        """Index the rows of a batch of submissions (``tables`` holds only their rows)."""
+        pats = tables["patients"]
+        pids = pats.column("patient_id").combine_chunks()
+        slots = self._grow(len(pids))
+        self.patient_ids.extend(pids.to_pylist())
+        # slot of each patient id of this batch (ids are unique within a submission)
+        lookup = pids
+
+        def slot_col(t: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+            pos = pc.index_in(t.column("patient_id"), value_set=lookup)
+            pos_np = pos.to_numpy(zero_copy_only=False)
+            ok = ~pc.is_null(pos).to_numpy(zero_copy_only=False)
+            return slots[pos_np[ok].astype(np.int64)], ok
+
+        sub_col = pats.column("submission_id").to_numpy(zero_copy_only=False)
+        for info in infos:
+            mine = slots[sub_col == info.submission_id]
+            self.submissions[info.submission_id] = bitmap_of(mine)
+            self.datasets[info.submission_id] = info
+            no = self._code(self.centre_no, self.centres, info.centre_id)
+            self.centre_of[mine] = no
+            self._add(("centre", info.centre_id), bitmap_of(mine))
+            self._add(("dataset", info.dataset_id), bitmap_of(mine))
+            fp = info.row.get("pipeline_fingerprint")
+            if fp:
+                self._add(("fingerprint", fp), bitmap_of(mine))
+            if info.row.get("harmonised") is not None:
+                self._add(("harmonised", bool(info.row["harmonised"])), bitmap_of(mine))
+        self.live |= bitmap_of(slots)
+        self._group(("sex",), pats.column("sex"), slots)
+        deceased = pc.fill_null(pats.column("deceased"), False).to_numpy(zero_copy_only=False)
+        self._add(("vital", "deceased"), bitmap_of(slots[deceased]))
+        self._add(("vital", "alive"), bitmap_of(slots[~deceased]))
+        self._conditions(tables["conditions"], slot_col, slots)
+        self._specimens(tables["specimens"], slot_col)
+        self._variants(tables["variants"], slot_col)
+        t = tables["biomarkers"]
+        s, ok = slot_col(t)
+        t = t.filter(pa.array(ok))
+        marker = pc.utf8_upper(t.column("marker"))
+        interp = pc.utf8_lower(t.column("interpretation"))
+        key = join(marker, interp)
+        self._group(("marker_interp",), key, s)
+        self._group(("marker",), marker, s)
+        vals = t.column("value_numeric")
+        has = ~pc.is_null(vals).to_numpy(zero_copy_only=False)
+        mk = marker.to_numpy(zero_copy_only=False)
+        v = pc.fill_null(vals, 0.0).to_numpy(zero_copy_only=False)
+        for m in set(mk[has]):
+            sel = has & (mk == m)
+            old_v, old_s = self.biomarker_values.get(m, (np.zeros(0), np.zeros(0, np.uint32)))
+            nv = np.concatenate([old_v, v[sel]])
+            ns = np.concatenate([old_s, s[sel]]).astype(np.uint32)
+            order = np.argsort(nv, kind="stable")
+            self.biomarker_values[m] = (nv[order], ns[order])
+        t = tables["treatments"]
+        s, ok = slot_col(t)
+        t = t.filter(pa.array(ok))
+        drug = pc.utf8_lower(t.column("drug"))
+        self._group(("drug",), drug, s)
+        line = t.column("line_of_therapy")
+        self._group(("line",), line, s)
+        self._group(("drug_line",), join(drug, pc.cast(line, pa.string())), s)
+        self._consents(tables["consents"], slot_col)
+
+    def _conditions(self, t: pa.Table, slot_col: Any, slots: np.ndarray) -> None:
+        s, ok = slot_col(t)
+        t = t.filter(pa.array(ok))
+        codes = t.column("oncotree_code")
+        self._group(("tumour",), codes, s)
+        stage = pc.utf8_upper(pc.coalesce(t.column("stage_group"), t.column("stage_group_display")))
+        stage = pc.utf8_trim_whitespace(pc.replace_substring_regex(stage, r"^STAGE\s*", ""))
+        self._group(("stage",), stage, s)
+        ages = t.column("age_at_diagnosis")
+        self._group(("age",), ages, s)
+        # basket: the first primary diagnosis (or first diagnosis) of each patient
+        unknown = self._code(self.basket_no, self.baskets, "unknown")
+        self.basket_of[slots] = unknown
+        if not len(s):
+            return
+        kind = pc.fill_null(t.column("kind"), "primary").to_numpy(zero_copy_only=False)
+        enc = pc.dictionary_encode(pc.fill_null(codes, "unknown")).combine_chunks()
+        local = np.array(
+            [self._code(self.basket_no, self.baskets, c) for c in enc.dictionary.to_pylist()],
+            dtype=np.int32,
+        )
+        code_no = local[enc.indices.to_numpy(zero_copy_only=False)]
+        rank = np.where(kind == "primary", 0, 1)
+        order = np.lexsort((rank, s))
+        first = np.unique(s[order], return_index=True)[1]
+        self.basket_of[s[order][first]] = code_no[order][first]
+
+    def _specimens(self, t: pa.Table, slot_col: Any) -> None:
+        s, ok = slot_col(t)
+        t = t.filter(pa.array(ok))
+        self._group(("assay_type",), t.column("assay_type"), s)
+        self._group(("assay_name",), t.column("assay_name"), s)
+        cov = (
+            t.column("covered_genes").combine_chunks()
+            if t.num_rows
+            else pa.array([], pa.list_(pa.string()))
+        )
+        has_assay = ~pc.is_null(t.column("assay_type")).to_numpy(zero_copy_only=False)
+        no_list = pc.is_null(cov).to_numpy(zero_copy_only=False)
+        self.genome_wide |= bitmap_of(s[no_list & has_assay])
+        self.sequenced |= bitmap_of(s[has_assay | ~no_list])
+        if t.num_rows and not no_list.all():
+            flat = pc.list_flatten(cov)
+            parent = pc.list_parent_indices(cov).to_numpy(zero_copy_only=False)
+            before = dict(self.features)
+            self.features = {}
+            self._group(("covers",), flat, s[parent])
+            for (_, gene), bm in self.features.items():
+                cur = self.panel_gene.get(gene)
+                if cur is None:
+                    self.panel_gene[gene] = bm
+                else:
+                    cur |= bm
+            self.features = before
+
+    def _variants(self, t: pa.Table, slot_col: Any) -> None:
+        s, ok = slot_col(t)
+        if not len(s):
+            return
+        t = t.filter(pa.array(ok))
+        self.sequenced |= bitmap_of(s)
+        cols = [
+            pc.fill_null(t.column(c), "")
+            for c in ("gene", "protein_change", "consequence", "variant_class", "origin")
+        ]
+        key = join(*cols)
+        enc = pc.dictionary_encode(key).combine_chunks()
+        idx = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        order = np.argsort(idx, kind="stable")
+        idx, ss = idx[order], s[order]
+        bounds = np.flatnonzero(np.diff(idx)) + 1
+        dictionary = enc.dictionary.to_pylist()
+        for chunk_idx, chunk in zip(np.split(idx, bounds), np.split(ss, bounds), strict=True):
+            parts = dictionary[int(chunk_idx[0])].split(SEP)
+            atom: AtomKey = (parts[0], parts[1], parts[2], parts[3], parts[4])
+            bm = bitmap_of(chunk)
+            cur = self.atoms.get(atom)
+            if cur is None:
+                self.atoms[atom] = bm
+                self.gene_atoms.setdefault(atom[0], set()).add(atom)
+            else:
+                cur |= bm
+            if atom[0]:
+                self._add(("gene", atom[0]), bm.copy())
+                if atom[1]:
+                    self._add(("gene_pc", atom[0], atom[1]), bm.copy())
+
+    def _consents(self, t: pa.Table, slot_col: Any) -> None:
+        s, ok = slot_col(t)
+        t = t.filter(pa.array(ok))
+        if not t.num_rows:
+            return
+
+        def joined(col: str) -> pa.ChunkedArray:
+            col_ = pc.cast(t.column(col), pa.list_(pa.string()))
+            return pc.fill_null(pc.binary_join(col_, ","), "")
+
+        status = pc.fill_null(t.column("status"), "")
+        mods = joined("modifiers")
+        key = join(status, joined("permissions"), mods, joined("disease_codes"))
+        limited = pc.match_substring(mods, "DUO:0000025").to_numpy(zero_copy_only=False)
+        if limited.any():  # time-limited consents: the end date is part of the profile
+            ends = []
+            for doc in t.column("consent_json").to_numpy(zero_copy_only=False)[limited]:
+                prov = json.loads(doc).get("provision", {}) if doc else {}
+                ends.append((prov.get("period") or {}).get("end", ""))
+            full = np.array(key.to_pylist(), dtype=object)
+            full[limited] = [f"{k}{SEP}{e}" for k, e in zip(full[limited], ends, strict=True)]
+            key = pa.array(full, pa.string())
+        before = self.features
+        self.features = {}
+        self._group(("profile",), key, s)
+        for (_, text), bm in self.features.items():
+            parts = text.split(SEP)
+            pkey: ProfileKey = (
+                parts[0],
+                tuple(p for p in parts[1].split(",") if p),
+                tuple(p for p in parts[2].split(",") if p),
+                tuple(p for p in parts[3].split(",") if p),
+                parts[4] if len(parts) > 4 else "",
+            )
+            cur = self.profiles.get(pkey)
+            if cur is None:
+                self.profiles[pkey] = bm
+            else:
+                cur |= bm
+        self.features = before
+
+    def remove_submissions(self, ids: Iterable[str]) -> None:
+        """Take replaced submissions' patients out of every answer."""
+        for sid in ids:
+            bm = self.submissions.pop(sid, None)
+            self.datasets.pop(sid, None)
+            if bm is not None:
+                self.live -= bm
+
+
+_EMPTY = BitMap()
+
+#: Columns read per table (``patient_id`` and ``submission_id`` always).
+COLUMNS: dict[str, list[str]] = {
+    "patients": ["patient_id", "submission_id", "sex", "deceased"],
+    "conditions": [
+        "patient_id",
+        "kind",
+        "oncotree_code",
+        "age_at_diagnosis",
+        "stage_group",
+        "stage_group_display",
+    ],
+    "specimens": ["patient_id", "assay_type", "assay_name", "covered_genes"],
+    "variants": ["patient_id", "gene", "protein_change", "consequence", "variant_class", "origin"],
+    "biomarkers": ["patient_id", "marker", "interpretation", "value_numeric"],
+    "treatments": ["patient_id", "drug", "line_of_therapy"],
+    "consents": [
+        "patient_id",
+        "status",
+        "permissions",
+        "modifiers",
+        "disease_codes",
+        "consent_json",
+    ],
+}
+
+
+class Indexer:
+    """Keeps a :class:`LakeIndex` of the lake's current version, refreshed in the background.
+
+    ``refresh()`` checks the lake version (cheap: one metadata read per table) and applies
+    new submissions incrementally, or rebuilds when something other than appends happened.
+    ``start()`` runs ``refresh`` every ``interval`` seconds in a daemon thread.
+    """
+
+    def __init__(self, lake: Lake, interval: float = 1.0) -> None:
+        self.lake = lake
+        self.interval = interval
+        self.index = LakeIndex()
+        self.lock = threading.RLock()  # held by queries while they read the index
+        self._refresh_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_error: str | None = None
+        self.last_refresh_seconds = 0.0
+
+    def start(self) -> None:
+        """Refresh now-ish and then every ``interval`` seconds, in a daemon thread."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="discovery-index", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the background refresh."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.refresh()
+                self.last_error = None
+            except Exception as exc:  # keep serving the last good index; report the error
+                log.exception("discovery index refresh failed")
+                self.last_error = f"{type(exc).__name__}: {exc}"
+            self._stop.wait(self.interval)
+
+    def refresh(self) -> bool:
+        """Bring the index to the lake's current version; True if anything changed."""
+        with self._refresh_lock:
+            t0 = time.perf_counter()
+            version = self.lake.current_version()
+            old = self.index
+            if old.version is not None and version.id == old.version.id:
+                return False
+            if old.version is None or not self._only_appends(old.version, version):
+                new = self._build(version)
+                with self.lock:
+                    self.index = new
+            else:
+                self._apply(old, version)
+            self.last_refresh_seconds = time.perf_counter() - t0
+            log.info("discovery index at %s in %.2fs", version.id, self.last_refresh_seconds)
+            return True
+
+    def _only_appends(self, old: LakeVersion, new: LakeVersion) -> bool:
+        """True if every data table changed between the versions only by appends."""
+        for name in DATA_TABLES:
+            a, b = old.snapshots.get(name), new.snapshots.get(name)
+            if a == b:
+                continue
+            tbl = self.lake.table(name)
+            sid = b
+            while sid is not None and sid != a:
+                snap = tbl.metadata.snapshot_by_id(sid)
+                if snap is None:
+                    return False
+                props = snap.summary.additional_properties if snap.summary else {}
+                if props.get(OPERATION_PROP) != "append":
+                    return False
+                sid = snap.parent_snapshot_id
+            if sid != a:
+                return False
+        return True
+
+    def _infos(self, version: LakeVersion) -> dict[str, DatasetInfo]:
+        rows = self.lake.visible_submissions(version).to_pylist()
+        return {
+            r["submission_id"]: DatasetInfo(r["dataset_id"], r["centre_id"], r["submission_id"], r)
+            for r in rows
+        }
+
+    def _build(self, version: LakeVersion) -> LakeIndex:
+        idx = LakeIndex(version=version)
+        self._add_submissions(idx, version, list(self._infos(version).values()))
+        idx.built_at = time.time()
+        return idx
+
+    def _apply(self, idx: LakeIndex, version: LakeVersion) -> None:
+        infos = self._infos(version)
+        gone = [s for s in idx.submissions if s not in infos]
+        new = [i for s, i in infos.items() if s not in idx.submissions]
+        tables = [self._read(version, [i.submission_id for i in new])] if new else []
+        with self.lock:
+            idx.remove_submissions(gone)
+            for t in tables:
+                idx.add_batch(t, new)
+            idx.version = version
+            idx.generation += 1
+            idx.built_at = time.time()
+
+    def _add_submissions(
+        self, idx: LakeIndex, version: LakeVersion, infos: list[DatasetInfo]
+    ) -> None:
+        batch: list[DatasetInfo] = []
+        rows = 0
+        for info in infos:
+            batch.append(info)
+            try:
+                rows += int(json.loads(info.row.get("row_counts_json") or "{}").get("variants", 0))
+            except (ValueError, AttributeError):
+                rows += 1
+            if rows >= BATCH_VARIANT_ROWS:
+                idx.add_batch(self._read(version, [b.submission_id for b in batch]), batch)
+                batch, rows = [], 0
+        if batch:
+            idx.add_batch(self._read(version, [b.submission_id for b in batch]), batch)
+
+    def _read(self, version: LakeVersion, submission_ids: list[str]) -> dict[str, pa.Table]:
+        flt = In(term="submission_id", literals=set(submission_ids))
+        return {
+            name: self.lake.read(name, version, row_filter=flt, columns=cols)
+            for name, cols in COLUMNS.items()
+        }

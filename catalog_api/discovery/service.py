@@ -1,0 +1,118 @@
+"""Wiring of the discovery engine into the app: one engine per lake, one control per app.
+
+The engine (index + background refresh) is shared by every app serving the same
+:class:`~harmonise.lake.Lake` object; the disclosure control (per-user budgets and
+recent answers) belongs to the app, configured from its :class:`ApiConfig`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from typing import Any
+
+from fastapi import Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+
+from catalog_api.core.config import ApiConfig
+from catalog_api.discovery.definition import describe_errors
+from catalog_api.discovery.disclosure import DisclosureControl
+from catalog_api.discovery.engine import DiscoveryEngine
+from catalog_api.discovery.errors import DiscoveryError, IndexNotReadyError
+from harmonise.lake import Lake
+
+_ENGINES: weakref.WeakKeyDictionary[Lake, DiscoveryEngine] = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
+#: How long a request waits for the first index build before answering 503.
+FIRST_BUILD_WAIT = 60.0
+
+
+def engine_for(lake: Lake) -> DiscoveryEngine:
+    """The (started) discovery engine of ``lake``."""
+    with _LOCK:
+        eng = _ENGINES.get(lake)
+        if eng is None:
+            eng = _ENGINES[lake] = DiscoveryEngine(lake)
+            eng.start()
+        return eng
+
+
+def ready_engine(request: Request) -> DiscoveryEngine:
+    """The app's engine, waiting (up to :data:`FIRST_BUILD_WAIT` s) for its first index."""
+    eng = engine_for(request.app.state.lake)
+    deadline = time.monotonic() + FIRST_BUILD_WAIT
+    while eng.indexer.index.version is None:
+        if eng.indexer.last_error or time.monotonic() > deadline:
+            _ = eng.index  # raises IndexNotReadyError with the reason
+        time.sleep(0.05)
+    return eng
+
+
+def control_for(request: Request) -> DisclosureControl:
+    """The app's disclosure control (created from its config on first use)."""
+    state = request.app.state
+    ctl: DisclosureControl | None = getattr(state, "disclosure_control", None)
+    if ctl is None:
+        with _LOCK:
+            ctl = getattr(state, "disclosure_control", None)
+            if ctl is None:
+                cfg: ApiConfig = state.config
+                ctl = DisclosureControl(
+                    threshold=cfg.disclosure_threshold,
+                    rounding=cfg.disclosure_rounding,
+                    budget=cfg.query_budget,
+                    window_seconds=cfg.query_window_seconds,
+                )
+                state.disclosure_control = ctl
+    return ctl
+
+
+def error_response(exc: DiscoveryError) -> JSONResponse:
+    """A discovery error as its HTTP answer (``detail`` is the message)."""
+    headers = {"Retry-After": "5"} if isinstance(exc, IndexNotReadyError) else None
+    return JSONResponse({"detail": str(exc)}, status_code=exc.status_code, headers=headers)
+
+
+class DiscoveryRoute(APIRoute):
+    """Routes whose invalid request bodies are a 400 naming every problem (not a 422), and
+    whose :class:`DiscoveryError` s become their 4xx answers."""
+
+    def get_route_handler(self) -> Any:
+        """Wrap FastAPI's handler with the error translation."""
+        original = super().get_route_handler()
+
+        async def handler(request: Request) -> Any:
+            try:
+                return await original(request)
+            except RequestValidationError as exc:
+                return JSONResponse({"detail": _validation_detail(exc)}, status_code=400)
+            except DiscoveryError as exc:
+                return error_response(exc)
+
+        return handler
+
+
+def _validation_detail(exc: RequestValidationError) -> str:
+    problems = []
+    for e in exc.errors():
+        loc = [str(p) for p in e.get("loc", ()) if p != "body"]
+        from catalog_api.discovery.definition import CRITERION_TYPES
+
+        loc = [p for p in loc if p not in CRITERION_TYPES]
+        path = ".".join(loc) or "body"
+        msg = str(e.get("msg", "")).removeprefix("Value error, ")
+        if e.get("type") == "extra_forbidden":
+            msg = f"unknown field {loc[-1] if loc else ''!r}; remove it or fix its spelling"
+        elif e.get("type") == "union_tag_invalid":
+            given = e.get("input", {}).get("type") if isinstance(e.get("input"), dict) else None
+            msg = f"unknown criterion type {given!r}; known: {', '.join(CRITERION_TYPES)}"
+        elif e.get("type") == "json_invalid":
+            msg = "the body is not valid JSON"
+        problems.append(f"{path}: {msg}")
+    return "; ".join(dict.fromkeys(problems)) or "invalid request"
+
+
+__all__ = ["DiscoveryRoute", "control_for", "describe_errors", "engine_for", "ready_engine"]
