@@ -176,7 +176,8 @@ def check(
             check=False,
         )
         if proc.returncode != 0:
-            raise fail(f"centre config {config} is refused: {_snakemake_reason(proc.stderr)}")
+            reason = _snakemake_reason(proc.stdout + "\n" + proc.stderr)
+            raise fail(f"centre config {config} is refused: {reason}")
         console.print(f"centre config {config}: valid")
     if bad:
         raise fail(

@@ -38,6 +38,11 @@ def refuse_analysis_parameters(cfg):
 
 
 refuse_analysis_parameters(config)
+# `--config allow_tool_version_mismatch=true` arrives as a string.
+if isinstance(config.get("allow_tool_version_mismatch"), str):
+    config["allow_tool_version_mismatch"] = config[
+        "allow_tool_version_mismatch"
+    ].lower() in {"true", "1", "yes"}
 validate(config, schema="../schemas/config.schema.yaml")
 
 THREADS = int(config["threads"])

@@ -29,7 +29,7 @@ FILTERS = {
     "depth_normal": "Normal depth below min_normal_depth",
     "alt_reads_tumour": "Fewer ALT reads in the tumour than min_tumour_alt_reads",
     "vaf_tumour": "Tumour VAF below min_tumour_vaf",
-    "normal_evidence": "Normal VAF above max_normal_vaf or more ALT reads than max_normal_alt_reads",
+    "normal_evidence": "Normal VAF above max_normal_vaf or ALT reads above max_normal_alt_reads",
     "somatic_p": "Fisher somatic p-value above max_somatic_p",
 }
 

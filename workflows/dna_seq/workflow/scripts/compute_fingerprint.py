@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 
-
 def contig_naming(contigs: list[str]) -> str:
     """``ucsc`` when the contigs carry the ``chr`` prefix, else ``ensembl``."""
     return "ucsc" if any(c.startswith("chr") for c in contigs) else "ensembl"

@@ -10,7 +10,6 @@ from typing import Any
 import yaml
 
 
-
 def rel(path: str) -> str:
     """The path relative to the working directory when it lies inside it."""
     resolved = Path(path).resolve()

@@ -1,0 +1,229 @@
+"""Fixtures for the workflows/dna_seq tests: workdirs, snakemake runs, a SLURM cluster."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+WORKFLOW = REPO / "workflows" / "dna_seq"
+SNAKEFILE = WORKFLOW / "workflow" / "Snakefile"
+DOT_TEST = WORKFLOW / ".test"
+SHARED_DATA = (REPO / ".." / "shared" / "data").resolve()
+VENV_BIN = Path(sys.executable).parent
+
+
+def tool_env() -> dict[str, str]:
+    """The environment with this interpreter's bin (snakemake, multiqc) first on PATH."""
+    env = dict(os.environ)
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def snakemake(
+    workdir: Path,
+    *args: str,
+    snakefile: Path = SNAKEFILE,
+    configfile: Path | None = None,
+    check: bool = True,
+    timeout: int = 600,
+) -> subprocess.CompletedProcess[str]:
+    """Run snakemake on ``workdir``; its stdout and stderr are both in ``.stdout``."""
+    cmd = [str(VENV_BIN / "snakemake"), "--snakefile", str(snakefile), "--directory", str(workdir)]
+    if configfile is not None:
+        cmd += ["--configfile", str(configfile)]
+    cmd += list(args)
+    proc = subprocess.run(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=tool_env(),
+        timeout=timeout,
+        check=False,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}")
+    return proc
+
+
+def copy_dot_test(dest: Path) -> Path:
+    """A copy of the workflow's .test folder (config + data), without earlier results."""
+    shutil.copytree(
+        DOT_TEST,
+        dest,
+        ignore=shutil.ignore_patterns("results", "logs", "resources", ".snakemake"),
+    )
+    return dest
+
+
+def vcf_records(path: Path) -> list[str]:
+    """The variant records of a VCF (no header lines)."""
+    out = subprocess.run(
+        ["bcftools", "view", "-H", str(path)], capture_output=True, text=True, check=True
+    )
+    return out.stdout.splitlines()
+
+
+@dataclass(frozen=True)
+class Run:
+    """A finished .test run: its working directory."""
+
+    workdir: Path
+
+    @property
+    def results(self) -> Path:
+        return self.workdir / "results"
+
+    def vcf(self, patient: str = "TINY01", kind: str = "somatic") -> Path:
+        return self.results / "annotated" / "bcftools_csq" / f"{patient}.{kind}.annotated.vcf.gz"
+
+
+@pytest.fixture(scope="session")
+def local_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """The .test workflow run once locally (2 cores, the .test config as shipped)."""
+    workdir = copy_dot_test(tmp_path_factory.mktemp("centre_a") / "dot_test")
+    snakemake(workdir, "--cores", "2")
+    return Run(workdir)
+
+
+@pytest.fixture
+def workflow_copy(tmp_path: Path) -> Path:
+    """A private copy of workflows/dna_seq/workflow that a test may edit."""
+    dest = tmp_path / "dna_seq" / "workflow"
+    shutil.copytree(WORKFLOW / "workflow", dest, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
+def write_config(path: Path, data: dict[str, object]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+# ---- SLURM ---------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class SlurmCluster:
+    """A running single-node SLURM cluster (config, log and environment)."""
+
+    conf: Path
+    ctld_log: Path
+    env: dict[str, str]
+
+
+def _wait_for(predicate: object, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return True
+        time.sleep(0.5)
+    return False
+
+
+def _kill_pidfile(pidfile: Path) -> None:
+    if pidfile.exists():
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(pidfile.read_text().strip()), 15)
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmCluster]:
+    """Start munged (if not running), slurmctld and slurmd; stop what was started."""
+    if os.geteuid() != 0:
+        pytest.skip("the SLURM test starts slurmctld/slurmd/munged and needs root")
+    for binary in ("slurmctld", "slurmd", "munged", "sbatch", "squeue", "sinfo"):
+        if shutil.which(binary) is None:
+            pytest.skip(f"{binary} is not installed (apt-get install slurm-wlm munge)")
+    base = tmp_path_factory.mktemp("slurm")
+    started_munge = False
+    munge_pid = Path("/run/munge/munged.pid")
+    if subprocess.run(["pgrep", "-x", "munged"], capture_output=True).returncode != 0:
+        Path("/run/munge").mkdir(parents=True, exist_ok=True)
+        shutil.chown("/run/munge", "munge", "munge")
+        if not Path("/etc/munge/munge.key").exists():
+            subprocess.run(["mungekey", "-c"], check=True)
+            shutil.chown("/etc/munge/munge.key", "munge", "munge")
+        subprocess.run(["runuser", "-u", "munge", "--", "munged"], check=True)
+        started_munge = True
+    host = socket.gethostname().split(".")[0]
+    cpus = os.cpu_count() or 1
+    mem = int(
+        subprocess.run(["free", "-m"], capture_output=True, text=True)
+        .stdout.split("\n")[1]
+        .split()[1]
+    )
+    for sub in ("state", "spool"):
+        (base / sub).mkdir()
+    conf = base / "slurm.conf"
+    conf.write_text(
+        "\n".join(
+            [
+                "ClusterName=oncolaketest",
+                f"SlurmctldHost={host}",
+                "SlurmUser=root",
+                f"SlurmctldPort={_free_port()}",
+                f"SlurmdPort={_free_port()}",
+                "AuthType=auth/munge",
+                f"StateSaveLocation={base / 'state'}",
+                f"SlurmdSpoolDir={base / 'spool'}",
+                f"SlurmctldPidFile={base / 'slurmctld.pid'}",
+                f"SlurmdPidFile={base / 'slurmd.pid'}",
+                f"SlurmctldLogFile={base / 'slurmctld.log'}",
+                f"SlurmdLogFile={base / 'slurmd.log'}",
+                "ProctrackType=proctrack/linuxproc",
+                "TaskPlugin=task/none",
+                "SelectType=select/cons_tres",
+                "SelectTypeParameters=CR_CPU_Memory",
+                "AccountingStorageType=accounting_storage/none",
+                "JobCompType=jobcomp/none",
+                "SchedulerType=sched/backfill",
+                "MpiDefault=none",
+                "ReturnToService=2",
+                "SlurmctldDebug=info",
+                f"NodeName={host} CPUs={cpus} RealMemory={int(mem * 0.8)} State=UNKNOWN",
+                f"PartitionName=main Nodes={host} Default=YES MaxTime=INFINITE State=UP",
+                "",
+            ]
+        )
+    )
+    env = tool_env()
+    env["SLURM_CONF"] = str(conf)
+    subprocess.run(["slurmctld", "-f", str(conf)], check=True, env=env)
+    subprocess.run(["slurmd", "-f", str(conf)], check=True, env=env)
+
+    def idle() -> bool:
+        out = subprocess.run(
+            ["sinfo", "-h", "-o", "%t"], capture_output=True, text=True, env=env
+        ).stdout
+        return "idle" in out
+
+    try:
+        if not _wait_for(idle, 60):
+            raise AssertionError(
+                "SLURM node did not become idle:\n" + (base / "slurmctld.log").read_text()[-3000:]
+            )
+        yield SlurmCluster(conf, base / "slurmctld.log", env)
+    finally:
+        _kill_pidfile(base / "slurmd.pid")
+        _kill_pidfile(base / "slurmctld.pid")
+        if started_munge:
+            _kill_pidfile(munge_pid)
