@@ -156,6 +156,8 @@ class Pseudonymiser:
             return out
         if isinstance(value, list):
             return [self._walk(v, urls, path) for v in value]
+        if path.startswith("Consent.provision"):
+            return value  # a consent's validity period is not a personal date
         if isinstance(value, str) and DATE_RE.match(value) and len(value) > 4:
             self.report.dates_reduced += 1
             return value[:4]

@@ -1,0 +1,324 @@
+"""Hub side: a submission bundle → checked, linked lake rows → one atomic lake commit.
+
+Everything is validated before anything is written: checksums, manifest (metadata/),
+consent (consent/) for every patient, the clinical resources, the VCFs (build, contigs,
+samples, records). Only then is :meth:`harmonise.lake.Lake.commit` called, once, with the
+manifest digest as the submission id: a re-ingest of the same bundle changes nothing, a
+corrected bundle for the same dataset replaces the old rows.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from harmonise.bundle import MANIFEST, verify_checksums
+from harmonise.errors import (
+    BundleError,
+    ConsentMissingError,
+    ConsentWithdrawnError,
+    SampleLinkError,
+)
+from harmonise.fhir import ClinicalRows, map_resources, read_resources
+from harmonise.lake import CommitResult, Lake, Submission
+from harmonise.model import TABLES
+from harmonise.pseudonymise import check_no_direct_identifiers
+from harmonise.vcf import (
+    Engine,
+    ReadStats,
+    SampleRoles,
+    check_reference,
+    read_header,
+    read_variants,
+)
+
+#: ``progress(stage, done, total)``: ``total`` None for an indeterminate step.
+ProgressFn = Callable[[str, int, int | None], None]
+
+
+@dataclass
+class IngestReport:
+    """What one ingest did (the command line prints it as the summary)."""
+
+    bundle: str
+    dataset_id: str = ""
+    submission_id: str = ""
+    status: str = ""
+    rows: dict[str, int] = field(default_factory=dict)
+    patients: int = 0
+    variants: int = 0
+    vcf_records: int = 0
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    replaced: str | None = None
+
+
+@dataclass
+class Prepared:
+    """A validated submission, ready to commit (and to verify against)."""
+
+    submission: Submission
+    manifest: Any
+    bundle: Path
+    report: IngestReport
+    vcf_files: list[tuple[str, SampleRoles, dict[str, str]]]
+
+
+def _vcf_samples(manifest: Any) -> dict[str, Any]:
+    return {(s.vcf_sample or s.specimen_id): s for s in manifest.samples}
+
+
+def prepare(
+    bundle: Path,
+    engine: Engine = "auto",
+    withdrawn: Iterable[str] = (),
+    reference_fasta: str | None = None,
+    progress: ProgressFn | None = None,
+) -> Prepared:
+    """Read and validate a bundle folder into a :class:`Submission` (nothing is written)."""
+    from consent.errors import ConsentError
+    from consent.records import parse_consent
+    from metadata.manifest import load_manifest, manifest_digest, manifest_json
+
+    say = progress or (lambda _s, _d, _t: None)
+    t0 = time.perf_counter()
+    report = IngestReport(bundle=str(bundle))
+    if not (bundle / MANIFEST).is_file():
+        raise BundleError(f"{bundle}: no {MANIFEST}; is this a submission bundle folder?")
+    manifest = load_manifest(bundle / MANIFEST)
+    say("checksums", 0, len(manifest.files))
+    verify_checksums(bundle, manifest.files)
+    say("checksums", len(manifest.files), len(manifest.files))
+    digest = manifest_digest(manifest)
+    report.dataset_id, report.submission_id = manifest.dataset_id, digest
+    paths = [f.path for f in manifest.files]
+    prov: dict[str, Any] = {}
+    if "provenance/provenance.json" in paths:
+        prov = json.loads((bundle / "provenance/provenance.json").read_text())
+
+    # clinical + consent resources
+    clinical = [r for p in paths if p.startswith("clinical/") for r in read_resources(bundle / p)]
+    consents = [r for p in paths if p.startswith("consent/") for r in read_resources(bundle / p)]
+    check_no_direct_identifiers(clinical + consents)
+    say("clinical", len(clinical), len(clinical))
+    sample_patients = {s.patient_id for s in manifest.samples}
+    rows: ClinicalRows = map_resources(clinical, sample_patients)
+    report.warnings += rows.warnings
+    for code, n in sorted(rows.unmapped_codes.items()):
+        report.warnings.append(f"diagnosis code {code} ({n}x) has no OncoTree mapping")
+    patients = sample_patients | {r["patient_id"] for r in rows.tables.get("patients", [])}
+
+    # consent: every patient needs an active, unwithdrawn consent
+    records: dict[str, Any] = {}
+    for where, res in consents:
+        if res.get("resourceType") != "Consent":
+            continue
+        if isinstance(res.get("dateTime"), str) and len(res["dateTime"]) == 4:
+            # consent/ wants a full date; the centre sent the year only (pseudonymised)
+            res = {**res, "dateTime": f"{res['dateTime']}-01-01"}
+        try:
+            rec = parse_consent(res, where=where)
+        except ConsentError as exc:
+            raise ConsentMissingError(str(exc)) from None
+        records[rec.patient_id] = rec
+    withdrawn_set = set(withdrawn)
+    for pid in sorted(patients):
+        rec = records.get(pid)
+        if rec is None:
+            raise ConsentMissingError(
+                f"{bundle}: patient {pid} has no Consent resource in consent/; add the "
+                "patient's consent (FHIR Consent with DUO codes) or leave the patient out"
+            )
+        if rec.status != "active":
+            raise ConsentWithdrawnError(
+                f"{bundle}: patient {pid}: consent {rec.consent_id} has status {rec.status!r} "
+                "(only 'active' permits use); leave the patient out of the submission"
+            )
+        if pid in withdrawn_set:
+            raise ConsentWithdrawnError(
+                f"{bundle}: patient {pid} has withdrawn consent (withdrawal registry); leave "
+                "the patient out of the submission"
+            )
+    unknown = sorted(set(records) - patients)
+    if unknown:
+        report.warnings.append(f"consent for {len(unknown)} patient(s) not in this submission")
+
+    # specimens: manifest samples (sequenced) + FHIR Specimens; link checks
+    specimens: dict[str, dict[str, Any]] = {}
+    for s in manifest.samples:
+        specimens[s.specimen_id] = {
+            "patient_id": s.patient_id,
+            "specimen_id": s.specimen_id,
+            "role": s.role,
+            "sample_type": s.sample_type,
+            "collection_year": s.collection_year,
+            "assay_type": s.assay.type,
+            "assay_name": f"{s.assay.name}:{s.assay.version}",
+            "covered_genes": list(s.assay.covered_genes) if s.assay.covered_genes else None,
+            "vcf_sample": s.vcf_sample or s.specimen_id,
+        }
+    for row in rows.tables.get("specimens", []):
+        have = specimens.get(row["specimen_id"])
+        if have is None:
+            specimens[row["specimen_id"]] = row
+        elif have["patient_id"] != row["patient_id"]:
+            raise SampleLinkError(
+                f"specimen {row['specimen_id']}: the manifest links it to patient "
+                f"{have['patient_id']} but the clinical Specimen to {row['patient_id']}"
+            )
+    rows.tables["specimens"] = list(specimens.values())
+
+    # variants
+    by_sample = _vcf_samples(manifest)
+    variant_tables: list[pa.Table] = []
+    vcf_files: list[tuple[str, SampleRoles, dict[str, str]]] = []
+    vcf_paths = [f.path for f in manifest.files if f.format in ("format_3016", "format_3584")]
+    fingerprint = manifest.pipeline.fingerprint if manifest.pipeline else None
+    build = manifest.reference.build if manifest.reference else "GRCh38"
+    contigs = (prov.get("reference") or {}).get("contigs")
+    if isinstance(contigs, str):
+        contigs = None
+    stats = ReadStats()
+    for n, rel in enumerate(vcf_paths):
+        path = bundle / rel
+        header = read_header(path)
+        if manifest.reference is not None:
+            names = list(contigs) if isinstance(contigs, list) else None
+            check_reference(header, build, manifest.reference.contig_naming, names)
+        tumour = normal = None
+        for name in header.samples:
+            s = by_sample.get(name)
+            if s is None:
+                raise SampleLinkError(
+                    f"{path}, header #CHROM line: VCF sample {name!r} is not a specimen of the "
+                    f"manifest (samples: {', '.join(sorted(by_sample)) or 'none'}); add it to "
+                    "samples with its patient, or remove the column"
+                )
+            if s.role == "tumour":
+                tumour = s
+            else:
+                normal = s
+        if tumour is not None and normal is not None and tumour.patient_id != normal.patient_id:
+            raise SampleLinkError(
+                f"{path}: tumour {tumour.specimen_id} (patient {tumour.patient_id}) and normal "
+                f"{normal.specimen_id} (patient {normal.patient_id}) are of different patients"
+            )
+        main = tumour or normal
+        if main is None:
+            raise SampleLinkError(f"{path}: the VCF has no sample column to link to a specimen")
+        roles = SampleRoles(
+            (tumour.vcf_sample or tumour.specimen_id)
+            if tumour
+            else (main.vcf_sample or main.specimen_id),
+            (normal.vcf_sample or normal.specimen_id) if (tumour and normal) else None,
+        )
+        consts = {
+            "patient_id": main.patient_id,
+            "specimen_id": main.specimen_id,
+            "normal_specimen_id": normal.specimen_id if (tumour and normal) else None,
+            "genome_build": build,
+            "origin": "somatic"
+            if (tumour is not None and manifest.analysis == "somatic")
+            else "germline",
+            "source": "pipeline",
+            "pipeline_fingerprint": fingerprint,
+        }
+        vcf_files.append((rel, roles, {k: v for k, v in consts.items() if v is not None}))
+        before = stats.records
+        for batch in read_variants(
+            path, roles, build, engine=engine, reference_fasta=reference_fasta, stats=stats
+        ):
+            m = batch.num_rows
+            for col, value in consts.items():
+                batch = batch.append_column(col, pa.array([value] * m, pa.string()))
+            variant_tables.append(batch)
+            say("variants", stats.records, None)
+        say("vcf files", n + 1, len(vcf_paths))
+        if stats.skipped_symbolic or stats.skipped_reference_only:
+            report.warnings.append(
+                f"{rel}: skipped {stats.skipped_symbolic} symbolic/breakend allele(s) and "
+                f"{stats.skipped_reference_only} reference-only record(s)"
+            )
+            stats.skipped_symbolic = stats.skipped_reference_only = 0
+        _ = before
+    report.vcf_records = stats.records
+    tables: dict[str, pa.Table] = {}
+    for name, lst in rows.tables.items():
+        if name == "variants" or not lst:
+            continue
+        tables[name] = _rows_to_table(name, lst)
+    tables["consents"] = _rows_to_table(
+        "consents", [records[p].to_row() for p in sorted(patients) if p in records]
+    )
+    report_variants = rows.tables.get("variants", [])
+    if report_variants:
+        variant_tables.append(_rows_to_table("variants", report_variants))
+    if variant_tables:
+        tables["variants"] = pa.concat_tables(variant_tables, promote_options="permissive")
+    report.patients = len(patients)
+    report.variants = tables["variants"].num_rows if "variants" in tables else 0
+    m = manifest
+    dataset = {
+        "centre_name": m.centre.name,
+        "country": m.centre.country,
+        "title": m.title,
+        "data_types": list(m.data_types),
+        "genome_build": m.reference.build if m.reference else None,
+        "assays": sorted({f"{s.assay.type}:{s.assay.name}:{s.assay.version}" for s in m.samples}),
+        "pipeline_id": m.pipeline.id if m.pipeline else None,
+        "pipeline_version": m.pipeline.version if m.pipeline else None,
+        "pipeline_fingerprint": fingerprint,
+        "harmonised": m.pipeline.harmonised if m.pipeline else None,
+        "duo_codes": list(m.duo_codes),
+        "consent_form_version": m.consent_form_version,
+        "embargo_until": m.embargo_until.isoformat() if m.embargo_until else None,
+        "manifest_digest": digest,
+        "manifest_json": manifest_json(m).decode(),
+    }
+    tags = {
+        "metadata_digest": digest,
+        "duo_codes": list(m.duo_codes),
+        "consent_version": m.consent_form_version,
+    }
+    sub = Submission(digest, m.dataset_id, m.centre.id, dataset, tables, tags)
+    report.seconds = time.perf_counter() - t0
+    return Prepared(sub, manifest, bundle, report, vcf_files)
+
+
+def _rows_to_table(name: str, rows: list[Mapping[str, Any]]) -> pa.Table:
+    from pyiceberg.io.pyarrow import schema_to_pyarrow
+
+    schema = schema_to_pyarrow(TABLES[name].schema)
+    cols = sorted({k for r in rows for k in r})
+    fields = [schema.field(c) for c in schema.names if c in cols]
+    return pa.Table.from_pylist([dict(r) for r in rows], schema=pa.schema(fields))
+
+
+def ingest(
+    lake: Lake,
+    bundle: Path,
+    engine: Engine = "auto",
+    withdrawn: Iterable[str] = (),
+    reference_fasta: str | None = None,
+    progress: ProgressFn | None = None,
+) -> tuple[IngestReport, Prepared]:
+    """Validate a bundle and commit it in one lake commit; return the report."""
+    t0 = time.perf_counter()
+    prep = prepare(bundle, engine, withdrawn, reference_fasta, progress)
+    say = progress or (lambda _s, _d, _t: None)
+    say("commit", 0, None)
+    result: CommitResult = lake.commit(prep.submission, lambda msg: say(f"commit: {msg}", 0, None))
+    r = prep.report
+    r.status = result.status
+    r.rows = {k: v for k, v in result.rows.items() if v} or {
+        k: t.num_rows for k, t in prep.submission.tables.items()
+    }
+    r.replaced = result.replaced
+    r.seconds = time.perf_counter() - t0
+    return r, prep

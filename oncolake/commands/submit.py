@@ -1,0 +1,53 @@
+"""``oncolake submit``: pseudonymise and package a centre's results into a bundle."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from harmonise.bundle import SubmitInputs, build_bundle, deliver
+from harmonise.errors import BundleError
+from oncolake.errors import user_errors
+from oncolake.settings import get_settings
+
+console = Console(highlight=False)
+
+
+def submit(
+    manifest: Path = typer.Option(..., help="Draft manifest JSON (the centre's local ids)."),
+    inbox: str = typer.Option(..., help="Inbox: a local folder or s3://bucket/prefix."),
+    provenance: Path = typer.Option(
+        None, help="The pipeline's results/provenance/provenance.json (fills pipeline/reference)."
+    ),
+    vcf: list[Path] = typer.Option([], help="VCF(s); default: the ones provenance lists."),
+    clinical: list[Path] = typer.Option([], help="mCODE FHIR Bundle(s) or ndjson."),
+    consent: list[Path] = typer.Option([], help="FHIR Consent resources (JSON/ndjson)."),
+    drop_identifiers: bool = typer.Option(
+        False, help="Remove names, identifiers, narrative and notes instead of refusing."
+    ),
+) -> None:
+    """Pseudonymise, checksum and deliver a submission bundle to the hub's inbox."""
+    with user_errors():
+        try:
+            draft = json.loads(manifest.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise BundleError(f"{manifest}: cannot read the draft manifest ({exc})") from None
+        s = get_settings()
+        inputs = SubmitInputs(draft, provenance, vcf, clinical, consent, drop_identifiers)
+        with tempfile.TemporaryDirectory() as tmp, console.status("packaging…"):
+            bundle, result = build_bundle(inputs, s.secret("pseudonym_key"), Path(tmp))
+            location = deliver(bundle, inbox)
+    rep = result.report
+    console.print(f"bundle {bundle.name}: {result.files} file(s) → {location}")
+    console.print(
+        f"pseudonymised {rep.resources} resource(s); {rep.dates_reduced} date(s) reduced to "
+        f"years; {rep.resources_dropped} people/organisation resource(s) left out"
+    )
+    if rep.dropped:
+        console.print(
+            f"removed {len(rep.dropped)} direct identifier element(s) (--drop-identifiers)"
+        )
