@@ -52,8 +52,8 @@ class DisclosureControl:
     def __init__(
         self, threshold: int = 5, rounding: int = 5, budget: int = 200, window_seconds: int = 3600
     ) -> None:
-        if threshold < 1 or rounding < 1:
-            raise ValueError("disclosure threshold and rounding must be at least 1")
+        if threshold < 0 or rounding < 1:
+            raise ValueError("the disclosure threshold must be ≥ 0 and the rounding ≥ 1")
         self.threshold = threshold
         self.rounding = rounding
         self.budget = budget

@@ -437,13 +437,10 @@ class DiscoveryEngine:
             genes = tuple(
                 sorted(
                     {
-                        (
-                            leaf.gene or parse_protein_change(leaf.protein_change or "")[0] or ""
-                        ).upper()
+                        g
                         for leaf in definition.leaves()
-                        if isinstance(leaf, Variant)
+                        if isinstance(leaf, Variant) and (g := _gene_of(leaf))
                     }
-                    - {""}
                 )
             )
             has_variant = any(isinstance(x, Variant) for x in definition.leaves())
@@ -478,6 +475,15 @@ class DiscoveryEngine:
             for slot in permitted:
                 out.setdefault(idx.centres[idx.centre_of[slot]], []).append(idx.patient_ids[slot])
             return idx.version_id, {c: sorted(p) for c, p in sorted(out.items())}
+
+
+def _gene_of(v: Variant) -> str | None:
+    """The gene a variant criterion names (directly or in its protein change), if any."""
+    if v.gene:
+        return v.gene.upper()
+    if v.protein_change:
+        return parse_protein_change(v.protein_change)[0]
+    return None
 
 
 def _stage(value: str) -> str:
