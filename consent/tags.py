@@ -39,20 +39,28 @@ def _mac(payload: bytes, key: bytes) -> str:
 
 
 def sign_tags(
-    datasets: Mapping[str, Mapping[str, Any]], key: bytes, *, content_sha256: str | None = None
+    datasets: Mapping[str, Mapping[str, Any]],
+    key: bytes,
+    *,
+    content_sha256: str | None = None,
+    file_sha256: str | None = None,
 ) -> dict[bytes, bytes]:
     """Key-value metadata to write into a Parquet file holding rows of ``datasets``.
 
     ``datasets`` maps each dataset id in the file to its tags (for example
     ``{"metadata_digest": …, "duo_codes": […], "consent_version": …}``). With
     ``content_sha256`` (:func:`table_digest` of the rows) the signature also covers the
-    rows, so a file whose data is edited after signing is refused too.
+    rows, so a file whose data is edited after signing is refused too. ``file_sha256`` is
+    the lake's cheaper equivalent: the SHA-256 of the Parquet file's bytes before its
+    footer (magic + row groups), checked by ``harmonise.lake`` on read.
     """
     if not key:
         raise TagsError("the tag signing key is empty; set ONCOLAKE_TAG_SIGNING_KEY")
     body: dict[str, Any] = {"format_version": TAGS_FORMAT_VERSION, "datasets": dict(datasets)}
     if content_sha256 is not None:
         body["content_sha256"] = content_sha256
+    if file_sha256 is not None:
+        body["file_sha256"] = file_sha256
     payload = canonical_json(body)
     return {TAGS_KEY: payload, SIGNATURE_KEY: _mac(payload, key).encode()}
 

@@ -41,6 +41,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import struct
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -61,7 +62,7 @@ from pyiceberg.exceptions import (
     NoSuchTableError,
     TableAlreadyExistsError,
 )
-from pyiceberg.expressions import AlwaysTrue, BooleanExpression, In
+from pyiceberg.expressions import AlwaysTrue, BooleanExpression, EqualTo, In, Or
 from pyiceberg.io.pyarrow import (
     compute_statistics_plan,
     data_file_statistics_from_parquet_metadata,
@@ -76,7 +77,7 @@ from pyiceberg.typedef import Record
 from pyiceberg.types import StringType
 
 from consent.errors import TagsError
-from consent.tags import canonical_json, sign_tags, verify_tags
+from consent.tags import SIGNATURE_KEY, TAGS_KEY, canonical_json, sign_tags, verified_body
 from harmonise.errors import (
     CommitConflictError,
     LakeConfigError,
@@ -300,7 +301,7 @@ class Lake:
             return CommitResult(
                 "unchanged", sub.submission_id, self.current_version(), rows={}, replaced=None
             )
-        tags_kv = sign_tags({sub.dataset_id: dict(sub.tags)}, self._tag_key)
+        tags = {sub.dataset_id: dict(sub.tags)}
         rows: dict[str, int] = {}
         for name in DATA_TABLES:
             data = sub.tables.get(name)
@@ -314,10 +315,10 @@ class Lake:
                 continue
             say(f"{name}: writing {n} rows")
             conformed = self._conform(TABLES[name], data, sub)
-            files = self._write_files(tbl, TABLES[name], conformed, tags_kv, sub.submission_id)
+            files = self._write_files(tbl, TABLES[name], conformed, tags, sub.submission_id)
             self._append_files(tbl, files, sub.submission_id, "append")
         say("datasets: committing")
-        replaced = self._commit_dataset_row(sub, rows, tags_kv)
+        replaced = self._commit_dataset_row(sub, rows, tags)
         say("datasets: committed")
         return CommitResult("committed", sub.submission_id, self.current_version(), rows, replaced)
 
@@ -340,6 +341,12 @@ class Lake:
 
     @staticmethod
     def _has_submission_append(tbl: Table, submission_id: str) -> bool:
+        """True if an earlier attempt already wrote this submission's rows to ``tbl``.
+
+        The snapshot history answers cheaply; after compaction and expiry the append's
+        snapshot may be gone while its rows remain, so the rows are checked too (files
+        are pruned by their ``submission_id`` statistics).
+        """
         for snap in tbl.metadata.snapshots:
             props = snap.summary.additional_properties if snap.summary else {}
             if (
@@ -347,7 +354,14 @@ class Lake:
                 and props.get(OPERATION_PROP) == "append"
             ):
                 return True
-        return False
+        if tbl.current_snapshot() is None:
+            return False
+        found = tbl.scan(
+            row_filter=EqualTo(term="submission_id", value=submission_id),
+            selected_fields=("submission_id",),
+            limit=1,
+        ).to_arrow()
+        return found.num_rows > 0
 
     def _conform(self, tdef: TableDef, data: pa.Table, sub: Submission) -> pa.Table:
         """Cast ``data`` to the table's Arrow schema, filling key columns and nulls."""
@@ -397,10 +411,13 @@ class Lake:
         tbl: Table,
         tdef: TableDef,
         data: pa.Table,
-        tags_kv: Mapping[bytes, bytes],
+        tags: Mapping[str, Any],
         label: str,
     ) -> list[DataFile]:
-        """Write ``data`` as sorted Parquet files (one per partition) carrying ``tags_kv``."""
+        """Write ``data`` as sorted Parquet files (one per partition) signed with ``tags``.
+
+        ``tags`` maps each dataset id in ``data`` to that dataset's tags.
+        """
         if tdef.sort:
             data = data.sort_by([(c, "ascending") for c in tdef.sort])
         files: list[DataFile] = []
@@ -409,23 +426,27 @@ class Lake:
                 f"{tbl.location().rstrip('/')}/data/{part_dir}"
                 f"{label[:16]}-{uuid.uuid4().hex}.parquet"
             )
-            meta = dict(part.schema.metadata or {})
-            meta.update(tags_kv)
-            part = part.replace_schema_metadata(meta)
-            files.append(self._write_one(tbl, path, part, partition))
+            files.append(self._write_one(tbl, path, part, partition, tags))
         return files
 
-    @staticmethod
-    def _write_one(tbl: Table, path: str, data: pa.Table, partition: Record) -> DataFile:
-        """Write one Parquet file and describe it for Iceberg (stats from its footer).
+    def _write_one(
+        self, tbl: Table, path: str, data: pa.Table, partition: Record, tags: Mapping[str, Any]
+    ) -> DataFile:
+        """Write one signed Parquet file and describe it for Iceberg (stats from its footer).
 
-        pyiceberg's ``parquet_file_to_data_file`` cannot infer a bucket partition from
-        statistics, so the partition value computed while splitting is passed in.
+        The signature covers the tags and the SHA-256 of every byte before the footer, so
+        a file whose rows or tags are edited is refused on read. pyiceberg's
+        ``parquet_file_to_data_file`` cannot infer a bucket partition from statistics, so
+        the partition value computed while splitting is passed in.
         """
         output = tbl.io.new_output(path)
         with output.create(overwrite=True) as out:
-            writer = pq.ParquetWriter(out, data.schema, compression="zstd")
+            sink = _HashingSink(out)
+            writer = pq.ParquetWriter(sink, data.schema, compression="zstd")
             writer.write_table(data)
+            writer.add_key_value_metadata(
+                sign_tags(tags, self._tag_key, file_sha256=sink.hexdigest())
+            )
             writer.close()
         schema = tbl.metadata.schema()
         stats = data_file_statistics_from_parquet_metadata(
@@ -483,7 +504,7 @@ class Lake:
         )
 
     def _commit_dataset_row(
-        self, sub: Submission, rows: Mapping[str, int], tags_kv: Mapping[bytes, bytes]
+        self, sub: Submission, rows: Mapping[str, int], tags: Mapping[str, Any]
     ) -> str | None:
         """The commit point: replace the dataset's row with this submission's, atomically."""
         tdef = TABLES["datasets"]
@@ -493,8 +514,8 @@ class Lake:
             dataset_id=sub.dataset_id,
             centre_id=sub.centre_id,
             submission_id=sub.submission_id,
-            tags_json=tags_kv[b"oncolake.tags"].decode(),
-            tags_signature=tags_kv[b"oncolake.tags.signature"].decode(),
+            tags_json=(signed := sign_tags(tags, self._tag_key))[TAGS_KEY].decode(),
+            tags_signature=signed[SIGNATURE_KEY].decode(),
             row_counts_json=json.dumps(dict(rows), sort_keys=True),
             committed_at=dt.datetime.now(dt.UTC),
         )
@@ -544,8 +565,8 @@ class Lake:
             f"{COMMIT_ATTEMPTS} attempts; retry the submission (it is idempotent)"
         )
 
-    def _tags_for_rows(self, data: pa.Table) -> dict[bytes, bytes]:
-        """Signed tags for a file holding ``data``: the tags of each of its datasets."""
+    def _tags_for_rows(self, data: pa.Table) -> dict[str, Any]:
+        """Tags for a file holding ``data``: the tags of each of its datasets."""
         ids = set(data.column("dataset_id").to_pylist())
         tags = self._dataset_tags()
         missing = ids - set(tags)
@@ -553,7 +574,7 @@ class Lake:
             for r in data.select(["dataset_id", "tags_json"]).to_pylist():
                 if r["dataset_id"] in missing and r["tags_json"]:
                     tags[r["dataset_id"]] = json.loads(r["tags_json"])["datasets"][r["dataset_id"]]
-        return sign_tags({i: tags.get(i, {}) for i in sorted(ids)}, self._tag_key)
+        return {i: tags.get(i, {}) for i in sorted(ids)}
 
     def _dataset_tags(self) -> dict[str, dict[str, Any]]:
         """Tags of every currently visible dataset, from the ``datasets`` table."""
@@ -567,30 +588,50 @@ class Lake:
     # -- reading -------------------------------------------------------------------------
 
     def _read_verified(self, tbl: Table, path: str) -> pa.Table:
-        """Read one whole data file after verifying its tags."""
+        """Read one whole data file after verifying its tags and content digest."""
         with tbl.io.new_input(path).open() as fh:
-            pf = pq.ParquetFile(fh)
-            self._verify_kv(path, pf.schema_arrow.metadata)
-            return pf.read()
+            raw = fh.read()
+        self._verify_bytes(path, raw)
+        return pq.read_table(pa.BufferReader(raw))
 
-    def _verify_kv(self, path: str, kv: Mapping[bytes, bytes] | None) -> dict[str, Any]:
+    def _verify_bytes(self, path: str, raw: bytes) -> dict[str, Any]:
         cached = self._verified.get(path)
         if cached is not None:
             return cached
         try:
-            tags = verify_tags(kv, self._tag_key, where=path)
+            if len(raw) < 12 or raw[-4:] != b"PAR1":
+                raise TagsError(f"{path}: not a Parquet file (no PAR1 footer)")
+            (footer_len,) = struct.unpack("<I", raw[-8:-4])
+            data_end = len(raw) - 8 - footer_len
+            kv = pq.read_metadata(pa.BufferReader(raw)).metadata
+            body = verified_body(kv, self._tag_key, where=path)
+            expected = body.get("file_sha256")
+            if expected is None:
+                raise TagsError(
+                    f"{path}: the signed tags carry no file digest, so its rows are not "
+                    "covered by the signature; the lake refuses it"
+                )
+            if hashlib.sha256(raw[:data_end]).hexdigest() != expected:
+                raise TagsError(
+                    f"{path}: the rows do not match the signed digest: the file was altered "
+                    "after it was signed. It is refused."
+                )
         except TagsError as exc:
             raise TamperedFileError(str(exc)) from exc
+        tags: dict[str, Any] = body["datasets"]
         self._verified[path] = tags
         return tags
 
     def verify_file(self, tbl: Table, path: str) -> dict[str, Any]:
-        """Verify the signed tags of one data file (footer only); return its tags."""
+        """Verify one data file's signed tags and content digest; return its tags.
+
+        Data files never change once written, so each is verified once per process.
+        """
         if path in self._verified:
             return self._verified[path]
         with tbl.io.new_input(path).open() as fh:
-            kv = pq.read_metadata(fh).metadata
-        return self._verify_kv(path, kv)
+            raw = fh.read()
+        return self._verify_bytes(path, raw)
 
     def _datasets_rows(self, tbl: Table, snapshot_id: int | None) -> pa.Table:
         if snapshot_id is None and tbl.current_snapshot() is None:
@@ -696,9 +737,9 @@ class Lake:
                 continue
             expr: BooleanExpression | None = None
             for c, vals in cols.items():
-                term = In(c, set(vals)) if vals else None
+                term = In(term=c, literals=set(vals)) if vals else None
                 if term is not None:
-                    expr = term if expr is None else expr | term  # type: ignore[operator]
+                    expr = term if expr is None else Or(expr, term)
             if expr is None:
                 continue
             removed[name] = self._rewrite(name, expr, cols, reason)
@@ -822,7 +863,9 @@ class Lake:
           that are older than ``grace`` are deleted.
 
         ``expire_older_than=timedelta(0)`` purges: after a delete, the deleted rows then
-        exist in no data file (unless a pinned version holds them).
+        exist in no data file (unless a pinned version holds them), whatever ``grace``:
+        files released by expiry were committed and are removed at once. Keep the default
+        ``grace`` when other centres may be committing (a withdrawal's purge does).
         """
         say = progress or (lambda _msg: None)
         report = MaintenanceReport()
@@ -833,7 +876,10 @@ class Lake:
             if orphans:
                 say(f"{name}: removing rows of {len(orphans)} uncommitted submission(s)")
                 removed = self._rewrite(
-                    name, In("submission_id", orphans), {"submission_id": list(orphans)}, "purge"
+                    name,
+                    In(term="submission_id", literals=orphans),
+                    {"submission_id": list(orphans)},
+                    "purge",
                 )
                 report.orphan_rows_removed[name] = removed
         for name in TABLES:
@@ -841,20 +887,26 @@ class Lake:
             if before != after:
                 say(f"{name}: compacted {before} files into {after}")
                 report.files_compacted[name] = (before, after)
+        released: set[str] = set()
         for name in TABLES:
             tbl = self.table(name)
             current = tbl.current_snapshot()
             n_before = len(tbl.metadata.snapshots)
+            used_before = self._referenced_files(tbl)
             cutoff = now - expire_older_than
             expire = tbl.maintenance.expire_snapshots().older_than(cutoff)
             if current is not None:
                 expire._snapshot_ids_to_expire.discard(current.snapshot_id)
             if expire._snapshot_ids_to_expire:
                 expire.commit()
-            n_after = len(self.table(name).metadata.snapshots)
+            expired_tbl = self.table(name)
+            n_after = len(expired_tbl.metadata.snapshots)
             if n_before != n_after:
                 report.snapshots_expired[name] = n_before - n_after
-        report.orphan_files_removed = self._remove_orphan_files(dt.datetime.now(dt.UTC) - grace)
+                released |= used_before - self._referenced_files(expired_tbl)
+        report.orphan_files_removed = self._remove_orphan_files(
+            dt.datetime.now(dt.UTC) - grace, released
+        )
         say(f"removed {report.orphan_files_removed} orphan file(s)")
         return report
 
@@ -930,18 +982,26 @@ class Lake:
                 return path[len(prefix) :]
         return path
 
-    def _remove_orphan_files(self, before: dt.datetime) -> int:
+    def _referenced_files(self, tbl: Table) -> set[str]:
+        """Every manifest list, manifest and data file that some snapshot of ``tbl`` uses."""
+        referenced: set[str] = set()
+        for snap in tbl.metadata.snapshots:
+            referenced.add(self._strip(snap.manifest_list))
+            for manifest in snap.manifests(tbl.io):
+                referenced.add(self._strip(manifest.manifest_path))
+                for entry in manifest.fetch_manifest_entry(tbl.io, discard_deleted=True):
+                    referenced.add(self._strip(entry.data_file.file_path))
+        return referenced
+
+    def _remove_orphan_files(self, before: dt.datetime, released: set[str]) -> int:
+        """Delete unreferenced files: at once if expiry released them (they were
+        committed, so no writer still needs them), else only if older than ``before``
+        (a file younger than that may belong to a commit in flight)."""
         fs = self._fs()
         removed = 0
         for name in TABLES:
             tbl = self.table(name)
-            referenced: set[str] = set()
-            for snap in tbl.metadata.snapshots:
-                referenced.add(self._strip(snap.manifest_list))
-                for manifest in snap.manifests(tbl.io):
-                    referenced.add(self._strip(manifest.manifest_path))
-                    for entry in manifest.fetch_manifest_entry(tbl.io, discard_deleted=True):
-                        referenced.add(self._strip(entry.data_file.file_path))
+            referenced = self._referenced_files(tbl)
             root = self._strip(tbl.location()).rstrip("/")
             for sub in ("data", "metadata"):
                 base = f"{root}/{sub}"
@@ -952,7 +1012,7 @@ class Lake:
                         continue
                     if not (path.endswith(".parquet") or path.endswith(".avro")):
                         continue
-                    if _modified(fs, path) >= before:
+                    if path not in released and _modified(fs, path) >= before:
                         continue
                     fs.rm(path)
                     removed += 1
@@ -984,3 +1044,38 @@ def _modified(fs: fsspec.AbstractFileSystem, path: str) -> dt.datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
     return value
+
+
+class _HashingSink:
+    """A write-only file object that hashes every byte it passes to ``inner``.
+
+    pyarrow's ParquetWriter writes the magic and every row group before the footer, so
+    the digest taken just before ``close`` covers exactly the bytes before the footer.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self._hash = hashlib.sha256()
+        self._pos = 0
+        self.closed = False
+
+    def write(self, data: bytes) -> int:
+        self._hash.update(data)
+        self._pos += len(data)
+        self._inner.write(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._pos
+
+    def flush(self) -> None:
+        """Nothing is buffered here."""
+
+    def writable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.closed = True
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()

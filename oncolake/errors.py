@@ -8,6 +8,7 @@ from typing import TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -20,7 +21,7 @@ USER_ERROR_TYPES: tuple[type[BaseException], ...] = (ValueError, FileNotFoundErr
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print ``error: message`` on stderr and return the Exit to raise."""
-    err_console.print(f"[bold red]error:[/] {message}", markup=True)
+    err_console.print("[bold red]error:[/]", escape(message), markup=True)
     return typer.Exit(code)
 
 

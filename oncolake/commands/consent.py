@@ -65,7 +65,9 @@ def withdraw(
             Withdrawal(patient_id=patient, date=when, reason=reason, scope=scope),
         )
         removed = lake.delete_rows({"patient_id": [patient]}, tables=SCOPE_TABLES[w.scope])
-        report = lake.maintain(expire_older_than=dt.timedelta(0), grace=dt.timedelta(0))
+        # Default grace: other centres may be committing right now; expiry still releases
+        # (and removes) every file that held the withdrawn rows.
+        report = lake.maintain(expire_older_than=dt.timedelta(0))
         version = lake.current_version().id
         record_withdrawal(
             home,

@@ -125,7 +125,7 @@ def test_withdraw_bad_scope_is_one_line(lake: Lake) -> None:
 def test_lake_refuses_a_data_file_edited_after_signing(lake: Lake) -> None:
     [path] = [p for p in lake.data_files() if "/patients/" in p]
     table = pq.read_table(path)
-    kv = dict(table.schema.metadata or {})
+    kv = dict(pq.read_metadata(path).metadata or {})  # the file's key-value metadata
     kv[b"oncolake.tags"] = kv[b"oncolake.tags"].replace(b"DUO:0000042", b"DUO:0000004")
     pq.write_table(table.replace_schema_metadata(kv), path)
     with pytest.raises(ValueError, match="the tags do not match their signature") as info:

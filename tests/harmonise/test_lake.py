@@ -146,6 +146,51 @@ def test_delete_then_maintain_purges_rows_from_every_file(lake: Lake) -> None:
     assert visible(lake)["patients"] == 3
 
 
+def test_purge_with_default_grace_removes_released_files_but_spares_commits_in_flight(
+    local_lake: Lake, tmp_path: Path
+) -> None:
+    local_lake.commit(make_submission("ds-a", "c1", ["c1-p1", "c1-p2"]))
+    # rows of a submission still committing (its datasets row not written yet)
+    in_flight = make_submission("ds-b", "c2", ["c2-p1"])
+    local_lake._append_files(
+        local_lake.table("patients"),
+        local_lake._write_files(
+            local_lake.table("patients"),
+            TABLES["patients"],
+            local_lake._conform(TABLES["patients"], in_flight.tables["patients"], in_flight),
+            {"ds-b": dict(in_flight.tags)},
+            in_flight.submission_id,
+        ),
+        in_flight.submission_id,
+        "append",
+    )
+    local_lake.delete_rows({"patient_id": ["c1-p2"]})
+    local_lake.maintain(expire_older_than=ZERO)  # default grace
+    values = all_rows_in_files(local_lake, "patient_id")
+    assert "c1-p2" not in values
+    assert "c2-p1" in values  # the in-flight submission's rows were not purged
+    local_lake.commit(in_flight)
+    assert sorted(local_lake.read("patients", columns=["patient_id"]).column(0).to_pylist()) == [
+        "c1-p1",
+        "c2-p1",
+    ]
+
+
+def test_file_with_edited_rows_but_copied_tags_is_refused(local_lake: Lake) -> None:
+    local_lake.commit(make_submission("ds-a", "c1", ["c1-p1", "c1-p2"]))
+    path = next(iter(local_lake.table("consents").scan().plan_files())).file.file_path
+    local = path.removeprefix("file://")
+    original = pq.read_table(local)
+    edited = original.set_column(
+        original.schema.get_field_index("status"),
+        original.schema.field("status"),
+        pa.array(["withdrawn-but-hidden"] * original.num_rows, original.schema.field("status").type),
+    )
+    pq.write_table(edited.replace_schema_metadata(pq.read_metadata(local).metadata), local)
+    with pytest.raises(TamperedFileError, match="rows do not match the signed digest"):
+        Lake(local_lake.config, TAG_KEY).read("consents")
+
+
 def test_pinned_version_survives_maintenance(lake: Lake) -> None:
     lake.commit(make_submission("ds-a", "c1", ["c1-p1", "c1-p2"]))
     pinned = lake.current_version()
@@ -186,7 +231,7 @@ def test_tampered_file_is_refused(local_lake: Lake) -> None:
     path = next(iter(tbl.scan().plan_files())).file.file_path
     local = path.removeprefix("file://")
     data = pq.read_table(local)
-    meta = dict(data.schema.metadata)
+    meta = dict(pq.read_metadata(local).metadata)
     tags = json.loads(meta[b"oncolake.tags"])
     tags["datasets"]["ds-a"]["duo_codes"] = ["DUO:0000004"]  # widen the consent
     meta[b"oncolake.tags"] = json.dumps(tags).encode()
