@@ -238,12 +238,31 @@ def read_header(path: str | Path) -> VcfHeader:
             formats=formats,
             annotation=annotation,
             annotation_fields=fields,
-            header_lines=raw.count("\n"),
+            header_lines=_count_header_lines(spath),
             assembly=assembly,
             is_bcf=_is_bcf(spath),
         )
     finally:
         vcf.close()
+
+
+def _count_header_lines(path: str) -> int:
+    """Lines before the first record in a text VCF (plain or bgzipped); 0 for BCF."""
+    import gzip
+
+    n = 0
+    try:
+        with open(path, "rb") as raw:
+            gz = raw.read(2) == b"\x1f\x8b"
+        opener = gzip.open if gz else open
+        with opener(path, "rb") as fh:
+            for line in fh:
+                if not line.startswith(b"#"):
+                    break
+                n += 1
+    except (OSError, EOFError):
+        return n
+    return n
 
 
 def _is_bcf(path: str) -> bool:
@@ -334,55 +353,64 @@ def _gt_string(alleles: Sequence[int], phased: bool) -> str:
 
 
 def _raw_cyvcf2(header: VcfHeader, roles: SampleRoles, stats: ReadStats) -> pa.Table:
-    """All records of a (small) file as raw columns, in-process with cyvcf2."""
-    import numpy as np
+    """All records of a (small) file as raw columns, in-process.
 
-    vcf = _open_cyvcf2(header.path)
-    idx = {s: i for i, s in enumerate(vcf.samples)}
-    ti = idx.get(roles.tumour) if roles.tumour else None
-    ni = idx.get(roles.normal) if roles.normal else None
-    has_dp = "DP" in header.formats
-    has_ad = "AD" in header.formats
+    htslib through pysam: cyvcf2 crashes (segfault) on some malformed records of the
+    hts-specs conformance suite (empty FORMAT sub-fields) where pysam raises an error.
+    """
+    import pysam
+
+    pysam.set_verbosity(0)
+    try:
+        vcf = pysam.VariantFile(header.path)
+    except (OSError, ValueError) as exc:
+        raise VcfFormatError(f"{header.path}, header: cannot open ({exc})") from None
+    ti = roles.tumour if roles.tumour in header.samples else None
+    ni = roles.normal if roles.normal in header.samples else None
     ann_key = header.annotation
     cols: dict[str, list[Any]] = {n: [] for n in RAW_SCHEMA.names}
-    missing = np.iinfo(np.int32).min
     rec = -1
     try:
-        for rec, v in enumerate(vcf):
+        it = iter(vcf)
+        while True:
+            try:
+                v = next(it)
+            except StopIteration:
+                break
+            rec += 1
             cols["rec"].append(rec)
-            cols["chrom"].append(v.CHROM)
-            cols["pos"].append(v.POS)
-            cols["ref"].append(v.REF)
-            cols["alt"].append(",".join(v.ALT) if v.ALT else None)
-            cols["qual"].append(v.QUAL)
-            filters = v.FILTERS
+            cols["chrom"].append(v.chrom)
+            cols["pos"].append(v.pos)
+            cols["ref"].append(v.ref)
+            cols["alt"].append(",".join(v.alts) if v.alts else None)
+            cols["qual"].append(v.qual)
+            filters = list(v.filter.keys())
             cols["filter"].append(";".join(filters) if filters else None)
-            ann = v.INFO.get(ann_key) if ann_key else None
+            ann = v.info.get(ann_key) if ann_key and ann_key in v.info else None
+            if isinstance(ann, tuple):
+                ann = ",".join(str(a) for a in ann if a is not None)
             cols["ann"].append(None if ann is None or isinstance(ann, bool) else str(ann))
-            gts = v.genotypes if (ti is not None or ni is not None) and len(idx) else None
-            dp = v.format("DP") if has_dp and gts is not None else None
-            ad = v.format("AD") if has_ad and gts is not None else None
-            for prefix, si in (("t_", ti), ("n_", ni)):
-                if si is None or gts is None:
+            fmt = v.format
+            for prefix, name in (("t_", ti), ("n_", ni)):
+                if name is None:
                     cols[prefix + "gt"].append(None)
                     cols[prefix + "dp"].append(None)
                     cols[prefix + "ad"].append(None)
                     continue
-                g = gts[si]
-                cols[prefix + "gt"].append(_gt_string(g[:-1], bool(g[-1])) if g else None)
-                if dp is not None and dp.dtype.kind == "i":
-                    d = int(dp[si][0])
-                    cols[prefix + "dp"].append(None if d <= missing + 1 else d)
-                else:
-                    cols[prefix + "dp"].append(None)
-                if ad is not None and ad.dtype.kind == "i":
-                    vals = ad[si]
-                    cols[prefix + "ad"].append(
-                        ",".join("." if int(x) <= missing + 1 else str(int(x)) for x in vals)
-                    )
-                else:
-                    cols[prefix + "ad"].append(None)
-    except Exception as exc:  # htslib parse error surfaces as a bare Exception
+                smp = v.samples[name]
+                gt = smp.get("GT") if "GT" in fmt else None
+                cols[prefix + "gt"].append(
+                    _gt_string([-1 if a is None else a for a in gt], smp.phased) if gt else None
+                )
+                dp = smp.get("DP") if "DP" in fmt else None
+                cols[prefix + "dp"].append(dp if isinstance(dp, int) else None)
+                ad = smp.get("AD") if "AD" in fmt else None
+                if isinstance(ad, int):
+                    ad = (ad,)
+                cols[prefix + "ad"].append(
+                    ",".join("." if x is None else str(x) for x in ad) if ad else None
+                )
+    except (OSError, ValueError, TypeError, KeyError) as exc:
         raise VcfFormatError(
             f"{_where(header, rec + 1)}: cannot parse the record after "
             f"{'the header' if rec < 0 else 'the previous one'} ({exc}); check it has 8+ "
@@ -525,10 +553,10 @@ def iter_raw(
     if engine == "auto":
         big = os.path.getsize(header.path) > SMALL_FILE_BYTES
         engine = "bcftools" if (big or reference_fasta) and bcftools_path() else "cyvcf2"
+    _check_bgzf_eof(header.path)
     if engine == "bcftools":
         yield from _iter_raw_bcftools(header, roles, stats, reference_fasta)
     else:
-        _check_bgzf_eof(header.path)
         yield _raw_cyvcf2(header, roles, stats)
 
 

@@ -119,7 +119,11 @@ def ingest_consent_resource(patient: str = JENNY_ID, status: str = "active") -> 
                 {"system": "https://oncolake.org/fhir/CodeSystem/data-scope", "code": "clinical"},
             ],
             "code": [
-                {"coding": [{"system": "http://purl.obolibrary.org/obo/duo.owl", "code": "DUO:0000042"}]}
+                {
+                    "coding": [
+                        {"system": "http://purl.obolibrary.org/obo/duo.owl", "code": "DUO:0000042"}
+                    ]
+                }
             ],
         },
     }
