@@ -404,7 +404,13 @@ def received_summary(
         "filters": [f if isinstance(f, str) else f.get("id", "") for f in filters],
     }
     if params:
-        out["requestParameters"] = params
+        # the framework types every request parameter as an object: scalar g_variant
+        # parameters are echoed grouped as the model's requestParameters.json does
+        echoed = {k: v for k, v in params.items() if isinstance(v, dict)}
+        scalars = {k: v for k, v in params.items() if not isinstance(v, dict)}
+        if scalars:
+            echoed["g_variant"] = scalars
+        out["requestParameters"] = echoed
     return out
 
 
@@ -440,7 +446,13 @@ def count_response(
 def error_response(code: int, message: str) -> dict[str, Any]:
     """A Beacon error response (``detail`` repeats the message, as every API error does)."""
     return {
-        "meta": {"beaconId": BEACON_ID, "apiVersion": API_VERSION, "returnedSchemas": []},
+        "meta": {
+            "beaconId": BEACON_ID,
+            "apiVersion": API_VERSION,
+            "returnedSchemas": [],
+            "returnedGranularity": "boolean",
+            "receivedRequestSummary": received_summary("individual", "boolean", [], {}),
+        },
         "error": {"errorCode": code, "errorMessage": message},
         "detail": message,
     }
@@ -470,11 +482,8 @@ def dataset_item(d: dict[str, Any]) -> dict[str, Any]:
         "description": f"{d.get('centre_name') or d['centre_id']} ({d['centre_id']})",
         "createDateTime": d.get("committed_at") or "",
         "version": d.get("pipeline_version") or "",
-        "info": {
-            "centre": d["centre_id"],
-            "assays": d.get("assays") or [],
-            "pipelineFingerprint": d.get("pipeline_fingerprint"),
-        },
+        # no "info": the default model's datasets schema refers to a missing
+        # ../common/info.json (upstream bug at the pinned commit)
     }
     if duos:
         out["dataUseConditions"] = {"duoDataUse": [{**x, "version": duo.DUO_RELEASE} for x in duos]}

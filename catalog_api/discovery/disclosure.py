@@ -12,8 +12,9 @@ DataSHIELD):
   says which centre or tumour type holds one to four patients;
 * a user may make ``budget`` count queries per sliding ``window`` seconds (HTTP 429 after);
 * a query whose counted patient set differs from one of the user's recent answers (same
-  window) by between 1 and ``threshold - 1`` patients is refused (HTTP 409): two such answers
-  subtracted would isolate fewer than the threshold, however the definitions are written.
+  window) by between 1 and ``threshold - 1`` patients is refused (HTTP 409) when both
+  answers are shown as numbers: subtracted, they would isolate fewer than the threshold,
+  however the definitions are written (a suppressed answer gives nothing to subtract).
 """
 
 from __future__ import annotations
@@ -108,7 +109,8 @@ class DisclosureControl:
             state.queries.append(now)
             n = len(patients)
             for r in reversed(state.recent):
-                if r.digest == digest:
+                if r.digest == digest or n < self.threshold or len(r.patients) < self.threshold:
+                    # a repeat, or a suppressed answer: nothing to subtract
                     continue
                 if abs(len(r.patients) - n) >= self.threshold:
                     continue
