@@ -13,8 +13,9 @@ from consent.errors import ConsentError
 from consent.matching import permits
 from consent.purpose import load_purpose
 from consent.records import load_consent
-from consent.withdrawal import SCOPE_TABLES, Withdrawal, list_withdrawals, record_withdrawal
+from consent.withdrawal import SCOPE_TABLES, Withdrawal, list_withdrawals
 from harmonise.lake import Lake
+from harmonise.withdrawal import apply_withdrawal
 from oncolake.errors import fail, user_errors
 from oncolake.settings import get_settings
 
@@ -60,20 +61,14 @@ def withdraw(
             raise fail("the lake is not initialised; run `oncolake lake init` first")
         when = dt.date.fromisoformat(date) if date else dt.date.today()
         home = settings.ensure_home()
-        w = record_withdrawal(
-            home,
-            Withdrawal(patient_id=patient, date=when, reason=reason, scope=scope),
+        done = apply_withdrawal(
+            lake, home, Withdrawal(patient_id=patient, date=when, reason=reason, scope=scope)
         )
-        removed = lake.delete_rows({"patient_id": [patient]}, tables=SCOPE_TABLES[w.scope])
-        # Default grace: other centres may be committing right now; expiry still releases
-        # (and removes) every file that held the withdrawn rows.
-        report = lake.maintain(expire_older_than=dt.timedelta(0))
-        version = lake.current_version().id
-        record_withdrawal(
-            home,
-            w.model_copy(
-                update={"status": "applied", "rows_removed": removed, "lake_version": version}
-            ),
+        w, removed, report, version = (
+            done.withdrawal,
+            done.rows_removed,
+            done.maintenance,
+            done.lake_version,
         )
     total = sum(removed.values())
     typer.echo(f"withdrawal {w.withdrawal_id} of patient {patient} recorded ({w.scope})")
