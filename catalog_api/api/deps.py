@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from catalog_api.auth import oidc, tokens
 from catalog_api.auth.oidc import VisaGrant
 from catalog_api.core.config import ApiConfig
+from catalog_api.governance import policy
 from catalog_api.governance.engine import CohortEngine, LakeCohortEngine
-from catalog_api.governance.errors import Forbidden, NotAuthenticated
+from catalog_api.governance.errors import NotAuthenticated
 from catalog_api.models import Role, User
 from harmonise.lake import Lake
 
@@ -107,12 +108,9 @@ VisaGrants = Annotated[list[VisaGrant], Depends(get_visa_grants)]
 
 def require_roles(*roles: Role) -> Callable[[User], User]:
     """A dependency that lets through only users holding one of ``roles`` (else 403)."""
-    names = " or ".join(r.value for r in roles)
 
     def dependency(user: CurrentUser) -> User:
-        if not user.has_role(*roles):
-            have = ", ".join(user.roles) or "no role"
-            raise Forbidden(f"this needs the {names} role; {user.username} has {have}")
+        policy.ensure_roles(user, *roles)
         return user
 
     dependency.__name__ = f"require_{'_or_'.join(r.value for r in roles)}"

@@ -7,6 +7,7 @@ recent answers) belongs to the app, configured from its :class:`ApiConfig`.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 import weakref
@@ -16,12 +17,17 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from sqlalchemy.orm import Session
 
+from catalog_api import audit
 from catalog_api.core.config import ApiConfig
-from catalog_api.discovery.definition import describe_errors
+from catalog_api.discovery.definition import CohortDefinition, describe_errors
 from catalog_api.discovery.disclosure import DisclosureControl
-from catalog_api.discovery.engine import DiscoveryEngine
+from catalog_api.discovery.engine import DiscoveryEngine, disclose
 from catalog_api.discovery.errors import DiscoveryError, IndexNotReadyError
+from catalog_api.models import User
+from consent.purpose import ResearchPurpose
+from consent.tags import canonical_json
 from harmonise.lake import Lake
 
 _ENGINES: weakref.WeakKeyDictionary[Lake, DiscoveryEngine] = weakref.WeakKeyDictionary()
@@ -70,6 +76,56 @@ def control_for(request: Request) -> DisclosureControl:
     return ctl
 
 
+def _audit(
+    session: Session, user: User, action: str, version: str, details: dict[str, Any]
+) -> None:
+    audit.record(session, actor=user, action=action, subject=f"lake:{version}", details=details)
+    session.commit()
+
+
+def count_query(
+    session: Session,
+    *,
+    user: User,
+    engine: DiscoveryEngine,
+    control: DisclosureControl,
+    definition: CohortDefinition,
+    purpose: ResearchPurpose,
+) -> dict[str, Any]:
+    """Count ``definition`` for ``purpose`` as ``user``: the disclosed answer.
+
+    The one path of every count shown to a user (API and web pages): the query is charged
+    to the user's budget and checked for differencing (a :class:`DiscoveryError` refuses
+    it), and answered or refused, it is audited and committed.
+    """
+    query = {
+        "definition": definition.model_dump(mode="json", exclude_none=True),
+        "purpose": purpose.model_dump(mode="json", exclude_defaults=True),
+    }
+    digest = hashlib.sha256(canonical_json(query)).hexdigest()
+    try:
+        result = engine.count(definition, purpose)
+        control.check(user.username, digest, result.permitted)
+    except DiscoveryError as exc:
+        _audit(
+            session,
+            user,
+            "discovery.count_refused",
+            engine.index.version_id,
+            {**query, "status": exc.status_code, "reason": str(exc)},
+        )
+        raise
+    answer = disclose(result, control)
+    _audit(
+        session,
+        user,
+        "discovery.count",
+        result.version_id,
+        {**query, "digest": digest, "answer": answer},
+    )
+    return answer
+
+
 def error_response(exc: DiscoveryError) -> JSONResponse:
     """A discovery error as its HTTP answer (``detail`` is the message)."""
     headers = {"Retry-After": "5"} if isinstance(exc, IndexNotReadyError) else None
@@ -115,4 +171,11 @@ def _validation_detail(exc: RequestValidationError) -> str:
     return "; ".join(dict.fromkeys(problems)) or "invalid request"
 
 
-__all__ = ["DiscoveryRoute", "control_for", "describe_errors", "engine_for", "ready_engine"]
+__all__ = [
+    "DiscoveryRoute",
+    "control_for",
+    "count_query",
+    "describe_errors",
+    "engine_for",
+    "ready_engine",
+]

@@ -10,6 +10,14 @@ from catalog_api.governance.errors import Forbidden, NotFound
 from catalog_api.models import AccessRequest, CentrePart, Cohort, Export, Role, User
 
 
+def ensure_roles(user: User, *roles: Role) -> None:
+    """The user holds one of ``roles`` (:class:`Forbidden` naming the roles otherwise)."""
+    if not user.has_role(*roles):
+        names = " or ".join(r.value for r in roles)
+        have = ", ".join(user.roles) or "no role"
+        raise Forbidden(f"this needs the {names} role; {user.username} has {have}")
+
+
 def is_admin(user: User) -> bool:
     """Admins see everything (they do not decide or request on others' behalf)."""
     return user.has_role(Role.admin)
@@ -41,6 +49,18 @@ def ensure_can_view_request(user: User, request: AccessRequest) -> None:
     if request.requester_id == user.id or is_admin(user) or visible_parts(user, request):
         return
     raise NotFound(f"no access request {request.id} visible to you")
+
+
+def is_reviewer_of(user: User, request: AccessRequest) -> bool:
+    """True if ``user`` reviews a centre contributing to ``request``."""
+    return user.has_role(Role.reviewer) and any(user.governs(p.centre_id) for p in request.parts)
+
+
+def ensure_can_read_trail(user: User, request: AccessRequest) -> None:
+    """The requester, admins and the request's reviewers may read its audit trail."""
+    ensure_can_view_request(user, request)
+    if not (request.requester_id == user.id or is_admin(user) or is_reviewer_of(user, request)):
+        raise NotFound(f"no audit trail of access request {request.id} visible to you")
 
 
 def ensure_requester(user: User, request: AccessRequest) -> None:

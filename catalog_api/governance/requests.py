@@ -49,7 +49,6 @@ from catalog_api.models import (
     Decision,
     DecisionKind,
     RequestState,
-    Role,
     User,
 )
 from harmonise.errors import HarmoniseError
@@ -489,8 +488,8 @@ def audit_subjects(req: AccessRequest) -> list[str]:
 
 
 def is_reviewer_of(user: User, req: AccessRequest) -> bool:
-    """True if ``user`` reviews a centre of ``req`` (they may read its trail)."""
-    return user.has_role(Role.reviewer) and any(user.governs(p.centre_id) for p in req.parts)
+    """True if ``user`` reviews a centre of ``req`` (see :func:`policy.is_reviewer_of`)."""
+    return policy.is_reviewer_of(user, req)
 
 
 def trail_details(details_json: str) -> dict[str, Any]:

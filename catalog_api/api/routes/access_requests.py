@@ -17,7 +17,6 @@ from catalog_api.api.deps import (
     VisaGrants,
 )
 from catalog_api.governance import exports, policy, requests
-from catalog_api.governance.errors import NotFound
 from catalog_api.governance.schemas import (
     AccessRequestCreate,
     AccessRequestPublic,
@@ -170,11 +169,7 @@ def request_trail(
 ) -> list[AuditEntryPublic]:
     """The audit trail of a request and its exports (requester, its reviewers, admins)."""
     req = crud.get_access_request(session, request_id=request_id)
-    policy.ensure_can_view_request(user, req)
-    if not (
-        req.requester_id == user.id or policy.is_admin(user) or requests.is_reviewer_of(user, req)
-    ):
-        raise NotFound(f"no audit trail of access request {request_id} visible to you")
+    policy.ensure_can_read_trail(user, req)
     stmt = audit.query(subjects=requests.audit_subjects(req), after_seq=after_seq, limit=limit)
     return [
         AuditEntryPublic(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
@@ -10,15 +9,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from catalog_api import audit
 from catalog_api.api.deps import CurrentUser, ResearcherUser, SessionDep
 from catalog_api.discovery.definition import CohortDefinition
-from catalog_api.discovery.engine import disclose
-from catalog_api.discovery.errors import DiscoveryError
-from catalog_api.discovery.service import DiscoveryRoute, control_for, ready_engine
+from catalog_api.discovery.service import DiscoveryRoute, control_for, count_query, ready_engine
 from catalog_api.discovery.terms import filtering_terms
 from consent.purpose import ResearchPurpose
-from consent.tags import canonical_json
 
 router = APIRouter(tags=["discovery"], route_class=DiscoveryRoute)
 
@@ -67,11 +62,6 @@ class CountResponse(BaseModel):
     disclosure: Disclosure
 
 
-def _audit(session: Any, user: Any, action: str, version: str, details: dict[str, Any]) -> None:
-    audit.record(session, actor=user, action=action, subject=f"lake:{version}", details=details)
-    session.commit()
-
-
 @router.post(
     "/cohorts/count",
     name="count",
@@ -88,32 +78,13 @@ def count(
 ) -> JSONResponse:
     """Counts: total, basket view by tumour type, by centre, the coverage denominator and how
     many were excluded by consent; every count disclosure-controlled; the query is audited."""
-    eng = ready_engine(request)
-    ctl = control_for(request)
-    query = {
-        "definition": body.definition.model_dump(mode="json", exclude_none=True),
-        "purpose": body.purpose.model_dump(mode="json", exclude_defaults=True),
-    }
-    digest = hashlib.sha256(canonical_json(query)).hexdigest()
-    try:
-        result = eng.count(body.definition, body.purpose)
-        ctl.check(user.username, digest, result.permitted)
-    except DiscoveryError as exc:
-        _audit(
-            session,
-            user,
-            "discovery.count_refused",
-            eng.index.version_id,
-            {**query, "status": exc.status_code, "reason": str(exc)},
-        )
-        raise
-    answer = disclose(result, ctl)
-    _audit(
+    answer = count_query(
         session,
-        user,
-        "discovery.count",
-        result.version_id,
-        {**query, "digest": digest, "answer": answer},
+        user=user,
+        engine=ready_engine(request),
+        control=control_for(request),
+        definition=body.definition,
+        purpose=body.purpose,
     )
     return JSONResponse(answer)
 
