@@ -8,7 +8,7 @@ from oncolake import __version__
 from oncolake.commands import audit as audit_cmd
 from oncolake.commands import consent as consent_cmd
 from oncolake.commands import db as db_cmd
-from oncolake.commands import demo, ingest, lake, pipeline, submit
+from oncolake.commands import demo, ingest, lake, pipeline, serve, submit
 from oncolake.commands import metadata as metadata_cmd
 from oncolake.commands import tokens as tokens_cmd
 from oncolake.commands import users as users_cmd
@@ -24,8 +24,11 @@ app.add_typer(lake.app, name="lake", help="The Iceberg lake: init, tables, snaps
 app.command("submit")(submit.submit)
 app.command("ingest")(ingest.ingest_command)
 demo.register(app)
+serve.register(app)
 app.add_typer(pipeline.app, name="pipeline", help="Run and check the harmonised dna_seq workflow.")
-app.add_typer(metadata_cmd.app, name="metadata", help="Submission manifests: JSON Schema, validation.")
+app.add_typer(
+    metadata_cmd.app, name="metadata", help="Submission manifests: JSON Schema, validation."
+)
 app.add_typer(consent_cmd.app, name="consent", help="Consent: data-use matching, withdrawal.")
 app.add_typer(users_cmd.app, name="users", help="Catalogue users: add, list, set roles/centres.")
 app.add_typer(tokens_cmd.app, name="tokens", help="API tokens: create (shown once), list, revoke.")

@@ -1,0 +1,1 @@
+"""The demo: a living network of centres on the embedded default."""
