@@ -1,41 +1,34 @@
 """Build the catalogue's :class:`~catalog_api.core.config.ApiConfig` from the settings.
 
-The settings class is ``oncolake.settings.Settings``; the catalogue-only knobs that it does
-not (yet) carry are read here from the environment, all prefixed ``ONCOLAKE_``:
-``QUORUM`` (default approvals per centre), ``CENTRE_QUORUMS`` (``C1=2,C2=1``),
-``OIDC_ISSUER``, ``OIDC_AUDIENCE``, ``OIDC_JWKS_URL``, ``VISA_ISSUERS`` (JSON issuer →
-JWKS URL), ``VISA_GRANTS`` (JSON visa value → centre id), ``DOWNLOAD_LINK_SECONDS``.
+Every knob is a field of ``oncolake.settings.Settings`` (one ``ONCOLAKE_*`` variable each):
+``QUORUM`` and ``CENTRE_QUORUMS`` (``C1=2,C2=1``), ``OIDC_ISSUER``, ``OIDC_AUDIENCE``,
+``OIDC_JWKS_URL``, ``VISA_ISSUERS`` (JSON issuer → JWKS URL), ``VISA_GRANTS`` (JSON visa value
+→ centre id), ``DOWNLOAD_LINK_SECONDS`` and the disclosure-control settings.
 """
 
 from __future__ import annotations
 
-import os
-
 from catalog_api.core.config import ApiConfig
 from oncolake.settings import Settings, SettingsError, get_settings
-
-
-def _env(name: str, default: str = "") -> str:
-    return os.environ.get(f"ONCOLAKE_{name}", default).strip()
 
 
 def api_config(settings: Settings | None = None) -> ApiConfig:
     """The catalogue's configuration for ``settings`` (default: the environment)."""
     s = settings or get_settings()
     extra: dict[str, str] = {}
-    for item in filter(None, (p.strip() for p in _env("CENTRE_QUORUMS").split(","))):
+    for item in filter(None, (p.strip() for p in s.centre_quorums.split(","))):
         centre, _, n = item.partition("=")
-        if not n.strip().isdigit():
+        if not n.strip().isdigit() or int(n) < 1:
             raise SettingsError(
                 f"ONCOLAKE_CENTRE_QUORUMS: {item!r} is not centre=number (e.g. C1=2,C2=1)"
             )
         extra[f"quorum:{centre.strip()}"] = n.strip()
-    for key in ("VISA_ISSUERS", "VISA_GRANTS", "DOWNLOAD_LINK_SECONDS"):
-        if _env(key):
-            extra[key.lower()] = _env(key)
-    quorum = _env("QUORUM", "1")
-    if not quorum.isdigit() or int(quorum) < 1:
-        raise SettingsError(f"ONCOLAKE_QUORUM must be a whole number ≥ 1, not {quorum!r}")
+    if s.visa_issuers:
+        extra["visa_issuers"] = s.visa_issuers
+    if s.visa_grants:
+        extra["visa_grants"] = s.visa_grants
+    if s.download_link_seconds:
+        extra["download_link_seconds"] = str(s.download_link_seconds)
     home = s.ensure_home()
     return ApiConfig(
         database_url=s.database_uri,
@@ -43,10 +36,14 @@ def api_config(settings: Settings | None = None) -> ApiConfig:
         tag_signing_key=s.secret("tag_signing_key"),
         home=home,
         exports_dir=home / "exports",
-        quorum=int(quorum),
-        oidc_issuer=_env("OIDC_ISSUER"),
-        oidc_audience=_env("OIDC_AUDIENCE"),
-        oidc_jwks_url=_env("OIDC_JWKS_URL"),
+        disclosure_threshold=s.disclosure_threshold,
+        disclosure_rounding=s.disclosure_rounding,
+        query_budget=s.query_budget,
+        query_window_seconds=s.query_window_seconds,
+        quorum=s.quorum,
+        oidc_issuer=s.oidc_issuer,
+        oidc_audience=s.oidc_audience,
+        oidc_jwks_url=s.oidc_jwks_url,
         production=s.is_production,
         extra=extra,
     )

@@ -68,6 +68,34 @@ class Settings(BaseSettings):
     s3_secret_access_key: SecretStr | None = Field(default=None, description="S3 secret key.")
     s3_region: str = Field(default="us-east-1", description="S3 region.")
 
+    # -- the catalogue ---------------------------------------------------------------
+    disclosure_threshold: int = Field(
+        default=5,
+        ge=0,
+        description="Counts below this are never shown as numbers.",
+    )
+    disclosure_rounding: int = Field(
+        default=5, ge=1, description="Counts at or above the threshold are rounded to this."
+    )
+    query_budget: int = Field(default=200, ge=1, description="Count queries per user per window.")
+    query_window_seconds: int = Field(default=3600, ge=1, description="The budget's window.")
+    quorum: int = Field(default=1, ge=1, description="Approvals needed per centre.")
+    centre_quorums: str = Field(
+        default="", description="Per-centre quorums overriding QUORUM, e.g. 'C1=2,C2=1'."
+    )
+    oidc_issuer: str = Field(default="", description="OpenID Connect issuer (empty: no OIDC).")
+    oidc_audience: str = Field(default="", description="Audience expected in OIDC tokens.")
+    oidc_jwks_url: str = Field(default="", description="JWKS URL of the OIDC issuer.")
+    visa_issuers: str = Field(
+        default="", description="GA4GH visa issuers as JSON: issuer → JWKS URL."
+    )
+    visa_grants: str = Field(
+        default="", description="ControlledAccessGrants visa values as JSON: value → centre id."
+    )
+    download_link_seconds: int | None = Field(
+        default=None, ge=1, description="Lifetime of export download links."
+    )
+
     secret_key: SecretStr | None = Field(default=None, description=SECRET_FIELDS["secret_key"])
     tag_signing_key: SecretStr | None = Field(
         default=None, description=SECRET_FIELDS["tag_signing_key"]

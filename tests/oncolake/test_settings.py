@@ -87,3 +87,23 @@ def test_corrupt_secrets_file_says_how_to_fix(tmp_path: Path) -> None:
     (home / "secrets.json").write_text("{not json")
     with pytest.raises(SettingsError, match="delete it to generate new keys"):
         get_settings().secret("secret_key")
+
+
+def test_catalogue_settings_reach_the_api_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    from oncolake.api_config import api_config
+
+    monkeypatch.setenv("ONCOLAKE_DISCLOSURE_THRESHOLD", "10")
+    monkeypatch.setenv("ONCOLAKE_CENTRE_QUORUMS", "C1=2, C2=1")
+    monkeypatch.setenv("ONCOLAKE_VISA_GRANTS", '{"urn:dac:c1": "C1"}')
+    cfg = api_config()
+    assert cfg.disclosure_threshold == 10
+    assert cfg.extra["quorum:C1"] == "2" and cfg.extra["quorum:C2"] == "1"
+    assert cfg.extra["visa_grants"] == '{"urn:dac:c1": "C1"}'
+
+
+def test_bad_centre_quorum_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from oncolake.api_config import api_config
+
+    monkeypatch.setenv("ONCOLAKE_CENTRE_QUORUMS", "C1=two")
+    with pytest.raises(SettingsError, match="ONCOLAKE_CENTRE_QUORUMS: 'C1=two'"):
+        api_config()
