@@ -34,16 +34,18 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from pyiceberg.expressions import In
+from pyiceberg.io.pyarrow import schema_to_pyarrow
 from pyroaring import BitMap
 
 from harmonise.lake import OPERATION_PROP, Lake, LakeVersion
-from harmonise.model import DATA_TABLES
+from harmonise.model import DATA_TABLES, TABLES
 
 log = logging.getLogger(__name__)
 
 #: Variant rows read per batch when (re)building (bounds memory at network scale).
-BATCH_VARIANT_ROWS = 4_000_000
+BATCH_VARIANT_ROWS = 2_000_000
 SEP = "\x1f"
 
 AtomKey = tuple[str, str, str, str, str]  # gene, protein_change, consequence, class, origin
@@ -146,9 +148,9 @@ class LakeIndex:
         """OR each slot into the feature (*kind, key) of its row (nulls skipped)."""
         if len(slots) == 0:
             return
+        if isinstance(keys, pa.ChunkedArray):
+            keys = keys.combine_chunks()
         enc = pc.dictionary_encode(keys)
-        if isinstance(enc, pa.ChunkedArray):
-            enc = enc.combine_chunks()
         idx = enc.indices.to_numpy(zero_copy_only=False)
         valid = ~np.isnan(idx) if idx.dtype.kind == "f" else np.ones(len(idx), dtype=bool)
         if enc.indices.null_count:
@@ -290,19 +292,28 @@ class LakeIndex:
             return
         t = t.filter(pa.array(ok))
         self.sequenced |= bitmap_of(s)
-        cols = [
-            pc.fill_null(t.column(c), "")
-            for c in ("gene", "protein_change", "consequence", "variant_class", "origin")
-        ]
-        key = join(*cols)
-        enc = pc.dictionary_encode(key).combine_chunks()
-        idx = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-        order = np.argsort(idx, kind="stable")
-        idx, ss = idx[order], s[order]
-        bounds = np.flatnonzero(np.diff(idx)) + 1
-        dictionary = enc.dictionary.to_pylist()
-        for chunk_idx, chunk in zip(np.split(idx, bounds), np.split(ss, bounds), strict=True):
-            parts = dictionary[int(chunk_idx[0])].split(SEP)
+        # one integer per (gene, protein change, consequence, class, origin), from each
+        # column's dictionary codes (cheaper than joining the strings)
+        codes: list[np.ndarray] = []
+        dicts: list[list[str]] = []
+        for c in ("gene", "protein_change", "consequence", "variant_class", "origin"):
+            col = pc.fill_null(t.column(c), "").combine_chunks()
+            enc = pc.dictionary_encode(col)
+            codes.append(enc.indices.to_numpy(zero_copy_only=False).astype(np.int64))
+            dicts.append([str(x) for x in enc.dictionary.to_pylist()])
+        key = codes[0]
+        for k, d in zip(codes[1:], dicts[1:], strict=True):
+            key = key * len(d) + k
+        order = np.argsort(key, kind="stable")
+        key, ss = key[order], s[order]
+        bounds = np.flatnonzero(np.diff(key)) + 1
+        for chunk_key, chunk in zip(np.split(key, bounds), np.split(ss, bounds), strict=True):
+            rest = int(chunk_key[0])
+            parts: list[str] = []
+            for d in reversed(dicts):
+                rest, k = divmod(rest, len(d))
+                parts.append(d[k])
+            parts.reverse()
             atom: AtomKey = (parts[0], parts[1], parts[2], parts[3], parts[4])
             bm = bitmap_of(chunk)
             cur = self.atoms.get(atom)
@@ -519,8 +530,37 @@ class Indexer:
             idx.add_batch(self._read(version, [b.submission_id for b in batch]), batch)
 
     def _read(self, version: LakeVersion, submission_ids: list[str]) -> dict[str, pa.Table]:
-        flt = In(term="submission_id", literals=set(submission_ids))
         return {
-            name: self.lake.read(name, version, row_filter=flt, columns=cols)
+            name: self._read_table(name, version, submission_ids, cols)
             for name, cols in COLUMNS.items()
         }
+
+    def _read_table(
+        self, name: str, version: LakeVersion, submission_ids: list[str], columns: list[str]
+    ) -> pa.Table:
+        """The rows of ``submission_ids`` in table ``name`` at ``version``, ``columns`` only.
+
+        Same contract as :meth:`Lake.read` (committed rows only, every file's signed tags
+        and digest verified with :meth:`Lake.verify_file`), but the files are read with
+        pyarrow's column projection: about six times faster than the Iceberg Arrow scan at
+        network scale (measured in bench/discovery).
+        """
+        schema = schema_to_pyarrow(TABLES[name].schema)
+        wanted = list(dict.fromkeys([*columns, "submission_id"]))
+        target = schema.empty_table().select(wanted).schema
+        sid = version.snapshots.get(name)
+        if sid is None:
+            return target.empty_table()
+        tbl = self.lake.table(name)
+        flt = In(term="submission_id", literals=set(submission_ids))
+        ids = pa.array(sorted(submission_ids), pa.string())
+        parts: list[pa.Table] = []
+        for task in tbl.scan(snapshot_id=sid, row_filter=flt).plan_files():
+            path = task.file.file_path
+            self.lake.verify_file(tbl, path)
+            with tbl.io.new_input(path).open() as fh:
+                data = pq.read_table(fh, columns=wanted)
+            data = data.filter(pc.is_in(data.column("submission_id"), value_set=ids))
+            if data.num_rows:
+                parts.append(data.replace_schema_metadata(None).cast(target))
+        return pa.concat_tables(parts) if parts else target.empty_table()
