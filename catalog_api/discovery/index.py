@@ -311,8 +311,8 @@ class LakeIndex:
             rest = int(chunk_key[0])
             parts: list[str] = []
             for d in reversed(dicts):
-                rest, k = divmod(rest, len(d))
-                parts.append(d[k])
+                rest, pos = divmod(rest, len(d))
+                parts.append(d[pos])
             parts.reverse()
             atom: AtomKey = (parts[0], parts[1], parts[2], parts[3], parts[4])
             bm = bitmap_of(chunk)

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from catalog_api import audit
 from catalog_api.core.config import ApiConfig
 from catalog_api.discovery.disclosure import DisclosureControl
+from catalog_api.discovery.service import audit_writer_for
 from harmonise.lake import Lake
 from tests.catalog_api.conftest import ApiUserFactory
 from tests.catalog_api.discoveryhelpers import P, V, braf_melanoma, make_discovery_lake, submission
@@ -141,6 +142,7 @@ def test_query_budget_and_audit(http: httpx.Client, api_user: ApiUserFactory, ap
     r = post(http, user.headers, V600E)
     assert r.status_code == 429
     assert "query budget used: 4 count queries per 60 s" in r.json()["detail"]
+    audit_writer_for(app).flush()
     with app.state.sessionmaker() as session:
         entries = session.scalars(audit.query(actor=user.username, action="discovery.")).all()
     assert [e.action for e in entries] == ["discovery.count"] * 4 + ["discovery.count_refused"]

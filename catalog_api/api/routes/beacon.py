@@ -15,12 +15,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse
 
-from catalog_api import audit
 from catalog_api.api.deps import ResearcherUser, SessionDep
 from catalog_api.api.routes.discovery import dataset_entries
 from catalog_api.discovery import beacon as bn
 from catalog_api.discovery.errors import DiscoveryError
-from catalog_api.discovery.service import control_for, ready_engine
+from catalog_api.discovery.service import audit_writer_for, control_for, ready_engine
 from consent.tags import canonical_json
 
 router = APIRouter(prefix="/api/beacon/v2", tags=["beacon"])
@@ -133,9 +132,8 @@ def _count(
         result = eng.count(definition, purpose)
         ctl.check(user.username, digest, result.permitted)
     except DiscoveryError as exc:
-        audit.record(
-            session,
-            actor=user,
+        audit_writer_for(request.app).submit(
+            actor=user.username,
             action="beacon.count_refused",
             subject=f"beacon:{path}",
             details={
@@ -145,7 +143,6 @@ def _count(
                 "reason": str(exc),
             },
         )
-        session.commit()
         return _error(exc)
     rounded = ctl.cell(result.total)
     info = {
@@ -159,14 +156,12 @@ def _count(
     body = bn.count_response(
         entry, granularity, filters, params, result.total, ctl.threshold, rounded, info
     )
-    audit.record(
-        session,
-        actor=user,
+    audit_writer_for(request.app).submit(
+        actor=user.username,
         action="beacon.count",
         subject=f"lake:{result.version_id}",
         details={**query, "digest": digest, "answer": body["responseSummary"]},
     )
-    session.commit()
     return JSONResponse(body)
 
 

@@ -11,7 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from catalog_api.api.deps import CurrentUser, ResearcherUser, SessionDep
 from catalog_api.discovery.definition import CohortDefinition
-from catalog_api.discovery.service import DiscoveryRoute, control_for, count_query, ready_engine
+from catalog_api.discovery.service import (
+    DiscoveryRoute,
+    audit_writer_for,
+    control_for,
+    count_query,
+    ready_engine,
+)
 from catalog_api.discovery.terms import filtering_terms
 from consent.purpose import ResearchPurpose
 
@@ -85,6 +91,7 @@ def count(
         control=control_for(request),
         definition=body.definition,
         purpose=body.purpose,
+        audit_writer=audit_writer_for(request.app),
     )
     return JSONResponse(answer)
 
