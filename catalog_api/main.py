@@ -8,12 +8,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from catalog_api.api.main import api_router
 from catalog_api.core.config import ApiConfig
 from catalog_api.db import make_engine, make_sessionmaker, upgrade
 from catalog_api.governance.errors import ApiError
+from catalog_api.web.render import STATIC_DIR, STATIC_URL
+from catalog_api.web.routes import router as web_router
 from harmonise.lake import Lake
 
 
@@ -79,4 +82,6 @@ def create_app(config: ApiConfig, lake: Lake, *, migrate: bool = True) -> FastAP
     app.add_exception_handler(OperationalError, _database_busy)
     app.include_router(api_router)
     app.include_router(__import__("catalog_api.api.routes.beacon", fromlist=["router"]).router)
+    app.include_router(web_router)
+    app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="web-static")
     return app

@@ -1,0 +1,179 @@
+"""End to end in headless Chromium against the app under uvicorn (the two-centre lake).
+
+A researcher builds a BRAF V600E cohort for health research, sees the basket chart,
+saves it and requests access; C1's reviewer approves, C2's rejects; the researcher
+downloads an export holding only C1's patients. Reviewers cannot open another centre's
+part, researchers cannot open the review queue, a form without its CSRF token is refused,
+and a suppressed cell is text without a bar. Screenshots of every page go to
+``test-artefacts/screenshots/``.
+
+Counts expected on the network lake (tests/catalog_api/conftest.py): every patient has
+BRAF V600E; for health research C1's two disease-specific consents drop out, leaving
+C1: 6 (LUAD 4, COAD 2) and C2: 6 (LUAD 4, COAD 2) → total 12 shown as 10, LUAD 8 → 10,
+COAD 4 → merged into "other", shown as ``<5``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from tests.catalog_api.conftest import C1_DS_ONLY, C1_PATIENTS, ApiUserFactory
+from tests.catalog_api.web_fixtures import (  # chromium is a fixture
+    assert_labelled,
+    chromium,  # noqa: F401
+    new_page,
+    shot,
+    sign_in,
+)
+
+pytestmark = pytest.mark.browser
+
+
+def _open(page: Any, url: str, name: str) -> Any:
+    response = page.goto(url)
+    assert_labelled(page)
+    shot(page, name)
+    return response
+
+
+def test_web_researcher_to_export_through_two_boards(
+    chromium: Any, server: str, api_user: ApiUserFactory, tmp_path: Path
+) -> None:
+    researcher = api_user("researcher", username="rita")
+    board_a = api_user("reviewer", ["C1"], username="board-c1")
+    board_b = api_user("reviewer", ["C2"], username="board-c2")
+    admin = api_user("admin", username="ada")
+
+    # -- the researcher builds, counts, saves and requests (signing in by keyboard) --------
+    page = new_page(chromium, server)
+    page.goto("/web/cohorts/new")
+    assert "/web/sign-in" in page.url
+    shot(page, "01-sign-in")
+    sign_in(page, researcher.token, keyboard=True)
+    shot(page, "02-home-researcher")
+    page.goto("/web/cohorts/new")
+    page.fill("#gene", "BRAF")
+    page.fill("#protein_change", "V600E")
+    page.check("#purpose_health")
+    page.click("#count")
+    assert page.inner_text("#total") == "10"
+    assert_labelled(page)
+    chart = page.locator("svg.chart")
+    assert chart.get_attribute("role") == "img"
+    luad = chart.locator("g.bar-row[data-category='LUAD']")
+    assert luad.locator("rect").count() == 1 and "10" in (luad.text_content() or "")
+    other = chart.locator("g.bar-row[data-category='other']")
+    assert other.get_attribute("data-suppressed") == "true"
+    assert other.locator("rect").count() == 0  # no bar whose length could be guessed
+    assert (other.locator("text.chart-suppressed").text_content() or "").startswith("<5")
+    assert chart.locator("rect").count() == 1  # only the numeric cell has a bar
+    assert page.locator("#denominator").inner_text() == "10"
+    assert "C1" in page.inner_text("table.compact") and "C2" in page.inner_text("table.compact")
+    shot(page, "03-builder-basket-chart")
+    page.fill("#cohort_name", "BRAF V600E basket")
+    page.click("form[action='/web/cohorts'] button[type=submit]")
+    page.wait_for_url(re.compile(r".*/web/cohorts/\d+\?done=.*"))
+    assert "Cohort 'BRAF V600E basket' saved" in page.inner_text(".flash")
+    shot(page, "04-cohort-saved")
+    page.click("#request-access")
+    assert_labelled(page)
+    page.fill("#title", "BRAF V600E across tumour types")
+    page.fill("#description", "Basket analysis of BRAF V600E response across tumour types.")
+    page.fill("#institution", "Example Cancer Institute")
+    page.check("#purpose_health")
+    assert "Health, medical or biomedical research" in page.inner_text("fieldset.purpose")
+    shot(page, "05-request-form")
+    page.click("#submit-request")
+    page.wait_for_url(re.compile(r".*/web/requests/\d+\?done=.*"))
+    request_url = page.url.split("?")[0]
+    request_id = int(request_url.rsplit("/", 1)[1])
+    assert page.inner_text("#request-state") == "submitted"
+    assert "under review" in page.inner_text("#part-C1")
+    shot(page, "06-request-submitted")
+
+    # -- the researcher cannot open the review queue; a form without CSRF is refused -------
+    response = page.goto("/web/reviews")
+    assert response.status == 403 and "needs the reviewer role" in page.inner_text("main")
+    shot(page, "07-researcher-review-queue-403")
+    refused = page.request.post(
+        "/web/cohorts/count", form={"gene": "BRAF", "purpose_primary": "health"}
+    )
+    assert refused.status == 403 and "security token (CSRF)" in refused.text()
+    forged = page.request.post("/web/cohorts/count", form={"gene": "BRAF", "csrf_token": "0" * 64})
+    assert forged.status == 403
+
+    # -- C1's board approves --------------------------------------------------------------
+    page_a = new_page(chromium, server)
+    sign_in(page_a, board_a.token)
+    _open(page_a, "/web/reviews", "08-review-queue-c1")
+    page_a.click(f"a[href='/web/requests/{request_id}/centres/C1']")
+    assert_labelled(page_a)
+    assert page_a.inner_text("#permitted") == "5"  # C1's 6 consenting patients, rounded
+    assert "BRAF V600E" in page_a.inner_text("main")
+    assert "Basket analysis" in page_a.inner_text("main")
+    shot(page_a, "09-review-part-c1")
+    page_a.check("#decision_approve")
+    page_a.fill("#comment", "Approved for C1.")
+    page_a.click("#decide")
+    page_a.wait_for_url(re.compile(r".*\?done=.*"))
+    assert page_a.inner_text("#part-state") == "approved"
+    assert "Approved for C1." in page_a.inner_text("main")
+    shot(page_a, "10-review-part-c1-approved")
+
+    # -- C2's board cannot open C1's part, and rejects its own -----------------------------
+    page_b = new_page(chromium, server)
+    sign_in(page_b, board_b.token)
+    response = _open(page_b, f"/web/requests/{request_id}/centres/C1", "11-c2-board-opens-c1-404")
+    assert response.status == 404
+    assert "Approved for C1." not in page_b.inner_text("body")
+    page_b.goto(f"/web/requests/{request_id}/centres/C2")
+    page_b.check("#decision_reject")
+    page_b.fill("#comment", "C2 does not share with this project.")
+    page_b.click("#decide")
+    page_b.wait_for_url(re.compile(r".*\?done=.*"))
+    assert page_b.inner_text("#part-state") == "rejected"
+    # C2's board sees only C2's part and decisions on the request page
+    page_b.goto(f"/web/requests/{request_id}")
+    assert page_b.locator("#part-C1").count() == 0
+    assert "Approved for C1." not in page_b.inner_text("body")
+
+    # -- the researcher exports and downloads: only C1's consenting patients ---------------
+    page.goto(request_url)
+    assert page.inner_text("#request-state") == "partially approved"
+    page.click("#make-export")
+    page.wait_for_url(re.compile(r".*\?done=Export.*"))
+    shot(page, "12-request-export-ready")
+    with page.expect_download() as info:
+        page.click("button[data-file='patients.parquet']")
+    target = tmp_path / "patients.parquet"
+    info.value.save_as(target)
+    table = pq.read_table(target)
+    assert set(table.column("centre_id").to_pylist()) == {"C1"}
+    expected = set(C1_PATIENTS) - set(C1_DS_ONLY)
+    assert set(table.column("patient_id").to_pylist()) == expected
+    with page.expect_download() as info:
+        page.click("button[data-file='variants.parquet']")
+    variants = tmp_path / "variants.parquet"
+    info.value.save_as(variants)
+    assert set(pq.read_table(variants).column("centre_id").to_pylist()) == {"C1"}
+    _open(page, "/web/requests", "13-request-list")
+    assert "C1: approved" in page.inner_text("table") and "C2: rejected" in page.inner_text("table")
+
+    # -- audit: the admin's log (chain intact) and the reviewer's trail ---------------------
+    page_admin = new_page(chromium, server)
+    sign_in(page_admin, admin.token)
+    _open(page_admin, "/web/audit?action=access_request", "14-audit-admin")
+    assert "Hash chain intact" in page_admin.inner_text("#chain")
+    assert "access_request.decision" in page_admin.inner_text("table")
+    _open(page_a, f"/web/requests/{request_id}/audit", "15-audit-trail-reviewer")
+    body = page_a.inner_text("table")
+    assert "export.downloaded" in body and "access_request.submitted" in body
+    _open(page, "/web/datasets", "16-dataset-catalogue")
+    assert "D1" in page.inner_text("main") and "D2" in page.inner_text("main")
+    for p in (page, page_a, page_b, page_admin):
+        p.context.close()

@@ -1,0 +1,130 @@
+"""The web pages over HTTP (no browser): session cookie, CSRF on every form, bad input
+answered with a 4xx page (never a 500), role gates as in the API."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+from fastapi import FastAPI
+
+from catalog_api.web.routes import router
+from tests.catalog_api.conftest import ApiUserFactory
+from tests.catalog_api.web_fixtures import WebClient
+
+BRAF_FORM = {"gene": "BRAF", "protein_change": "V600E", "purpose_primary": "health"}
+
+
+def test_web_sign_in_sets_a_secure_httponly_lax_session_and_sign_out_revokes_it(
+    http: httpx.Client, api_user: ApiUserFactory
+) -> None:
+    user = api_user("researcher")
+    web = WebClient(http)
+    r = web.get("/web/cohorts/new")
+    assert r.status_code == 303 and r.headers["location"].startswith("/web/sign-in?next=")
+    csrf = web.csrf("/web/sign-in")
+    bad = web.post("/web/sign-in", {"csrf_token": csrf, "token": "olk_nope"})
+    assert bad.status_code == 401 and "unknown API token" in bad.text
+    r = web.post("/web/sign-in", {"csrf_token": csrf, "token": user.token})
+    assert r.status_code == 303
+    cookie = next(h for h in r.headers.get_list("set-cookie") if h.startswith("oncolake_session="))
+    lowered = cookie.lower()
+    assert "httponly" in lowered and "secure" in lowered and "samesite=lax" in lowered
+    assert user.token not in cookie  # the cookie holds a session token, not the API token
+    assert web.get("/web/cohorts/new").status_code == 200
+    stolen = dict(web.cookies)
+    out = web.post("/web/sign-out", {"csrf_token": web.csrf()})
+    assert out.status_code == 303
+    # the old cookie no longer works: the session token was revoked on the server
+    replay = http.get(
+        "/web/cohorts/new", headers={"Cookie": f"oncolake_session={stolen['oncolake_session']}"}
+    )
+    assert replay.status_code == 303
+    # the user's API token still works
+    assert http.get("/api/v1/cohorts", headers=user.headers).status_code == 200
+
+
+def test_web_every_post_refuses_a_missing_or_wrong_csrf_token(
+    http: httpx.Client, api_user: ApiUserFactory
+) -> None:
+    web = WebClient(http).sign_in(api_user(["researcher", "reviewer", "admin"], ["C1"]).token)
+    posts = [
+        r.path.replace("{request_id}", "1").replace("{export_id}", "1").replace("{centre_id}", "C1")
+        for r in router.routes
+        if "POST" in getattr(r, "methods", set())
+    ]
+    assert len(posts) >= 7
+    for path in posts:
+        for data in ({}, {"csrf_token": "forged"}):
+            r = web.post(path, data)
+            assert r.status_code == 403, (path, r.status_code, r.text[:200])
+            assert "security token (CSRF)" in r.text
+
+
+def test_web_bad_input_is_a_4xx_page_never_a_500(
+    http: httpx.Client, api_user: ApiUserFactory
+) -> None:
+    web = WebClient(http).sign_in(api_user("researcher").token)
+    csrf = web.csrf()
+    cases = [
+        ("/web/cohorts/count", {**BRAF_FORM, "age_min": "abc"}, 422, "not a number"),
+        ("/web/cohorts/count", {**BRAF_FORM, "age_min": "90", "age_max": "10"}, 422, "greater"),
+        ("/web/cohorts/count", {**BRAF_FORM, "gene": "NOSUCHGENE"}, 400, "NOSUCHGENE"),
+        ("/web/cohorts/count", {**BRAF_FORM, "protein_change": "??"}, 400, "protein"),
+        ("/web/cohorts/count", {**BRAF_FORM, "purpose_primary": "disease"}, 422, "disease"),
+        ("/web/cohorts/count", {**BRAF_FORM, "biomarker_min": "nan"}, 422, "finite"),
+        ("/web/cohorts", {"name": "x", "definition_json": "{not json"}, 422, "JSON"),
+        ("/web/cohorts", {"name": "", "definition_json": "{}"}, 422, "name"),
+        ("/web/requests", {"cohort_id": "abc", "title": "t"}, 422, "cohort_id"),
+        (
+            "/web/requests",
+            {
+                "cohort_id": "999",
+                "title": "ttt",
+                "description": "d",
+                "institution": "i",
+                "duration_days": "5",
+                "fields": "patients.sex",
+            },
+            404,
+            "no cohort 999",
+        ),
+        ("/web/exports/1/download", {"file": "../etc/passwd"}, 422, "file"),
+    ]
+    for path, data, status, words in cases:
+        r = web.post(path, {"csrf_token": csrf, **data})
+        assert r.status_code == status, (path, data, r.status_code, r.text[:300])
+        assert words in r.text, (path, words, r.text[:500])
+    for path, status in [
+        ("/web/requests/abc", 404),
+        ("/web/requests/99999999999", 404),
+        ("/web/requests/5", 404),
+        ("/web/cohorts/5", 404),
+        ("/web/requests/1/centres/%2e%2e", 404),
+        ("/web/audit?after_seq=-1", 403),
+        ("/web/sign-in?next=" + "x" * 600, 400),
+    ]:
+        assert web.get(path).status_code == status, path
+
+
+def test_web_role_gates_match_the_api(http: httpx.Client, api_user: ApiUserFactory) -> None:
+    reviewer = WebClient(http).sign_in(api_user("reviewer", ["C1"]).token)
+    r = reviewer.get("/web/cohorts/new")
+    assert r.status_code == 403 and "needs the researcher role" in r.text
+    assert reviewer.get("/web/audit").status_code == 403
+    assert reviewer.get("/web/reviews").status_code == 200
+    researcher = WebClient(http).sign_in(api_user("researcher").token)
+    assert researcher.get("/web/reviews").status_code == 403
+    assert researcher.get("/web/datasets").status_code == 200
+
+
+def test_web_pages_are_not_in_the_openapi_schema(app: FastAPI) -> None:
+    paths = app.openapi()["paths"]
+    assert not [p for p in paths if p.startswith("/web") or p == "/"]
+
+
+def test_web_pages_send_security_headers(http: httpx.Client) -> None:
+    r = http.get("/web/sign-in")
+    assert "script-src 'none'" in r.headers["content-security-policy"]
+    assert r.headers["x-frame-options"] == "DENY"
+    assert re.search(r'name="csrf_token" value="[0-9a-f]{64}"', r.text)

@@ -1,0 +1,130 @@
+"""Helpers of the web-page tests: headless Chromium, sign-in, screenshots, label checks.
+
+The browser is Debian's ``/usr/bin/chromium`` driven by Playwright's Python package
+(``playwright install`` cannot download browsers here); tests that need it skip with the
+reason when it is absent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artefacts" / "screenshots"
+#: A laptop screen.
+VIEWPORT = {"width": 1366, "height": 900}
+
+#: Every form control must have a label (its own <label>, aria-label or aria-labelledby).
+UNLABELLED_JS = """() => Array.from(document.querySelectorAll(
+    'input:not([type=hidden]), select, textarea')).filter(el =>
+    !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+    && !el.getAttribute('aria-labelledby')).map(el => el.name || el.id)"""
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """One headless Chromium for the session (skips when /usr/bin/chromium is absent)."""
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is not installed (make tools installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def new_page(chromium: Any, server: str) -> Any:
+    """A page in a fresh browser context (its own cookies) on ``server``."""
+    context = chromium.new_context(base_url=server, viewport=VIEWPORT, accept_downloads=True)
+    context.set_default_timeout(15_000)
+    return context.new_page()
+
+
+def shot(page: Any, name: str) -> Path:
+    """Save a full-page screenshot as ``test-artefacts/screenshots/<name>.png``."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def assert_labelled(page: Any) -> None:
+    """Every visible form control of the page has a label."""
+    missing = page.evaluate(UNLABELLED_JS)
+    assert missing == [], f"{page.url}: form controls without a label: {missing}"
+
+
+def sign_in(page: Any, token: str, *, keyboard: bool = False) -> None:
+    """Sign in through the sign-in form (by keyboard only when ``keyboard``)."""
+    page.goto("/web/sign-in")
+    assert_labelled(page)
+    if keyboard:
+        for _ in range(6):
+            page.keyboard.press("Tab")
+            if page.evaluate("document.activeElement.id") == "token":
+                break
+        assert page.evaluate("document.activeElement.id") == "token", "Tab never reached the token"
+        page.keyboard.type(token)
+        page.keyboard.press("Enter")
+    else:
+        page.fill("#token", token)
+        page.click("form[action='/web/sign-in'] button[type=submit]")
+    page.wait_for_url(re.compile(r".*/web/$"))
+
+
+class WebClient:
+    """An httpx client that signs in through the form and sends the session cookie itself
+    (httpx's cookie jar keeps ``Secure`` cookies from plain-http loopback URLs)."""
+
+    def __init__(self, http: httpx.Client) -> None:
+        self.http = http
+        self.cookies: dict[str, str] = {}
+
+    def _keep(self, r: httpx.Response) -> httpx.Response:
+        for header in r.headers.get_list("set-cookie"):
+            name, _, rest = header.partition("=")
+            value = rest.split(";", 1)[0]
+            if value and "max-age=0" not in header.lower():
+                self.cookies[name] = value
+            else:
+                self.cookies.pop(name, None)
+        return r
+
+    def _headers(self) -> dict[str, str]:
+        return {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+
+    def get(self, url: str) -> httpx.Response:
+        """GET with the cookies."""
+        return self._keep(self.http.get(url, headers=self._headers()))
+
+    def post(self, url: str, data: dict[str, Any]) -> httpx.Response:
+        """POST a form with the cookies."""
+        return self._keep(self.http.post(url, data=data, headers=self._headers()))
+
+    def csrf(self, url: str = "/web/") -> str:
+        """The CSRF token of the forms of ``url``."""
+        found = re.search(r'name="csrf_token" value="([^"]+)"', self.get(url).text)
+        assert found, f"no CSRF token on {url}"
+        return found.group(1)
+
+    def sign_in(self, token: str) -> WebClient:
+        """Sign in with an API token."""
+        r = self.post("/web/sign-in", {"csrf_token": self.csrf("/web/sign-in"), "token": token})
+        assert r.status_code == 303, r.text
+        return self
