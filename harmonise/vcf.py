@@ -30,7 +30,9 @@ import re
 import shutil
 import subprocess
 import threading
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -48,7 +50,7 @@ from harmonise.errors import (
     VcfFormatError,
 )
 
-Engine = Literal["auto", "bcftools", "cyvcf2"]
+Engine = Literal["auto", "text", "pysam", "bcftools", "cyvcf2"]
 
 #: Files up to this size (bytes on disk) are read in-process (cyvcf2); larger ones by
 #: ``bcftools query`` streamed into Arrow. See ``bench/ingest``.
@@ -517,10 +519,9 @@ def _iter_raw_bcftools(
             offset += n
             yield pa.Table.from_arrays(arrays, schema=RAW_SCHEMA)
     finally:
-        if failed is not None or any(p.poll() is None for p in procs):
-            if failed is not None:
-                for p in procs:
-                    p.kill()
+        if failed is not None:
+            for p in procs:
+                p.kill()
         for p in procs:
             p.wait()
         for t in drains:
@@ -641,6 +642,48 @@ def _np(arr: pa.Array | pa.ChunkedArray, fill: int = 0) -> np.ndarray:
     return np.asarray(pc.fill_null(arr, fill).to_numpy(zero_copy_only=False))
 
 
+def _byte_table(chars: str) -> np.ndarray:
+    table = np.zeros(256, bool)
+    table[list(chars.encode())] = True
+    return table
+
+
+_BASE_BYTES = _byte_table("ACGTNacgtn")
+_INT_BYTES = _byte_table("0123456789-")
+
+
+def _only_bytes(col: pa.Array | pa.ChunkedArray, table: np.ndarray) -> bool:
+    """True if every value is non-null, non-empty and made only of ``table``'s bytes: one
+    numpy pass over the string data buffer (no regex), for the common all-good case."""
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    if col.null_count or not len(col):
+        return not len(col)
+    width = {pa.string(): np.int32, pa.large_string(): np.int64}.get(col.type)
+    if width is None:
+        return False
+    bufs = col.buffers()
+    offsets = np.frombuffer(
+        bufs[1],
+        dtype=width,
+        count=len(col) + 1,
+        offset=col.offset * 4 if width is np.int32 else col.offset * 8,
+    )
+    if bool((np.diff(offsets) <= 0).any()):
+        return False
+    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+    return bool(table[data[offsets[0] : offsets[-1]]].all())
+
+
+def _idx(where: np.ndarray) -> pa.Array:
+    """int64 indices for ``take`` from numpy; negative entries become nulls."""
+    where = np.ascontiguousarray(where, dtype=np.int64)
+    neg = where < 0
+    if neg.any():
+        return pa.array(where, mask=neg)
+    return pa.Array.from_buffers(pa.int64(), len(where), [None, pa.py_buffer(where)])
+
+
 def _list_parts(col: pa.Array | pa.ChunkedArray, sep: str) -> tuple[pa.Array, np.ndarray]:
     """Split strings on ``sep``: the flat parts and the offsets (numpy)."""
     if isinstance(col, pa.ChunkedArray):
@@ -657,31 +700,35 @@ def _list_parts(col: pa.Array | pa.ChunkedArray, sep: str) -> tuple[pa.Array, np
 
 def _ints(flat: pa.Array) -> pa.Array:
     """Integer values of text parts; ``.`` or empty → null."""
+    if len(flat):
+        # fast path: digits (and '-') only after '.' → null, cast in one step
+        nodot = pc.if_else(pc.equal(flat, "."), pa.scalar(None, pa.string()), flat)
+        if _only_bytes(pc.drop_null(nodot), _INT_BYTES):
+            try:
+                return pc.cast(nodot, pa.int64())
+            except pa.ArrowInvalid:
+                pass  # e.g. '1-2': the exact rule below decides
     bad = pc.invert(pc.match_substring_regex(flat, r"^-?[0-9]+$"))
     return pc.cast(pc.if_else(bad, pa.scalar(None, pa.string()), flat), pa.int64())
 
 
-def _list_get(col: pa.Array | pa.ChunkedArray, k: np.ndarray) -> pa.Array:
-    """Integer element ``k[i]`` (0-based) of the comma list in row ``i``, or null."""
+def _ad_depths(col: pa.Array | pa.ChunkedArray, k: np.ndarray) -> tuple[pa.Array, pa.Array]:
+    """Of the comma list of integers in each row: the sum (null if the row is null or
+    empty) and element ``k[i]`` (0-based; null if absent). One split, one parse."""
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
     flat, offsets = _list_parts(col, ",")
+    lens = np.diff(offsets)
+    if len(flat) == 0:
+        return pa.nulls(len(k), pa.int64()), pa.nulls(len(k), pa.int64())
     ints = _ints(flat)
-    lens = np.diff(offsets)
-    ok = (lens > k) & (lens > 0)
-    idx = np.where(ok, offsets[:-1] + k, 0)
-    if len(ints) == 0:
-        return pa.nulls(len(k), pa.int64())
-    got = pc.take(ints, pa.array(idx))
-    return pc.if_else(pa.array(ok), got, pa.scalar(None, pa.int64()))
-
-
-def _list_sum(col: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """Sum of the comma list of integers in each row (null if the row is null/empty)."""
-    flat, offsets = _list_parts(col, ",")
-    vals = _np(_ints(flat))
+    vals = _np(ints)
     sums = np.add.reduceat(np.append(vals, 0), offsets[:-1]) if len(offsets) > 1 else np.array([])
-    lens = np.diff(offsets)
     valid = pc.and_(pc.is_valid(col), pa.array(lens > 0))
-    return pc.if_else(valid, pa.array(sums, pa.int64()), pa.scalar(None, pa.int64()))
+    total = pc.if_else(valid, pa.array(sums, pa.int64()), pa.scalar(None, pa.int64()))
+    ok = (lens > k) & (lens > 0)
+    got = pc.take(ints, _idx(np.where(ok, offsets[:-1] + k, -1)))
+    return total, got
 
 
 def _first_bad(mask: pa.Array | pa.ChunkedArray) -> int | None:
@@ -700,10 +747,11 @@ def _refuse(header: VcfHeader, raw: pa.Table, i: int, fld: str, hint: str) -> Vc
 
 def _validate(raw: pa.Table, header: VcfHeader, stats: ReadStats) -> pa.Table:
     """Refuse bad CHROM/POS/REF/ALT; drop reference-only records (ALT '.')."""
-    ref_ok = pc.fill_null(pc.match_substring_regex(raw["ref"], _BASES), False)
-    bad = _first_bad(pc.invert(ref_ok))
-    if bad is not None:
-        raise _refuse(header, raw, bad, "REF", "REF must be bases A, C, G, T or N")
+    if not _only_bytes(raw["ref"], _BASE_BYTES):
+        ref_ok = pc.fill_null(pc.match_substring_regex(raw["ref"], _BASES), False)
+        bad = _first_bad(pc.invert(ref_ok))
+        if bad is not None:
+            raise _refuse(header, raw, bad, "REF", "REF must be bases A, C, G, T or N")
     bad = _first_bad(pc.fill_null(pc.less(raw["pos"], 1), True))
     if bad is not None:
         raise _refuse(header, raw, bad, "POS", "POS is 1-based, at least 1")
@@ -777,18 +825,18 @@ def _annotations(t: pa.Table, header: VcfHeader) -> dict[str, pa.Array]:
     ]  # fmt: skip
     index = {fnames.index(w): w for w in wanted if w in fnames}
     last = max(index) if index else 0
-    parts = [(f"(?P<f{i}>[^|]*)" if i in index else "[^|]*") for i in range(last + 1)]
-    # one RE2 pass pulls every wanted sub-field (``|``-separated) out of each entry
-    struct = pc.extract_regex(entries, "^" + r"\|".join(parts))
-    valid = pc.is_valid(struct)
+    # one split on '|' for every entry; an entry with fewer than last+1 sub-fields is
+    # unreadable (all its fields null)
+    sub, sub_off = _list_parts(entries, "|")
+    valid = np.diff(sub_off) > last
 
     def field(*cands: str) -> pa.Array:
         for c in cands:
             if c in fnames and fnames.index(c) in index:
-                v = pc.struct_field(struct, f"f{fnames.index(c)}")
-                return pc.if_else(
-                    pc.and_(valid, pc.not_equal(v, "")), v, pa.scalar(None, pa.string())
-                )
+                at = np.where(valid, sub_off[:-1] + fnames.index(c), 0)
+                v = pc.take(sub, pa.array(at)) if len(sub) else pa.nulls(len(at), pa.string())
+                keep = pc.and_(pa.array(valid), pc.not_equal(v, ""))
+                return pc.if_else(keep, v, pa.scalar(None, pa.string()))
         return pa.nulls(len(entries), pa.string())
 
     alt = pc.take(t["alt"], pa.array(rows[parent]))
@@ -852,22 +900,20 @@ def _annotations(t: pa.Table, header: VcfHeader) -> dict[str, pa.Array]:
         + sev * 10**5
         + (99999 - np.minimum(length, 99999))
     )
-    order = np.lexsort((rank, parent))
-    first_of = order[np.r_[True, parent[order][1:] != parent[order][:-1]]]
-    pick = pa.array(first_of)
-    chosen = {
-        "gene": pc.take(gene, pick),
-        "transcript": pc.take(transcript, pick),
-        "consequence": pc.take(consequence, pick),
-        "hgvs_c": pc.take(hgvs_c, pick),
-        "hgvs_p": pc.take(hgvs_p, pick),
-        "aa": pc.take(aa, pick),
-    }
+    # per row (``parent`` is non-decreasing), the first entry of the lowest rank: O(n)
+    starts = np.flatnonzero(np.r_[True, parent[1:] != parent[:-1]])
+    group_min = np.minimum.reduceat(rank, starts)
+    cand = np.flatnonzero(rank == np.repeat(group_min, np.diff(np.r_[starts, len(rank)])))
+    first_of = cand[np.r_[True, parent[cand][1:] != parent[cand][:-1]]]
     # scatter back to all rows (rows without annotation stay null)
     where = np.full(n, -1, np.int64)
-    where[rows[parent[first_of]]] = np.arange(len(first_of))
-    idx = pa.array(where, mask=where < 0)
-    return {c: pc.take(chosen[c], idx) for c in names}
+    where[rows[parent[first_of]]] = first_of
+    idx = _idx(where)
+    fields = {
+        "gene": gene, "transcript": transcript, "consequence": consequence,
+        "hgvs_c": hgvs_c, "hgvs_p": hgvs_p, "aa": aa,
+    }  # fmt: skip
+    return {c: pc.take(fields[c], idx) for c in names}
 
 
 def _protein(hgvs_p: pa.Array, aa: pa.Array) -> tuple[pa.Array, pa.Array]:
@@ -902,6 +948,23 @@ def _protein(hgvs_p: pa.Array, aa: pa.Array) -> tuple[pa.Array, pa.Array]:
     return out_p, short
 
 
+def _protein_sparse(hgvs_p: pa.Array, aa: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """:func:`_protein` over the rows that have a protein change only (most have none)."""
+    has = pc.or_(pc.is_valid(hgvs_p), pc.is_valid(aa))
+    rows = np.flatnonzero(_np(pc.cast(has, pa.int8())))
+    n = len(hgvs_p)
+    if len(rows) == n:
+        return _protein(hgvs_p, aa)
+    if len(rows) == 0:
+        return pa.nulls(n, pa.string()), pa.nulls(n, pa.string())
+    idx = pa.array(rows)
+    p, short = _protein(pc.take(hgvs_p, idx), pc.take(aa, idx))
+    where = np.full(n, -1, np.int64)
+    where[rows] = np.arange(len(rows))
+    back = pa.array(where, mask=where < 0)
+    return pc.take(p, back), pc.take(short, back)
+
+
 def _empty_to_null(a: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(a, ""), pa.scalar(None, pa.string()), a)
 
@@ -916,8 +979,11 @@ def normalise(raw: pa.Table, header: VcfHeader, build: str, stats: ReadStats) ->
     raw = _validate(raw, header, stats)
     t, k, n_alt = _split_alleles(raw)
     alt_up = pc.ascii_upper(t["alt"])
-    ok = pc.fill_null(pc.match_substring_regex(alt_up, _BASES), False)
-    n_ok = int(pc.sum(pc.cast(ok, pa.int64())).as_py() or 0)
+    if _only_bytes(alt_up, _BASE_BYTES):
+        n_ok = t.num_rows
+    else:
+        ok = pc.fill_null(pc.match_substring_regex(alt_up, _BASES), False)
+        n_ok = int(pc.sum(pc.cast(ok, pa.int64())).as_py() or 0)
     if n_ok < t.num_rows:
         symbolic = pc.fill_null(pc.match_substring_regex(t["alt"], _SYMBOLIC), False)
         bad = _first_bad(pc.invert(pc.or_(ok, symbolic)))
@@ -935,12 +1001,12 @@ def normalise(raw: pa.Table, header: VcfHeader, build: str, stats: ReadStats) ->
     t = t.set_column(t.schema.get_field_index("ref"), "ref", ref)
     multi = bool((n_alt > 1).any())
     genotype = _recode_gt(t["t_gt"], k, n_alt) if multi else t["t_gt"]
-    depth = pc.coalesce(t["t_dp"], _list_sum(t["t_ad"]))
-    alt_depth = _list_get(t["t_ad"], k)
-    ndepth = pc.coalesce(t["n_dp"], _list_sum(t["n_ad"]))
-    nalt_depth = _list_get(t["n_ad"], k)
+    ad_sum, alt_depth = _ad_depths(t["t_ad"], k)
+    depth = pc.coalesce(t["t_dp"], ad_sum)
+    nad_sum, nalt_depth = _ad_depths(t["n_ad"], k)
+    ndepth = pc.coalesce(t["n_dp"], nad_sum)
     ann = _annotations(t, header)
-    hgvs_p, short = _protein(ann["hgvs_p"], ann["aa"])
+    hgvs_p, short = _protein_sparse(ann["hgvs_p"], ann["aa"])
     rl, al = pc.utf8_length(ref), pc.utf8_length(t["alt"])
     anchor = pc.equal(pc.utf8_slice_codeunits(ref, 0, 1), pc.utf8_slice_codeunits(t["alt"], 0, 1))
     vclass = pc.case_when(
@@ -996,24 +1062,314 @@ def normalise(raw: pa.Table, header: VcfHeader, build: str, stats: ReadStats) ->
     return out
 
 
-# -- the public reader ----------------------------------------------------------------------
+# -- the text engine: VCF text straight into Arrow's CSV reader -----------------------------
+#
+# A text VCF (plain or bgzipped) is tab-separated text: Arrow decompresses it (C++, off the
+# GIL) and its CSV reader splits it into columns in parallel; the INFO annotation and the
+# tumour/normal FORMAT values are then pulled out with a handful of vectorised kernels per
+# batch. Anything this engine does not handle exactly as htslib would (BCF, undeclared or
+# odd FORMAT fields, unusual genotypes, a parse error, a bad value) is handed to the
+# htslib engines (pysam / bcftools), which read or refuse it as before: the text engine
+# never decides that a file is bad. The corpus test compares the two engines row by row.
+
+#: Bytes of VCF text per Arrow CSV block on the streaming text path.
+TEXT_BLOCK_BYTES = 1 << 20
+
+#: Rows normalised together on the streaming text path (memory stays bounded by this).
+NORMALISE_ROWS = 65_536
+
+#: Files up to this size (bytes on disk) are parsed together by :func:`read_many`.
+MANY_FILE_BYTES = 4_000_000
+
+_TEXT_TYPES = {
+    "chrom": pa.string(),
+    "pos": pa.int64(),
+    "ref": pa.string(),
+    "alt": pa.string(),
+    "qual": pa.float64(),
+    "filter": pa.string(),
+    "info": pa.string(),
+}
+_GT_RE = re.compile(r"^(\.|0|[1-9][0-9]*)((/(\.|0|[1-9][0-9]*))*|(\|(\.|0|[1-9][0-9]*))*)$")
+_AD_BYTES = _byte_table("0123456789,.")
 
 
-def read_variants(
-    path: str | Path,
-    roles: SampleRoles | None = None,
-    build: str = "GRCh38",
-    engine: Engine = "auto",
-    reference_fasta: str | None = None,
-    stats: ReadStats | None = None,
+class _Unsupported(Exception):
+    """Input the text engine leaves to htslib (pysam / bcftools)."""
+
+
+def _text_layout(header: VcfHeader, roles: SampleRoles) -> tuple[list[str], dict[str, Any]]:
+    """CSV column names of the file and the types of the columns read."""
+    names = ["chrom", "pos", "id", "ref", "alt", "qual", "filter", "info"]
+    types: dict[str, Any] = dict(_TEXT_TYPES)
+    if header.samples:
+        names += ["format"] + [f"s{i}" for i in range(len(header.samples))]
+        types["format"] = pa.string()
+        for name in (roles.tumour, roles.normal):
+            if name is not None:
+                types[f"s{header.samples.index(name)}"] = pa.string()
+    return names, types
+
+
+def _csv_options(
+    names: list[str], types: Mapping[str, Any], skip: int, block: int, threads: bool = True
+) -> dict[str, Any]:
+    return {
+        "read_options": pacsv.ReadOptions(
+            column_names=names, skip_rows=skip, block_size=block, use_threads=threads
+        ),
+        "parse_options": pacsv.ParseOptions(
+            delimiter="\t",
+            quote_char=False,
+            escape_char=False,
+            double_quote=False,
+            newlines_in_values=False,
+            ignore_empty_lines=False,
+        ),
+        "convert_options": pacsv.ConvertOptions(
+            column_types=dict(types),
+            include_columns=list(types),
+            null_values=["."],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+            check_utf8=True,
+        ),
+    }
+
+
+def _format_positions(fmt: pa.Array, header: VcfHeader) -> dict[str, np.ndarray]:
+    """Per row, the position of GT, DP and AD in its FORMAT (-1 where absent)."""
+    enc = pc.dictionary_encode(fmt)
+    assert isinstance(enc, pa.DictionaryArray)
+    codes = np.asarray(pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False), np.int64)
+    keysets = [str(v).split(":") for v in enc.dictionary.to_pylist()]
+    expect = {"GT": ("String", None), "DP": ("Integer", "1"), "AD": ("Integer", None)}
+    out: dict[str, np.ndarray] = {}
+    for keys in keysets:
+        if len(set(keys)) != len(keys) or ("GT" in keys and keys[0] != "GT"):
+            raise _Unsupported(f"FORMAT {':'.join(keys)!r}")
+    for key, (typ, number) in expect.items():
+        table = np.array([ks.index(key) if key in ks else -1 for ks in keysets] + [-1], np.int64)
+        if (table >= 0).any():
+            declared = header.formats.get(key)
+            if declared is None or declared[1] != typ or (number and declared[0] != number):
+                raise _Unsupported(f"FORMAT/{key} declared as {declared}")
+        out[key] = table[codes]
+    return out
+
+
+def _sample_values(
+    col: pa.Array, at: Mapping[str, np.ndarray]
+) -> tuple[pa.Array, pa.Array, pa.Array]:
+    """(GT, DP, AD) of one sample column, as the pysam engine renders them."""
+    parts, offsets = _list_parts(col, ":")
+    lens = np.diff(offsets)
+    null_s = pa.scalar(None, pa.string())
+
+    def get(pos: np.ndarray) -> pa.Array:
+        ok = (pos >= 0) & (pos < lens)
+        if not len(parts) or not ok.any():
+            return pa.nulls(len(pos), pa.string())
+        idx = pa.array(np.where(ok, offsets[:-1] + pos, 0), mask=~ok)
+        return pc.take(parts, idx)
+
+    gt_v, dp_v, ad_v = get(at["GT"]), get(at["DP"]), get(at["AD"])
+    for g in pc.unique(pc.drop_null(gt_v)).to_pylist():
+        if not _GT_RE.match(g):
+            raise _Unsupported(f"genotype {g!r}")
+    gt = pc.if_else(pa.array(at["GT"] >= 0), pc.coalesce(gt_v, "."), null_s)
+    dp_s = pc.if_else(pc.equal(dp_v, "."), null_s, dp_v)
+    if not _only_bytes(pc.drop_null(dp_s), _INT_BYTES):
+        raise _Unsupported("a non-integer FORMAT/DP")
+    try:
+        dp = pc.cast(dp_s, pa.int64())
+    except pa.ArrowInvalid:
+        raise _Unsupported("a non-integer FORMAT/DP") from None
+    if not _only_bytes(pc.drop_null(ad_v), _AD_BYTES):
+        raise _Unsupported("a FORMAT/AD value other than integers")
+    ad = pc.if_else(pa.array(at["AD"] >= 0), pc.coalesce(ad_v, "."), null_s)
+    return gt, dp, ad
+
+
+def _info_value(info: pa.Array, key: str) -> pa.Array:
+    """The value of INFO ``key=`` in each row (its first occurrence), null where absent: one
+    split on ``;`` and a prefix test, no regex."""
+    n = len(info)
+    prefix = key + "="
+    rows = np.flatnonzero(_np(pc.cast(pc.match_substring(info, prefix), pa.int8())))
+    if not len(rows):
+        return pa.nulls(n, pa.string())
+    items, offsets = _list_parts(pc.take(info, _idx(rows)), ";")
+    hit = np.flatnonzero(_np(pc.cast(pc.starts_with(items, prefix), pa.int8())))
+    if not len(hit):
+        return pa.nulls(n, pa.string())
+    parent = np.searchsorted(offsets, hit, side="right") - 1
+    first = np.r_[True, parent[1:] != parent[:-1]]
+    hit, parent = hit[first], parent[first]
+    values = pc.utf8_slice_codeunits(pc.take(items, _idx(hit)), len(prefix))
+    where = np.full(n, -1, np.int64)
+    where[rows[parent]] = np.arange(len(hit))
+    return pc.take(values, _idx(where))
+
+
+def _raw_from_text(t: pa.Table, header: VcfHeader, roles: SampleRoles, rec: np.ndarray) -> pa.Table:
+    """Columns read by the CSV reader → raw rows (:data:`RAW_SCHEMA`)."""
+    n = t.num_rows
+    cols: dict[str, Any] = {"rec": pa.array(rec, pa.int64())}
+    for c in ("chrom", "pos", "ref", "alt", "qual", "filter"):
+        cols[c] = t[c].combine_chunks()
+    if cols["chrom"].null_count or cols["pos"].null_count:
+        raise _Unsupported("a missing CHROM or POS")
+    for c in [*(k for k, v in _TEXT_TYPES.items() if v == pa.string()), *t.column_names[7:]]:
+        if pc.any(pc.equal(t[c], "")).as_py():
+            raise _Unsupported(f"an empty {c} field")
+    if header.annotation:
+        ann = _info_value(t["info"].combine_chunks(), header.annotation)
+        ann = pc.if_else(pc.equal(ann, "."), pa.scalar(None, pa.string()), ann)
+        if (
+            pc.any(pc.match_substring(ann, ",.,")).as_py()
+            or pc.any(pc.starts_with(ann, ".,")).as_py()
+            or pc.any(pc.ends_with(ann, ",.")).as_py()
+        ):
+            raise _Unsupported(f"a missing INFO/{header.annotation} entry")
+        cols["ann"] = ann
+    else:
+        cols["ann"] = pa.nulls(n, pa.string())
+    at: dict[str, np.ndarray] | None = None
+    for prefix, name in (("t_", roles.tumour), ("n_", roles.normal)):
+        if name is None:
+            gt, dp, ad = pa.nulls(n, pa.string()), pa.nulls(n, pa.int64()), pa.nulls(n, pa.string())
+        else:
+            if at is None:
+                at = _format_positions(t["format"].combine_chunks(), header)
+            col = t[f"s{header.samples.index(name)}"].combine_chunks()
+            gt, dp, ad = _sample_values(col, at)
+        cols[prefix + "gt"], cols[prefix + "dp"], cols[prefix + "ad"] = gt, dp, ad
+    return pa.Table.from_arrays([cols[f.name] for f in RAW_SCHEMA], schema=RAW_SCHEMA)
+
+
+def _is_gzip(path: str) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def _iter_text_tables(header: VcfHeader, roles: SampleRoles) -> Iterator[pa.Table]:
+    """The columns of a text VCF, read by Arrow, in tables of about :data:`NORMALISE_ROWS`."""
+    names, types = _text_layout(header, roles)
+    opts = _csv_options(names, types, header.header_lines, TEXT_BLOCK_BYTES)
+    comp = "gzip" if _is_gzip(header.path) else None
+    stream = pa.input_stream(header.path, compression=comp, buffer_size=1 << 20)
+    try:
+        try:
+            reader = pacsv.open_csv(stream, **opts)
+        except pa.ArrowInvalid as exc:
+            if "Empty CSV file" in str(exc):
+                return
+            raise _Unsupported(str(exc)) from None
+        pending: list[pa.RecordBatch] = []
+        rows = 0
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            except (pa.ArrowException, OSError) as exc:
+                raise _Unsupported(str(exc)) from None
+            pending.append(batch)
+            rows += batch.num_rows
+            if rows >= NORMALISE_ROWS:
+                yield pa.Table.from_batches(pending)
+                pending, rows = [], 0
+        if rows:
+            yield pa.Table.from_batches(pending)
+    finally:
+        stream.close()
+
+
+def _text_batch(
+    t: pa.Table, rec0: int, header: VcfHeader, roles: SampleRoles, build: str
+) -> tuple[pa.Table, ReadStats]:
+    """One table of VCF columns → normalised rows (run on a worker thread: Arrow and numpy
+    kernels release the GIL, so batches are normalised on all cores while Arrow reads)."""
+    raw = _raw_from_text(t, header, roles, np.arange(rec0, rec0 + t.num_rows))
+    part = ReadStats(records=t.num_rows)
+    return normalise(raw, header, build, part), part
+
+
+def _merge(into: ReadStats, part: ReadStats) -> None:
+    into.records += part.records
+    into.rows += part.rows
+    into.skipped_symbolic += part.skipped_symbolic
+    into.skipped_reference_only += part.skipped_reference_only
+    into.warnings += part.warnings
+
+
+def _text_eligible(
+    header: VcfHeader, roles: SampleRoles, engine: Engine, reference_fasta: str | None
+) -> bool:
+    if engine == "text":
+        return True
+    # every sample column is the tumour's or the normal's (others are not read, so their
+    # validity is left to htslib)
+    mapped = {roles.tumour, roles.normal} - {None}
+    return (
+        engine == "auto"
+        and not reference_fasta
+        and not header.is_bcf
+        and set(header.samples) <= mapped
+    )
+
+
+def _variants_text(
+    header: VcfHeader, roles: SampleRoles, build: str, stats: ReadStats, strict: bool
 ) -> Iterator[pa.Table]:
-    """Stream normalised ``variants`` columns of one VCF/BCF, batch by batch.
+    """Normalised rows through the text engine; from the first record it does not handle
+    on, the htslib engines read the rest (and refuse what is bad, with their message)."""
+    _check_bgzf_eof(header.path)
+    done = 0
+    workers = max(1, min(4, os.cpu_count() or 1))
+    with ThreadPoolExecutor(workers, thread_name_prefix="vcf-text") as pool:
+        queue: deque[Future[tuple[pa.Table, ReadStats]]] = deque()
+        try:
+            rec = 0
+            for t in _iter_text_tables(header, roles):
+                queue.append(pool.submit(_text_batch, t, rec, header, roles, build))
+                rec += t.num_rows
+                while len(queue) > workers:  # in order; at most workers+1 batches in flight
+                    out, part = queue.popleft().result()
+                    _merge(stats, part)
+                    done += part.records
+                    yield out
+            while queue:
+                out, part = queue.popleft().result()
+                _merge(stats, part)
+                done += part.records
+                yield out
+            return
+        except (_Unsupported, VcfError, pa.ArrowException) as exc:
+            if strict:
+                if isinstance(exc, VcfError):
+                    raise
+                raise VcfFormatError(
+                    f"{header.path}: the text engine cannot read it ({exc})"
+                ) from None
+        finally:
+            for f in queue:
+                f.cancel()
+    rest = ReadStats()
+    for raw in iter_raw(header, roles, rest, "auto"):
+        if done:
+            raw = raw.filter(pc.greater_equal(raw["rec"], done))
+        if raw.num_rows:
+            yield normalise(raw, header, build, rest)
+    rest.records -= done
+    _merge(stats, rest)
 
-    ``roles`` names the tumour and normal sample columns (default: the first sample is
-    the tumour, the second the normal). The caller adds the per-file columns (patient,
-    specimens, origin, source, build, fingerprint).
-    """
-    header = read_header(path)
+
+# -- the public readers ---------------------------------------------------------------------
+
+
+def _roles_for(header: VcfHeader, roles: SampleRoles | None) -> SampleRoles:
     if roles is None:
         s = header.samples
         roles = SampleRoles(s[0] if s else None, s[1] if len(s) > 1 else None)
@@ -1023,7 +1379,34 @@ def read_variants(
                 f"{header.path}, header #CHROM line: no sample column {name!r} (samples: "
                 f"{', '.join(header.samples) or 'none'})"
             )
-    st = stats or ReadStats()
-    for raw in iter_raw(header, roles, st, engine, reference_fasta):
+    return roles
+
+
+def read_variants(
+    path: str | Path,
+    roles: SampleRoles | None = None,
+    build: str = "GRCh38",
+    engine: Engine = "auto",
+    reference_fasta: str | None = None,
+    stats: ReadStats | None = None,
+    header: VcfHeader | None = None,
+) -> Iterator[pa.Table]:
+    """Stream normalised ``variants`` columns of one VCF/BCF, batch by batch.
+
+    ``roles`` names the tumour and normal sample columns (default: the first sample is
+    the tumour, the second the normal). The caller adds the per-file columns (patient,
+    specimens, origin, source, build, fingerprint). ``engine``: ``auto`` (the text engine
+    for text VCFs, htslib for BCF, for a reference check and for whatever the text engine
+    leaves to it), ``text`` (the text engine only), ``pysam``/``cyvcf2`` (in-process
+    htslib) or ``bcftools`` (``bcftools query`` streamed into Arrow).
+    """
+    header = header or read_header(path)
+    roles = _roles_for(header, roles)
+    st = stats if stats is not None else ReadStats()
+    if _text_eligible(header, roles, engine, reference_fasta):
+        yield from _variants_text(header, roles, build, st, strict=engine == "text")
+        return
+    legacy: Engine = "cyvcf2" if engine == "pysam" else engine
+    for raw in iter_raw(header, roles, st, legacy, reference_fasta):
         if raw.num_rows:
             yield normalise(raw, header, build, st)
