@@ -332,12 +332,17 @@ def wrk_bench(base: str, token: str, tmp: Path) -> dict[str, Any]:
         line = next(x for x in text.splitlines() if x.startswith("Requests/sec"))
         return float(line.split()[1])
 
-    trivial = run(f"{base}/api/beacon/v2/info", [])
+    me = tmp / "me.lua"
+    me.write_text(f'wrk.headers["Authorization"] = "Bearer {token}"\n')
+    info = run(f"{base}/api/beacon/v2/info", [])
+    trivial = run(f"{base}/api/v1/users/me", ["-s", str(me)])
     count = run(f"{base}/api/v1/cohorts/count", ["-s", str(script)])
     return {
-        "wrk_trivial_rps": trivial,
+        "wrk_public_info_rps": info,
+        "wrk_trivial_authenticated_rps": trivial,
         "wrk_count_rps": count,
-        "wrk_ratio": round(count / trivial, 2),
+        "wrk_ratio_vs_authenticated": round(count / trivial, 2),
+        "wrk_ratio_vs_public_info": round(count / info, 2),
     }
 
 

@@ -201,11 +201,12 @@ class AuditWriter:
     commit costs an fsync; batching keeps the count endpoint's throughput near that of a
     trivial endpoint). :meth:`flush` waits until everything queued is committed."""
 
-    def __init__(self, sessionmaker: Any, batch: int = 500) -> None:
+    def __init__(self, sessionmaker: Any, batch: int = 1000, linger: float = 0.25) -> None:
         import queue
 
         self._sessionmaker = sessionmaker
         self._batch = batch
+        self._linger = linger
         self._queue: queue.Queue[tuple[str, str, str, dict[str, Any]]] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="discovery-audit", daemon=True)
         self._thread.start()
@@ -229,6 +230,9 @@ class AuditWriter:
         log = logging.getLogger(__name__)
         while True:
             items = [self._queue.get()]
+            # linger: collect a batch, so that this writer's commits are rare and seldom
+            # wait on (or make wait) the request threads' own database writes
+            time.sleep(self._linger)
             while len(items) < self._batch:
                 try:
                     items.append(self._queue.get_nowait())
