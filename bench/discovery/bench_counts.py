@@ -114,7 +114,7 @@ MIX: list[tuple[str, dict[str, Any], dict[str, Any], str]] = [
 def pct(values: list[float], q: float) -> float:
     """The q-quantile (0..1) of ``values`` in ms."""
     s = sorted(values)
-    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))] * 1000
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))] * 1000
 
 
 def codes_sql(code: str) -> str:
