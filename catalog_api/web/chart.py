@@ -15,10 +15,11 @@ from collections.abc import Callable, Mapping
 from markupsafe import Markup, escape
 
 ROW = 30
-LABEL_W = 300
-BAR_W = 360
-VALUE_W = 150
+LABEL_W = 230
+BAR_W = 260
+VALUE_W = 130
 TOP = 8
+LABEL_CHARS = 30
 
 
 def basket_svg(
@@ -52,12 +53,12 @@ def basket_svg(
         )
         parts.append(
             f'<text x="{LABEL_W - 10}" y="{mid}" text-anchor="end" class="chart-label">'
-            f"{escape(_short(label(key), 40))}</text>"
+            f"{escape(_short(label(key), LABEL_CHARS))}</text>"
         )
         if suppressed:
             parts.append(
                 f'<text x="{LABEL_W + 4}" y="{mid}" class="chart-suppressed">'
-                f"{escape(str(value))} (fewer than {escape(str(value)[1:])}; not drawn)</text>"
+                f"{escape(str(value))} (suppressed)</text>"
             )
         else:
             assert isinstance(value, int)

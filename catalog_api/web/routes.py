@@ -201,6 +201,10 @@ def _builder_context(request: Request, form: FormData | None) -> dict[str, Any]:
     }
 
 
+def _chart_label(code: str) -> str:
+    return "Other tumour types" if code == "other" else tumour_label(code)
+
+
 @router.get("/web/cohorts/new")
 def builder(request: Request, user: ResearcherWeb) -> Response:
     """The cohort builder: criteria and purpose; no count until the form is sent."""
@@ -230,7 +234,7 @@ def builder_count(
     data = definition.model_dump(mode="json", exclude_none=True)
     ctx.update(
         result=answer,
-        chart=basket_svg(answer["by_tumour_type"], label=tumour_label),
+        chart=basket_svg(answer["by_tumour_type"], label=_chart_label),
         definition_json=json.dumps(data, sort_keys=True),
         definition_lines=describe_definition(data),
     )

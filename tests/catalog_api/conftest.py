@@ -225,3 +225,11 @@ def api_user(app: FastAPI) -> ApiUserFactory:
             return ApiUser(id=user.id, username=name, token=token)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[object]:
+    """Headless Chromium for the web-page tests (``web_fixtures.launch_chromium``)."""
+    from tests.catalog_api.web_fixtures import launch_chromium
+
+    yield from launch_chromium()

@@ -23,13 +23,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.catalog_api.conftest import C1_DS_ONLY, C1_PATIENTS, ApiUserFactory
-from tests.catalog_api.web_fixtures import (  # chromium is a fixture
-    assert_labelled,
-    chromium,  # noqa: F401
-    new_page,
-    shot,
-    sign_in,
-)
+from tests.catalog_api.web_fixtures import assert_labelled, new_page, shot, sign_in
 
 pytestmark = pytest.mark.browser
 

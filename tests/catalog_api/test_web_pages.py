@@ -8,6 +8,7 @@ import re
 import httpx
 from fastapi import FastAPI
 
+from catalog_api.web.chart import basket_svg
 from catalog_api.web.routes import router
 from tests.catalog_api.conftest import ApiUserFactory
 from tests.catalog_api.web_fixtures import WebClient
@@ -128,3 +129,15 @@ def test_web_pages_send_security_headers(http: httpx.Client) -> None:
     assert "script-src 'none'" in r.headers["content-security-policy"]
     assert r.headers["x-frame-options"] == "DENY"
     assert re.search(r'name="csrf_token" value="[0-9a-f]{64}"', r.text)
+
+
+def test_web_basket_chart_draws_no_bar_for_suppressed_cells() -> None:
+    svg = str(basket_svg({"SKCM": 20, "COAD": 5, "other": "<5"}, label=lambda c: c))
+    rows = re.findall(r'<g class="bar-row".*?</g>', svg)
+    assert len(rows) == 3
+    suppressed = [r for r in rows if 'data-suppressed="true"' in r]
+    assert len(suppressed) == 1
+    assert "<rect" not in suppressed[0] and "&lt;5 (suppressed)" in suppressed[0]
+    widths = [int(w) for w in re.findall(r'<rect [^>]*width="(\d+)"', svg)]
+    assert widths == [260, 65]  # scaled to the largest shown (rounded) count
+    assert "No patient matches." in str(basket_svg({}, label=str))

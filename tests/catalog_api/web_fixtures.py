@@ -36,9 +36,9 @@ UNLABELLED_JS = """() => Array.from(document.querySelectorAll(
     && !el.getAttribute('aria-labelledby')).map(el => el.name || el.id)"""
 
 
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[Any]:
-    """One headless Chromium for the session (skips when /usr/bin/chromium is absent)."""
+def launch_chromium() -> Iterator[Any]:
+    """Headless Chromium (the ``chromium`` fixture of conftest); skips when
+    /usr/bin/chromium is absent."""
     if not CHROMIUM.exists():
         pytest.skip("/usr/bin/chromium is not installed (make tools installs Debian's chromium)")
     from playwright.sync_api import sync_playwright
