@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from harmonise.bundle import MANIFEST, verify_checksums
@@ -33,9 +34,10 @@ from harmonise.vcf import (
     Engine,
     ReadStats,
     SampleRoles,
+    VcfSource,
     check_reference,
     read_header,
-    read_variants,
+    read_many,
 )
 
 #: ``progress(stage, done, total)``: ``total`` None for an indeterminate step.
@@ -185,6 +187,8 @@ def prepare(
     if isinstance(contigs, str):
         contigs = None
     stats = ReadStats()
+    sources: list[VcfSource] = []
+    file_consts: list[dict[str, str | None]] = []
     for n, rel in enumerate(vcf_paths):
         path = bundle / rel
         header = read_header(path)
@@ -230,23 +234,22 @@ def prepare(
             "pipeline_fingerprint": fingerprint,
         }
         vcf_files.append((rel, roles, {k: v for k, v in consts.items() if v is not None}))
-        before = stats.records
-        for batch in read_variants(
-            path, roles, build, engine=engine, reference_fasta=reference_fasta, stats=stats
-        ):
-            m = batch.num_rows
-            for col, value in consts.items():
-                batch = batch.append_column(col, pa.array([value] * m, pa.string()))
-            variant_tables.append(batch)
-            say("variants", stats.records, None)
-        say("vcf files", n + 1, len(vcf_paths))
-        if stats.skipped_symbolic or stats.skipped_reference_only:
+        sources.append(VcfSource(str(path), roles, header))
+        file_consts.append(consts)
+        say("vcf headers", n + 1, len(vcf_paths))
+    # all VCFs at once: small ones parsed together (one columnar pass), large ones streamed
+    read = read_many(sources, build, engine=engine, reference_fasta=reference_fasta)
+    parts = [t for t, _ in read]
+    for (rel, _, _), (_, st) in zip(vcf_files, read, strict=True):
+        stats.records += st.records
+        if st.skipped_symbolic or st.skipped_reference_only:
             report.warnings.append(
-                f"{rel}: skipped {stats.skipped_symbolic} symbolic/breakend allele(s) and "
-                f"{stats.skipped_reference_only} reference-only record(s)"
+                f"{rel}: skipped {st.skipped_symbolic} symbolic/breakend allele(s) and "
+                f"{st.skipped_reference_only} reference-only record(s)"
             )
-            stats.skipped_symbolic = stats.skipped_reference_only = 0
-        _ = before
+    if parts:
+        say("variants", stats.records, stats.records)
+        variant_tables.append(_with_file_columns(parts, file_consts))
     report.vcf_records = stats.records
     tables: dict[str, pa.Table] = {}
     for name, lst in rows.tables.items():
@@ -289,6 +292,18 @@ def prepare(
     sub = Submission(digest, m.dataset_id, m.centre.id, dataset, tables, tags)
     report.seconds = time.perf_counter() - t0
     return Prepared(sub, manifest, bundle, report, vcf_files)
+
+
+def _with_file_columns(parts: list[pa.Table], consts: list[dict[str, str | None]]) -> pa.Table:
+    """Concatenate the files' variant rows and add each file's constant columns (patient,
+    specimens, build, origin, …): one dictionary-style take per column, not per file."""
+    table = pa.concat_tables(parts)
+    counts = np.array([t.num_rows for t in parts], np.int64)
+    which = pa.array(np.repeat(np.arange(len(parts)), counts))
+    for col in consts[0]:
+        values = pa.array([c[col] for c in consts], pa.string())
+        table = table.append_column(col, values.take(which))
+    return table
 
 
 def _rows_to_table(name: str, rows: list[Mapping[str, Any]]) -> pa.Table:

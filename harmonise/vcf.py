@@ -24,12 +24,14 @@ text VCF) and the record (``chrom:pos``).
 from __future__ import annotations
 
 import functools
+import gzip
 import io
 import os
 import re
 import shutil
 import subprocess
 import threading
+import zlib
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -250,35 +252,57 @@ def read_header(path: str | Path) -> VcfHeader:
 
 def _count_header_lines(path: str) -> int:
     """Lines before the first record in a text VCF (plain or bgzipped); 0 for BCF."""
-    import gzip
-
-    n = 0
-    try:
-        with open(path, "rb") as raw:
-            gz = raw.read(2) == b"\x1f\x8b"
-        opener = gzip.open if gz else open
-        with opener(path, "rb") as fh:
-            for line in fh:
-                if not line.startswith(b"#"):
-                    break
-                n += 1
-    except (OSError, EOFError):
-        return n
-    return n
+    return _sniff(path)[1]
 
 
 def _is_bcf(path: str) -> bool:
-    import gzip
+    return _sniff(path)[0]
 
+
+def _sniff(path: str) -> tuple[bool, int]:
+    """(is BCF, header lines of a text VCF): decompresses only as far as the #CHROM line."""
     with open(path, "rb") as fh:
-        head = fh.read(2)
-        if head != b"\x1f\x8b":
-            return head[:2] == b"BC"
-    try:
-        with gzip.open(path, "rb") as gz:
-            return gz.read(3) == b"BCF"
-    except (OSError, EOFError):
-        return False
+        raw = fh.read(1 << 16)
+        if raw[:2] != b"\x1f\x8b":
+            if raw[:3] == b"BCF":
+                return True, 0
+            data, more = raw, fh
+            dec = None
+        else:
+            data, more, dec = b"", fh, zlib.decompressobj(31)
+            pending = raw
+        n = 0
+        start = 0
+        while True:
+            if dec is not None:
+                try:
+                    while pending and len(data) - start < (1 << 16):
+                        data += dec.decompress(pending)
+                        pending = dec.unused_data
+                        if dec.eof:
+                            dec = zlib.decompressobj(31)
+                    if not pending:
+                        pending = more.read(1 << 16)
+                except zlib.error:
+                    return False, n
+                if n == 0 and start == 0 and data[:3] == b"BCF":
+                    return True, 0
+            while True:
+                nl = data.find(b"\n", start)
+                if nl < 0:
+                    break
+                if data[start : start + 1] != b"#":
+                    return False, n
+                n += 1
+                start = nl + 1
+            if dec is None:
+                chunk = more.read(1 << 16)
+                if not chunk:
+                    return False, n + (1 if data[start:].startswith(b"#") else 0)
+                data += chunk
+            elif not pending:
+                return False, n + (1 if data[start:].startswith(b"#") else 0)
+            data, start = data[start:], 0
 
 
 def contig_naming(name: str) -> str:
@@ -1058,6 +1082,8 @@ def normalise(raw: pa.Table, header: VcfHeader, build: str, stats: ReadStats) ->
             ),
         }
     )
+    if "_file" in t.column_names:  # read_many: which file each row came from
+        out = out.append_column("_file", t["_file"])
     stats.rows += out.num_rows
     return out
 
@@ -1410,3 +1436,164 @@ def read_variants(
     for raw in iter_raw(header, roles, st, legacy, reference_fasta):
         if raw.num_rows:
             yield normalise(raw, header, build, st)
+
+
+@dataclass(frozen=True)
+class VcfSource:
+    """One VCF to read with :func:`read_many` (``header`` if it was read already)."""
+
+    path: str
+    roles: SampleRoles | None = None
+    header: VcfHeader | None = None
+
+
+def _body(header: VcfHeader) -> bytes | None:
+    """The records of a small text VCF as bytes (None: leave the file to read_variants)."""
+    _check_bgzf_eof(header.path)
+    with open(header.path, "rb") as fh:
+        data = fh.read()
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error):
+            return None
+    at = data.find(b"\n#CHROM")
+    at = data.find(b"\n", at + 1) if at >= 0 else -1
+    if at < 0 or data.count(b"\n", 0, at + 1) != header.header_lines:
+        return None
+    body = data[at + 1 :]
+    if body and not body.endswith(b"\n"):
+        body += b"\n"
+    return body
+
+
+def _group_key(header: VcfHeader, roles: SampleRoles) -> tuple[Any, ...]:
+    """Files with equal keys are parsed and normalised together."""
+    at = tuple(header.samples.index(r) if r else None for r in (roles.tumour, roles.normal))
+    fmts = tuple(header.formats.get(k) for k in ("GT", "DP", "AD"))
+    return (header.annotation, header.annotation_fields, tuple(header.contigs), at, fmts,
+            len(header.samples))  # fmt: skip
+
+
+def _read_group(
+    members: Sequence[tuple[int, VcfHeader, SampleRoles, bytes]], build: str
+) -> list[tuple[pa.Table, ReadStats]]:
+    """Parse the bodies of several small VCFs at once and normalise them together."""
+    header, roles = members[0][1], members[0][2]
+    counts = np.array([m[3].count(b"\n") for m in members], np.int64)
+    total = int(counts.sum())
+    names, types = _text_layout(header, roles)
+    if total:
+        data = pa.py_buffer(b"".join(m[3] for m in members))
+        t = pacsv.read_csv(data, **_csv_options(names, types, 0, 4 << 20, threads=False))
+    else:
+        t = pa.table({k: pa.array([], v) for k, v in types.items()})
+    if t.num_rows != total:
+        raise _Unsupported("the record count differs from the line count")
+    file = np.repeat(np.arange(len(members)), counts)
+    starts = np.r_[0, np.cumsum(counts)[:-1]]
+    rec = np.arange(total) - np.repeat(starts, counts)
+    raw = _raw_from_text(t, header, roles, rec)
+    raw = raw.append_column("_file", pa.array(file, pa.int64()))
+    alleles = _np(pc.add(pc.count_substring(raw["alt"], ","), 1))
+    has_alt = _np(pc.cast(pc.is_valid(raw["alt"]), pa.int8())).astype(bool)
+    out = normalise(raw, header, build, ReadStats())
+    fcol = _np(out["_file"])
+    out = out.drop_columns(["_file"])
+    rows = np.bincount(fcol, minlength=len(members))
+    ref_only = np.bincount(file[~has_alt], minlength=len(members))
+    allele_n = np.bincount(file[has_alt], weights=alleles[has_alt], minlength=len(members))
+    bounds = np.r_[0, np.cumsum(rows)]
+    result = []
+    for j in range(len(members)):
+        st = ReadStats(
+            records=int(counts[j]),
+            rows=int(rows[j]),
+            skipped_symbolic=int(allele_n[j]) - int(rows[j]),
+            skipped_reference_only=int(ref_only[j]),
+        )
+        result.append((out.slice(int(bounds[j]), int(rows[j])), st))
+    return result
+
+
+def _read_one(
+    header: VcfHeader,
+    roles: SampleRoles,
+    build: str,
+    engine: Engine,
+    reference_fasta: str | None,
+) -> tuple[pa.Table, ReadStats]:
+    st = ReadStats()
+    parts = list(read_variants(header.path, roles, build, engine, reference_fasta, st, header))
+    return (pa.concat_tables(parts) if parts else _empty_variants(), st)
+
+
+def _empty_variants() -> pa.Table:
+    raw = pa.Table.from_arrays([pa.array([], f.type) for f in RAW_SCHEMA], schema=RAW_SCHEMA)
+    header = VcfHeader("", (), {}, {}, {}, None, (), 0, None, False)
+    return normalise(raw, header, "GRCh38", ReadStats())
+
+
+def read_many(
+    sources: Sequence[VcfSource],
+    build: str = "GRCh38",
+    engine: Engine = "auto",
+    reference_fasta: str | None = None,
+) -> list[tuple[pa.Table, ReadStats]]:
+    """Normalised ``variants`` columns (and read counts) of many VCFs, in order.
+
+    Small text VCFs (up to :data:`MANY_FILE_BYTES`) with the same layout are not read one
+    by one: their bodies are concatenated and parsed by one Arrow CSV read and one
+    :func:`normalise` per ~:data:`NORMALISE_ROWS` rows (on worker threads), then split
+    back per file; the per-file cost is a header read and a decompression. Larger files,
+    BCF, a reference check or anything the text engine leaves to htslib go through
+    :func:`read_variants`, file by file; so does every file of a group that fails, so the
+    error names the right file, line and field.
+    """
+    results: list[tuple[pa.Table, ReadStats] | None] = [None] * len(sources)
+    groups: dict[tuple[Any, ...], list[tuple[int, VcfHeader, SampleRoles, bytes]]] = {}
+    singles: list[tuple[int, VcfHeader, SampleRoles]] = []
+    workers = max(1, min(4, os.cpu_count() or 1))
+
+    def run(chunk: list[tuple[int, VcfHeader, SampleRoles, bytes]]) -> Any:
+        try:
+            return _read_group(chunk, build)
+        except (_Unsupported, VcfError, pa.ArrowException):
+            return None  # each file alone: the text engine, then htslib, decides
+
+    with ThreadPoolExecutor(workers, thread_name_prefix="vcf-many") as pool:
+        # a group is parsed as soon as it holds ~NORMALISE_ROWS records, on a worker
+        # thread, while this thread reads the next headers
+        jobs: list[tuple[list[tuple[int, VcfHeader, SampleRoles, bytes]], Future[Any]]] = []
+        sizes: dict[tuple[Any, ...], int] = {}
+        for i, src in enumerate(sources):
+            header = src.header or read_header(src.path)
+            roles = _roles_for(header, src.roles)
+            body = None
+            if (
+                engine == "auto"
+                and _text_eligible(header, roles, engine, reference_fasta)
+                and os.path.getsize(header.path) <= MANY_FILE_BYTES
+            ):
+                body = _body(header)
+            if body is None:
+                singles.append((i, header, roles))
+                continue
+            key = _group_key(header, roles)
+            groups.setdefault(key, []).append((i, header, roles, body))
+            sizes[key] = sizes.get(key, 0) + len(body)
+            if sizes[key] >= NORMALISE_ROWS * 100:  # ~100 bytes a record
+                chunk = groups.pop(key)
+                sizes[key] = 0
+                jobs.append((chunk, pool.submit(run, chunk)))
+        jobs += [(chunk, pool.submit(run, chunk)) for chunk in groups.values()]
+        for chunk, job in jobs:
+            got = job.result()
+            if got is None:
+                singles += [(m[0], m[1], m[2]) for m in chunk]
+                continue
+            for m, res in zip(chunk, got, strict=True):
+                results[m[0]] = res
+    for i, header, roles in sorted(singles, key=lambda x: x[0]):
+        results[i] = _read_one(header, roles, build, engine, reference_fasta)
+    return [r for r in results if r is not None]
