@@ -103,6 +103,7 @@ class LakeIndex:
     biomarker_values: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     generation: int = 0
     built_at: float = 0.0
+    _values: dict[str, list[Any]] = field(default_factory=dict, repr=False)
 
     @property
     def version_id(self) -> str:
@@ -114,8 +115,13 @@ class LakeIndex:
         return self.features.get(key, _EMPTY)
 
     def values(self, kind: str) -> list[Any]:
-        """The known values of a feature kind (e.g. every drug), sorted."""
-        return sorted({k[1] for k in self.features if k[0] == kind and len(k) == 2}, key=str)
+        """The known values of a feature kind (e.g. every drug), sorted (memoised until the
+        next update)."""
+        cached = self._values.get(kind)
+        if cached is None:
+            cached = sorted({k[1] for k in self.features if k[0] == kind and len(k) == 2}, key=str)
+            self._values[kind] = cached
+        return cached
 
     # -- building ------------------------------------------------------------------------
 
@@ -167,6 +173,7 @@ class LakeIndex:
 
     def add_batch(self, tables: dict[str, pa.Table], infos: Sequence[DatasetInfo]) -> None:
         """Index the rows of a batch of submissions (``tables`` holds only their rows)."""
+        self._values = {}
         pats = tables["patients"]
         pids = pats.column("patient_id").combine_chunks()
         slots = self._grow(len(pids))
