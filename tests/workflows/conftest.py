@@ -205,6 +205,13 @@ def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmClu
             ]
         )
     )
+    # srun inside the jobs reads the default path, not SLURM_CONF: install the config
+    # there unless the machine has its own (then leave it alone and skip).
+    system_conf = Path("/etc/slurm/slurm.conf")
+    if system_conf.exists():
+        pytest.skip(f"{system_conf} exists: not replacing this machine's SLURM configuration")
+    system_conf.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(conf, system_conf)
     env = tool_env()
     env["SLURM_CONF"] = str(conf)
     subprocess.run(["slurmctld", "-f", str(conf)], check=True, env=env)
@@ -225,5 +232,6 @@ def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmClu
     finally:
         _kill_pidfile(base / "slurmd.pid")
         _kill_pidfile(base / "slurmctld.pid")
+        system_conf.unlink(missing_ok=True)
         if started_munge:
             _kill_pidfile(munge_pid)

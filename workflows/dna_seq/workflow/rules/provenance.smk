@@ -1,3 +1,10 @@
+# Small bookkeeping jobs: run them on the submitting host, not through a scheduler.
+localrules:
+    record_software_versions,
+    compute_fingerprint,
+    write_provenance,
+
+
 rule record_software_versions:
     output:
         versions="results/provenance/software_versions.yaml",
