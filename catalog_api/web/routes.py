@@ -505,7 +505,9 @@ def review_queue(
     return render(request, "reviews.html", {"items": items})
 
 
-def _consent_check(request: Request, req: Any, part: Any) -> dict[str, Any]:
+def _consent_check(
+    request: Request, session: SessionDep, user: User, req: Any, part: Any
+) -> dict[str, Any]:
     """Purpose vs consent at the centre: matching patients, permitted, excluded (disclosed)."""
     cv = req.cohort_version
     purpose = validate_purpose(req.purpose)
@@ -525,6 +527,19 @@ def _consent_check(request: Request, req: Any, part: Any) -> dict[str, Any]:
     n = len(matched.get(part.centre_id, []))
     out["matching"] = disclosed(n, **kw)
     out["excluded"] = disclosed(max(0, n - part.patient_count), **kw)
+    # a count shown to a user: audited like every other count
+    audit.record(
+        session,
+        actor=user,
+        action="review.consent_check",
+        subject=f"access_request:{req.id}",
+        details={
+            "centre_id": part.centre_id,
+            "lake_version": cv.lake_version_id,
+            "matching": out["matching"],
+            "permitted": out["permitted"],
+        },
+    )
     eng = ready_engine(request)
     out["datasets"] = [
         (d["dataset_id"], [(c, forms.duo_label(c)) for c in d["duo_codes"]])
@@ -552,6 +567,7 @@ def part_page(
             f"no part of centre {centre_id} in access request {request_id} visible to you"
         )
     requests.refresh(session, req)
+    check = _consent_check(request, session, user, req, part)
     session.commit()
     pub = requests.request_public(req, user, config)
     part_pub = next(p for p in pub.parts if p.centre_id == centre_id)
@@ -571,7 +587,7 @@ def part_page(
             "purpose_lines": forms.purpose_words(req.purpose),
             "definition_lines": describe_definition(req.cohort_version.definition),
             "definition_json": req.cohort_version.definition,
-            "check": _consent_check(request, req, part),
+            "check": check,
             "history": [
                 d for d in requests.decisions_public(req, user) if d.centre_id == centre_id
             ],

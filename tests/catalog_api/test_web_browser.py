@@ -167,6 +167,7 @@ def test_web_researcher_to_export_through_two_boards(
     _open(page_a, f"/web/requests/{request_id}/audit", "15-audit-trail-reviewer")
     body = page_a.inner_text("table")
     assert "export.downloaded" in body and "access_request.submitted" in body
+    assert "review.consent_check" in body  # the counts shown on the review page are audited
     _open(page, "/web/datasets", "16-dataset-catalogue")
     assert "D1" in page.inner_text("main") and "D2" in page.inner_text("main")
     for p in (page, page_a, page_b, page_admin):
