@@ -336,7 +336,12 @@ def _request_form_context(
         "cohorts": [cohorts.cohort_public(c) for c in mine],
         "primaries": forms.primary_options(),
         "flags": forms.PURPOSE_FLAGS,
-        "all_fields": [f for f in fields if not f.endswith((".centre_id", ".patient_id"))],
+        # every file holds dataset, centre and patient ids anyway; submission ids are internal
+        "all_fields": [
+            f
+            for f in fields
+            if not f.endswith((".centre_id", ".patient_id", ".dataset_id", ".submission_id"))
+        ],
         "fv": lambda name: (values.get(name) or [""])[0],
         "fhas": lambda name, value="on": value in values.get(name, []),
         "error": error,
