@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,15 +131,15 @@ def prepare(
         records[rec.patient_id] = rec
     withdrawn_set = set(withdrawn)
     for pid in sorted(patients):
-        rec = records.get(pid)
-        if rec is None:
+        found = records.get(pid)
+        if found is None:
             raise ConsentMissingError(
                 f"{bundle}: patient {pid} has no Consent resource in consent/; add the "
                 "patient's consent (FHIR Consent with DUO codes) or leave the patient out"
             )
-        if rec.status != "active":
+        if found.status != "active":
             raise ConsentWithdrawnError(
-                f"{bundle}: patient {pid}: consent {rec.consent_id} has status {rec.status!r} "
+                f"{bundle}: patient {pid}: consent {found.consent_id} has status {found.status!r} "
                 "(only 'active' permits use); leave the patient out of the submission"
             )
         if pid in withdrawn_set:
@@ -197,17 +197,17 @@ def prepare(
             check_reference(header, build, manifest.reference.contig_naming, names)
         tumour = normal = None
         for name in header.samples:
-            s = by_sample.get(name)
-            if s is None:
+            smp = by_sample.get(name)
+            if smp is None:
                 raise SampleLinkError(
                     f"{path}, header #CHROM line: VCF sample {name!r} is not a specimen of the "
                     f"manifest (samples: {', '.join(sorted(by_sample)) or 'none'}); add it to "
                     "samples with its patient, or remove the column"
                 )
-            if s.role == "tumour":
-                tumour = s
+            if smp.role == "tumour":
+                tumour = smp
             else:
-                normal = s
+                normal = smp
         if tumour is not None and normal is not None and tumour.patient_id != normal.patient_id:
             raise SampleLinkError(
                 f"{path}: tumour {tumour.specimen_id} (patient {tumour.patient_id}) and normal "
@@ -306,7 +306,7 @@ def _with_file_columns(parts: list[pa.Table], consts: list[dict[str, str | None]
     return table
 
 
-def _rows_to_table(name: str, rows: list[Mapping[str, Any]]) -> pa.Table:
+def _rows_to_table(name: str, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
     from pyiceberg.io.pyarrow import schema_to_pyarrow
 
     schema = schema_to_pyarrow(TABLES[name].schema)

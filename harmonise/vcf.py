@@ -410,7 +410,7 @@ def _raw_cyvcf2(header: VcfHeader, roles: SampleRoles, stats: ReadStats) -> pa.T
             cols["ref"].append(v.ref)
             cols["alt"].append(",".join(v.alts) if v.alts else None)
             cols["qual"].append(v.qual)
-            filters = list(v.filter.keys())
+            filters = [str(f) for f in v.filter]
             cols["filter"].append(";".join(filters) if filters else None)
             ann = v.info.get(ann_key) if ann_key and ann_key in v.info else None
             if isinstance(ann, tuple):

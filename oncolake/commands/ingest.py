@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
 from harmonise.bundle import fetch, list_ready
@@ -54,7 +54,7 @@ def _one(location: str, engine: str, do_verify: bool, reference: str | None) -> 
             TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}"),
             TimeElapsedColumn(), console=console, transient=True,
         ) as bar:  # fmt: skip
-            tasks: dict[str, int] = {}
+            tasks: dict[str, TaskID] = {}
 
             def progress(stage: str, done: int, total: int | None) -> None:
                 key = stage.split(":")[0]
@@ -79,7 +79,9 @@ def ingest_command(
     interval: float = typer.Option(5.0, help="Seconds between polls of --watch."),
     once: bool = typer.Option(False, help="With --watch: ingest what is ready, then stop."),
     verify_rows: bool = typer.Option(False, "--verify", help="Re-read sources and compare."),
-    engine: str = typer.Option("auto", help="VCF reader: auto, bcftools or cyvcf2."),
+    engine: str = typer.Option(
+        "auto", help="VCF reader: auto (text engine, htslib where needed), text, pysam or bcftools."
+    ),
     reference: str = typer.Option(None, help="Reference FASTA: check REF, left-align."),
 ) -> None:
     """Validate a submission bundle and commit it to the lake in one atomic commit."""

@@ -83,7 +83,7 @@ def test_verify_detects_a_changed_source(
         shell=True, check=True,
     )  # fmt: skip
     shutil.copy(other, vcf)
-    with pytest.raises(VerifyError, match="missing from the lake|not in the VCF"):
+    with pytest.raises(VerifyError, match=r"missing from the lake|not in the VCF"):
         verify(ingest_lake, prep)
 
 

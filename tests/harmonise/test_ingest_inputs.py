@@ -230,7 +230,8 @@ def test_unknown_patient_and_invalid_fhir_refused(
         map_resources([*rows, ("x.json", cond)])
     bad = tmp_path / "bad.ndjson"
     bad.write_text(
-        '{"resourceType": "Patient", "gender": "female"}\n{"resourceType": "Patient", "birthDate": "not-a-date"}\n'
+        '{"resourceType": "Patient", "gender": "female"}\n'
+        '{"resourceType": "Patient", "birthDate": "not-a-date"}\n'
     )
     with pytest.raises(FhirError, match=r"bad\.ndjson, line 2: invalid Patient: field birthDate"):
         read_resources(bad)
