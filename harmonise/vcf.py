@@ -259,13 +259,14 @@ def _is_bcf(path: str) -> bool:
     return _sniff(path)[0]
 
 
-def _sniff(path: str) -> tuple[bool, int]:
-    """(is BCF, header lines of a text VCF): decompresses only as far as the #CHROM line."""
+def _sniff(path: str) -> tuple[bool, int, int]:
+    """(is BCF, header lines, header bytes) of a VCF: decompresses only as far as the
+    #CHROM line."""
     with open(path, "rb") as fh:
         raw = fh.read(1 << 16)
         if raw[:2] != b"\x1f\x8b":
             if raw[:3] == b"BCF":
-                return True, 0
+                return True, 0, 0
             data, more = raw, fh
             dec = None
         else:
@@ -273,6 +274,7 @@ def _sniff(path: str) -> tuple[bool, int]:
             pending = raw
         n = 0
         start = 0
+        done = 0  # bytes dropped from the front of data
         while True:
             if dec is not None:
                 try:
@@ -284,24 +286,25 @@ def _sniff(path: str) -> tuple[bool, int]:
                     if not pending:
                         pending = more.read(1 << 16)
                 except zlib.error:
-                    return False, n
+                    return False, n, done + start
                 if n == 0 and start == 0 and data[:3] == b"BCF":
-                    return True, 0
+                    return True, 0, 0
             while True:
                 nl = data.find(b"\n", start)
                 if nl < 0:
                     break
                 if data[start : start + 1] != b"#":
-                    return False, n
+                    return False, n, done + start
                 n += 1
                 start = nl + 1
             if dec is None:
                 chunk = more.read(1 << 16)
                 if not chunk:
-                    return False, n + (1 if data[start:].startswith(b"#") else 0)
+                    return False, n + (1 if data[start:].startswith(b"#") else 0), done + len(data)
                 data += chunk
             elif not pending:
-                return False, n + (1 if data[start:].startswith(b"#") else 0)
+                return False, n + (1 if data[start:].startswith(b"#") else 0), done + len(data)
+            done += start
             data, start = data[start:], 0
 
 
@@ -1282,7 +1285,9 @@ def _is_gzip(path: str) -> bool:
 def _iter_text_tables(header: VcfHeader, roles: SampleRoles) -> Iterator[pa.Table]:
     """The columns of a text VCF, read by Arrow, in tables of about :data:`NORMALISE_ROWS`."""
     names, types = _text_layout(header, roles)
-    opts = _csv_options(names, types, header.header_lines, TEXT_BLOCK_BYTES)
+    # Arrow skips the header lines within its first block: make the block hold them
+    block = max(TEXT_BLOCK_BYTES, 2 * _sniff(header.path)[2] + 4096)
+    opts = _csv_options(names, types, header.header_lines, block)
     comp = "gzip" if _is_gzip(header.path) else None
     stream = pa.input_stream(header.path, compression=comp, buffer_size=1 << 20)
     try:

@@ -1,0 +1,161 @@
+"""The fast VCF paths give the rows the htslib readers give: the text engine (VCF text →
+Arrow CSV reader) against pysam over the whole corpus, :func:`read_many` (many small files
+in one columnar pass) against one file at a time, and the hand-over to htslib in the
+middle of a file. No timings here: performance lives in ``bench/ingest``."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+import harmonise.vcf as vcf
+from harmonise.errors import HarmoniseError, VcfFormatError
+from harmonise.vcf import ReadStats, SampleRoles, VcfSource, read_many, read_variants
+from tests.harmonise.test_ingest_inputs import CORPUS, CORPUS_FILES
+
+HEADER = (
+    "##fileformat=VCFv4.2\n##contig=<ID=1,length=249250621>\n"
+    '##INFO=<ID=BCSQ,Number=.,Type=String,Description="Format: Consequence|gene|transcript|'
+    'biotype|strand|amino_acid_change|dna_change">\n'
+    '##FORMAT=<ID=GT,Number=1,Type=String,Description="g">\n'
+    '##FORMAT=<ID=DP,Number=1,Type=Integer,Description="d">\n'
+    '##FORMAT=<ID=AD,Number=R,Type=Integer,Description="a">\n'
+    "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tT\tN\n"
+)
+
+
+def _rec(pos: int, gt: str = "0/1", alt: str = "T", info: str = ".") -> str:
+    return (
+        f"1\t{pos}\t.\tC\t{alt}\t{pos % 90}.5\tPASS\t{info}\tGT:DP:AD\t{gt}:30:20,10\t0/0:25:25,0\n"
+    )
+
+
+def _same(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
+    """Rows equal; QUAL compared at float32 (pysam reads it as BCF's float32)."""
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b, strict=True):
+        for k in x.keys() | y.keys():
+            u, v = x.get(k), y.get(k)
+            if isinstance(u, float) and isinstance(v, float):
+                if math.isnan(u) and math.isnan(v):
+                    continue
+                if k == "qual" and abs(u - v) <= 1e-6 * max(1.0, abs(u)):
+                    continue
+            if u != v:
+                return False
+    return True
+
+
+def _read(path: Path | str, engine: str, roles: SampleRoles | None = None) -> Any:
+    st = ReadStats()
+    try:
+        t = list(read_variants(path, roles, engine=engine, stats=st))  # type: ignore[arg-type]
+    except HarmoniseError as exc:
+        return ("refused", str(exc))
+    rows = pa.concat_tables(t).to_pylist() if t else []
+    return ("ok", rows, (st.records, st.rows, st.skipped_symbolic, st.skipped_reference_only))
+
+
+@pytest.mark.skipif(not CORPUS_FILES, reason=f"needs {CORPUS} (shared real data), absent here")
+def test_text_engine_agrees_with_pysam_over_the_corpus() -> None:
+    """Every corpus file the text engine reads on its own gives pysam's rows and counts;
+    none that htslib refuses is accepted; the rest is handed to htslib (auto)."""
+    read = handed = 0
+    for p in CORPUS_FILES:
+        text, ref = _read(p, "text"), _read(p, "pysam")
+        if text[0] == "refused":
+            if "text engine cannot read it" in text[1]:
+                handed += 1
+            else:
+                assert ref[0] == "refused", f"{p}: text engine refused, pysam read it"
+            continue
+        assert ref[0] == "ok", f"{p}: pysam refuses it ({ref[1]}) but the text engine read it"
+        assert _same(text[1], ref[1]) and text[2] == ref[2], p
+        read += 1
+    assert read >= 150 and handed >= 1
+
+
+@pytest.mark.skipif(not CORPUS_FILES, reason=f"needs {CORPUS} (shared real data), absent here")
+def test_read_many_equals_one_file_at_a_time_over_the_corpus() -> None:
+    good: list[tuple[Path, Any]] = []
+    for p in CORPUS_FILES:
+        r = _read(p, "auto")
+        if r[0] == "ok":
+            good.append((p, r))
+    got = read_many([VcfSource(str(p)) for p, _ in good])
+    assert len(got) == len(good)
+    for (p, ref), (table, st) in zip(good, got, strict=True):
+        counts = (st.records, st.rows, st.skipped_symbolic, st.skipped_reference_only)
+        assert _same(table.to_pylist(), ref[1]) and counts == ref[2], p
+
+
+def _small_files(tmp: Path, n: int) -> list[Path]:
+    bcsq = "BCSQ=missense|BRAF|ENST00000288602|protein_coding|-|600V>600E|{pos}C>T"
+    out = []
+    for i in range(n):
+        body = "".join(
+            _rec(100 + 10 * j + i, info=bcsq.format(pos=100 + 10 * j + i) if j % 3 else ".")
+            for j in range(20)
+        )
+        body += _rec(900 + i, alt="T,G", gt="1/2") + _rec(950 + i, alt=".")
+        p = tmp / f"f{i}.vcf"
+        p.write_text(HEADER + body)
+        out.append(p)
+    return out
+
+
+def test_read_many_groups_split_back_per_file(tmp_path: Path) -> None:
+    paths = _small_files(tmp_path, 12)
+    got = read_many([VcfSource(str(p), SampleRoles("T", "N")) for p in paths])
+    for p, (table, st) in zip(paths, got, strict=True):
+        ref = _read(p, "pysam", SampleRoles("T", "N"))
+        assert _same(table.to_pylist(), ref[1]), p
+        assert (st.records, st.rows, st.skipped_reference_only) == (22, 22, 1)
+    assert {r["protein_change"] for r in got[0][0].to_pylist()} >= {"V600E"}
+
+
+def test_read_many_error_names_the_bad_file_among_good_ones(tmp_path: Path) -> None:
+    paths = _small_files(tmp_path, 6)
+    bad = paths[3]
+    bad.write_text(HEADER + _rec(100) + "1\t200\t.\tCXG\tT\t.\tPASS\t.\tGT\t0/1\t0/0\n")
+    with pytest.raises(VcfFormatError) as exc:
+        read_many([VcfSource(str(p), SampleRoles("T", "N")) for p in paths])
+    assert f"{bad}, line 9 (record 2, 1:200), field REF: 'CXG'" in str(exc.value)
+
+
+def test_text_engine_hands_over_to_htslib_mid_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small batches; a genotype the text engine leaves to htslib in a later batch: the
+    rows already read are kept, htslib reads the rest, the result is pysam's."""
+    monkeypatch.setattr(vcf, "TEXT_BLOCK_BYTES", 256)
+    monkeypatch.setattr(vcf, "NORMALISE_ROWS", 3)
+    body = "".join(_rec(100 + i) for i in range(300)) + _rec(500, gt="0/1|1")
+    body += "".join(_rec(600 + i) for i in range(50))
+    p = tmp_path / "mixed.vcf"
+    p.write_text(HEADER + body)
+    auto, ref = _read(p, "auto"), _read(p, "pysam")
+    assert auto[0] == "ok" and _same(auto[1], ref[1]) and auto[2] == ref[2]
+    assert len(auto[1]) == 351
+    assert len(list(read_variants(p, engine="auto"))) > 2  # batches before the hand-over
+    strict = _read(p, "text")
+    assert strict[0] == "refused" and "genotype '0/1|1'" in strict[1]
+
+
+def test_text_engine_streams_in_batches_like_pysam(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(vcf, "TEXT_BLOCK_BYTES", 512)
+    monkeypatch.setattr(vcf, "NORMALISE_ROWS", 7)
+    p = tmp_path / "long.vcf"
+    bcsq = "BCSQ=missense|BRAF|ENST00000288602|protein_coding|-|600V>600E|{}C>T"
+    p.write_text(HEADER + "".join(_rec(100 + i, info=bcsq.format(100 + i)) for i in range(400)))
+    batches = list(read_variants(p, SampleRoles("T", "N"), engine="text"))
+    assert len(batches) > 2
+    ref = _read(p, "pysam", SampleRoles("T", "N"))
+    assert _same(pa.concat_tables(batches).to_pylist(), ref[1])
