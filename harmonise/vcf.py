@@ -711,6 +711,31 @@ def _idx(where: np.ndarray) -> pa.Array:
     return pa.Array.from_buffers(pa.int64(), len(where), [None, pa.py_buffer(where)])
 
 
+def _scatter(values: pa.Array, rows: np.ndarray, n: int) -> pa.Array:
+    """A string array of length ``n`` with ``values[i]`` at ``rows[i]`` (ascending) and
+    nulls elsewhere, built from the buffers (no gather: the values stay in order)."""
+    if len(rows) == n:
+        return values
+    values = pa.concat_arrays([values]) if values.offset else values
+    if values.type != pa.string() or values.null_count:
+        where = np.full(n, -1, np.int64)
+        where[rows] = np.arange(len(rows))
+        return pc.take(values, _idx(where))
+    bufs = values.buffers()
+    voff = np.frombuffer(bufs[1], np.int32, len(values) + 1)
+    lens = np.zeros(n, np.int32)
+    lens[rows] = np.diff(voff)
+    offsets = np.zeros(n + 1, np.int32)
+    np.cumsum(lens, out=offsets[1:])
+    offsets += voff[0]
+    valid = np.zeros(n, bool)
+    valid[rows] = True
+    bitmap = pa.py_buffer(np.packbits(valid, bitorder="little"))
+    return pa.StringArray.from_buffers(
+        n, pa.py_buffer(offsets), bufs[2], bitmap, null_count=n - len(rows)
+    )
+
+
 def _list_parts(col: pa.Array | pa.ChunkedArray, sep: str) -> tuple[pa.Array, np.ndarray]:
     """Split strings on ``sep``: the flat parts and the offsets (numpy)."""
     if isinstance(col, pa.ChunkedArray):
@@ -932,15 +957,14 @@ def _annotations(t: pa.Table, header: VcfHeader) -> dict[str, pa.Array]:
     group_min = np.minimum.reduceat(rank, starts)
     cand = np.flatnonzero(rank == np.repeat(group_min, np.diff(np.r_[starts, len(rank)])))
     first_of = cand[np.r_[True, parent[cand][1:] != parent[cand][:-1]]]
-    # scatter back to all rows (rows without annotation stay null)
-    where = np.full(n, -1, np.int64)
-    where[rows[parent[first_of]]] = first_of
-    idx = _idx(where)
+    # the chosen entry of each annotated row, scattered back to all rows (others null)
+    pick = _idx(first_of)
+    at_rows = rows[parent[first_of]]
     fields = {
         "gene": gene, "transcript": transcript, "consequence": consequence,
         "hgvs_c": hgvs_c, "hgvs_p": hgvs_p, "aa": aa,
     }  # fmt: skip
-    return {c: pc.take(fields[c], idx) for c in names}
+    return {c: _scatter(pc.take(fields[c], pick), at_rows, n) for c in names}
 
 
 def _protein(hgvs_p: pa.Array, aa: pa.Array) -> tuple[pa.Array, pa.Array]:
@@ -1199,15 +1223,25 @@ def _sample_values(
         ok = (pos >= 0) & (pos < lens)
         if not len(parts) or not ok.any():
             return pa.nulls(len(pos), pa.string())
-        idx = pa.array(np.where(ok, offsets[:-1] + pos, 0), mask=~ok)
-        return pc.take(parts, idx)
+        return pc.take(parts, _idx(np.where(ok, offsets[:-1] + pos, -1)))
+
+    def present(v: pa.Array, pos: np.ndarray) -> pa.Array:
+        """pysam's rendering: '.' where the field is in FORMAT but the value is missing,
+        null where FORMAT lacks it."""
+        if v.null_count == 0:
+            return v
+        if bool((pos >= 0).all()):
+            return pc.coalesce(v, ".")
+        return pc.if_else(pa.array(pos >= 0), pc.coalesce(v, "."), null_s)
 
     gt_v, dp_v, ad_v = get(at["GT"]), get(at["DP"]), get(at["AD"])
     for g in pc.unique(pc.drop_null(gt_v)).to_pylist():
         if not _GT_RE.match(g):
             raise _Unsupported(f"genotype {g!r}")
-    gt = pc.if_else(pa.array(at["GT"] >= 0), pc.coalesce(gt_v, "."), null_s)
-    dp_s = pc.if_else(pc.equal(dp_v, "."), null_s, dp_v)
+    gt = present(gt_v, at["GT"])
+    dp_s = dp_v
+    if pc.any(pc.equal(dp_v, ".")).as_py():
+        dp_s = pc.if_else(pc.equal(dp_v, "."), null_s, dp_v)
     if not _only_bytes(pc.drop_null(dp_s), _INT_BYTES):
         raise _Unsupported("a non-integer FORMAT/DP")
     try:
@@ -1216,8 +1250,7 @@ def _sample_values(
         raise _Unsupported("a non-integer FORMAT/DP") from None
     if not _only_bytes(pc.drop_null(ad_v), _AD_BYTES):
         raise _Unsupported("a FORMAT/AD value other than integers")
-    ad = pc.if_else(pa.array(at["AD"] >= 0), pc.coalesce(ad_v, "."), null_s)
-    return gt, dp, ad
+    return gt, dp, present(ad_v, at["AD"])
 
 
 def _info_value(info: pa.Array, key: str) -> pa.Array:
@@ -1225,10 +1258,9 @@ def _info_value(info: pa.Array, key: str) -> pa.Array:
     split on ``;`` and a prefix test, no regex."""
     n = len(info)
     prefix = key + "="
-    rows = np.flatnonzero(_np(pc.cast(pc.match_substring(info, prefix), pa.int8())))
-    if not len(rows):
+    if not pc.any(pc.match_substring(info, prefix)).as_py():
         return pa.nulls(n, pa.string())
-    items, offsets = _list_parts(pc.take(info, _idx(rows)), ";")
+    items, offsets = _list_parts(info, ";")  # null rows split to nothing
     hit = np.flatnonzero(_np(pc.cast(pc.starts_with(items, prefix), pa.int8())))
     if not len(hit):
         return pa.nulls(n, pa.string())
@@ -1236,9 +1268,7 @@ def _info_value(info: pa.Array, key: str) -> pa.Array:
     first = np.r_[True, parent[1:] != parent[:-1]]
     hit, parent = hit[first], parent[first]
     values = pc.utf8_slice_codeunits(pc.take(items, _idx(hit)), len(prefix))
-    where = np.full(n, -1, np.int64)
-    where[rows[parent]] = np.arange(len(hit))
-    return pc.take(values, _idx(where))
+    return _scatter(values, parent, n)
 
 
 def _raw_from_text(t: pa.Table, header: VcfHeader, roles: SampleRoles, rec: np.ndarray) -> pa.Table:
