@@ -191,8 +191,72 @@ _DESC_FORMAT_RE = re.compile(r"Format:\s*([^\"]+)")
 
 
 def read_header(path: str | Path) -> VcfHeader:
-    """Read and check a VCF/BCF header (in-process, htslib via cyvcf2)."""
+    """Read and check a VCF/BCF header.
+
+    A text VCF header in the plain shape pipelines write is parsed here, in Python, from
+    the decompressed header text (a strict grammar; about 20x cheaper than opening the file
+    with htslib, which matters for thousands of small files); anything else (BCF, v4.4+,
+    a line outside the grammar, a duplicate ID, a Flag with Number≠0, …) is read by htslib
+    through cyvcf2, which also refuses what is bad. Both give equal headers on the corpus
+    (tests/harmonise/test_ingest_perf_paths.py).
+    """
     spath = str(path)
+    p = Path(spath)
+    if p.exists() and p.stat().st_size > 0:
+        is_bcf, lines, text = _sniff(spath)
+        if not is_bcf:
+            fast = _parse_header_text(spath, text, lines)
+            if fast is not None:
+                return fast
+    else:
+        is_bcf, lines = False, 0
+    return _read_header_htslib(spath, is_bcf, lines)
+
+
+def _make_header(
+    spath: str,
+    samples: Sequence[str],
+    contigs: dict[str, int | None],
+    infos: dict[str, tuple[str, str]],
+    formats: dict[str, tuple[str, str]],
+    descriptions: Mapping[str, str],
+    assembly: str | None,
+    header_lines: int,
+    is_bcf: bool,
+) -> VcfHeader:
+    annotation = next((a for a in ANNOTATION_FIELDS if a in infos), None)
+    fields: tuple[str, ...] = ()
+    if annotation == "BCSQ":
+        fields = (
+            "Consequence", "gene", "transcript", "biotype", "strand",
+            "amino_acid_change", "dna_change",
+        )  # fmt: skip
+    elif annotation is not None:
+        m = _DESC_FORMAT_RE.search(descriptions.get(annotation, ""))
+        if m:
+            fields = tuple(f.strip() for f in m.group(1).strip().strip("'").split("|"))
+        elif annotation == "ANN":
+            fields = tuple(ANN_FIELDS)
+        else:
+            raise VcfFormatError(
+                f"{spath}, header, INFO/{annotation}: the Description does not say "
+                "'Format: Allele|Consequence|…'; cannot read the VEP annotation"
+            )
+    return VcfHeader(
+        path=spath,
+        samples=tuple(samples),
+        contigs=contigs,
+        infos=infos,
+        formats=formats,
+        annotation=annotation,
+        annotation_fields=fields,
+        header_lines=header_lines,
+        assembly=assembly,
+        is_bcf=is_bcf,
+    )
+
+
+def _read_header_htslib(spath: str, is_bcf: bool, header_lines: int) -> VcfHeader:
     vcf = _open_cyvcf2(spath)
     try:
         raw = vcf.raw_header
@@ -216,38 +280,117 @@ def read_header(path: str | Path) -> VcfHeader:
         for line in raw.splitlines():
             if line.startswith("##reference="):
                 assembly = assembly or line.split("=", 1)[1]
-        annotation = next((a for a in ANNOTATION_FIELDS if a in infos), None)
-        fields: tuple[str, ...] = ()
-        if annotation == "BCSQ":
-            fields = (
-                "Consequence", "gene", "transcript", "biotype", "strand",
-                "amino_acid_change", "dna_change",
-            )  # fmt: skip
-        elif annotation is not None:
-            m = _DESC_FORMAT_RE.search(descriptions.get(annotation, ""))
-            if m:
-                fields = tuple(f.strip() for f in m.group(1).strip().strip("'").split("|"))
-            elif annotation == "ANN":
-                fields = tuple(ANN_FIELDS)
-            else:
-                raise VcfFormatError(
-                    f"{spath}, header, INFO/{annotation}: the Description does not say "
-                    "'Format: Allele|Consequence|…'; cannot read the VEP annotation"
-                )
-        return VcfHeader(
-            path=spath,
-            samples=tuple(vcf.samples),
-            contigs=contigs,
-            infos=infos,
-            formats=formats,
-            annotation=annotation,
-            annotation_fields=fields,
-            header_lines=_count_header_lines(spath),
-            assembly=assembly,
-            is_bcf=_is_bcf(spath),
-        )
+        return _make_header(
+            spath, vcf.samples, contigs, infos, formats, descriptions, assembly,
+            header_lines, is_bcf,
+        )  # fmt: skip
     finally:
         vcf.close()
+
+
+_H_VALUE = r'(?:"(?:[^"\\]|\\.)*"|[^,"<>\\]*)'
+_H_STRUCT_RE = re.compile(rf"^<[A-Za-z0-9_]+={_H_VALUE}(?:,[A-Za-z0-9_]+={_H_VALUE})*>$")
+_H_PAIR_RE = re.compile(rf"([A-Za-z0-9_]+)=({_H_VALUE})")
+_H_INFO_RE = re.compile(
+    r"^<ID=([A-Za-z_][0-9A-Za-z_.]*),Number=(A|R|G|\.|[0-9]+),"
+    r'Type=(Integer|Float|String|Character|Flag),Description="((?:[^"\\]|\\.)*)"'
+    rf"(?:,[A-Za-z0-9_]+={_H_VALUE})*>$"
+)
+_H_CONTIG_ID_RE = re.compile(r"^[0-9A-Za-z!#$%&+./:;?@^_|~-][0-9A-Za-z!#$%&*+./:;=?@^_|~-]*$")
+_H_KEY_RE = re.compile(r"^##([A-Za-z0-9_.-]+)=(.*)$")
+
+
+def _parse_header_text(spath: str, text: bytes, header_lines: int) -> VcfHeader | None:
+    """The header of a plain text VCF by a strict grammar; None: leave it to htslib."""
+    end = text.rfind(b"\n#CHROM")
+    if end < 0:
+        return None
+    meta = _parse_meta(text[: end + 1], header_lines)
+    if meta is None:
+        return None
+    try:
+        chrom_line = text[end + 1 :].decode("utf-8").rstrip("\n")
+    except UnicodeDecodeError:
+        return None
+    if "\n" in chrom_line or "\r" in chrom_line:
+        return None
+    infos, formats, contigs, descriptions, assembly = meta
+    cols = chrom_line.split("\t")
+    fixed = ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO"]
+    if cols[:8] != fixed or (len(cols) > 8 and cols[8] != "FORMAT") or len(cols) == 9:
+        return None
+    samples = cols[9:]
+    if len(set(samples)) != len(samples) or any(not s or " " in s for s in samples):
+        return None
+    return _make_header(
+        spath, samples, dict(contigs), dict(infos), dict(formats), descriptions, assembly,
+        header_lines, False,
+    )  # fmt: skip
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_meta(text: bytes, header_lines: int) -> tuple[Any, ...] | None:
+    """The ``##`` lines of a header (cached: a centre's files share them, only the #CHROM
+    line with the sample names differs)."""
+    try:
+        lines = text.decode("utf-8").split("\n")
+    except UnicodeDecodeError:
+        return None
+    if lines and lines[-1] == "":
+        lines.pop()
+    lines.append("#CHROM")  # the caller checks the real one
+    if len(lines) != header_lines or len(lines) < 2:
+        return None
+    if any("\r" in ln or "\t" in ln for ln in lines[:-1]):
+        return None
+    if not re.fullmatch(r"##fileformat=VCFv4\.[0-3]", lines[0]):
+        return None
+    infos: dict[str, tuple[str, str]] = {}
+    formats: dict[str, tuple[str, str]] = {}
+    contigs: dict[str, int | None] = {}
+    descriptions: dict[str, str] = {}
+    assembly: str | None = None
+    references: list[str] = []
+    for line in lines[1:-1]:
+        m = _H_KEY_RE.match(line)
+        if m is None:
+            return None
+        key, value = m.groups()
+        if value.startswith("<") and not _H_STRUCT_RE.match(value):
+            return None
+        if key in ("INFO", "FORMAT"):
+            im = _H_INFO_RE.match(value)
+            if im is None:
+                return None
+            ident, number, typ, desc = im.groups()
+            table = infos if key == "INFO" else formats
+            if ident in table or (typ == "Flag" and (key == "FORMAT" or number != "0")):
+                return None
+            if "\\" in desc:
+                return None
+            table[ident] = (number, typ)
+            if key == "INFO":
+                descriptions[ident] = desc
+        elif key == "contig":
+            if not value.startswith("<"):
+                return None
+            pairs = dict(_H_PAIR_RE.findall(value[1:-1]))
+            ident = pairs.get("ID", "")
+            length = pairs.get("length")
+            if not _H_CONTIG_ID_RE.match(ident) or ident in contigs or '"' in value:
+                return None
+            if length is not None and not length.isdigit():
+                return None
+            # as the htslib reader gives them: cyvcf2's header records carry the contig ID
+            # only (neither length nor assembly), so the build is told by ##reference
+            contigs[ident] = None
+        elif key == "reference":
+            references.append(value)
+        elif key in ("FILTER", "ALT") and not value.startswith("<ID="):
+            return None
+    for ref in references:
+        assembly = assembly or ref
+    return infos, formats, contigs, descriptions, assembly
 
 
 def _count_header_lines(path: str) -> int:
@@ -259,53 +402,46 @@ def _is_bcf(path: str) -> bool:
     return _sniff(path)[0]
 
 
-def _sniff(path: str) -> tuple[bool, int, int]:
-    """(is BCF, header lines, header bytes) of a VCF: decompresses only as far as the
-    #CHROM line."""
+def _sniff(path: str) -> tuple[bool, int, bytes]:
+    """(is BCF, header lines, header text) of a VCF, plain or bgzipped: decompresses only as
+    far as the first record."""
     with open(path, "rb") as fh:
-        raw = fh.read(1 << 16)
-        if raw[:2] != b"\x1f\x8b":
-            if raw[:3] == b"BCF":
-                return True, 0, 0
-            data, more = raw, fh
-            dec = None
-        else:
-            data, more, dec = b"", fh, zlib.decompressobj(31)
-            pending = raw
-        n = 0
-        start = 0
-        done = 0  # bytes dropped from the front of data
+        pending = fh.read(1 << 16)
+        gz = pending[:2] == b"\x1f\x8b"
+        if not gz and pending[:2] == b"BC":
+            return True, 0, b""
+        dec = zlib.decompressobj(31) if gz else None
+        buf = bytearray()
+        scanned = n = 0
         while True:
-            if dec is not None:
+            if dec is None:
+                buf += pending
+                pending = b""
+            else:
                 try:
-                    while pending and len(data) - start < (1 << 16):
-                        data += dec.decompress(pending)
+                    while pending and len(buf) - scanned < (1 << 16):
+                        buf += dec.decompress(pending)
                         pending = dec.unused_data
                         if dec.eof:
                             dec = zlib.decompressobj(31)
-                    if not pending:
-                        pending = more.read(1 << 16)
                 except zlib.error:
-                    return False, n, done + start
-                if n == 0 and start == 0 and data[:3] == b"BCF":
-                    return True, 0, 0
+                    return False, n, bytes(buf[:scanned])
+                if scanned == 0 and buf[:3] == b"BCF":
+                    return True, 0, b""
             while True:
-                nl = data.find(b"\n", start)
+                nl = buf.find(b"\n", scanned)
                 if nl < 0:
                     break
-                if data[start : start + 1] != b"#":
-                    return False, n, done + start
+                if buf[scanned : scanned + 1] != b"#":
+                    return False, n, bytes(buf[:scanned])
                 n += 1
-                start = nl + 1
-            if dec is None:
-                chunk = more.read(1 << 16)
-                if not chunk:
-                    return False, n + (1 if data[start:].startswith(b"#") else 0), done + len(data)
-                data += chunk
-            elif not pending:
-                return False, n + (1 if data[start:].startswith(b"#") else 0), done + len(data)
-            done += start
-            data, start = data[start:], 0
+                scanned = nl + 1
+            if not pending:
+                pending = fh.read(1 << 16)
+                if not pending:
+                    if buf[scanned:].startswith(b"#"):  # a last line without newline
+                        return False, n + 1, bytes(buf)
+                    return False, n, bytes(buf[:scanned])
 
 
 def contig_naming(name: str) -> str:
@@ -1316,7 +1452,7 @@ def _iter_text_tables(header: VcfHeader, roles: SampleRoles) -> Iterator[pa.Tabl
     """The columns of a text VCF, read by Arrow, in tables of about :data:`NORMALISE_ROWS`."""
     names, types = _text_layout(header, roles)
     # Arrow skips the header lines within its first block: make the block hold them
-    block = max(TEXT_BLOCK_BYTES, 2 * _sniff(header.path)[2] + 4096)
+    block = max(TEXT_BLOCK_BYTES, 2 * len(_sniff(header.path)[2]) + 4096)
     opts = _csv_options(names, types, header.header_lines, block)
     comp = "gzip" if _is_gzip(header.path) else None
     stream = pa.input_stream(header.path, compression=comp, buffer_size=1 << 20)
@@ -1482,10 +1618,11 @@ class VcfSource:
     header: VcfHeader | None = None
 
 
-def _body(header: VcfHeader) -> bytes | None:
-    """The records of a small text VCF as bytes (None: leave the file to read_variants)."""
-    _check_bgzf_eof(header.path)
-    with open(header.path, "rb") as fh:
+def _split_small(path: str) -> tuple[bytes, int, bytes] | None:
+    """(header text, header lines, records) of a small text VCF, decompressed once (None:
+    leave the file to read_variants)."""
+    _check_bgzf_eof(path)
+    with open(path, "rb") as fh:
         data = fh.read()
     if data[:2] == b"\x1f\x8b":
         try:
@@ -1494,12 +1631,25 @@ def _body(header: VcfHeader) -> bytes | None:
             return None
     at = data.find(b"\n#CHROM")
     at = data.find(b"\n", at + 1) if at >= 0 else -1
-    if at < 0 or data.count(b"\n", 0, at + 1) != header.header_lines:
+    if at < 0:
         return None
     body = data[at + 1 :]
     if body and not body.endswith(b"\n"):
         body += b"\n"
-    return body
+    return data[: at + 1], data.count(b"\n", 0, at + 1), body
+
+
+def _small(src: VcfSource) -> tuple[VcfHeader, bytes | None]:
+    """The header (given, parsed from the text, or by htslib) and the records of a file."""
+    got = _split_small(src.path) if src.path.endswith((".vcf", ".vcf.gz")) else None
+    header = src.header
+    if header is None and got is not None:
+        header = _parse_header_text(src.path, got[0], got[1])
+    if header is None:
+        header = read_header(src.path)
+    if got is None or got[1] != header.header_lines or header.is_bcf:
+        return header, None
+    return header, got[2]
 
 
 def _group_key(header: VcfHeader, roles: SampleRoles) -> tuple[Any, ...]:
@@ -1602,15 +1752,15 @@ def read_many(
         jobs: list[tuple[list[tuple[int, VcfHeader, SampleRoles, bytes]], Future[Any]]] = []
         sizes: dict[tuple[Any, ...], int] = {}
         for i, src in enumerate(sources):
-            header = src.header or read_header(src.path)
+            small = engine == "auto" and not reference_fasta
+            small = small and os.path.getsize(src.path) <= MANY_FILE_BYTES
+            if small:
+                header, body = _small(src)
+            else:
+                header, body = src.header or read_header(src.path), None
             roles = _roles_for(header, src.roles)
-            body = None
-            if (
-                engine == "auto"
-                and _text_eligible(header, roles, engine, reference_fasta)
-                and os.path.getsize(header.path) <= MANY_FILE_BYTES
-            ):
-                body = _body(header)
+            if not _text_eligible(header, roles, engine, reference_fasta):
+                body = None
             if body is None:
                 singles.append((i, header, roles))
                 continue

@@ -159,3 +159,22 @@ def test_text_engine_streams_in_batches_like_pysam(
     assert len(batches) > 2
     ref = _read(p, "pysam", SampleRoles("T", "N"))
     assert _same(pa.concat_tables(batches).to_pylist(), ref[1])
+
+
+@pytest.mark.skipif(not CORPUS_FILES, reason=f"needs {CORPUS} (shared real data), absent here")
+def test_header_parser_agrees_with_htslib_over_the_corpus() -> None:
+    """The strict Python header parser (used for text VCFs) gives cyvcf2/htslib's header
+    wherever it accepts one, and leaves to htslib every header htslib refuses."""
+    parsed = 0
+    for p in CORPUS_FILES:
+        is_bcf, lines, text = vcf._sniff(str(p))
+        try:
+            ref: Any = vcf._read_header_htslib(str(p), is_bcf, lines)
+        except HarmoniseError as exc:
+            ref = exc
+        got = None if is_bcf else vcf._parse_header_text(str(p), text, lines)
+        if got is None:
+            continue
+        assert got == ref, p
+        parsed += 1
+    assert parsed >= 200
