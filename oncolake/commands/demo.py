@@ -23,13 +23,19 @@ def demo(
     """Run the pipeline for centre 1, ingest synthetic centres, create users, serve."""
     from oncolake.demo.run import build_demo
 
-    with user_errors():
-        settings = get_settings()
-        lake = open_lake(settings)
-        result = build_demo(
-            settings, lake, patients=patients, centres=centres, cores=cores, say=console.print
-        )
-        counts = lake.table_counts()
+    try:
+        with user_errors():
+            settings = get_settings()
+            lake = open_lake(settings)
+            result = build_demo(
+                settings, lake, patients=patients, centres=centres, cores=cores, say=console.print
+            )
+            counts = lake.table_counts()
+    except KeyboardInterrupt:
+        # Every step is idempotent and each submission commits atomically: nothing is
+        # half-written, and a re-run continues where this one stopped.
+        console.print("\ninterrupted; nothing is half-written; run `make demo` again to continue")
+        raise typer.Exit(130) from None
     console.print(f"\nlake at {lake.config.warehouse}, version {lake.current_version().id}")
     console.print("  " + ", ".join(f"{name} {n}" for name, n in counts.items()))
     console.print(f"\ndemo users (tokens in {result.users_file}):")
