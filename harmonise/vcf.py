@@ -997,13 +997,18 @@ def _annotations(t: pa.Table, header: VcfHeader) -> dict[str, pa.Array]:
     if header.annotation is None:
         return empty
     ann = t["ann"].combine_chunks()
-    has = pc.and_(pc.is_valid(ann), pc.not_equal(pc.fill_null(ann, ""), ""))
-    rows = np.flatnonzero(_np(pc.cast(has, pa.int8())))
+    if ann.null_count == len(ann):
+        return empty
+    if pc.any(pc.equal(ann, "")).as_py():
+        ann = pc.if_else(pc.equal(ann, ""), pa.scalar(None, pa.string()), ann)
+    # split in place (rows without annotation split to nothing: no gather of the rest)
+    entries, offsets = _list_parts(ann, ",")
+    lens = np.diff(offsets)
+    rows = np.flatnonzero(lens > 0)
     if len(rows) == 0:
         return empty
-    entries, offsets = _list_parts(pc.take(ann, pa.array(rows)), ",")
-    parent = np.repeat(np.arange(len(rows)), np.diff(offsets))
-    if header.annotation == "BCSQ":
+    parent = np.repeat(np.arange(len(rows)), lens[rows])
+    if header.annotation == "BCSQ" and pc.any(pc.starts_with(entries, "*")).as_py():
         entries = pc.utf8_ltrim(entries, "*")
     fnames = list(header.annotation_fields)
     wanted = [
