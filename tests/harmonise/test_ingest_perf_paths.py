@@ -178,3 +178,58 @@ def test_header_parser_agrees_with_htslib_over_the_corpus() -> None:
         assert got == ref, p
         parsed += 1
     assert parsed >= 200
+
+
+def test_bundle_with_several_vcfs_links_each_files_rows(
+    tmp_path: Path, ingest_tn_vcf: Path, ingest_lake: Any
+) -> None:
+    """prepare() reads all VCFs of a bundle in one read_many pass and adds each file's
+    patient/specimen columns to that file's rows only."""
+    import json
+    import subprocess
+
+    from harmonise.bundle import SubmitInputs, build_bundle
+    from harmonise.ingest import ingest
+    from harmonise.pseudonymise import pseudonym
+    from tests.harmonise.conftest import KEY, ingest_consent_resource, ingest_draft
+
+    second = tmp_path / "P002.vcf.gz"
+    names = tmp_path / "names.txt"
+    names.write_text("T-002\nN-002\n")
+    subprocess.run(
+        ["bcftools", "reheader", "-s", str(names), "-o", str(second), str(ingest_tn_vcf)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    draft = ingest_draft()
+    pair = [dict(s) for s in draft["samples"]]
+    for s in pair:
+        s["patient_id"] = "patient-2"
+        s["specimen_id"] = s["specimen_id"].replace("001", "002")
+        if s.get("matched_normal"):
+            s["matched_normal"] = "N-002"
+    draft["samples"] += pair
+    draft["data_types"] = ["variants", "consent"]
+    consent = tmp_path / "consent.ndjson"
+    consent.write_text(
+        "".join(
+            json.dumps(ingest_consent_resource(p)) + "\n"
+            for p in (draft["samples"][0]["patient_id"], "patient-2")
+        )
+    )
+    bundle, _ = build_bundle(
+        SubmitInputs(draft, vcfs=[ingest_tn_vcf, second], consent=[consent]), KEY, tmp_path / "o"
+    )
+    report, _ = ingest(ingest_lake, bundle)
+    rows = ingest_lake.read("variants").to_pylist()
+    one = _read(ingest_tn_vcf, "pysam", SampleRoles("T-001", "N-001"))[1]
+    assert report.variants == len(rows) == 2 * len(one)
+    for local, patient in (("001", draft["samples"][0]["patient_id"]), ("002", "patient-2")):
+        mine = [
+            r for r in rows if r["specimen_id"] == pseudonym(KEY, "TST", "Specimen", f"T-{local}")
+        ]
+        assert len(mine) == len(one)
+        assert {r["patient_id"] for r in mine} == {pseudonym(KEY, "TST", "Patient", patient)}
+        assert {r["normal_specimen_id"] for r in mine} == {
+            pseudonym(KEY, "TST", "Specimen", f"N-{local}")
+        }
+        assert sorted(r["pos"] for r in mine) == sorted(r["pos"] for r in one)
