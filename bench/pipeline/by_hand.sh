@@ -37,7 +37,7 @@ bcftools mpileup --no-version -f out/ref/genome.fa -q 20 -Q 20 -d 10000 -a FORMA
   out/bam/$NO.bam 2> /dev/null | bcftools call --no-version --multiallelic-caller --variants-only \
   -Oz -o out/calls/$P.germline.vcf.gz
 bcftools mpileup --no-version -f out/ref/genome.fa -q 20 -Q 20 -d 10000 -a FORMAT/AD,FORMAT/DP -Ou \
-  out/bam/$TU.bam out/bam/$NO.bam 2> /dev/null | bcftools view --no-version -i 'N_ALT>1' -Ob \
+  out/bam/$TU.bam out/bam/$NO.bam 2> /dev/null | bcftools view --no-version -e 'N_ALT=1 && ALT="<*>"' -Ob \
   -o out/calls/$P.pileup.bcf
 python3 - "$SCRIPTS" out/calls/$P "$TU" "$NO" <<'PY'
 import sys, types, yaml

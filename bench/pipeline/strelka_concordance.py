@@ -83,7 +83,7 @@ def main() -> None:
         sh(
             f"bcftools mpileup --no-version -f resources/reference/genome.fa -q {p['min_mapq']} -Q {p['min_baseq']} "
             f"-d {p['max_depth']} -a FORMAT/AD,FORMAT/DP -Ou NA12891.bam NA12892.bam 2>/dev/null "
-            "| bcftools view --no-version -i 'N_ALT>1' -Ob -o pileup.bcf",
+            "| bcftools view --no-version -e 'N_ALT=1 && ALT=\"<*>\"' -Ob -o pileup.bcf",
             w,
         )
         os.chdir(w)

@@ -36,11 +36,13 @@ rule pileup_tumour_normal:
         Q=PARAMS["pileup"]["min_baseq"],
         d=PARAMS["pileup"]["max_depth"],
     shell:
-        # Joint pileup, tumour first; keep only sites with an observed ALT allele
-        # (mpileup always adds <*>, so a real ALT means N_ALT > 1).
+        # Joint pileup, tumour first; drop the sites whose only ALT is mpileup's <*>
+        # (no observed ALT allele). Not `N_ALT>1`: indel records carry no <*>, so an
+        # indel site has N_ALT == 1 and that filter dropped every indel candidate.
         "(bcftools mpileup --no-version -f {input.ref} -q {params.q} -Q {params.Q} "
         "-d {params.d} -a FORMAT/AD,FORMAT/DP -Ou {input.tumour} {input.normal} "
-        "| bcftools view --no-version -i 'N_ALT>1' -Ob -o {output}) 2> {log}"
+        "| bcftools view --no-version -e 'N_ALT=1 && ALT=\"<*>\"' -Ob -o {output}) "
+        "2> {log}"
 
 
 rule call_somatic:
