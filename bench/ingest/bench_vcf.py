@@ -22,6 +22,10 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    from harmonise.vcf import Engine
 
 HERE = Path(__file__).parent
 
@@ -88,8 +92,8 @@ def large(records: int, commit: bool, work: Path, engine: str, repeat: int) -> N
             path,
             SampleRoles("TUMOUR", "NORMAL"),
             "GRCh37",
-            engine,
-            stats=st,  # type: ignore[arg-type]
+            cast("Engine", engine),
+            stats=st,
         ):
             rows += batch.num_rows
             if commit:
