@@ -38,13 +38,15 @@ snapshot expiry keeps.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
-import struct
 import logging
+import struct
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -62,10 +64,13 @@ from pyiceberg.exceptions import (
     NoSuchTableError,
     TableAlreadyExistsError,
 )
-from pyiceberg.expressions import AlwaysTrue, BooleanExpression, EqualTo, In, Or
+from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo, In, Or
+from pyiceberg.expressions.parser import parse
+from pyiceberg.expressions.visitors import bind, extract_field_ids
 from pyiceberg.io.pyarrow import (
     compute_statistics_plan,
     data_file_statistics_from_parquet_metadata,
+    expression_to_pyarrow,
     parquet_path_to_id_mapping,
     schema_to_pyarrow,
 )
@@ -95,6 +100,8 @@ OPERATION_PROP = "oncolake.operation"
 PIN_PREFIX = "pin-"
 KEY_COLUMNS = ("dataset_id", "centre_id", "submission_id")
 COMMIT_ATTEMPTS = 8
+#: Data files read at once (pyarrow decodes outside the GIL).
+READ_THREADS = 4
 
 Progress = Callable[[str], None]
 
@@ -200,10 +207,8 @@ class Lake:
     def init(self) -> list[str]:
         """Create the namespace and any missing table (idempotent); return those created."""
         created: list[str] = []
-        try:
+        with contextlib.suppress(NamespaceAlreadyExistsError):
             self.catalog.create_namespace(NAMESPACE)
-        except NamespaceAlreadyExistsError:
-            pass
         for name, tdef in TABLES.items():
             ident = f"{NAMESPACE}.{name}"
             if self._exists(ident):
@@ -295,9 +300,7 @@ class Lake:
         """Commit a submission atomically (see the module doc); idempotent."""
         say = progress or (lambda _msg: None)
         self._check_submission(sub)
-        datasets = self.table("datasets")
-        existing = self._datasets_rows(datasets, None)
-        if sub.submission_id in set(existing.column("submission_id").to_pylist()):
+        if self._dataset_rows_where(EqualTo(term="submission_id", value=sub.submission_id)):
             return CommitResult(
                 "unchanged", sub.submission_id, self.current_version(), rows={}, replaced=None
             )
@@ -468,9 +471,7 @@ class Lake:
         )
 
     @staticmethod
-    def _split_partitions(
-        tdef: TableDef, data: pa.Table
-    ) -> Iterator[tuple[str, Record, pa.Table]]:
+    def _split_partitions(tdef: TableDef, data: pa.Table) -> Iterator[tuple[str, Record, pa.Table]]:
         if tdef.bucket is None:
             yield "", Record(), data
             return
@@ -490,9 +491,10 @@ class Lake:
         props = {SUBMISSION_PROP: submission_id, OPERATION_PROP: operation}
         for attempt in range(COMMIT_ATTEMPTS):
             try:
-                with tbl.transaction() as txn, txn.update_snapshot(
-                    snapshot_properties=props
-                ).fast_append() as append:
+                with (
+                    tbl.transaction() as txn,
+                    txn.update_snapshot(snapshot_properties=props).fast_append() as append,
+                ):
                     for f in files:
                         append.append_data_file(f)
                 return
@@ -524,14 +526,17 @@ class Lake:
         row = pa.Table.from_pylist([values], schema=schema_to_pyarrow(tdef.schema))
         for attempt in range(COMMIT_ATTEMPTS):
             tbl = self.table("datasets")
-            current = self._datasets_rows(tbl, None)
-            ids = current.column("submission_id").to_pylist()
-            if sub.submission_id in ids:
+            if self._dataset_rows_where(EqualTo(term="submission_id", value=sub.submission_id)):
                 return None  # a concurrent retry of the same submission won
             old_files: list[DataFile] = []
             replaced: str | None = None
             keep_parts: list[pa.Table] = []
-            for task in tbl.scan().plan_files():
+            planned = (
+                tbl.scan(row_filter=EqualTo(term="dataset_id", value=sub.dataset_id)).plan_files()
+                if tbl.current_snapshot() is not None
+                else []
+            )
+            for task in planned:
                 data = self._read_verified(tbl, task.file.file_path)
                 hit = pc.equal(data.column("dataset_id"), sub.dataset_id)
                 if pc.any(hit).as_py():
@@ -565,10 +570,26 @@ class Lake:
             f"{COMMIT_ATTEMPTS} attempts; retry the submission (it is idempotent)"
         )
 
+    def _dataset_rows_where(self, expr: BooleanExpression) -> list[dict[str, Any]]:
+        """Current ``datasets`` rows matching ``expr`` (files pruned by statistics)."""
+        tbl = self.table("datasets")
+        if tbl.current_snapshot() is None:
+            return []
+        out: list[dict[str, Any]] = []
+        for task in tbl.scan(row_filter=expr).plan_files():
+            data = self._read_verified(tbl, task.file.file_path)
+            mask = expression_to_pyarrow(bind(tbl.schema(), expr, case_sensitive=True))
+            out += data.filter(mask).to_pylist()
+        return out
+
     def _tags_for_rows(self, data: pa.Table) -> dict[str, Any]:
-        """Tags for a file holding ``data``: the tags of each of its datasets."""
+        """Tags for a file holding ``data``: the tags of each of its datasets.
+
+        ``datasets`` rows carry their own signed tags (``tags_json``); other tables' tags
+        are looked up in the ``datasets`` table.
+        """
         ids = set(data.column("dataset_id").to_pylist())
-        tags = self._dataset_tags()
+        tags = {} if "tags_json" in data.column_names else self._dataset_tags()
         missing = ids - set(tags)
         if missing and "tags_json" in data.column_names:
             for r in data.select(["dataset_id", "tags_json"]).to_pylist():
@@ -669,32 +690,81 @@ class Lake:
         version: LakeVersion | None = None,
         row_filter: BooleanExpression | str = AlwaysTrue(),
         columns: Sequence[str] | None = None,
+        submissions: Iterable[str] | None = None,
     ) -> pa.Table:
         """Rows of table ``name`` at ``version``: only committed submissions, tags verified.
 
-        ``row_filter`` and ``columns`` are pushed down to the Iceberg scan (files and row
-        groups pruned by their statistics).
+        ``row_filter`` prunes files by their Iceberg statistics and then filters rows;
+        ``columns`` are read alone (Parquet column projection); ``submissions`` restricts
+        the answer to those submission ids (the catalogue's incremental index uses it).
+        Each data file is read once: its bytes are verified against the signed digest and
+        parsed from the same buffer.
         """
         if version is None:
             version = self.current_version()
         visible = self.visible_submissions(version)
+        ids = set(visible.column("submission_id").to_pylist())
+        if submissions is not None:
+            ids &= set(submissions)
         if name == "datasets":
-            data = visible
+            keep = pc.is_in(
+                visible.column("submission_id"), value_set=pa.array(sorted(ids), pa.string())
+            )
+            data = visible.filter(keep)
             return data.select(list(columns)) if columns else data
         tbl = self.table(name)
         sid = self._snapshot_for(tbl, name, version)
         schema = schema_to_pyarrow(TABLES[name].schema)
         wanted = list(columns) if columns else list(schema.names)
-        if sid is None:
+        target = schema.empty_table().select(list(dict.fromkeys([*wanted, "submission_id"])))
+        if sid is None or not ids:
             return schema.empty_table().select(wanted)
-        fields = list(dict.fromkeys([*wanted, "submission_id"]))
-        scan = tbl.scan(snapshot_id=sid, row_filter=row_filter, selected_fields=tuple(fields))
-        for task in scan.plan_files():
-            self.verify_file(tbl, task.file.file_path)
-        data = scan.to_arrow()
-        ids = pa.array(visible.column("submission_id").to_pylist(), type=pa.string())
-        data = data.filter(pc.is_in(data.column("submission_id"), value_set=ids))
+        expr = parse(row_filter) if isinstance(row_filter, str) else row_filter
+        scan_filter = And(expr, In(term="submission_id", literals=ids))
+        tasks = list(tbl.scan(snapshot_id=sid, row_filter=scan_filter).plan_files())
+        if any(t.delete_files for t in tasks):  # never written by this lake; be safe anyway
+            for t in tasks:
+                self.verify_file(tbl, t.file.file_path)
+            data = tbl.scan(
+                snapshot_id=sid, row_filter=scan_filter, selected_fields=tuple(target.column_names)
+            ).to_arrow()
+            return data.select(wanted)
+        bound = bind(tbl.schema(), scan_filter, case_sensitive=True)
+        arrow_filter = expression_to_pyarrow(bound)
+        filter_columns = [tbl.schema().find_column_name(i) for i in extract_field_ids(bound)]
+        read_schema = (
+            schema.empty_table()
+            .select(list(dict.fromkeys([*target.column_names, *[c for c in filter_columns if c]])))
+            .schema
+        )
+        with ThreadPoolExecutor(max_workers=READ_THREADS) as pool:
+            parts = list(
+                pool.map(
+                    lambda t: self._read_part(tbl, t.file.file_path, read_schema, arrow_filter),
+                    tasks,
+                )
+            )
+        parts = [p for p in parts if p.num_rows]
+        data = pa.concat_tables(parts) if parts else target
         return data.select(wanted)
+
+    def _read_part(
+        self, tbl: Table, path: str, target: pa.Schema, arrow_filter: pc.Expression
+    ) -> pa.Table:
+        """One verified data file, projected to ``target``'s columns and filtered."""
+        with tbl.io.new_input(path).open() as fh:
+            raw = fh.read()
+        self._verify_bytes(path, raw)
+        pf = pq.ParquetFile(pa.BufferReader(raw))
+        present = [c for c in target.names if c in pf.schema_arrow.names]
+        data = pf.read(columns=present).replace_schema_metadata(None)
+        for col in target.names:  # columns added to the schema after the file was written
+            if col not in data.column_names:
+                data = data.append_column(
+                    target.field(col), pa.nulls(data.num_rows, target.field(col).type)
+                )
+        data = data.select(target.names).cast(target)
+        return data.filter(arrow_filter)
 
     def duckdb(
         self, version: LakeVersion | None = None, tables: Iterable[str] | None = None
@@ -793,9 +863,10 @@ class Lake:
         tbl: Table, old: Sequence[DataFile], new: Sequence[DataFile], reason: str
     ) -> None:
         props = {OPERATION_PROP: reason}
-        with tbl.transaction() as txn, txn.update_snapshot(
-            snapshot_properties=props
-        ).overwrite() as ow:
+        with (
+            tbl.transaction() as txn,
+            txn.update_snapshot(snapshot_properties=props).overwrite() as ow,
+        ):
             for f in old:
                 ow.delete_data_file(f)
             for f in new:
@@ -914,9 +985,7 @@ class Lake:
         tbl = self.table(name)
         if tbl.current_snapshot() is None:
             return set()
-        present = set(
-            tbl.scan(selected_fields=("submission_id",)).to_arrow().column(0).to_pylist()
-        )
+        present = set(tbl.scan(selected_fields=("submission_id",)).to_arrow().column(0).to_pylist())
         candidates = present - visible
         if not candidates:
             return set()

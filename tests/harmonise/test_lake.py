@@ -112,6 +112,20 @@ def test_corrected_bundle_replaces_the_dataset_rows(lake: Lake) -> None:
     assert visible(lake)["datasets"] == 2
 
 
+def test_read_filters_by_submission_and_expression_on_unprojected_columns(
+    local_lake: Lake,
+) -> None:
+    a = local_lake.commit(make_submission("ds-a", "c1", ["c1-p1", "c1-p2"]))
+    local_lake.commit(make_submission("ds-b", "c2", ["c2-p1"]))
+    only_a = local_lake.read("patients", columns=["patient_id"], submissions=[a.submission_id])
+    assert sorted(only_a.column(0).to_pylist()) == ["c1-p1", "c1-p2"]
+    tp53 = local_lake.read("variants", row_filter="gene == 'TP53'", columns=["patient_id"])
+    assert sorted(tp53.column(0).to_pylist()) == ["c1-p1", "c1-p2", "c2-p1"]
+    assert local_lake.read("variants", submissions=["no-such-submission"]).num_rows == 0
+    datasets = local_lake.read("datasets", submissions=[a.submission_id])
+    assert datasets.column("dataset_id").to_pylist() == ["ds-a"]
+
+
 def test_old_versions_stay_readable_by_snapshot(lake: Lake) -> None:
     lake.commit(make_submission("ds-a", "c1", ["c1-p1"]))
     v1 = lake.current_version()
@@ -184,7 +198,9 @@ def test_file_with_edited_rows_but_copied_tags_is_refused(local_lake: Lake) -> N
     edited = original.set_column(
         original.schema.get_field_index("status"),
         original.schema.field("status"),
-        pa.array(["withdrawn-but-hidden"] * original.num_rows, original.schema.field("status").type),
+        pa.array(
+            ["withdrawn-but-hidden"] * original.num_rows, original.schema.field("status").type
+        ),
     )
     pq.write_table(edited.replace_schema_metadata(pq.read_metadata(local).metadata), local)
     with pytest.raises(TamperedFileError, match="rows do not match the signed digest"):
@@ -264,8 +280,9 @@ def test_bad_submissions_are_refused_and_leave_nothing(local_lake: Lake) -> None
     )
     with pytest.raises(SubmissionError, match=r"table variants: columns not in the schema"):
         local_lake.commit(
-            type(sub)(sub.submission_id, sub.dataset_id, sub.centre_id, sub.dataset,
-                      bad_table, sub.tags)
+            type(sub)(
+                sub.submission_id, sub.dataset_id, sub.centre_id, sub.dataset, bad_table, sub.tags
+            )
         )
     wrong_centre = dict(sub.tables)
     wrong_centre["patients"] = sub.tables["patients"].append_column(
@@ -273,16 +290,20 @@ def test_bad_submissions_are_refused_and_leave_nothing(local_lake: Lake) -> None
     )
     with pytest.raises(SubmissionError, match=r"column centre_id holds \['c9'\]"):
         local_lake.commit(
-            type(sub)(sub.submission_id, sub.dataset_id, sub.centre_id, sub.dataset,
-                      wrong_centre, sub.tags)
+            type(sub)(
+                sub.submission_id,
+                sub.dataset_id,
+                sub.centre_id,
+                sub.dataset,
+                wrong_centre,
+                sub.tags,
+            )
         )
     assert visible(local_lake) == {name: 0 for name in TABLES}
 
 
 def test_uninitialised_lake_says_how_to_fix(tmp_path: Path) -> None:
-    lake = Lake(
-        LakeConfig(f"sqlite:///{tmp_path / 'c.db'}", str(tmp_path / "w")), TAG_KEY
-    )
+    lake = Lake(LakeConfig(f"sqlite:///{tmp_path / 'c.db'}", str(tmp_path / "w")), TAG_KEY)
     with pytest.raises(LakeNotInitialisedError, match="run `oncolake lake init` first"):
         lake.current_version()
 
@@ -293,17 +314,23 @@ def test_uninitialised_lake_says_how_to_fix(tmp_path: Path) -> None:
 def _worker_config(tmp_path: Path, config: LakeConfig) -> Path:
     path = tmp_path / f"worker-{time.monotonic_ns()}.json"
     path.write_text(
-        json.dumps({"config": {**asdict(config), "properties": dict(config.properties)},
-                    "tag_key": TAG_KEY.decode()})
+        json.dumps(
+            {
+                "config": {**asdict(config), "properties": dict(config.properties)},
+                "tag_key": TAG_KEY.decode(),
+            }
+        )
     )
     return path
 
 
-def _spawn(cfg: Path, dataset: str, centre: str, n: int, pause_at: str, marker: Path
-           ) -> subprocess.Popen[bytes]:
+def _spawn(
+    cfg: Path, dataset: str, centre: str, n: int, pause_at: str, marker: Path
+) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[2]),
-                                        env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH", "")]
+    )
     return subprocess.Popen(
         [sys.executable, str(WORKER), str(cfg), dataset, centre, str(n), pause_at, str(marker)],
         env=env,
@@ -393,9 +420,7 @@ def test_concurrent_centres_all_land_exactly_once(
     Lake(config, TAG_KEY).init()
     cfg = _worker_config(tmp_path, config)
     n_workers = 4
-    procs = [
-        _spawn(cfg, f"ds-{i}", f"c{i}", 5, "-", tmp_path / "unused") for i in range(n_workers)
-    ]
+    procs = [_spawn(cfg, f"ds-{i}", f"c{i}", 5, "-", tmp_path / "unused") for i in range(n_workers)]
     for p in procs:
         p.wait(timeout=240)
         assert p.returncode == 0, p.stderr.read().decode() if p.stderr else ""
