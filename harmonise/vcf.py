@@ -888,6 +888,11 @@ def _list_parts(col: pa.Array | pa.ChunkedArray, sep: str) -> tuple[pa.Array, np
 
 def _ints(flat: pa.Array) -> pa.Array:
     """Integer values of text parts; ``.`` or empty → null."""
+    if len(flat) and flat.null_count == 0 and _only_bytes(flat, _INT_BYTES):
+        try:  # the common case: nothing but integers
+            return pc.cast(flat, pa.int64())
+        except pa.ArrowInvalid:
+            pass
     if len(flat):
         # fast path: digits (and '-') only after '.' → null, cast in one step
         nodot = pc.if_else(pc.equal(flat, "."), pa.scalar(None, pa.string()), flat)
@@ -1110,31 +1115,37 @@ def _annotations(t: pa.Table, header: VcfHeader) -> dict[str, pa.Array]:
 
 def _protein(hgvs_p: pa.Array, aa: pa.Array) -> tuple[pa.Array, pa.Array]:
     """(hgvs_p three-letter, short one-letter form) from HGVS p. or BCSQ ``600V>600E``."""
-    bm = pc.extract_regex(
-        pc.fill_null(aa, ""), r"^(?P<p>[0-9]+)(?P<r>[A-Z*])>(?P<p2>[0-9]+)(?P<v>[A-Z*])$"
-    )
-    bs = pc.extract_regex(pc.fill_null(aa, ""), r"^(?P<p>[0-9]+)(?P<r>[A-Z*])$")
-    hm = pc.extract_regex(
-        pc.fill_null(hgvs_p, ""),
-        r"^p\.\(?(?P<r>[A-Z][a-z]{2})(?P<p>[0-9]+)(?P<v>[A-Z][a-z]{2}|=|\*)\)?$",
-    )
-    hf = pc.extract_regex(
-        pc.fill_null(hgvs_p, ""), r"^p\.\(?(?P<r>[A-Z][a-z]{2})(?P<p>[0-9]+)[A-Z][a-z]{2}fs"
-    )
+    n = len(aa)
+    none = pa.nulls(n, pa.string())
+    three = three_syn = short_b = short_bs = short_h = short_fs = none
 
     def f(s: pa.Array, name: str) -> pa.Array:
         return pc.struct_field(s, name)
 
-    three = pc.binary_join_element_wise(
-        "p.", _map(f(bm, "r"), AA3), f(bm, "p"), _map(f(bm, "v"), AA3), ""
-    )
-    three_syn = pc.binary_join_element_wise("p.", _map(f(bs, "r"), AA3), f(bs, "p"), "=", "")
-    hm_v = f(hm, "v")
-    hm_alt = pc.if_else(pc.is_in(hm_v, value_set=pa.array(["=", "*"])), hm_v, _map(hm_v, AA1))
-    short_h = pc.binary_join_element_wise(_map(f(hm, "r"), AA1), f(hm, "p"), hm_alt, "")
-    short_fs = pc.binary_join_element_wise(_map(f(hf, "r"), AA1), f(hf, "p"), "fs", "")
-    short_b = pc.binary_join_element_wise(f(bm, "r"), f(bm, "p"), f(bm, "v"), "")
-    short_bs = pc.binary_join_element_wise(f(bs, "r"), f(bs, "p"), "=", "")
+    if aa.null_count < n:  # BCSQ amino_acid_change
+        bm = pc.extract_regex(
+            pc.fill_null(aa, ""), r"^(?P<p>[0-9]+)(?P<r>[A-Z*])>(?P<p2>[0-9]+)(?P<v>[A-Z*])$"
+        )
+        bs = pc.extract_regex(pc.fill_null(aa, ""), r"^(?P<p>[0-9]+)(?P<r>[A-Z*])$")
+        three = pc.binary_join_element_wise(
+            "p.", _map(f(bm, "r"), AA3), f(bm, "p"), _map(f(bm, "v"), AA3), ""
+        )
+        three_syn = pc.binary_join_element_wise("p.", _map(f(bs, "r"), AA3), f(bs, "p"), "=", "")
+        short_b = pc.binary_join_element_wise(f(bm, "r"), f(bm, "p"), f(bm, "v"), "")
+        short_bs = pc.binary_join_element_wise(f(bs, "r"), f(bs, "p"), "=", "")
+    if hgvs_p.null_count < n:  # VEP/snpEff HGVS p.
+        hm = pc.extract_regex(
+            pc.fill_null(hgvs_p, ""),
+            r"^p\.\(?(?P<r>[A-Z][a-z]{2})(?P<p>[0-9]+)(?P<v>[A-Z][a-z]{2}|=|\*)\)?$",
+        )
+        hf = pc.extract_regex(
+            pc.fill_null(hgvs_p, ""),
+            r"^p\.\(?(?P<r>[A-Z][a-z]{2})(?P<p>[0-9]+)[A-Z][a-z]{2}fs",
+        )
+        hm_v = f(hm, "v")
+        hm_alt = pc.if_else(pc.is_in(hm_v, value_set=pa.array(["=", "*"])), hm_v, _map(hm_v, AA1))
+        short_h = pc.binary_join_element_wise(_map(f(hm, "r"), AA1), f(hm, "p"), hm_alt, "")
+        short_fs = pc.binary_join_element_wise(_map(f(hf, "r"), AA1), f(hf, "p"), "fs", "")
     out_p = pc.coalesce(hgvs_p, three, three_syn)
     short = pc.coalesce(short_b, short_bs, short_h, short_fs)
     return out_p, short
