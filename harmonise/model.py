@@ -105,7 +105,9 @@ class TableDef:
             return UNSORTED_SORT_ORDER
         return SortOrder(
             *[
-                SortField(source_id=self.schema.find_field(c).field_id, transform=IdentityTransform())
+                SortField(
+                    source_id=self.schema.find_field(c).field_id, transform=IdentityTransform()
+                )
                 for c in self.sort
             ]
         )
@@ -123,7 +125,9 @@ def _build_schema(columns: tuple[Column, ...]) -> Schema:
             assert not isinstance(col.type, str)
             typ = col.type
         fields.append(
-            NestedField(field_id=i, name=col.name, field_type=typ, required=col.required, doc=col.doc)
+            NestedField(
+                field_id=i, name=col.name, field_type=typ, required=col.required, doc=col.doc
+            )
         )
     return Schema(*fields)
 
@@ -131,7 +135,9 @@ def _build_schema(columns: tuple[Column, ...]) -> Schema:
 # -- the columns every table carries -------------------------------------------------------
 
 ROW_KEYS = (
-    Column("dataset_id", STR, "Dataset the row belongs to (submission manifest `dataset_id`).", True),
+    Column(
+        "dataset_id", STR, "Dataset the row belongs to (submission manifest `dataset_id`).", True
+    ),
     Column("centre_id", STR, "Contributing centre (submission manifest `centre.id`).", True),
     Column(
         "submission_id",

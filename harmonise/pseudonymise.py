@@ -200,7 +200,7 @@ def _derive(
             r.setdefault("extension", []).append(
                 {"url": AGE_AT_DIAGNOSIS_URL, "valueAge": {"value": age, "unit": "a"}}
             )
-    elif r.get("resourceType") == "Observation" and subject in diagnoses:
+    elif r.get("resourceType") == "Observation" and subject is not None and subject in diagnoses:
         start = _date(diagnoses[subject])
         when = _date(r.get("effectiveDateTime"))
         if start and when:

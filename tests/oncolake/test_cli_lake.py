@@ -14,8 +14,9 @@ from tests.conftest import S3Server
 ONCOLAKE = str(Path(sys.executable).with_name("oncolake"))
 
 
-def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None
-        ) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, **(env or {}), "COLUMNS": "200"}
     return subprocess.run(
         [ONCOLAKE, *args], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=300
@@ -73,7 +74,9 @@ def test_lake_init_and_tables_on_s3(tmp_path: Path, s3_server: S3Server) -> None
     keys = [
         o["Key"]
         for o in boto3.client(
-            "s3", endpoint_url=s3_server.endpoint, aws_access_key_id="testing",
+            "s3",
+            endpoint_url=s3_server.endpoint,
+            aws_access_key_id="testing",
             aws_secret_access_key="testing",
         ).list_objects_v2(Bucket=bucket)["Contents"]
     ]
