@@ -46,10 +46,10 @@ import logging
 import struct
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Any
+from functools import cache, cached_property
+from typing import Any, TypeAlias
 
 import duckdb
 import fsspec
@@ -104,6 +104,10 @@ COMMIT_ATTEMPTS = 8
 READ_THREADS = 4
 
 Progress = Callable[[str], None]
+#: Rows of one table in a submission: a whole table, or pieces as they are produced.
+TableRows: TypeAlias = pa.Table | Iterable[pa.Table | pa.RecordBatch]
+#: Rows encoded per write chunk of a streamed table.
+WRITE_CHUNK_ROWS = 500_000
 
 
 @dataclass(frozen=True)
@@ -144,17 +148,18 @@ class LakeVersion:
 class Submission:
     """What one submission writes: rows per data table and its ``datasets`` row.
 
-    ``tables`` maps data table names to Arrow tables whose columns are a subset of the
-    table's schema (missing columns are written as nulls; the key columns are filled
-    in). ``dataset`` holds the ``datasets`` row's other values. ``tags`` are the dataset's
-    mandatory tags, signed into every file.
+    ``tables`` maps data table names to Arrow tables, or to iterables of tables/record
+    batches that are consumed as they come (bounded memory for large VCFs), whose columns
+    are a subset of the table's schema (missing columns are written as nulls; the key
+    columns are filled in). ``dataset`` holds the ``datasets`` row's other values.
+    ``tags`` are the dataset's mandatory tags, signed into every file.
     """
 
     submission_id: str
     dataset_id: str
     centre_id: str
     dataset: Mapping[str, Any]
-    tables: Mapping[str, pa.Table]
+    tables: Mapping[str, TableRows]
     tags: Mapping[str, Any]
 
 
@@ -177,6 +182,26 @@ class MaintenanceReport:
     files_compacted: dict[str, tuple[int, int]] = field(default_factory=dict)
     snapshots_expired: dict[str, int] = field(default_factory=dict)
     orphan_files_removed: int = 0
+
+
+@cache
+def arrow_schema(name: str) -> pa.Schema:
+    """The Arrow schema of table ``name`` as the lake writes and returns it.
+
+    pyiceberg maps strings and lists to Arrow's ``large_`` types; Parquet stores both the
+    same way, so the lake uses the plain types and spares a copy of every string column
+    on each write and read. Field ids (``PARQUET:field_id``) are kept.
+    """
+
+    def plain(t: pa.DataType) -> pa.DataType:
+        if pa.types.is_large_string(t):
+            return pa.string()
+        if pa.types.is_large_list(t):
+            return pa.list_(t.value_field.with_type(plain(t.value_type)))
+        return t
+
+    schema = schema_to_pyarrow(TABLES[name].schema)
+    return pa.schema([f.with_type(plain(f.type)) for f in schema], metadata=schema.metadata)
 
 
 class Lake:
@@ -308,18 +333,18 @@ class Lake:
         rows: dict[str, int] = {}
         for name in DATA_TABLES:
             data = sub.tables.get(name)
-            n = 0 if data is None else data.num_rows
-            rows[name] = n
-            if n == 0 or data is None:
+            rows[name] = 0
+            if data is None or (isinstance(data, pa.Table) and data.num_rows == 0):
                 continue
             tbl = self.table(name)
             if self._has_submission_append(tbl, sub.submission_id):
                 say(f"{name}: already written by an earlier attempt")
+                rows[name] = self._submission_rows(tbl, sub.submission_id)
                 continue
-            say(f"{name}: writing {n} rows")
-            conformed = self._conform(TABLES[name], data, sub)
-            files = self._write_files(tbl, TABLES[name], conformed, tags, sub.submission_id)
-            self._append_files(tbl, files, sub.submission_id, "append")
+            say(f"{name}: writing rows")
+            files, rows[name] = self._write_stream(tbl, TABLES[name], data, sub, tags)
+            if files:
+                self._append_files(tbl, files, sub.submission_id, "append")
         say("datasets: committing")
         replaced = self._commit_dataset_row(sub, rows, tags)
         say("datasets: committed")
@@ -335,12 +360,62 @@ class Lake:
                 f"data tables are {', '.join(DATA_TABLES)}"
             )
         for name, data in sub.tables.items():
-            extra = set(data.column_names) - set(TABLES[name].column_names)
-            if extra:
-                raise SubmissionError(
-                    f"submission {sub.submission_id}, table {name}: columns not in the "
-                    f"schema: {sorted(extra)}"
+            if isinstance(data, pa.Table):
+                self._check_columns(sub, name, data.column_names)
+
+    @staticmethod
+    def _check_columns(sub: Submission, name: str, columns: Sequence[str]) -> None:
+        extra = set(columns) - set(TABLES[name].column_names)
+        if extra:
+            raise SubmissionError(
+                f"submission {sub.submission_id}, table {name}: columns not in the "
+                f"schema: {sorted(extra)}"
+            )
+
+    def _write_stream(
+        self,
+        tbl: Table,
+        tdef: TableDef,
+        data: TableRows,
+        sub: Submission,
+        tags: Mapping[str, Any],
+    ) -> tuple[list[DataFile], int]:
+        """Write ``data`` (a table, or batches as they are produced) in chunks of at most
+        ``WRITE_CHUNK_ROWS`` rows; return the files and the row count.
+
+        One writer thread encodes a chunk's Parquet files while the caller produces the
+        next chunk, so reading and writing overlap and memory holds about two chunks. The
+        files are registered with Iceberg only by the caller's single append: a failure
+        part-way leaves unreferenced files that no reader sees and maintenance removes.
+        """
+        files: list[DataFile] = []
+        total = 0
+        with ThreadPoolExecutor(max_workers=1) as writer:
+            pending: Future[list[DataFile]] | None = None
+            for chunk in _chunks(data, WRITE_CHUNK_ROWS):
+                self._check_columns(sub, tdef.name, chunk.column_names)
+                conformed = self._conform(tdef, chunk, sub)
+                total += conformed.num_rows
+                if pending is not None:
+                    files += pending.result()
+                pending = writer.submit(
+                    self._write_files, tbl, tdef, conformed, tags, sub.submission_id
                 )
+            if pending is not None:
+                files += pending.result()
+        return files, total
+
+    @staticmethod
+    def _submission_rows(tbl: Table, submission_id: str) -> int:
+        """Rows of ``submission_id`` already in ``tbl`` (after an earlier attempt)."""
+        return int(
+            tbl.scan(
+                row_filter=EqualTo(term="submission_id", value=submission_id),
+                selected_fields=("submission_id",),
+            )
+            .to_arrow()
+            .num_rows
+        )
 
     @staticmethod
     def _has_submission_append(tbl: Table, submission_id: str) -> bool:
@@ -368,7 +443,7 @@ class Lake:
 
     def _conform(self, tdef: TableDef, data: pa.Table, sub: Submission) -> pa.Table:
         """Cast ``data`` to the table's Arrow schema, filling key columns and nulls."""
-        schema = schema_to_pyarrow(tdef.schema)
+        schema = arrow_schema(tdef.name)
         n = data.num_rows
         keys = {
             "dataset_id": sub.dataset_id,
@@ -421,8 +496,6 @@ class Lake:
 
         ``tags`` maps each dataset id in ``data`` to that dataset's tags.
         """
-        if tdef.sort:
-            data = data.sort_by([(c, "ascending") for c in tdef.sort])
         files: list[DataFile] = []
         for part_dir, partition, part in self._split_partitions(tdef, data):
             path = (
@@ -472,18 +545,31 @@ class Lake:
 
     @staticmethod
     def _split_partitions(tdef: TableDef, data: pa.Table) -> Iterator[tuple[str, Record, pa.Table]]:
+        """Sort ``data`` by (partition, the table's sort columns) in one pass and yield each
+        partition as a contiguous slice (no per-partition filtering)."""
+        keys = [(c, "ascending") for c in tdef.sort]
         if tdef.bucket is None:
-            yield "", Record(), data
+            yield "", Record(), data.sort_by(keys) if keys else data
             return
         col, n = tdef.bucket
         bucket_of = BucketTransform(n).transform(StringType())
-        values = data.column(col).to_pylist()
-        per_value = {v: bucket_of(v) for v in set(values)}
-        buckets = pa.array([per_value[v] for v in values], type=pa.int32())
-        for b in sorted({x for x in per_value.values() if x is not None}):
-            yield f"{col}_bucket={b}/", Record(b), data.filter(pc.equal(buckets, b))
-        if None in per_value.values():
-            yield f"{col}_bucket=null/", Record(None), data.filter(pc.is_null(buckets))
+        values = data.column(col)
+        uniques = pc.unique(values)
+        buckets_of_unique = pa.array([bucket_of(v) for v in uniques.to_pylist()], pa.int32())
+        buckets = pc.take(buckets_of_unique, pc.index_in(values, value_set=uniques))
+        data = data.append_column("__bucket", buckets)
+        data = data.sort_by([("__bucket", "ascending"), *keys]).combine_chunks()
+        ordered = data.column("__bucket")
+        data = data.drop_columns(["__bucket"])
+        runs = pc.run_end_encode(ordered.combine_chunks()) if data.num_rows else None
+        if runs is None:
+            return
+        start = 0
+        ends = runs.run_ends.to_pylist()
+        for b, end in zip(runs.values.to_pylist(), ends, strict=True):
+            label = "null" if b is None else str(b)
+            yield f"{col}_bucket={label}/", Record(b), data.slice(start, end - start)
+            start = end
 
     def _append_files(
         self, tbl: Table, files: Sequence[DataFile], submission_id: str, operation: str
@@ -523,7 +609,7 @@ class Lake:
         )
         if values.get("manifest_digest") is None:
             values["manifest_digest"] = sub.submission_id
-        row = pa.Table.from_pylist([values], schema=schema_to_pyarrow(tdef.schema))
+        row = pa.Table.from_pylist([values], schema=arrow_schema("datasets"))
         for attempt in range(COMMIT_ATTEMPTS):
             tbl = self.table("datasets")
             if self._dataset_rows_where(EqualTo(term="submission_id", value=sub.submission_id)):
@@ -656,7 +742,7 @@ class Lake:
 
     def _datasets_rows(self, tbl: Table, snapshot_id: int | None) -> pa.Table:
         if snapshot_id is None and tbl.current_snapshot() is None:
-            return schema_to_pyarrow(TABLES["datasets"].schema).empty_table()
+            return arrow_schema("datasets").empty_table()
         scan = tbl.scan(snapshot_id=snapshot_id)
         for task in scan.plan_files():
             self.verify_file(tbl, task.file.file_path)
@@ -681,7 +767,7 @@ class Lake:
         tbl = self.table("datasets")
         sid = self._snapshot_for(tbl, "datasets", version)
         if sid is None:
-            return schema_to_pyarrow(TABLES["datasets"].schema).empty_table()
+            return arrow_schema("datasets").empty_table()
         return self._datasets_rows(tbl, sid)
 
     def read(
@@ -714,7 +800,7 @@ class Lake:
             return data.select(list(columns)) if columns else data
         tbl = self.table(name)
         sid = self._snapshot_for(tbl, name, version)
-        schema = schema_to_pyarrow(TABLES[name].schema)
+        schema = arrow_schema(name)
         wanted = list(columns) if columns else list(schema.names)
         target = schema.empty_table().select(list(dict.fromkeys([*wanted, "submission_id"])))
         if sid is None or not ids:
@@ -1148,3 +1234,24 @@ class _HashingSink:
 
     def hexdigest(self) -> str:
         return self._hash.hexdigest()
+
+
+def _chunks(data: TableRows, size: int) -> Iterator[pa.Table]:
+    """``data`` as tables of at most ``size`` rows (pieces are gathered, not split)."""
+    if isinstance(data, pa.Table):
+        for start in range(0, data.num_rows, size):
+            yield data.slice(start, size)
+        return
+    buffered: list[pa.Table] = []
+    count = 0
+    for piece in data:
+        table = pa.Table.from_batches([piece]) if isinstance(piece, pa.RecordBatch) else piece
+        if not table.num_rows:
+            continue
+        buffered.append(table)
+        count += table.num_rows
+        if count >= size:
+            yield pa.concat_tables(buffered)
+            buffered, count = [], 0
+    if buffered:
+        yield pa.concat_tables(buffered)

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from harmonise.errors import (
     TamperedFileError,
     UnknownVersionError,
 )
-from harmonise.lake import Lake, LakeConfig, LakeVersion
+from harmonise.lake import Lake, LakeConfig, LakeVersion, Submission
 from harmonise.model import DATA_TABLES, TABLES
 from tests.conftest import TAG_KEY
 from tests.harmonise.lakefixtures import make_submission
@@ -124,6 +125,43 @@ def test_read_filters_by_submission_and_expression_on_unprojected_columns(
     assert local_lake.read("variants", submissions=["no-such-submission"]).num_rows == 0
     datasets = local_lake.read("datasets", submissions=[a.submission_id])
     assert datasets.column("dataset_id").to_pylist() == ["ds-a"]
+
+
+def test_streamed_rows_commit_in_chunks_and_a_failing_stream_leaves_nothing(
+    local_lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import harmonise.lake as lake_module
+
+    monkeypatch.setattr(lake_module, "WRITE_CHUNK_ROWS", 4)
+    sub = make_submission("ds-a", "c1", [f"c1-p{i}" for i in range(5)])
+    variants = sub.tables["variants"]  # 15 rows
+    pieces = (variants.slice(i, 2).to_batches()[0] for i in range(0, variants.num_rows, 2))
+    streamed = Submission(
+        sub.submission_id, sub.dataset_id, sub.centre_id, sub.dataset,
+        {**sub.tables, "variants": pieces}, sub.tags,
+    )  # fmt: skip
+    result = local_lake.commit(streamed)
+    assert result.rows["variants"] == 15
+    assert local_lake.read("variants").num_rows == 15
+
+    def broken() -> Iterator[pa.Table]:
+        yield variants.slice(0, 5)
+        raise SubmissionError("the VCF ended in the middle of a record")
+
+    bad = make_submission("ds-b", "c2", ["c2-p1"])
+    with pytest.raises(SubmissionError, match="middle of a record"):
+        local_lake.commit(
+            Submission(
+                bad.submission_id,
+                bad.dataset_id,
+                bad.centre_id,
+                bad.dataset,
+                {**bad.tables, "variants": broken()},
+                bad.tags,
+            )
+        )
+    assert {r["dataset_id"] for r in local_lake.read("datasets").to_pylist()} == {"ds-a"}
+    assert local_lake.read("variants").num_rows == 15
 
 
 def test_old_versions_stay_readable_by_snapshot(lake: Lake) -> None:
