@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from catalog_api.auth import oidc, tokens
 from catalog_api.auth.oidc import VisaGrant
 from catalog_api.core.config import ApiConfig
+from catalog_api.discovery.service import engine_for
 from catalog_api.governance import policy
-from catalog_api.governance.engine import CohortEngine, LakeCohortEngine
+from catalog_api.governance.engine import CohortEngine
 from catalog_api.governance.errors import NotAuthenticated
 from catalog_api.models import Role, User
 from harmonise.lake import Lake
@@ -51,12 +52,9 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 def get_engine(request: Request) -> CohortEngine:
-    """The record-level cohort engine of governance (one per app)."""
-    engine: CohortEngine | None = getattr(request.app.state, "cohort_engine", None)
-    if engine is None:
-        engine = LakeCohortEngine(get_lake(request))
-        request.app.state.cohort_engine = engine
-    return engine
+    """The record-level cohort engine of governance: the lake's discovery engine (one per
+    lake, answering at pinned lake versions too)."""
+    return engine_for(get_lake(request))
 
 
 ConfigDep = Annotated[ApiConfig, Depends(get_config)]

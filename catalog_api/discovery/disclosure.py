@@ -30,6 +30,16 @@ from catalog_api.discovery.errors import DifferencingRefusedError, QueryBudgetEx
 
 Cell = int | str
 
+
+def disclose_count(n: int, *, threshold: int, rounding: int) -> Cell:
+    """The disclosed form of a true count ``n``: ``"<threshold"`` below the threshold, else
+    rounded half up to a multiple of ``rounding``, never below the threshold."""
+    if n < threshold:
+        return f"<{threshold}"
+    r = max(rounding, 1)
+    return max(threshold, int((n + r / 2) // r) * r) if r > 1 else n
+
+
 #: Recent answers kept per user for the differencing check.
 MAX_RECENT = 200
 
@@ -69,10 +79,7 @@ class DisclosureControl:
 
     def cell(self, n: int) -> Cell:
         """The disclosed form of a true count ``n``."""
-        if n < self.threshold:
-            return self.suppressed
-        r = self.rounding
-        return max(self.threshold, int((n + r / 2) // r) * r) if r > 1 else n
+        return disclose_count(n, threshold=self.threshold, rounding=self.rounding)
 
     def breakdown(self, counts: dict[str, int]) -> dict[str, Cell]:
         """Cells at or above the threshold, the rest merged into ``"other"`` (if any)."""

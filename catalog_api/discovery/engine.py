@@ -1,9 +1,15 @@
 """The counting engine: definitions evaluated on the in-memory index, consent-aware.
 
-``DiscoveryEngine.count(definition, purpose)`` returns exact counts (a :class:`CountResult`;
-never shown to a user as is: :func:`disclose` applies the disclosure control), and
-``DiscoveryEngine.patients(definition, purpose)`` the matching patients per centre, for the
-governance workflow (access requests, exports). Both name the lake version they used.
+The one cohort engine of the catalogue, for discovery and governance alike:
+
+* ``DiscoveryEngine.count(definition, purpose)`` returns exact counts on the current lake
+  version (a :class:`CountResult`; never shown to a user as is: :func:`disclose` applies
+  the disclosure control);
+* ``DiscoveryEngine.patients_by_centre(definition, purpose, version)`` and
+  ``centre_counts(definition, version, purpose)`` answer at a given
+  :class:`~harmonise.lake.LakeVersion` (saved cohorts, access requests, exports are pinned
+  to one): :meth:`DiscoveryEngine.index_at` gives the index of that version, the live one
+  when the version is current, else one built for it and kept in a small LRU.
 """
 
 from __future__ import annotations
@@ -11,7 +17,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Callable
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,7 +54,7 @@ from consent.errors import ConsentError
 from consent.matching import permits
 from consent.purpose import ResearchPurpose
 from consent.records import ConsentRecord
-from harmonise.lake import Lake
+from harmonise.lake import Lake, LakeVersion
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +101,9 @@ INTERPRETATIONS = frozenset(
         "indeterminate",
     }
 )
+#: Indexes of non-current lake versions kept (saved cohorts, requests, exports pin one).
+PINNED_INDEXES = 3
+SUBSTAGE_RE = re.compile(r"[A-C][0-9]?|IS")
 STAGE_RE = re.compile(r"^(0|0A|0IS|IS|I|II|III|IV)([A-C][0-9]?)?$")
 
 
@@ -125,11 +137,15 @@ class _Compiled:
 class DiscoveryEngine:
     """Counts on the index of the lake's current version (see the module doc)."""
 
-    def __init__(self, lake: Lake, refresh_interval: float = 1.0) -> None:
+    def __init__(
+        self, lake: Lake, refresh_interval: float = 1.0, pinned_indexes: int = PINNED_INDEXES
+    ) -> None:
         self.lake = lake
         self.indexer = Indexer(lake, interval=refresh_interval)
-        self._cache: dict[Any, BitMap] = {}
-        self._cache_generation: tuple[str, int] = ("", -1)
+        self.pinned_indexes = pinned_indexes
+        self._pinned: OrderedDict[str, LakeIndex] = OrderedDict()  # version id → index
+        self._pinned_lock = threading.Lock()  # one pinned build at a time
+        self.pinned_builds = 0  # indexes built for non-current versions (for tests, metrics)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -157,14 +173,54 @@ class DiscoveryEngine:
             raise IndexNotReadyError("the discovery index is being built; retry in a few seconds")
         return idx
 
-    def _cached(self, idx: LakeIndex, key: Any, make: Callable[[], BitMap]) -> BitMap:
-        gen = (idx.version_id, idx.generation)
-        if gen != self._cache_generation:
-            self._cache = {}
-            self._cache_generation = gen
-        bm = self._cache.get(key)
+    def index_at(self, version: LakeVersion) -> LakeIndex:
+        """The index of ``version``: the live index when it is at that version (brought up to
+        date first if ``version`` is the lake's current one), else an index built for it,
+        kept in an LRU of :attr:`pinned_indexes` versions.
+
+        The live index changes in place when the lake moves on: read it only under
+        ``self.indexer.lock`` and check its ``version_id`` there (:meth:`_at` does both).
+        Raises the lake's error (a ``HarmoniseError``) when the version can no longer be
+        read (its snapshots expired).
+        """
+        live = self.indexer.index
+        if live.version_id == version.id:
+            return live
+        with self._pinned_lock:
+            idx = self._pinned.get(version.id)
+            if idx is not None:
+                self._pinned.move_to_end(version.id)
+                return idx
+            if self.lake.current_version().id == version.id:
+                self.indexer.refresh()
+                live = self.indexer.index
+                if live.version_id == version.id:
+                    return live
+            idx = self.indexer.build(version)
+            self.pinned_builds += 1
+            self._pinned[version.id] = idx
+            while len(self._pinned) > max(self.pinned_indexes, 1):
+                self._pinned.popitem(last=False)
+            return idx
+
+    @contextmanager
+    def _at(self, version: LakeVersion) -> Iterator[LakeIndex]:
+        """The index of ``version``, held steady (under the indexer's lock) while in use."""
+        for _ in range(3):
+            idx = self.index_at(version)
+            with self.indexer.lock:
+                if idx.version_id == version.id:  # the live index may have moved on
+                    yield idx
+                    return
+        raise IndexNotReadyError(
+            f"the lake changes too fast to read version {version.id}; retry in a moment"
+        )
+
+    @staticmethod
+    def _cached(idx: LakeIndex, key: Any, make: Callable[[], BitMap]) -> BitMap:
+        bm = idx.memo.get(key)
         if bm is None:
-            bm = self._cache[key] = make()
+            bm = idx.memo[key] = make()
         return bm
 
     # -- purpose --------------------------------------------------------------------------
@@ -277,7 +333,7 @@ class DiscoveryEngine:
             return BitMap.intersection(*sets) if len(sets) > 1 else sets[0]
         if isinstance(c, StageGroup):
             wanted = [_stage(v) for v in c.values]
-            keys = [k for k in idx.values("stage") if any(str(k).startswith(w) for w in wanted)]
+            keys = [k for k in idx.values("stage") if any(_substage(str(k), w) for w in wanted)]
             return BitMap.union(*(f("stage", k) for k in keys)) if keys else BitMap()
         if isinstance(c, Treatment):
             if c.drug is not None and c.line_of_therapy is not None:
@@ -462,19 +518,51 @@ class DiscoveryEngine:
     def patients(
         self, definition: CohortDefinition, purpose: ResearchPurpose
     ) -> tuple[str, dict[str, list[str]]]:
-        """``(lake version id, {centre id: sorted patient ids})`` of the patients matching
-        ``definition`` whose consent permits ``purpose`` (for access requests and exports;
-        never shown to a researcher)."""
+        """``(lake version id, {centre id: sorted patient ids})`` on the current index of the
+        patients matching ``definition`` whose consent permits ``purpose`` (never shown to a
+        researcher). Raises :class:`DefinitionError` naming every unknown value."""
         problems = self.check(definition)
         if problems:
             raise DefinitionError("; ".join(problems))
         with self.indexer.lock:
             idx = self.index
-            permitted = self.evaluate(idx, definition) & self.permitted_by(idx, purpose)
-            out: dict[str, list[str]] = {}
-            for slot in permitted:
-                out.setdefault(idx.centres[idx.centre_of[slot]], []).append(idx.patient_ids[slot])
-            return idx.version_id, {c: sorted(p) for c, p in sorted(out.items())}
+            return idx.version_id, self._by_centre(idx, self._matching(idx, definition, purpose))
+
+    def patients_by_centre(
+        self, definition: CohortDefinition, purpose: ResearchPurpose | None, version: LakeVersion
+    ) -> dict[str, list[str]]:
+        """``{centre id: sorted patient ids}`` at ``version`` of the patients matching
+        ``definition`` whose consent permits ``purpose`` (every matching patient when
+        ``purpose`` is None). For governance (access requests, exports); never shown to a
+        researcher. Values the lake does not know match nobody."""
+        with self._at(version) as idx:
+            return self._by_centre(idx, self._matching(idx, definition, purpose))
+
+    def centre_counts(
+        self,
+        definition: CohortDefinition,
+        version: LakeVersion,
+        purpose: ResearchPurpose | None = None,
+    ) -> dict[str, int]:
+        """Exact patients per centre at ``version`` matching ``definition`` (and permitted by
+        ``purpose`` when given); centres without any are left out."""
+        with self._at(version) as idx:
+            slots = slots_of(self._matching(idx, definition, purpose))
+            by_c = np.bincount(idx.centre_of[slots], minlength=len(idx.centres))
+            return {idx.centres[i]: int(n) for i, n in sorted(enumerate(by_c)) if n}
+
+    def _matching(
+        self, idx: LakeIndex, definition: CohortDefinition, purpose: ResearchPurpose | None
+    ) -> BitMap:
+        matched = self.evaluate(idx, definition)
+        return matched if purpose is None else matched & self.permitted_by(idx, purpose)
+
+    @staticmethod
+    def _by_centre(idx: LakeIndex, patients: BitMap) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for slot in patients:
+            out.setdefault(idx.centres[idx.centre_of[slot]], []).append(idx.patient_ids[slot])
+        return {c: sorted(p) for c, p in sorted(out.items())}
 
 
 def _gene_of(v: Variant) -> str | None:
@@ -484,6 +572,14 @@ def _gene_of(v: Variant) -> str | None:
     if v.protein_change:
         return parse_protein_change(v.protein_change)[0]
     return None
+
+
+def _substage(stage: str, wanted: str) -> bool:
+    """True if ``stage`` is ``wanted`` or one of its substages (IIIB within III, never IV
+    within I: only A–C with an optional digit, or "IS" for 0IS, may follow)."""
+    return stage == wanted or (
+        stage.startswith(wanted) and SUBSTAGE_RE.fullmatch(stage[len(wanted) :]) is not None
+    )
 
 
 def _stage(value: str) -> str:

@@ -8,7 +8,12 @@ from sqlalchemy.orm import Session
 
 from catalog_api import audit
 from catalog_api.core.config import ApiConfig
-from catalog_api.governance.engine import CohortEngine, disclosed, validate_definition
+from catalog_api.governance.engine import (
+    CohortEngine,
+    centre_counts,
+    disclosed,
+    validate_definition,
+)
 from catalog_api.governance.schemas import CohortPublic, CohortVersionPublic, RecountPublic
 from catalog_api.models import Cohort, CohortVersion, User
 from harmonise.lake import Lake, LakeVersion
@@ -18,11 +23,11 @@ def disclosed_counts(
     engine: CohortEngine, definition: Any, version: LakeVersion, config: ApiConfig
 ) -> dict[str, Any]:
     """Counts per centre and in total, disclosure-controlled (no consent applied: no purpose)."""
-    per_centre = engine.patients_by_centre(definition, None, version)
+    per_centre = centre_counts(engine, definition, version)
     kw = {"threshold": config.disclosure_threshold, "rounding": config.disclosure_rounding}
     return {
-        "total": disclosed(sum(len(v) for v in per_centre.values()), **kw),
-        "centres": {c: disclosed(len(v), **kw) for c, v in sorted(per_centre.items())},
+        "total": disclosed(sum(per_centre.values()), **kw),
+        "centres": {c: disclosed(n, **kw) for c, n in sorted(per_centre.items())},
     }
 
 

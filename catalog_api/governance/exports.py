@@ -34,7 +34,12 @@ from catalog_api import audit
 from catalog_api.core.config import ApiConfig
 from catalog_api.db import utcnow
 from catalog_api.governance import policy
-from catalog_api.governance.engine import CohortEngine, validate_definition, validate_purpose
+from catalog_api.governance.engine import (
+    CohortEngine,
+    patients_by_centre,
+    validate_definition,
+    validate_purpose,
+)
 from catalog_api.governance.errors import Conflict, Forbidden, Gone, NotFound
 from catalog_api.governance.requests import CLOSED, approved_centres, overall_state, refresh
 from catalog_api.governance.schemas import DownloadLink, ExportPublic
@@ -162,7 +167,7 @@ def run_export(
     definition = validate_definition(cv.definition)
     purpose = validate_purpose(req.purpose)
     try:
-        per_centre = engine.patients_by_centre(definition, purpose, version)
+        per_centre = patients_by_centre(engine, definition, purpose, version)
     except HarmoniseError as exc:
         raise Conflict(
             f"the lake version {cv.lake_version_id} can no longer be read: {exc}"

@@ -28,6 +28,7 @@ from catalog_api.governance import policy
 from catalog_api.governance.engine import (
     CohortEngine,
     disclosed,
+    patients_by_centre,
     validate_definition,
     validate_purpose,
 )
@@ -247,7 +248,7 @@ def submit(
     version = LakeVersion.from_json(cv.lake_version_json)
     try:
         lake.pin(version, pin_name(req.id))
-        per_centre = engine.patients_by_centre(definition, purpose, version)
+        per_centre = patients_by_centre(engine, definition, purpose, version)
     except HarmoniseError as exc:
         raise Conflict(
             f"the cohort's lake version {cv.lake_version_id} can no longer be read ({exc}); "

@@ -27,7 +27,12 @@ from catalog_api.discovery.errors import DiscoveryError
 from catalog_api.discovery.service import control_for, count_query, ready_engine
 from catalog_api.discovery.terms import filtering_terms
 from catalog_api.governance import cohorts, exports, policy, requests
-from catalog_api.governance.engine import disclosed, validate_definition, validate_purpose
+from catalog_api.governance.engine import (
+    centre_counts,
+    disclosed,
+    validate_definition,
+    validate_purpose,
+)
 from catalog_api.governance.errors import ApiError, Invalid, NotAuthenticated, NotFound
 from catalog_api.governance.schemas import AccessRequestCreate, DecisionCreate
 from catalog_api.models import CentreState, DecisionKind, Role, User
@@ -523,13 +528,15 @@ def _consent_check(
         "error": "",
     }
     try:
-        matched = get_engine(request).patients_by_centre(
-            validate_definition(cv.definition), None, LakeVersion.from_json(cv.lake_version_json)
+        matched = centre_counts(
+            get_engine(request),
+            validate_definition(cv.definition),
+            LakeVersion.from_json(cv.lake_version_json),
         )
     except HarmoniseError as exc:
         out["error"] = f"the cohort's lake version can no longer be read ({exc})"
         return out
-    n = len(matched.get(part.centre_id, []))
+    n = matched.get(part.centre_id, 0)
     out["matching"] = disclosed(n, **kw)
     out["excluded"] = disclosed(max(0, n - part.patient_count), **kw)
     # a count shown to a user: audited like every other count

@@ -7,11 +7,21 @@ from pathlib import Path
 
 import pytest
 
-from catalog_api.discovery.definition import parse_definition, parse_protein_change
+from catalog_api.discovery.definition import (
+    CohortDefinition,
+    parse_definition,
+    parse_protein_change,
+)
 from catalog_api.discovery.engine import DiscoveryEngine
 from catalog_api.discovery.errors import DefinitionError
 from consent.purpose import ResearchPurpose
-from tests.catalog_api.discoveryhelpers import make_discovery_lake
+from tests.catalog_api.discoveryhelpers import (
+    FP_NEW,
+    PANEL,
+    braf_melanoma,
+    make_discovery_lake,
+    submission,
+)
 
 
 @pytest.mark.parametrize(
@@ -52,3 +62,57 @@ def test_patients_per_centre_for_governance(tmp_path: Path) -> None:
             parse_definition({"criteria": {"type": "variant", "gene": "NOPE"}}),
             ResearchPurpose(primary="general"),
         )
+
+
+def _assay(kind: str) -> CohortDefinition:
+    return parse_definition({"criteria": {"type": "assay", "assay_type": [kind]}})
+
+
+def test_answers_at_a_pinned_version_after_new_data(tmp_path: Path) -> None:
+    """Governance reads saved versions: new data must not change a pinned answer, the live
+    index serves the current version, other versions get an index of their own (LRU)."""
+    lake = make_discovery_lake(str(tmp_path))
+    engine = DiscoveryEngine(lake, pinned_indexes=1)
+    engine.refresh()
+    v1 = lake.current_version()
+    panel = _assay("panel")
+    assert engine.centre_counts(panel, v1) == {"CB": 14}
+    assert engine.pinned_builds == 0  # v1 is current: the live index answered
+    lake.commit(submission("DC", "CC", braf_melanoma(7, "C-mel", panel=PANEL)))
+    v2 = lake.current_version()
+    # v2 is current but the live index is not there yet: brought up to date, not rebuilt
+    assert engine.centre_counts(panel, v2) == {"CB": 14, "CC": 7}
+    assert engine.indexer.index.version_id == v2.id
+    assert engine.pinned_builds == 0
+    # v1 is now a pinned version: built once, then served from the LRU
+    assert engine.centre_counts(panel, v1) == {"CB": 14}
+    assert engine.patients_by_centre(panel, None, v1)["CB"][0] == "B-lung00"
+    assert engine.pinned_builds == 1
+    assert engine.centre_counts(_assay("WES"), v1) == {"CA": 23}
+    assert engine.pinned_builds == 1
+    # purposes at a pinned version: lung-only consents permit lung research only
+    lung = ResearchPurpose(primary="disease", disease_codes=("LUAD",))
+    egfr = parse_definition({"criteria": {"type": "variant", "gene": "EGFR"}})
+    assert engine.centre_counts(egfr, v1, lung) == {"CB": 6}
+    assert engine.centre_counts(egfr, v1, ResearchPurpose(primary="health")) == {}
+
+
+def test_pipeline_criterion_at_a_version(tmp_path: Path) -> None:
+    lake = make_discovery_lake(str(tmp_path))
+    engine = DiscoveryEngine(lake)
+    version = lake.current_version()
+    new = parse_definition({"criteria": {"type": "pipeline", "fingerprints": [FP_NEW]}})
+    assert engine.centre_counts(new, version) == {"CA": 23}
+    old = parse_definition({"criteria": {"type": "pipeline", "harmonised": False}})
+    assert engine.centre_counts(old, version) == {"CB": 14}
+
+
+def test_stage_group_matches_substages_not_later_stages(tmp_path: Path) -> None:
+    """Stage II is IIA/IIB/IIC, never IIIB or IV (a prefix match counted those too)."""
+    lake = make_discovery_lake(str(tmp_path))
+    engine = DiscoveryEngine(lake)
+    version = lake.current_version()
+    stage = {"type": "stage_group", "values": ["II"]}
+    assert engine.centre_counts(parse_definition({"criteria": stage}), version) == {"CA": 5}
+    stage_i = {"type": "stage_group", "values": ["I"]}
+    assert engine.centre_counts(parse_definition({"criteria": stage_i}), version) == {}

@@ -11,8 +11,8 @@ import pytest
 
 from catalog_api.core.config import ApiConfig
 from consent.withdrawal import Withdrawal, record_withdrawal
-from tests.catalog_api.conftest import ApiUserFactory
-from tests.catalog_api.helpers import ok, submitted_request
+from tests.catalog_api.conftest import HEALTH, ApiUserFactory
+from tests.catalog_api.helpers import BRAF, FIELDS, ok, submitted_request
 
 
 @pytest.fixture
@@ -142,3 +142,43 @@ def test_bad_input_is_4xx_with_detail(http: httpx.Client, api_user: ApiUserFacto
     }
     r = http.post("/api/v1/access-requests", json=body, headers=alice.headers)
     assert r.status_code == 422 and "unknown fields 'patients.name'" in r.json()["detail"]
+
+
+def test_assay_and_pipeline_criteria_can_be_requested(
+    http: httpx.Client, api_user: ApiUserFactory
+) -> None:
+    """Governance evaluates with the discovery engine: every criterion type works in a
+    saved cohort and its access request (assay and pipeline used to be refused)."""
+    alice = api_user("researcher")
+    definition = {
+        "format_version": 1,
+        "criteria": {
+            "type": "and",
+            "criteria": [
+                BRAF["criteria"],
+                {"type": "not", "criterion": {"type": "assay", "assay_type": ["WGS"]}},
+                {"type": "not", "criterion": {"type": "pipeline", "harmonised": False}},
+            ],
+        },
+    }
+    cohort = ok(
+        http.post(
+            "/api/v1/cohorts",
+            json={"name": "BRAF", "definition": definition},
+            headers=alice.headers,
+        ),
+        201,
+    )
+    assert cohort["versions"][0]["counts"]["centres"] == {"C1": "10", "C2": "5"}
+    body = {
+        "cohort_id": cohort["id"],
+        "purpose": HEALTH,
+        "title": "BRAF basket",
+        "description": "d",
+        "institution": "i",
+        "duration_days": 30,
+        "fields": FIELDS,
+    }
+    req = ok(http.post("/api/v1/access-requests", json=body, headers=alice.headers), 201)
+    req = ok(http.post(f"/api/v1/access-requests/{req['id']}/submit", headers=alice.headers))
+    assert {p["centre_id"]: p["patients"] for p in req["parts"]} == {"C1": "5", "C2": "5"}
