@@ -214,24 +214,21 @@ def build_bundle(inputs: SubmitInputs, key: bytes, workdir: Path) -> tuple[Path,
     return final, result
 
 
-def _s3(location: str) -> Any:
+#: fsspec/s3fs options of an ``s3://`` inbox (``key``, ``secret``, ``client_kwargs``…), given
+#: by the composition root from the settings; harmonise reads no environment itself.
+StorageOptions = Mapping[str, Any]
+
+
+def _s3(location: str, storage: StorageOptions | None = None) -> Any:
     import s3fs
 
-    endpoint = os.environ.get("ONCOLAKE_S3_ENDPOINT") or os.environ.get("AWS_ENDPOINT_URL")
-    kwargs: dict[str, Any] = {}
-    if endpoint:
-        kwargs["client_kwargs"] = {"endpoint_url": endpoint}
-    key = os.environ.get("ONCOLAKE_S3_ACCESS_KEY_ID")
-    secret = os.environ.get("ONCOLAKE_S3_SECRET_ACCESS_KEY")
-    if key and secret:
-        kwargs.update(key=key, secret=secret)
-    return s3fs.S3FileSystem(**kwargs)
+    return s3fs.S3FileSystem(**dict(storage or {}))
 
 
-def deliver(bundle: Path, inbox: str) -> str:
+def deliver(bundle: Path, inbox: str, storage: StorageOptions | None = None) -> str:
     """Copy a bundle folder into an inbox atomically; return its location there."""
     if inbox.startswith("s3://"):
-        fs = _s3(inbox)
+        fs = _s3(inbox, storage)
         dest = f"{inbox.rstrip('/')}/{bundle.name}"
         for p in sorted(bundle.rglob("*")):
             if p.is_file():
@@ -252,10 +249,10 @@ def deliver(bundle: Path, inbox: str) -> str:
     return str(final)
 
 
-def list_ready(inbox: str) -> list[str]:
+def list_ready(inbox: str, storage: StorageOptions | None = None) -> list[str]:
     """Complete bundles in an inbox (folders with the ``_READY`` marker), oldest name first."""
     if inbox.startswith("s3://"):
-        fs = _s3(inbox)
+        fs = _s3(inbox, storage)
         found = fs.glob(f"{inbox.rstrip('/')}/*/{READY}")
         return sorted(f"s3://{p.rsplit('/', 1)[0]}" for p in found)
     root = Path(inbox)
@@ -266,10 +263,10 @@ def list_ready(inbox: str) -> list[str]:
     )
 
 
-def fetch(location: str, workdir: Path) -> Path:
+def fetch(location: str, workdir: Path, storage: StorageOptions | None = None) -> Path:
     """A local folder with the bundle (downloaded from ``s3://`` if need be)."""
     if location.startswith("s3://"):
-        fs = _s3(location)
+        fs = _s3(location, storage)
         if not fs.exists(f"{location}/{READY}"):
             raise BundleError(f"{location}: the bundle is incomplete (no {READY} marker yet)")
         dest = workdir / location.rstrip("/").rsplit("/", 1)[-1]

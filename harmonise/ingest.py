@@ -332,7 +332,7 @@ def ingest(
     r = prep.report
     r.status = result.status
     r.rows = {k: v for k, v in result.rows.items() if v} or {
-        k: t.num_rows for k, t in prep.submission.tables.items()
+        k: t.num_rows for k, t in prep.submission.tables.items() if isinstance(t, pa.Table)
     }
     r.replaced = result.replaced
     r.seconds = time.perf_counter() - t0

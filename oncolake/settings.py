@@ -185,6 +185,16 @@ class Settings(BaseSettings):
             return value.get_secret_value().encode()
         return self._embedded_secrets[name].encode()
 
+    def s3_storage_options(self) -> dict[str, Any]:
+        """fsspec/s3fs options for ``s3://`` inboxes (the same object store as the lake)."""
+        opts: dict[str, Any] = {"client_kwargs": {"region_name": self.s3_region}}
+        if self.s3_endpoint:
+            opts["client_kwargs"]["endpoint_url"] = self.s3_endpoint
+        if self.s3_access_key_id and self.s3_secret_access_key:
+            opts["key"] = self.s3_access_key_id
+            opts["secret"] = self.s3_secret_access_key.get_secret_value()
+        return opts
+
     def lake_config(self) -> LakeConfig:
         """The lake layer's configuration (harmonise does not read settings itself)."""
         props: dict[str, Any] = {}

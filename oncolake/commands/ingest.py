@@ -49,7 +49,7 @@ def _summary(r: IngestReport) -> None:
 def _one(location: str, engine: str, do_verify: bool, reference: str | None) -> IngestReport:
     lake = open_lake()
     with tempfile.TemporaryDirectory() as tmp:
-        bundle = fetch(location, Path(tmp))
+        bundle = fetch(location, Path(tmp), get_settings().s3_storage_options())
         with Progress(
             TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}"),
             TimeElapsedColumn(), console=console, transient=True,
@@ -93,9 +93,11 @@ def ingest_command(
             _one(bundle, engine, verify_rows, reference)
         return
     done: set[str] = set()
+    with user_errors():
+        storage = get_settings().s3_storage_options()
     while True:
         with user_errors():
-            ready = [b for b in list_ready(watch) if b not in done]
+            ready = [b for b in list_ready(watch, storage) if b not in done]
         for b in ready:
             done.add(b)
             console.print(f"ingesting {b}")

@@ -40,7 +40,7 @@ def submit(
         inputs = SubmitInputs(draft, provenance, vcf, clinical, consent, drop_identifiers)
         with tempfile.TemporaryDirectory() as tmp, console.status("packaging…"):
             bundle, result = build_bundle(inputs, s.secret("pseudonym_key"), Path(tmp))
-            location = deliver(bundle, inbox)
+            location = deliver(bundle, inbox, s.s3_storage_options())
     rep = result.report
     console.print(f"bundle {bundle.name}: {result.files} file(s) → {location}")
     console.print(

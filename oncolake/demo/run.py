@@ -188,7 +188,7 @@ def _submit_and_ingest(
         say(f"{dataset_id}: already in the lake, unchanged")
         shutil.rmtree(work, ignore_errors=True)
         return
-    location = deliver(bundle, str(inbox))
+    location = deliver(bundle, str(inbox), settings.s3_storage_options())
     withdrawn = {w.patient_id for w in list_withdrawals(settings.home_path)}
     report, _ = ingest(lake, Path(location), withdrawn=withdrawn)
     result.ingested[dataset_id] = report.status

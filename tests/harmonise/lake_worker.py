@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from lakefixtures import make_submission  # noqa: E402
+from lakefixtures import make_submission
 
-from harmonise.lake import Lake, LakeConfig  # noqa: E402
+from harmonise.lake import Lake, LakeConfig
 
 
 def main() -> None:

@@ -98,7 +98,7 @@ def test_watch_needs_exactly_one_of_bundle_or_inbox(home: Path) -> None:
 
 @pytest.fixture
 def s3_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A fresh bucket; s3fs (harmonise.bundle) pointed at moto through the environment."""
+    """A fresh bucket; the settings (hence the commands' s3fs) pointed at moto."""
     monkeypatch.setenv("ONCOLAKE_S3_ENDPOINT", s3_server.endpoint)
     monkeypatch.setenv("ONCOLAKE_S3_ACCESS_KEY_ID", s3_server.access_key)
     monkeypatch.setenv("ONCOLAKE_S3_SECRET_ACCESS_KEY", s3_server.secret_key)
@@ -114,18 +114,19 @@ def test_s3_inbox_deliver_list_fetch_and_watch(
 ) -> None:
     inbox = s3_env
     bundle = _bundle(tmp_path, ingest_tn_vcf, ingest_consent_file, "TST-s3")
-    assert list_ready(inbox) == []
-    location = deliver(bundle, inbox)
+    storage = get_settings().s3_storage_options()
+    assert list_ready(inbox, storage) == []
+    location = deliver(bundle, inbox, storage)
     assert location == f"{inbox}/{bundle.name}"
     # an upload without its marker is not offered to the hub, nor fetched
     from harmonise.bundle import _s3
 
-    fs = _s3(inbox)
+    fs = _s3(inbox, storage)
     fs.pipe(f"{inbox}/partial/manifest.json", b"{}")
-    assert list_ready(inbox) == [location]
+    assert list_ready(inbox, storage) == [location]
     with pytest.raises(BundleError, match=f"incomplete .*no {READY}"):
-        fetch(f"{inbox}/partial", tmp_path / "dl")
-    got = fetch(location, tmp_path / "dl")
+        fetch(f"{inbox}/partial", tmp_path / "dl", storage)
+    got = fetch(location, tmp_path / "dl", storage)
     fetched = {p.relative_to(got) for p in got.rglob("*") if p.is_file()}
     assert fetched == {p.relative_to(bundle) for p in bundle.rglob("*") if p.is_file()} | {
         Path(READY)
