@@ -124,6 +124,30 @@ def test_wrong_build_and_contig_naming_refused(ingest_tn_vcf: Path) -> None:
     check_reference(header, "GRCh37", "ensembl", ["7"])
 
 
+@pytest.mark.parametrize("engine", ["auto", "pysam"])
+def test_contig_lengths_of_the_other_build_are_refused(tmp_path: Path, engine: str) -> None:
+    # chromosome 7 is 159,138,663 bp in GRCh37 and 159,345,973 bp in GRCh38
+    body = (
+        "##fileformat=VCFv4.2\n##contig=<ID=7,length={n}>\n"
+        '##FORMAT=<ID=GT,Number=1,Type=String,Description="g">\n'
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\tT\n"
+        "7\t140453136\t.\tA\tT\t50\tPASS\t.\tGT\t0/1\n"
+    )
+    grch38 = tmp_path / "grch38.vcf"
+    grch38.write_text(body.format(n=159345973))
+    header = read_header(grch38)
+    assert header.contigs == {"7": 159345973}
+    with pytest.raises(
+        GenomeBuildError,
+        match=r"##contig=<ID=7,length=159345973>: the length is that of GRCh38, not of GRCh37",
+    ):
+        check_reference(header, "GRCh37", "ensembl")
+    check_reference(header, "GRCh38", "ensembl")
+    subset = tmp_path / "subset.vcf"  # a reference cut to a region says nothing of the build
+    subset.write_text(body.format(n=200000))
+    check_reference(read_header(subset), "GRCh37", "ensembl")
+
+
 def test_bcftools_and_cyvcf2_engines_agree(ingest_tn_vcf: Path) -> None:
     roles = SampleRoles("T-001", "N-001")
     a = pa.concat_tables(list(read_variants(ingest_tn_vcf, roles, "GRCh37", engine="cyvcf2")))
