@@ -42,3 +42,10 @@ class IndexNotReadyError(DiscoveryError):
     """The in-memory index of the lake has not been built yet (HTTP 503); retry shortly."""
 
     status_code = 503
+
+
+class AuditFailedError(DiscoveryError):
+    """A count's audit entry could not be committed, so the count is not answered
+    (HTTP 503); retry shortly."""
+
+    status_code = 503

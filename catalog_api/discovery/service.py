@@ -7,10 +7,15 @@ recent answers) belongs to the app, configured from its :class:`ApiConfig`.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
+import queue
 import threading
 import time
 import weakref
+from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
@@ -24,16 +29,19 @@ from catalog_api.core.config import ApiConfig
 from catalog_api.discovery.definition import CohortDefinition, describe_errors
 from catalog_api.discovery.disclosure import DisclosureControl
 from catalog_api.discovery.engine import DiscoveryEngine, disclose
-from catalog_api.discovery.errors import DiscoveryError, IndexNotReadyError
+from catalog_api.discovery.errors import AuditFailedError, DiscoveryError, IndexNotReadyError
 from catalog_api.models import User
 from consent.purpose import ResearchPurpose
 from consent.tags import canonical_json
 from harmonise.lake import Lake
 
+log = logging.getLogger(__name__)
 _ENGINES: weakref.WeakKeyDictionary[Lake, DiscoveryEngine] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 #: How long a request waits for the first index build before answering 503.
 FIRST_BUILD_WAIT = 60.0
+#: How long a count waits for its audit entry to be committed before answering 503.
+AUDIT_TIMEOUT = 30.0
 
 
 def engine_for(lake: Lake) -> DiscoveryEngine:
@@ -83,14 +91,93 @@ def _audit(
     version: str,
     details: dict[str, Any],
     writer: AuditWriter | None = None,
-) -> None:
+) -> Future[None] | None:
+    """Write one count's audit entry: committed now (no ``writer``), or queued to ``writer``
+    (the returned future is done once it is committed)."""
     if writer is not None:
-        writer.submit(
+        return writer.submit(
             actor=user.username, action=action, subject=f"lake:{version}", details=details
         )
-        return
     audit.record(session, actor=user, action=action, subject=f"lake:{version}", details=details)
     session.commit()
+    return None
+
+
+@dataclass
+class PendingCount:
+    """A count query answered (``answer``) or refused (``error``) whose audit entry may not
+    be committed yet (``audited``); :meth:`result` / :meth:`result_async` wait for it."""
+
+    answer: dict[str, Any] | None
+    error: DiscoveryError | None
+    audited: Future[None] | None
+
+    def _outcome(self) -> dict[str, Any]:
+        if self.error is not None:
+            raise self.error
+        assert self.answer is not None
+        return self.answer
+
+    def result(self, timeout: float | None = None) -> dict[str, Any]:
+        """The answer once audited (blocking), or the refusal; :class:`AuditFailedError`
+        if the audit entry could not be committed."""
+        if self.audited is not None:
+            AuditWriter.wait(self.audited, timeout)
+        return self._outcome()
+
+    async def result_async(self, timeout: float | None = None) -> dict[str, Any]:
+        """:meth:`result` without blocking the event loop."""
+        if self.audited is not None:
+            await AuditWriter.wait_async(self.audited, timeout)
+        return self._outcome()
+
+
+def start_count_query(
+    session: Session,
+    *,
+    user: User,
+    engine: DiscoveryEngine,
+    control: DisclosureControl,
+    definition: CohortDefinition,
+    purpose: ResearchPurpose,
+    audit_writer: AuditWriter | None = None,
+) -> PendingCount:
+    """Count ``definition`` for ``purpose`` as ``user`` and audit it; the pending answer.
+
+    The one path of every count shown to a user (API and web pages): the query is charged
+    to the user's budget and checked for differencing (a :class:`DiscoveryError` refuses
+    it), and answered or refused, it is audited: committed at once, or queued to
+    ``audit_writer`` (group commit); either way the answer must only be sent once the
+    :class:`PendingCount` says its entry is committed.
+    """
+    query = {
+        "definition": definition.model_dump(mode="json", exclude_none=True),
+        "purpose": purpose.model_dump(mode="json", exclude_defaults=True),
+    }
+    digest = hashlib.sha256(canonical_json(query)).hexdigest()
+    try:
+        result = engine.count(definition, purpose)
+        control.check(user.username, digest, result.permitted)
+    except DiscoveryError as exc:
+        fut = _audit(
+            session,
+            user,
+            "discovery.count_refused",
+            engine.index.version_id,
+            {**query, "status": exc.status_code, "reason": str(exc)},
+            audit_writer,
+        )
+        return PendingCount(None, exc, fut)
+    answer = disclose(result, control)
+    fut = _audit(
+        session,
+        user,
+        "discovery.count",
+        result.version_id,
+        {**query, "digest": digest, "answer": answer},
+        audit_writer,
+    )
+    return PendingCount(answer, None, fut)
 
 
 def count_query(
@@ -103,46 +190,23 @@ def count_query(
     purpose: ResearchPurpose,
     audit_writer: AuditWriter | None = None,
 ) -> dict[str, Any]:
-    """Count ``definition`` for ``purpose`` as ``user``: the disclosed answer.
-
-    The one path of every count shown to a user (API and web pages): the query is charged
-    to the user's budget and checked for differencing (a :class:`DiscoveryError` refuses
-    it), and answered or refused, it is audited: committed at once, or queued to
-    ``audit_writer`` (batched commits; the API's count endpoints use it).
-    """
-    query = {
-        "definition": definition.model_dump(mode="json", exclude_none=True),
-        "purpose": purpose.model_dump(mode="json", exclude_defaults=True),
-    }
-    digest = hashlib.sha256(canonical_json(query)).hexdigest()
-    try:
-        result = engine.count(definition, purpose)
-        control.check(user.username, digest, result.permitted)
-    except DiscoveryError as exc:
-        _audit(
-            session,
-            user,
-            "discovery.count_refused",
-            engine.index.version_id,
-            {**query, "status": exc.status_code, "reason": str(exc)},
-            audit_writer,
-        )
-        raise
-    answer = disclose(result, control)
-    _audit(
+    """The disclosed answer of :func:`start_count_query`, returned only once its audit entry
+    is committed (blocking; async routes use ``start_count_query`` and ``result_async``)."""
+    return start_count_query(
         session,
-        user,
-        "discovery.count",
-        result.version_id,
-        {**query, "digest": digest, "answer": answer},
-        audit_writer,
-    )
-    return answer
+        user=user,
+        engine=engine,
+        control=control,
+        definition=definition,
+        purpose=purpose,
+        audit_writer=audit_writer,
+    ).result()
 
 
 def error_response(exc: DiscoveryError) -> JSONResponse:
     """A discovery error as its HTTP answer (``detail`` is the message)."""
-    headers = {"Retry-After": "5"} if isinstance(exc, IndexNotReadyError) else None
+    retry = isinstance(exc, IndexNotReadyError | AuditFailedError)
+    headers = {"Retry-After": "5"} if retry else None
     return JSONResponse({"detail": str(exc)}, status_code=exc.status_code, headers=headers)
 
 
@@ -192,28 +256,54 @@ __all__ = [
     "describe_errors",
     "engine_for",
     "ready_engine",
+    "start_count_query",
 ]
 
 
 class AuditWriter:
-    """Writes discovery audit entries from a queue in one background thread, committing in
-    batches: every count query is audited without one database commit per request (a
-    commit costs an fsync; batching keeps the count endpoint's throughput near that of a
-    trivial endpoint). :meth:`flush` waits until everything queued is committed."""
+    """Commits discovery audit entries by group commit, in one background thread.
 
-    def __init__(self, sessionmaker: Any, batch: int = 1000, linger: float = 0.25) -> None:
-        import queue
+    :meth:`submit` queues an entry and returns a future; the thread takes everything queued
+    (up to ``batch``), writes it in one transaction, commits, and then completes each
+    entry's future (with the error if the commit failed). A request waits on its future
+    (:meth:`wait`, or :meth:`wait_async` without blocking the event loop) before it answers,
+    so no answer is sent whose audit entry is not in the database; while one commit runs
+    the next group gathers, so the commit cost (an fsync) is shared under load.
+    """
 
+    def __init__(self, sessionmaker: Any, batch: int = 1000) -> None:
         self._sessionmaker = sessionmaker
         self._batch = batch
-        self._linger = linger
-        self._queue: queue.Queue[tuple[str, str, str, dict[str, Any]]] = queue.Queue()
+        self._queue: queue.Queue[_Entry] = queue.Queue()
+        self.commits = 0  # transactions committed (entries / commits = group size)
         self._thread = threading.Thread(target=self._run, name="discovery-audit", daemon=True)
         self._thread.start()
 
-    def submit(self, *, actor: str, action: str, subject: str, details: dict[str, Any]) -> None:
-        """Queue one entry (``catalog_api.audit.record`` arguments)."""
-        self._queue.put((actor, action, subject, details))
+    def submit(
+        self, *, actor: str, action: str, subject: str, details: dict[str, Any]
+    ) -> Future[None]:
+        """Queue one entry (``catalog_api.audit.record`` arguments); done when committed."""
+        fut: Future[None] = Future()
+        self._queue.put(_Entry(actor, action, subject, details, fut))
+        return fut
+
+    @staticmethod
+    def wait(fut: Future[None], timeout: float | None = None) -> None:
+        """Block until ``fut``'s entry is committed; :class:`AuditFailedError` otherwise."""
+        try:
+            fut.result(timeout=AUDIT_TIMEOUT if timeout is None else timeout)
+        except Exception as exc:
+            raise AuditFailedError(_failed(exc)) from exc
+
+    @staticmethod
+    async def wait_async(fut: Future[None], timeout: float | None = None) -> None:
+        """:meth:`wait` for async code: the event loop keeps serving meanwhile."""
+        try:
+            await asyncio.wait_for(
+                asyncio.wrap_future(fut), AUDIT_TIMEOUT if timeout is None else timeout
+            )
+        except Exception as exc:
+            raise AuditFailedError(_failed(exc)) from exc
 
     def flush(self, timeout: float = 10.0) -> None:
         """Wait (up to ``timeout`` s) until every queued entry is committed."""
@@ -222,34 +312,49 @@ class AuditWriter:
             time.sleep(0.005)
 
     def _run(self) -> None:
-        import logging
-        import queue
-
-        from catalog_api import audit
-
-        log = logging.getLogger(__name__)
         while True:
             items = [self._queue.get()]
-            # linger: collect a batch, so that this writer's commits are rare and seldom
-            # wait on (or make wait) the request threads' own database writes
-            time.sleep(self._linger)
             while len(items) < self._batch:
                 try:
                     items.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
+            error: Exception | None = None
             try:
                 with self._sessionmaker() as session:
-                    for actor, action, subject, details in items:
+                    for e in items:
                         audit.record(
-                            session, actor=actor, action=action, subject=subject, details=details
+                            session,
+                            actor=e.actor,
+                            action=e.action,
+                            subject=e.subject,
+                            details=e.details,
                         )
                     session.commit()
-            except Exception:  # never lose the thread; the entries are logged instead
+                    self.commits += 1
+            except Exception as exc:  # never lose the thread; the requests answer 503
                 log.exception("discovery audit entries could not be written: %s", items)
-            finally:
-                for _ in items:
-                    self._queue.task_done()
+                error = exc
+            for e in items:
+                if error is None:
+                    e.done.set_result(None)
+                else:
+                    e.done.set_exception(error)
+                self._queue.task_done()
+
+
+@dataclass
+class _Entry:
+    actor: str
+    action: str
+    subject: str
+    details: dict[str, Any]
+    done: Future[None]
+
+
+def _failed(exc: BaseException) -> str:
+    why = "timed out" if isinstance(exc, TimeoutError) else f"{type(exc).__name__}: {exc}"
+    return f"the query could not be audited ({why}), so it is not answered; retry in a moment"
 
 
 def audit_writer_for(app: Any) -> AuditWriter:

@@ -10,16 +10,23 @@ through the same consent filtering, disclosure control, budget and audit as
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import Future
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from catalog_api.api.deps import ResearcherUser, SessionDep
 from catalog_api.api.routes.discovery import dataset_entries
 from catalog_api.discovery import beacon as bn
 from catalog_api.discovery.errors import DiscoveryError
-from catalog_api.discovery.service import audit_writer_for, control_for, ready_engine
+from catalog_api.discovery.service import (
+    AuditWriter,
+    audit_writer_for,
+    control_for,
+    ready_engine,
+)
 from consent.tags import canonical_json
 
 router = APIRouter(prefix="/api/beacon/v2", tags=["beacon"])
@@ -112,12 +119,14 @@ def _count(
     filters: list[Any],
     params: dict[str, Any],
     granularity: str,
-) -> JSONResponse:
+) -> tuple[JSONResponse, Future[None] | None]:
+    """The Beacon answer of one count query and its audit entry's commit (send the answer
+    only once that is done: :func:`_answer`)."""
     entry = bn.PATH_TO_ENTRY[path]
     if granularity not in ("boolean", "count", "record"):
         return _error(
             DiscoveryError(f"requestedGranularity {granularity!r}: use boolean, count or record")
-        )
+        ), None
     try:
         eng = ready_engine(request)
         ctl = control_for(request)
@@ -132,7 +141,7 @@ def _count(
         result = eng.count(definition, purpose)
         ctl.check(user.username, digest, result.permitted)
     except DiscoveryError as exc:
-        audit_writer_for(request.app).submit(
+        fut = audit_writer_for(request.app).submit(
             actor=user.username,
             action="beacon.count_refused",
             subject=f"beacon:{path}",
@@ -143,7 +152,7 @@ def _count(
                 "reason": str(exc),
             },
         )
-        return _error(exc)
+        return _error(exc), fut
     rounded = ctl.cell(result.total)
     info = {
         "lakeVersion": result.version_id,
@@ -156,13 +165,24 @@ def _count(
     body = bn.count_response(
         entry, granularity, filters, params, result.total, ctl.threshold, rounded, info
     )
-    audit_writer_for(request.app).submit(
+    fut = audit_writer_for(request.app).submit(
         actor=user.username,
         action="beacon.count",
         subject=f"lake:{result.version_id}",
         details={**query, "digest": digest, "answer": body["responseSummary"]},
     )
-    return JSONResponse(body)
+    return JSONResponse(body), fut
+
+
+async def _answer(*args: Any) -> JSONResponse:
+    """:func:`_count` off the event loop, answered once its audit entry is committed."""
+    response, audited = await run_in_threadpool(_count, *args)
+    if audited is not None:
+        try:
+            await AuditWriter.wait_async(audited)
+        except DiscoveryError as exc:
+            return _error(exc)
+    return response
 
 
 def _split(filters: str | None) -> list[Any]:
@@ -173,7 +193,7 @@ for _path in ("individuals", "biosamples", "g_variants"):
 
     def _make(path: str) -> None:
         @router.get(f"/{path}", name=f"{path}_get", summary=f"Count {path} (GET)")
-        def get_entry(
+        async def get_entry(
             request: Request,
             user: ResearcherUser,
             session: SessionDep,
@@ -195,12 +215,12 @@ for _path in ("individuals", "biosamples", "g_variants"):
                 }.items()
                 if v is not None
             }
-            return _count(
+            return await _answer(
                 request, user, session, path, _split(filters), params, requestedGranularity
             )
 
         @router.post(f"/{path}", name=f"{path}_post", summary=f"Count {path} (POST)")
-        def post_entry(
+        async def post_entry(
             request: Request,
             user: ResearcherUser,
             session: SessionDep,
@@ -218,7 +238,7 @@ for _path in ("individuals", "biosamples", "g_variants"):
                         "query.filters must be a list and query.requestParameters an object"
                     )
                 )
-            return _count(
+            return await _answer(
                 request,
                 user,
                 session,
