@@ -86,7 +86,8 @@ def get_current_user(
         grants = oidc.passport_grants(claims, config)
     else:
         raise NotAuthenticated("the bearer token is not an oncolake API token (olk_…)")
-    session.commit()  # last-used time, provisioned OIDC user
+    if session.new or session.dirty:  # last-used time (once a minute), provisioned OIDC user
+        session.commit()
     request.state.user = user
     request.state.visa_grants = grants
     return user

@@ -109,7 +109,8 @@ def current_user(request: Request, session: Session, config: ApiConfig) -> User 
         user = tokens.authenticate(session, token=token)
     except NotAuthenticated:
         return None
-    session.commit()  # last-used time of the session token
+    if session.dirty:  # last-used time of the session token (at most once a minute)
+        session.commit()
     request.state.web_user = user
     request.state.web_token = token
     return user

@@ -84,3 +84,40 @@ def test_deactivated_user_is_refused(http: httpx.Client, api_user: ApiUserFactor
     assert r.status_code == 200 and r.json()["is_active"] is False
     r = http.get("/api/v1/users/me", headers=carol.headers)
     assert r.status_code == 401 and "deactivated" in r.json()["detail"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+def test_last_used_is_written_at_most_once_a_minute(
+    http: httpx.Client, app: FastAPI, api_user: ApiUserFactory
+) -> None:
+    """A busy token must not cost a database write per request: ``last_used_at`` is set on
+    first use and again only once it is a minute old."""
+    dave = api_user("researcher")
+    writes: list[str] = []
+
+    def spy(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        if statement.lstrip().upper().startswith("UPDATE API_TOKENS"):
+            writes.append(statement)
+
+    def last_used() -> dt.datetime | None:
+        with app.state.sessionmaker() as s:
+            return s.execute(sa.select(ApiToken.last_used_at)).scalar_one()
+
+    sa.event.listen(app.state.engine, "before_cursor_execute", spy)
+    try:
+        assert http.get("/api/v1/users/me", headers=dave.headers).status_code == 200
+        first = last_used()
+        assert first is not None and len(writes) == 1
+        for _ in range(5):
+            assert http.get("/api/v1/users/me", headers=dave.headers).status_code == 200
+        assert last_used() == first and len(writes) == 1
+        # a minute later it is written again
+        with app.state.sessionmaker() as s:
+            s.execute(sa.update(ApiToken).values(last_used_at=first - dt.timedelta(seconds=61)))
+            s.commit()
+        writes.clear()
+        assert http.get("/api/v1/users/me", headers=dave.headers).status_code == 200
+        again = last_used()
+        assert again is not None and again >= first and len(writes) == 1
+    finally:
+        sa.event.remove(app.state.engine, "before_cursor_execute", spy)
