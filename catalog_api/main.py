@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from catalog_api.api.main import api_router
+from catalog_api.api.routes.beacon import router as beacon_router
 from catalog_api.core.config import ApiConfig
 from catalog_api.db import make_engine, make_sessionmaker, upgrade
 from catalog_api.governance.errors import ApiError
@@ -81,7 +82,7 @@ def create_app(config: ApiConfig, lake: Lake, *, migrate: bool = True) -> FastAP
     app.add_exception_handler(IntegrityError, _integrity_error)
     app.add_exception_handler(OperationalError, _database_busy)
     app.include_router(api_router)
-    app.include_router(__import__("catalog_api.api.routes.beacon", fromlist=["router"]).router)
+    app.include_router(beacon_router)
     app.include_router(web_router)
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="web-static")
     return app
