@@ -200,7 +200,7 @@ def main() -> int:
         times = []
         total = -1
         for _ in range(args.runs):
-            engine._cache.clear()  # cold: no memoised leaf or purpose bitmaps
+            engine.index.memo.clear()  # cold: no memoised leaf or purpose bitmaps
             t = time.perf_counter()
             total = engine.count(definition, purpose).total
             times.append(time.perf_counter() - t)

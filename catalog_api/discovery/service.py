@@ -299,8 +299,10 @@ class AuditWriter:
     async def wait_async(fut: Future[None], timeout: float | None = None) -> None:
         """:meth:`wait` for async code: the event loop keeps serving meanwhile."""
         try:
+            # shielded: a timed-out or disconnected request must not cancel the entry
             await asyncio.wait_for(
-                asyncio.wrap_future(fut), AUDIT_TIMEOUT if timeout is None else timeout
+                asyncio.shield(asyncio.wrap_future(fut)),
+                AUDIT_TIMEOUT if timeout is None else timeout,
             )
         except Exception as exc:
             raise AuditFailedError(_failed(exc)) from exc
@@ -336,10 +338,11 @@ class AuditWriter:
                 log.exception("discovery audit entries could not be written: %s", items)
                 error = exc
             for e in items:
-                if error is None:
-                    e.done.set_result(None)
-                else:
-                    e.done.set_exception(error)
+                if not e.done.cancelled():
+                    if error is None:
+                        e.done.set_result(None)
+                    else:
+                        e.done.set_exception(error)
                 self._queue.task_done()
 
 

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from catalog_api.api.deps import ResearcherUser, SessionDep
@@ -174,9 +175,24 @@ def _count(
     return JSONResponse(body), fut
 
 
-async def _answer(*args: Any) -> JSONResponse:
+async def _answer(
+    request: Request,
+    user: Any,
+    session: Session,
+    path: str,
+    filters: list[Any],
+    params: dict[str, Any],
+    granularity: str,
+) -> JSONResponse:
     """:func:`_count` off the event loop, answered once its audit entry is committed."""
-    response, audited = await run_in_threadpool(_count, *args)
+
+    def start() -> tuple[JSONResponse, Future[None] | None]:
+        out = _count(request, user, session, path, filters, params, granularity)
+        # give the connection back while waiting: the audit writer needs one from the pool
+        session.close()
+        return out
+
+    response, audited = await run_in_threadpool(start)
     if audited is not None:
         try:
             await AuditWriter.wait_async(audited)

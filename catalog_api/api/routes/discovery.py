@@ -89,7 +89,7 @@ async def count(
     (the answer is sent only once its audit entry is committed)."""
 
     def start() -> PendingCount:  # CPU work and the first-build wait: off the event loop
-        return start_count_query(
+        pending = start_count_query(
             session,
             user=user,
             engine=ready_engine(request),
@@ -98,6 +98,9 @@ async def count(
             purpose=body.purpose,
             audit_writer=audit_writer_for(request.app),
         )
+        # give the connection back while waiting: the audit writer needs one from the pool
+        session.close()
+        return pending
 
     pending = await run_in_threadpool(start)
     return JSONResponse(await pending.result_async())
