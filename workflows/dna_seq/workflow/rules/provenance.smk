@@ -1,4 +1,7 @@
-# Small bookkeeping jobs: run them on the submitting host, not through a scheduler.
+# Small bookkeeping jobs: run them on the submitting host, not through a scheduler, and
+# as `run:` blocks inside the workflow's own process (a `script:` would start a fresh
+# interpreter and import Snakemake for each of them). The code is in
+# scripts/oncolake_dna_seq.py, which is part of the fingerprinted workflow code.
 localrules:
     record_software_versions,
     compute_fingerprint,
@@ -11,14 +14,12 @@ rule record_software_versions:
         mqc="results/qc/software_versions_mqc_versions.yml",
     log:
         "logs/provenance/record_software_versions.log",
-    conda:
-        "../envs/python.yaml"
     params:
         steps=STEPS,
         tool_versions=TOOL_VERSIONS,
         harmonised=HARMONISED,
-    script:
-        "../scripts/record_software_versions.py"
+    run:
+        dna.job_record_software_versions(output, params, log)
 
 
 rule compute_fingerprint:
@@ -30,8 +31,6 @@ rule compute_fingerprint:
         header="results/provenance/vcf_header.txt",
     log:
         "logs/provenance/compute_fingerprint.log",
-    conda:
-        "../envs/python.yaml"
     params:
         analysis=ANALYSIS,
         # A parameter, so that any change to the workflow code re-runs this rule.
@@ -40,8 +39,8 @@ rule compute_fingerprint:
         harmonised=HARMONISED,
         mismatches=VERSION_MISMATCHES,
         build=config["reference"]["build"],
-    script:
-        "../scripts/compute_fingerprint.py"
+    run:
+        dna.job_compute_fingerprint(input, output, params, log)
 
 
 rule write_provenance:
@@ -56,8 +55,6 @@ rule write_provenance:
         "results/provenance/provenance.json",
     log:
         "logs/provenance/write_provenance.log",
-    conda:
-        "../envs/python.yaml"
     params:
         samples=lambda wildcards: [
             {
@@ -69,5 +66,5 @@ rule write_provenance:
             }
             for p in PATIENTS
         ],
-    script:
-        "../scripts/write_provenance.py"
+    run:
+        dna.job_write_provenance(input, output, params, log)

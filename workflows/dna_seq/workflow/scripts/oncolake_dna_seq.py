@@ -6,10 +6,12 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,36 @@ class ToolVersionMismatch(RuntimeError):
     """The tools on PATH are not the versions this workflow release is locked to."""
 
 
+#: Tools that are Python console scripts: their version is the installed distribution's
+#: metadata, read by the script's own interpreter (``multiqc --version`` imports all of
+#: MultiQC, about a second, at every workflow start and in every cluster job).
+_PY_SCRIPTS: dict[str, str] = {"multiqc": "multiqc"}
+
+
+def _script_interpreter(executable: str) -> str | None:
+    """The Python interpreter of a console script (its ``#!`` line), else None."""
+    try:
+        with open(executable, "rb") as fh:
+            first = fh.readline(512)
+    except OSError:
+        return None
+    if not first.startswith(b"#!"):
+        return None
+    parts = first[2:].decode(errors="replace").split()
+    if not parts:
+        return None
+    if Path(parts[0]).name == "env" and len(parts) > 1:
+        found = shutil.which(parts[1])
+        return found if found and "python" in Path(parts[1]).name else None
+    return parts[0] if "python" in Path(parts[0]).name else None
+
+
+def _run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        cmd, capture_output=True, text=True, errors="replace", check=False, stdin=subprocess.DEVNULL
+    )
+
+
 def probe_version(tool: str) -> str:
     """The version of ``tool`` as found on PATH, or ``"missing"``."""
     if tool in _PY_PACKAGES:
@@ -46,11 +78,24 @@ def probe_version(tool: str) -> str:
         except metadata.PackageNotFoundError:
             return "missing"
     cmd, pattern = _PROBES[tool]
-    if shutil.which(cmd[0]) is None:
+    executable = shutil.which(cmd[0])
+    if executable is None:
         return "missing"
-    proc = subprocess.run(
-        cmd, capture_output=True, text=True, errors="replace", check=False, stdin=subprocess.DEVNULL
-    )
+    if tool in _PY_SCRIPTS:
+        python = _script_interpreter(executable)
+        if python is not None:
+            proc = _run(
+                [
+                    python,
+                    "-c",
+                    "import sys; from importlib.metadata import version; "
+                    "print(version(sys.argv[1]))",
+                    _PY_SCRIPTS[tool],
+                ]
+            )
+            if proc.returncode == 0 and proc.stdout.strip():
+                return proc.stdout.strip()
+    proc = _run(cmd)
     match = re.search(pattern, proc.stdout + "\n" + proc.stderr, re.MULTILINE)
     return match.group(1) if match else "unknown"
 
@@ -63,7 +108,10 @@ def load_lock(path: Path = LOCK_FILE) -> dict[str, str]:
 
 def found_versions(tools: Iterable[str]) -> dict[str, str]:
     """The versions of ``tools`` found in this environment."""
-    return {tool: probe_version(tool) for tool in sorted(tools)}
+    names = sorted(tools)
+    # The probes are independent subprocesses: run them side by side.
+    with ThreadPoolExecutor(max_workers=max(1, len(names))) as pool:
+        return dict(zip(names, pool.map(probe_version, names), strict=True))
 
 
 def version_mismatches(lock: Mapping[str, str], found: Mapping[str, str]) -> list[str]:
@@ -184,3 +232,224 @@ def fingerprint(
     }
     canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# ---- bookkeeping steps (run in the workflow's own process: no interpreter start-up) ----
+
+
+def contig_naming(contigs: list[str]) -> str:
+    """``ucsc`` when the contigs carry the ``chr`` prefix, else ``ensembl``."""
+    return "ucsc" if any(c.startswith("chr") for c in contigs) else "ensembl"
+
+
+def write_software_versions(
+    *,
+    versions_path: str,
+    mqc_path: str,
+    steps: Iterable[tuple[str, str]],
+    tool_versions: Mapping[str, str],
+    harmonised: bool,
+) -> int:
+    """software_versions.yaml (step, tool, version for every step) and the MultiQC
+    software-versions section. Returns the number of steps."""
+    versions = dict(tool_versions)
+    rows = [{"step": step, "tool": tool, "version": versions[tool]} for step, tool in steps]
+    doc = {"harmonised": bool(harmonised), "tool_versions": versions, "steps": rows}
+    with open(versions_path, "w") as fh:
+        yaml.safe_dump(doc, fh, sort_keys=False)
+    # MultiQC: {group: {tool: version}} in a *_mqc_versions.yml file.
+    mqc: dict[str, dict[str, str]] = {}
+    for row in rows:
+        mqc.setdefault(row["step"], {})[row["tool"]] = row["version"]
+    with open(mqc_path, "w") as fh:
+        yaml.safe_dump(mqc, fh, sort_keys=False)
+    return len(rows)
+
+
+def write_fingerprint(
+    *,
+    json_path: str,
+    header_path: str,
+    ref: str,
+    gff: str,
+    analysis: Mapping[str, Any],
+    code_digest: str,
+    tool_versions: Mapping[str, str],
+    harmonised: bool,
+    mismatches: Iterable[str],
+    build: str,
+) -> str:
+    """fingerprint.json and the VCF header lines; the fingerprint = digest of (workflow
+    code, tool versions, reference sequence checksum, GFF3 checksum, analysis
+    parameters). Returns the fingerprint."""
+    tools = dict(tool_versions)
+    ref_digest, contigs = reference_digest(ref)
+    gff_sha = sha256_file(gff)
+    fp = fingerprint(
+        code_digest=code_digest,
+        tool_versions=tools,
+        reference_sha256=ref_digest,
+        annotation_sha256=gff_sha,
+        parameters=analysis["parameters"],
+    )
+    names = [name for name, _ in contigs]
+    doc = {
+        "pipeline_id": analysis["pipeline_id"],
+        "pipeline_version": str(analysis["pipeline_version"]),
+        "fingerprint": fp,
+        "harmonised": bool(harmonised),
+        "tool_version_mismatches": list(mismatches),
+        "fingerprint_parts": {
+            "workflow_code_sha256": code_digest,
+            "reference_sequence_sha256": ref_digest,
+            "gff3_sha256": gff_sha,
+        },
+        "tool_versions": tools,
+        "parameters": analysis["parameters"],
+        "reference": {
+            "build": build,
+            "contig_naming": contig_naming(names),
+            "contigs": names,
+            "sequence_sha256": ref_digest,
+        },
+    }
+    Path(json_path).write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    lines = [
+        f"##oncolake_pipeline_id={doc['pipeline_id']}",
+        f"##oncolake_pipeline_version={doc['pipeline_version']}",
+        f"##oncolake_pipeline_fingerprint={fp}",
+        f"##oncolake_harmonised={'true' if doc['harmonised'] else 'false'}",
+        f"##oncolake_reference_build={build}",
+        "##oncolake_tool_versions="
+        + ",".join(f"{tool}:{version}" for tool, version in sorted(tools.items())),
+    ]
+    Path(header_path).write_text("\n".join(lines) + "\n")
+    return fp
+
+
+def _rel(path: str) -> str:
+    """The path relative to the working directory when it lies inside it."""
+    resolved = Path(path).resolve()
+    try:
+        return resolved.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return os.path.normpath(path)
+
+
+def _checksums(paths: Iterable[str]) -> list[dict[str, str]]:
+    """[{path, sha256}] in order; the files are hashed side by side (hashlib releases
+    the GIL on large blocks)."""
+    paths = list(paths)
+    with ThreadPoolExecutor(max_workers=min(4, max(1, len(paths)))) as pool:
+        digests = list(pool.map(sha256_file, paths))
+    return [{"path": _rel(p), "sha256": d} for p, d in zip(paths, digests, strict=True)]
+
+
+def write_provenance(
+    *,
+    out: str,
+    fingerprint_json: str,
+    versions_yaml: str,
+    fasta: str,
+    gff3: str,
+    fastqs: Iterable[str],
+    vcfs: Iterable[str],
+    samples: Iterable[Mapping[str, str]],
+) -> tuple[int, int]:
+    """provenance.json: what ran, with which tools, on what inputs. Returns
+    (inputs, patients)."""
+    fp = json.loads(Path(fingerprint_json).read_text())
+    versions = yaml.safe_load(Path(versions_yaml).read_text())
+    doc = {
+        "pipeline_id": fp["pipeline_id"],
+        "pipeline_version": fp["pipeline_version"],
+        "fingerprint": fp["fingerprint"],
+        "harmonised": fp["harmonised"],
+        "tool_version_mismatches": fp["tool_version_mismatches"],
+        "tool_versions": versions["tool_versions"],
+        "steps": versions["steps"],
+        "reference": {"path": _rel(fasta), "sha256": sha256_file(fasta), **fp["reference"]},
+        "gff3": {"path": _rel(gff3), "sha256": sha256_file(gff3)},
+        "parameters": fp["parameters"],
+        "fingerprint_parts": fp["fingerprint_parts"],
+        "inputs": _checksums(fastqs),
+        "samples": [dict(s) for s in samples],
+        "outputs": _checksums(vcfs),
+    }
+    Path(out).write_text(json.dumps(doc, indent=2) + "\n")
+    return len(doc["inputs"]), len(doc["samples"])
+
+
+# ---- the `run:` bodies of rules/provenance.smk (Snakemake's input/output/params/log) ----
+
+
+def job_record_software_versions(output: Any, params: Any, log: Any) -> None:
+    n = write_software_versions(
+        versions_path=output.versions,
+        mqc_path=output.mqc,
+        steps=params.steps,
+        tool_versions=params.tool_versions,
+        harmonised=params.harmonised,
+    )
+    Path(log[0]).write_text(f"{n} steps recorded\n")
+
+
+def job_compute_fingerprint(input: Any, output: Any, params: Any, log: Any) -> None:
+    fp = write_fingerprint(
+        json_path=output.json,
+        header_path=output.header,
+        ref=input.ref,
+        gff=input.gff,
+        analysis=params.analysis,
+        code_digest=params.code_digest,
+        tool_versions=params.tool_versions,
+        harmonised=params.harmonised,
+        mismatches=params.mismatches,
+        build=params.build,
+    )
+    Path(log[0]).write_text(f"{fp}\n")
+
+
+def job_write_provenance(input: Any, output: Any, params: Any, log: Any) -> None:
+    n_inputs, n_patients = write_provenance(
+        out=output[0],
+        fingerprint_json=input.fingerprint,
+        versions_yaml=input.versions,
+        fasta=input.fasta,
+        gff3=input.gff3,
+        fastqs=input.fastqs,
+        vcfs=input.vcfs,
+        samples=params.samples,
+    )
+    Path(log[0]).write_text(f"{n_inputs} inputs, {n_patients} patients\n")
+
+
+def daemonise_scheduler_timers() -> bool:
+    """Make the scheduler's re-evaluation timers daemon threads (see rules/common.smk).
+
+    Snakemake 9's ``JobScheduler._schedule_reevalutation(delay)`` starts a plain
+    ``threading.Timer(delay, release)``; interpreter exit waits for it. The replacement
+    does the same with ``daemon = True``. Applied only where that method exists with
+    that signature; returns whether it was applied."""
+    try:
+        from snakemake.scheduling import job_scheduler
+    except ImportError:
+        return False
+    import inspect
+    import threading
+
+    cls = getattr(job_scheduler, "JobScheduler", None)
+    original = getattr(cls, "_schedule_reevalutation", None)
+    if original is None or getattr(original, "_oncolake_daemon", False):
+        return False
+    if list(inspect.signature(original).parameters) != ["self", "delay"]:
+        return False
+
+    def _schedule_reevalutation(self: Any, delay: float) -> None:
+        timer = threading.Timer(delay, lambda: self._open_jobs.release())
+        timer.daemon = True
+        timer.start()
+
+    _schedule_reevalutation._oncolake_daemon = True  # type: ignore[attr-defined]
+    cls._schedule_reevalutation = _schedule_reevalutation  # type: ignore[union-attr]
+    return True
