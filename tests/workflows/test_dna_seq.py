@@ -475,10 +475,17 @@ def test_slurm_profile_runs_the_test_workflow_on_a_real_cluster(
         str(WORKFLOW / "profiles/slurm"),
         "--jobs",
         "4",
-        # one thread per job so the 2-CPU test node runs two jobs at a time (the results
-        # do not depend on threads: that is part of what this test shows)
+        # one thread and one core per cluster job, so the 2-CPU test node runs two jobs
+        # at a time (the per-sample group would otherwise ask for 2 CPUs: its stats and
+        # coverage steps can run side by side). The results do not depend on threads:
+        # that is part of what this test shows.
         "--config",
         "threads=1",
+        "--cores",
+        "1",
+        # The executor polls squeue after 1 s, then backs off by +10 s per poll that
+        # finds no finished job and returns to 1 s when one finishes: with cluster jobs
+        # of a few seconds each DAG level then costs about 12 s.
         "--slurm-init-seconds-before-status-checks",
         "1",
         "--seconds-between-status-checks",

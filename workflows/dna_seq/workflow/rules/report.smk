@@ -1,3 +1,9 @@
+# MultiQC only aggregates the small QC text files of the other steps: run it on the
+# submitting host rather than queue a separate cluster job for a few seconds of work.
+localrules:
+    report_qc,
+
+
 rule report_qc:
     input:
         fastp=expand(
