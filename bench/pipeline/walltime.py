@@ -63,7 +63,8 @@ def main() -> None:
     if SHARED.is_dir():
         datasets.append(("tiny, all 11 lanes", True))
     print(
-        f"{'dataset':<22}{'workflow s':>12}{'shell s':>10}{'ratio':>8}   (median of {args.reps}, {args.threads} threads)"
+        f"{'dataset':<22}{'workflow s':>12}{'shell s':>10}{'ratio':>8}"
+        f"   (median of {args.reps}, {args.threads} threads)"
     )
     for name, all_lanes in datasets:
         wf, sh = [], []
@@ -101,7 +102,8 @@ def main() -> None:
                 )
         w, s = statistics.median(wf), statistics.median(sh)
         print(
-            f"{name:<22}{w:>12.1f}{s:>10.1f}{w / s:>8.2f}   runs wf={[round(x, 1) for x in wf]} sh={[round(x, 1) for x in sh]}"
+            f"{name:<22}{w:>12.1f}{s:>10.1f}{w / s:>8.2f}"
+            f"   runs wf={[round(x, 1) for x in wf]} sh={[round(x, 1) for x in sh]}"
         )
 
 

@@ -44,8 +44,16 @@ def make_submission(
     )
     vrows: dict[str, list[object]] = {
         k: []
-        for k in ("patient_id", "genome_build", "chrom", "pos", "ref", "alt", "gene",
-                  "protein_change")
+        for k in (
+            "patient_id",
+            "genome_build",
+            "chrom",
+            "pos",
+            "ref",
+            "alt",
+            "gene",
+            "protein_change",
+        )
     }
     for i, p in enumerate(patients):
         for j, g in enumerate(genes):
@@ -61,9 +69,17 @@ def make_submission(
         submission_id=sid,
         dataset_id=dataset_id,
         centre_id=centre_id,
-        dataset={"centre_name": f"Centre {centre_id}", "genome_build": "GRCh37",
-                 "duo_codes": ["DUO:0000042"], "title": f"{dataset_id} r{revision}"},
-        tables={"patients": pats, "conditions": conds, "consents": consents,
-                "variants": pa.table(vrows)},
+        dataset={
+            "centre_name": f"Centre {centre_id}",
+            "genome_build": "GRCh37",
+            "duo_codes": ["DUO:0000042"],
+            "title": f"{dataset_id} r{revision}",
+        },
+        tables={
+            "patients": pats,
+            "conditions": conds,
+            "consents": consents,
+            "variants": pa.table(vrows),
+        },
         tags={"metadata_digest": sid, "duo_codes": ["DUO:0000042"], "consent_version": "1"},
     )

@@ -17,7 +17,6 @@ The p-value is computed with exact integer arithmetic so results do not depend o
 machine's floating-point library.
 """
 
-
 import math
 from fractions import Fraction
 from typing import Any
