@@ -27,7 +27,14 @@ def _expected(path: str, tumour: str | None, normal: str | None) -> dict[tuple[A
     import pysam
 
     out: dict[tuple[Any, ...], Any] = {}
-    with pysam.VariantFile(path) as vf:
+    # htslib looks for a .tbi it does not need for a sequential read and says so on
+    # stderr; silence it while opening
+    quiet = pysam.set_verbosity(0)
+    try:
+        vf = pysam.VariantFile(path)
+    finally:
+        pysam.set_verbosity(quiet)
+    with vf:
         for rec in vf:
             for k, alt in enumerate(rec.alts or (), start=1):
                 a, ref = alt.upper(), (rec.ref or "").upper()
