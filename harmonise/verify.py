@@ -61,8 +61,7 @@ def verify(lake: Lake, prep: Prepared) -> VerifyReport:
     report = VerifyReport()
     rows = lake.read(
         "variants",
-        # pyiceberg's predicates are pydantic models whose positional __init__ mypy misreads
-        row_filter=EqualTo("submission_id", prep.submission.submission_id),  # type: ignore[call-arg,misc]
+        row_filter=EqualTo(term="submission_id", value=prep.submission.submission_id),
         columns=["specimen_id", "source", "chrom", "pos", "ref", "alt", "depth", "alt_depth"],
     ).to_pylist()
     by_specimen: dict[str, dict[tuple[Any, ...], Any]] = {}

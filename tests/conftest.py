@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -191,6 +192,22 @@ def local_lake(tmp_path: Path) -> Lake:
     )
     lk.init()
     return lk
+
+
+@pytest.fixture(scope="session")
+def local_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The dna_seq .test workflow run once per session (a copy of .test, 2 cores).
+
+    Used by the workflow tests and by the ingest's end-to-end test of real pipeline output.
+    """
+    for tool in ("bwa", "samtools", "bcftools", "fastp", "mosdepth"):
+        if not have_tool(tool):
+            pytest.skip(f"{tool} is not installed (make tools installs it)")
+    from tests.workflows.conftest import Run, copy_dot_test, snakemake
+
+    workdir = copy_dot_test(tmp_path_factory.mktemp("centre_a") / "dot_test")
+    snakemake(workdir, "--cores", "2")
+    return Run(workdir)
 
 
 def have_tool(name: str) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pyiceberg.expressions import EqualTo
@@ -15,7 +16,7 @@ from harmonise.ingest import ingest
 from harmonise.lake import Lake
 from harmonise.pseudonymise import pseudonym
 from harmonise.verify import verify
-from tests.harmonise.conftest import JENNY, JENNY_ID, KEY, REPO, ingest_draft, ingest_shared
+from tests.harmonise.conftest import JENNY, JENNY_ID, KEY, ingest_draft, ingest_shared
 
 
 def _bundle(tmp: Path, vcf: Path, consent: Path) -> Path:
@@ -87,13 +88,12 @@ def test_verify_detects_a_changed_source(
         verify(ingest_lake, prep)
 
 
-def test_pipeline_test_output_when_present(
-    tmp_path: Path, ingest_consent_file: Path, ingest_lake: Lake
+def test_pipeline_test_output_through_submit_and_ingest(
+    tmp_path: Path, ingest_consent_file: Path, ingest_lake: Lake, local_run: Any
 ) -> None:
-    """The workflow's own .test output (results/provenance/provenance.json + its VCF)."""
-    prov = REPO / "workflows/dna_seq/.test/results/provenance/provenance.json"
-    if not prov.exists():
-        pytest.skip(f"needs the dna_seq .test run output ({prov}); run the workflow's test first")
+    """The workflow's own .test output (results/provenance/provenance.json + its VCF),
+    from a run of the real pipeline in this session."""
+    prov = local_run.results / "provenance/provenance.json"
     samples = json.loads(prov.read_text())["samples"][0]
     draft = ingest_draft(patient=samples["patient"])
     draft.pop("pipeline")

@@ -90,12 +90,8 @@ class Run:
         return self.results / "annotated" / "bcftools_csq" / f"{patient}.{kind}.annotated.vcf.gz"
 
 
-@pytest.fixture(scope="session")
-def local_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    """The .test workflow run once locally (2 cores, the .test config as shipped)."""
-    workdir = copy_dot_test(tmp_path_factory.mktemp("centre_a") / "dot_test")
-    snakemake(workdir, "--cores", "2")
-    return Run(workdir)
+# ``local_run`` (the .test workflow run once per session) lives in tests/conftest.py: the
+# harmonise end-to-end test ingests its output too.
 
 
 @pytest.fixture
