@@ -15,7 +15,7 @@ from catalog_api.api.main import api_router
 from catalog_api.api.routes.beacon import router as beacon_router
 from catalog_api.core.config import ApiConfig
 from catalog_api.db import make_engine, make_sessionmaker, upgrade
-from catalog_api.governance.errors import ApiError
+from catalog_api.errors import ApiError
 from catalog_api.web.render import STATIC_DIR, STATIC_URL
 from catalog_api.web.routes import router as web_router
 from harmonise.lake import Lake

@@ -6,11 +6,11 @@ with the message as ``detail``.
 
 from __future__ import annotations
 
+from catalog_api.errors import ApiError
 
-class DiscoveryError(ValueError):
+
+class DiscoveryError(ApiError):
     """Base class of every discovery error (a client error: HTTP 4xx)."""
-
-    status_code = 400
 
 
 class DefinitionError(DiscoveryError):

@@ -1,4 +1,4 @@
-"""The catalogue's user-facing errors: small named classes, each with its HTTP status.
+"""Governance errors: small named classes, each with its HTTP status (base: catalog_api.errors).
 
 The app's exception handler answers ``{"detail": str(exc)}`` with ``status_code``; the
 message says what was wrong and how to fix it. They subclass ``ValueError`` so that the
@@ -7,11 +7,9 @@ command line prints them as one line without a traceback.
 
 from __future__ import annotations
 
+from catalog_api.errors import ApiError
 
-class ApiError(ValueError):
-    """Base class: a request the caller can fix."""
-
-    status_code = 400
+__all__ = ["ApiError", "Conflict", "Forbidden", "Gone", "Invalid", "NotAuthenticated", "NotFound"]
 
 
 class NotAuthenticated(ApiError):
