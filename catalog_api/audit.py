@@ -20,9 +20,9 @@ import datetime as dt
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from catalog_api.db import utcnow
@@ -56,6 +56,17 @@ def _actor_name(actor: User | str | None) -> str:
     return actor
 
 
+@dataclass(frozen=True)
+class Event:
+    """One entry to append (the arguments of :func:`record`)."""
+
+    actor: User | str | None
+    action: str
+    subject: str
+    details: Mapping[str, Any] | None = None
+    at: dt.datetime | None = None
+
+
 def record(
     session: Session,
     *,
@@ -64,50 +75,68 @@ def record(
     subject: str,
     details: Mapping[str, Any] | None = None,
     at: dt.datetime | None = None,
-) -> AuditEntry:
-    """Append one entry in ``session``'s transaction (the caller commits) and return it.
+) -> int:
+    """Append one entry in ``session``'s transaction (the caller commits); its sequence number.
 
     ``actor`` is a user, a name (``"system"`` for jobs) or ``None``; ``action`` is a dotted
     verb such as ``access_request.submitted``; ``subject`` names the object, e.g.
     ``access_request:12``; ``details`` must be JSON-serialisable.
     """
-    details_json = canonical_json(dict(details or {})).decode()
+    return record_many(session, [Event(actor, action, subject, details, at)])[0]
+
+
+def record_many(session: Session, events: Sequence[Event]) -> list[int]:
+    """Append ``events`` in order, in ``session``'s transaction (the caller commits); their
+    sequence numbers.
+
+    The chain head is locked and advanced once for the whole group (one ``UPDATE …
+    RETURNING`` reserving ``len(events)`` sequence numbers, one head update at the end)
+    and the entries are inserted together: the discovery audit writer's group commit
+    costs three statements, not three per entry. The chain is the same as appending the
+    events one by one. Core statements, not the ORM unit of work: this runs for every count
+    query, and the ORM's flush machinery cost more than the statements themselves.
+    """
+    if not events:
+        return []
+    details_json = [canonical_json(dict(e.details or {})).decode() for e in events]
+    head_t = cast(Table, AuditHead.__table__)
     head = session.execute(
-        update(AuditHead)
-        .where(AuditHead.id == 1)
-        .values(seq=AuditHead.seq + 1)
-        .returning(AuditHead.seq, AuditHead.digest),
-        execution_options={"synchronize_session": False},
+        update(head_t)
+        .where(head_t.c.id == 1)
+        .values(seq=head_t.c.seq + len(events))
+        .returning(head_t.c.seq, head_t.c.digest)
     ).one()
-    seq, prev = int(head[0]), str(head[1])
-    when = (at or utcnow()).astimezone(dt.UTC).isoformat(timespec="microseconds")
-    name = _actor_name(actor)
-    digest = entry_digest(
-        seq=seq,
-        at=when,
-        actor=name,
-        action=action,
-        subject=subject,
-        details_json=details_json,
-        prev=prev,
-    )
-    entry = AuditEntry(
-        seq=seq,
-        at=when,
-        actor=name,
-        action=action,
-        subject=subject,
-        details_json=details_json,
-        prev_digest=prev,
-        digest=digest,
-    )
-    session.add(entry)
-    session.execute(
-        update(AuditHead).where(AuditHead.id == 1).values(digest=digest),
-        execution_options={"synchronize_session": False},
-    )
-    session.flush()
-    return entry
+    seq, prev = int(head[0]) - len(events), str(head[1])
+    rows: list[dict[str, Any]] = []
+    for event, dj in zip(events, details_json, strict=True):
+        seq += 1
+        when = (event.at or utcnow()).astimezone(dt.UTC).isoformat(timespec="microseconds")
+        name = _actor_name(event.actor)
+        digest = entry_digest(
+            seq=seq,
+            at=when,
+            actor=name,
+            action=event.action,
+            subject=event.subject,
+            details_json=dj,
+            prev=prev,
+        )
+        rows.append(
+            {
+                "seq": seq,
+                "at": when,
+                "actor": name,
+                "action": event.action,
+                "subject": event.subject,
+                "details_json": dj,
+                "prev_digest": prev,
+                "digest": digest,
+            }
+        )
+        prev = digest
+    session.execute(insert(cast(Table, AuditEntry.__table__)), rows)
+    session.execute(update(head_t).where(head_t.c.id == 1).values(digest=prev))
+    return [r["seq"] for r in rows]
 
 
 @dataclass

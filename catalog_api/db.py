@@ -53,7 +53,12 @@ def make_engine(url: str) -> Engine:
         if url.startswith("sqlite"):
             if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
                 Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(url, connect_args={"check_same_thread": False})
+            # a connection per worker thread kept open (anyio's pool has 40 threads): with
+            # the default 5 (+10 overflow, closed after use) a loaded server reconnects and
+            # re-runs the pragmas on most requests
+            engine = create_engine(
+                url, connect_args={"check_same_thread": False}, pool_size=20, max_overflow=20
+            )
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
             engine = create_engine(url, pool_pre_ping=True)

@@ -324,14 +324,8 @@ class AuditWriter:
             error: Exception | None = None
             try:
                 with self._sessionmaker() as session:
-                    for e in items:
-                        audit.record(
-                            session,
-                            actor=e.actor,
-                            action=e.action,
-                            subject=e.subject,
-                            details=e.details,
-                        )
+                    events = [audit.Event(e.actor, e.action, e.subject, e.details) for e in items]
+                    audit.record_many(session, events)
                     session.commit()
                     self.commits += 1
             except Exception as exc:  # never lose the thread; the requests answer 503

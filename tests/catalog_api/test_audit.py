@@ -48,6 +48,23 @@ def test_chain_links_each_entry_to_the_previous(app: FastAPI) -> None:
 
 
 @pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+def test_group_append_continues_the_chain(app: FastAPI) -> None:
+    with app.state.sessionmaker() as s:
+        _fill(s, 2)
+        events = [audit.Event("bob", "discovery.count", f"q:{i}", {"i": i}) for i in range(3)]
+        got = audit.record_many(s, events)
+        s.commit()
+        assert got == [3, 4, 5]
+        _fill(s, 1)
+        rows = s.execute(sa.select(AuditEntry).order_by(AuditEntry.seq)).scalars().all()
+        assert [r.seq for r in rows] == [1, 2, 3, 4, 5, 6]
+        assert [r.subject for r in rows[2:5]] == ["q:0", "q:1", "q:2"]
+        assert all(b.prev_digest == a.digest for a, b in itertools.pairwise(rows))
+        assert audit.verify(s).ok
+        assert audit.record_many(s, []) == []
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
 def test_database_refuses_update_and_delete(app: FastAPI) -> None:
     with app.state.sessionmaker() as s:
         _fill(s, 2)

@@ -74,7 +74,7 @@ def test_count_not_answered_when_its_audit_entry_cannot_be_committed(
     def broken(*_args: Any, **_kw: Any) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(audit, "record", broken)
+    monkeypatch.setattr(audit, "record_many", broken)
     body = {"definition": {"criteria": V600E}, "purpose": GRU}
     r = http.post("/api/v1/cohorts/count", json=body, headers=user.headers)
     assert r.status_code == 503
