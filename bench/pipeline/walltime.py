@@ -1,15 +1,31 @@
 """Wall time of the dna_seq workflow vs the same tool commands in one shell script.
 
-Runs both on the same data, alternately, REPS times each in fresh copies, and prints the
-medians side by side with the ratio. Datasets: the workflow's .test (2+2 lanes) and, when
-../shared/data is present, all 11 Sarek "tiny" lanes (5 normal + 6 tumour).
+Runs both on the same data, alternately, REPS times each in fresh working directories,
+and prints per dataset the medians side by side with the ratio and the load average.
+Run it under the shared benchmark lock so that benchmarks never overlap:
 
-    .venv/bin/python bench/pipeline/walltime.py [--reps 3] [--threads 2]
+    flock /tmp/oncolake-bench.lock .venv/bin/python bench/pipeline/walltime.py \
+        [--reps 3] [--threads 2] [--dataset test --dataset tiny --dataset scaled] [--scale 100]
+
+Datasets (default: test and tiny):
+
+* ``test``: the workflow's .test (2+2 lanes, 2,223 read pairs);
+* ``tiny``: all 11 Sarek "tiny" lanes (5 normal + 6 tumour, 5,533 pairs) from
+  ../shared/data;
+* ``scaled``: the same 11 lanes, each read pair written ``--scale`` K times (read names
+  made unique with a ``_c<k>`` suffix), so the tools do K times the work on the same
+  DAG (11 units, 2 samples, 1 patient): the workflow's fixed cost (Snakemake start-up,
+  scheduling, version check, provenance) is amortised as on real data. The copies are
+  PCR-duplicate-like (same sequence and position): markdup flags all but one of each
+  K, so pileup, calls and coverage see the depth of the tiny data, while trimming,
+  mapping, sorting, duplicate marking and alignment statistics scale with K. The reads
+  are generated once per K into ``--cache`` (gzip level 6) and not timed.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import os
 import shutil
 import statistics
@@ -17,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,18 +47,63 @@ def env() -> dict[str, str]:
     return e
 
 
-def make_dataset(dest: Path, all_lanes: bool) -> Path:
+def tiny_lanes() -> list[tuple[str, str, Path, Path]]:
+    """(sample, lane, R1, R2) of all 11 Sarek tiny lanes."""
+    lanes = []
+    for sample, sub, tag in (("tiny_N", "normal", "n"), ("tiny_T", "tumor", "t")):
+        for r1 in sorted((SHARED / sub).glob(f"tiny_{tag}_L00*_R1_xxx.fastq.gz")):
+            lane = r1.name.split("_")[2]
+            lanes.append((sample, lane, r1, Path(str(r1).replace("_R1_", "_R2_"))))
+    return lanes
+
+
+def _unique_name(header: str, copy: int) -> str:
+    """``@name/1 comment`` -> ``@name_c<copy>/1 comment`` (mate suffix kept for bwa)."""
+    name, sep, comment = header.partition(" ")
+    base, slash, mate = name.rpartition("/")
+    unique = f"{base}_c{copy}/{mate}" if slash and mate in {"1", "2"} else f"{name}_c{copy}"
+    return unique + sep + comment
+
+
+def replicate_fastq(src: Path, dest: Path, copies: int) -> Path:
+    """Write every record of ``src`` ``copies`` times with unique read names."""
+    with gzip.open(src, "rt") as fh:
+        lines = fh.read().splitlines()
+    records = [lines[i : i + 4] for i in range(0, len(lines), 4)]
+    part = dest.with_name(dest.name + ".part")
+    with gzip.open(part, "wt", compresslevel=6) as out:
+        for k in range(copies):
+            out.write("".join(f"{_unique_name(h, k)}\n{s}\n+\n{q}\n" for h, s, _, q in records))
+    part.rename(dest)
+    return dest
+
+
+def scaled_reads(cache: Path, copies: int) -> list[tuple[str, str, Path, Path]]:
+    """The 11 tiny lanes with every read pair ``copies`` times (generated once, cached)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    jobs: list[tuple[Path, Path]] = []
+    lanes = []
+    for sample, lane, r1, r2 in tiny_lanes():
+        d1, d2 = cache / f"x{copies}_{r1.name}", cache / f"x{copies}_{r2.name}"
+        jobs += [(src, dst) for src, dst in ((r1, d1), (r2, d2)) if not dst.exists()]
+        lanes.append((sample, lane, d1, d2))
+    if jobs:
+        print(f"generating {len(jobs)} FASTQs x{copies} in {cache} ...", flush=True)
+        with ProcessPoolExecutor(max_workers=2) as pool:
+            list(pool.map(replicate_fastq, *zip(*jobs, strict=True), [copies] * len(jobs)))
+    return lanes
+
+
+def make_dataset(dest: Path, lanes: list[tuple[str, str, Path, Path]] | None) -> Path:
+    """A working directory like .test; ``lanes`` replace its units when given."""
     shutil.copytree(
         WORKFLOW / ".test",
         dest,
         ignore=shutil.ignore_patterns("results", "logs", "resources", ".snakemake"),
     )
-    if all_lanes:
+    if lanes is not None:
         rows = ["sample_name\tunit_name\tplatform\tfq1\tfq2"]
-        for sample, sub, tag in (("tiny_N", "normal", "n"), ("tiny_T", "tumor", "t")):
-            for r1 in sorted((SHARED / sub).glob(f"tiny_{tag}_L00*_R1_xxx.fastq.gz")):
-                lane = r1.name.split("_")[2]
-                rows.append(f"{sample}\t{lane}\tILLUMINA\t{r1}\t{str(r1).replace('_R1_', '_R2_')}")
+        rows += [f"{s}\t{lane}\tILLUMINA\t{r1}\t{r2}" for s, lane, r1, r2 in lanes]
         (dest / "config" / "units.tsv").write_text("\n".join(rows) + "\n")
     return dest
 
@@ -54,24 +116,53 @@ def timed(cmd: list[str], cwd: Path) -> float:
     return time.perf_counter() - start
 
 
+def load() -> str:
+    return "/".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--dataset",
+        action="append",
+        choices=["test", "tiny", "scaled"],
+        help="repeatable; default: test and tiny",
+    )
+    ap.add_argument("--scale", type=int, default=100, help="copies per read pair (scaled)")
+    ap.add_argument(
+        "--cache",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "oncolake-walltime-reads",
+        help="where the scaled reads are generated once",
+    )
     args = ap.parse_args()
-    datasets = [(".test (2+2 lanes)", False)]
-    if SHARED.is_dir():
-        datasets.append(("tiny, all 11 lanes", True))
+    wanted = args.dataset or ["test", "tiny"]
+    if not SHARED.is_dir():
+        wanted = [d for d in wanted if d == "test"]
+    names = {
+        "test": ".test (2+2 lanes)",
+        "tiny": "tiny, all 11 lanes",
+        "scaled": f"11 lanes x{args.scale}",
+    }
+    print(f"command: {' '.join(sys.argv)}")
     print(
         f"{'dataset':<22}{'workflow s':>12}{'shell s':>10}{'ratio':>8}"
-        f"   (median of {args.reps}, {args.threads} threads)"
+        f"   (median of {args.reps}, {args.threads} threads; load 1/5/15 min before -> after)"
     )
-    for name, all_lanes in datasets:
+    for dataset in wanted:
+        lanes = None
+        if dataset == "tiny":
+            lanes = tiny_lanes()
+        elif dataset == "scaled":
+            lanes = scaled_reads(args.cache, args.scale)
+        before = load()
         wf, sh = [], []
         for _ in range(args.reps):
             with tempfile.TemporaryDirectory() as tmp:
-                a = make_dataset(Path(tmp) / "wf", all_lanes)
-                b = make_dataset(Path(tmp) / "sh", all_lanes)
+                a = make_dataset(Path(tmp) / "wf", lanes)
+                b = make_dataset(Path(tmp) / "sh", lanes)
                 wf.append(
                     timed(
                         [
@@ -102,8 +193,10 @@ def main() -> None:
                 )
         w, s = statistics.median(wf), statistics.median(sh)
         print(
-            f"{name:<22}{w:>12.1f}{s:>10.1f}{w / s:>8.2f}"
+            f"{names[dataset]:<22}{w:>12.1f}{s:>10.1f}{w / s:>8.2f}"
             f"   runs wf={[round(x, 1) for x in wf]} sh={[round(x, 1) for x in sh]}"
+            f" load {before} -> {load()}",
+            flush=True,
         )
 
 
