@@ -8,11 +8,12 @@ from snakemake.utils import validate
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 import oncolake_dna_seq as dna  # noqa: E402
 
-# Snakemake's scheduler arms a non-daemon 1-s threading.Timer after every scheduling
-# round (its job-rate limiter); the last one keeps the process alive for up to a second
-# after the workflow has finished -- in the main run and in every cluster job step.
-# Make those wake-up timers daemon threads; they do nothing but wake the scheduler.
-dna.daemonise_scheduler_timers()
+# Snakemake's scheduler arms a 1-s threading.Timer after every scheduling round while
+# jobs wait for cores (its job-rate limiter), and each timer's round arms another: the
+# rounds per second grow with every finished job, and the last non-daemon timer keeps
+# the process alive for up to a second at exit -- in the main run and in every cluster
+# job step. Keep at most one wake-up pending, as a daemon thread.
+dna.tame_scheduler_timers()
 
 # ---- the centre config: only sheets, paths, reference location and resources ----------
 

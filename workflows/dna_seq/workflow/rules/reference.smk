@@ -1,3 +1,8 @@
+# The reference steps come first (priority): every mapping job waits for the bwa index,
+# and without it the scheduler would trim every unit before preparing the reference,
+# keeping all trimmed FASTQs (temp files) on disk at once. Order only, never results.
+
+
 rule prepare_reference:
     input:
         config["reference"]["fasta"],
@@ -5,6 +10,7 @@ rule prepare_reference:
         "resources/reference/genome.fa",
     log:
         "logs/reference/prepare_reference.log",
+    priority: 1
     conda:
         "../envs/samtools.yaml"
     shell:
@@ -18,6 +24,7 @@ rule index_reference_faidx:
         "resources/reference/genome.fa.fai",
     log:
         "logs/reference/index_reference_faidx.log",
+    priority: 1
     conda:
         "../envs/samtools.yaml"
     shell:
@@ -31,6 +38,7 @@ rule create_sequence_dictionary:
         "resources/reference/genome.dict",
     log:
         "logs/reference/create_sequence_dictionary.log",
+    priority: 1
     conda:
         "../envs/samtools.yaml"
     shell:
@@ -44,6 +52,7 @@ rule index_reference_bwa:
         multiext("resources/reference/genome.fa", ".amb", ".ann", ".bwt", ".pac", ".sa"),
     log:
         "logs/reference/index_reference_bwa.log",
+    priority: 1
     conda:
         "../envs/bwa.yaml"
     shell:
@@ -57,6 +66,7 @@ rule prepare_annotation:
         "resources/reference/annotation.gff3",
     log:
         "logs/reference/prepare_annotation.log",
+    priority: 1
     conda:
         "../envs/samtools.yaml"
     shell:

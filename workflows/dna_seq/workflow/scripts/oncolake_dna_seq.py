@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
@@ -64,6 +65,16 @@ def _script_interpreter(executable: str) -> str | None:
     return parts[0] if "python" in Path(parts[0]).name else None
 
 
+def _same_environment(python: str) -> bool:
+    """Whether ``python`` is this interpreter: the same path, or a python in the same
+    ``bin`` directory of the same environment (a venv's ``python`` and ``python3``)."""
+    here = Path(sys.executable).absolute()
+    there = Path(python).absolute()
+    if there == here:
+        return True
+    return there.parent == here.parent and Path(sys.prefix) == here.parent.parent
+
+
 def _run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         cmd, capture_output=True, text=True, errors="replace", check=False, stdin=subprocess.DEVNULL
@@ -83,7 +94,14 @@ def probe_version(tool: str) -> str:
         return "missing"
     if tool in _PY_SCRIPTS:
         python = _script_interpreter(executable)
-        if python is not None:
+        if python is not None and _same_environment(python):
+            # The script runs on this very interpreter (e.g. the same venv): read the
+            # metadata here instead of starting a second interpreter.
+            try:
+                return metadata.version(_PY_SCRIPTS[tool])
+            except metadata.PackageNotFoundError:
+                pass
+        elif python is not None:
             proc = _run(
                 [
                     python,
@@ -424,32 +442,55 @@ def job_write_provenance(input: Any, output: Any, params: Any, log: Any) -> None
     Path(log[0]).write_text(f"{n_inputs} inputs, {n_patients} patients\n")
 
 
-def daemonise_scheduler_timers() -> bool:
-    """Make the scheduler's re-evaluation timers daemon threads (see rules/common.smk).
+def tame_scheduler_timers() -> bool:
+    """Fewer, daemonic scheduler wake-up timers (see rules/common.smk).
 
     Snakemake 9's ``JobScheduler._schedule_reevalutation(delay)`` starts a plain
-    ``threading.Timer(delay, release)``; interpreter exit waits for it. The replacement
-    does the same with ``daemon = True``. Applied only where that method exists with
-    that signature; returns whether it was applied."""
+    ``threading.Timer(delay, release)`` at the end of every scheduling round while jobs
+    wait for cores (the ``--max-jobs-per-timespan`` limiter, default 100/1s), and the
+    round that timer wakes arms another: every job that finishes while others wait starts
+    one more 1-Hz chain, so after n jobs the scheduler runs n rounds a second (each
+    stats the inputs of every waiting job), on the cores the tools need. And interpreter
+    exit waits for the last timer (up to a second).
+
+    The replacement keeps at most one wake-up pending (an earlier deadline still arms a
+    timer), as a daemon thread: a round still follows within ``delay`` of every round,
+    as the rate limiter needs, but the rounds no longer multiply. Applied only where that
+    method exists with that signature; returns whether it was applied."""
     try:
         from snakemake.scheduling import job_scheduler
     except ImportError:
         return False
     import inspect
     import threading
+    import time
 
     cls = getattr(job_scheduler, "JobScheduler", None)
     original = getattr(cls, "_schedule_reevalutation", None)
-    if original is None or getattr(original, "_oncolake_daemon", False):
+    if original is None or getattr(original, "_oncolake_tamed", False):
         return False
     if list(inspect.signature(original).parameters) != ["self", "delay"]:
         return False
+    guard = threading.Lock()
 
     def _schedule_reevalutation(self: Any, delay: float) -> None:
-        timer = threading.Timer(delay, lambda: self._open_jobs.release())
+        due = time.monotonic() + delay
+        with guard:
+            pending = getattr(self, "_oncolake_wakeup_due", None)
+            if pending is not None and pending <= due:
+                return  # a wake-up at or before `due` is already armed
+            self._oncolake_wakeup_due = due
+
+        def wake() -> None:
+            with guard:
+                if getattr(self, "_oncolake_wakeup_due", None) == due:
+                    self._oncolake_wakeup_due = None
+            self._open_jobs.release()
+
+        timer = threading.Timer(delay, wake)
         timer.daemon = True
         timer.start()
 
-    _schedule_reevalutation._oncolake_daemon = True  # type: ignore[attr-defined]
+    _schedule_reevalutation._oncolake_tamed = True  # type: ignore[attr-defined]
     cls._schedule_reevalutation = _schedule_reevalutation  # type: ignore[union-attr]
     return True
