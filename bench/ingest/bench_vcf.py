@@ -109,7 +109,7 @@ def large(records: int, commit: bool, work: Path, engine: str, repeat: int) -> N
             for batch in batches:
                 n = batch.num_rows
                 for k, v in extra.items():
-                    batch = batch.append_column(k, pa.array([v] * n))
+                    batch = batch.append_column(k, pa.repeat(pa.scalar(v, pa.string()), n))
                 yield batch
 
         lake.commit(Submission(f"s{time.time()}", "D", "C", {"manifest_digest": "x"},
