@@ -487,9 +487,11 @@ class DiscoveryEngine:
             idx = self.index
             matched = self.evaluate(idx, definition)
             permitted = matched & self.permitted_by(idx, purpose)
-            slots = slots_of(permitted)
-            by_c = np.bincount(idx.centre_of[slots], minlength=len(idx.centres))
-            by_t = np.bincount(idx.basket_of[slots], minlength=len(idx.baskets))
+            # one conversion to numpy's index type for both gathers (fancy indexing with
+            # uint32 converts on every use)
+            slots = slots_of(permitted).astype(np.intp)
+            by_c = np.bincount(idx.centre_of.take(slots), minlength=len(idx.centres))
+            by_t = np.bincount(idx.basket_of.take(slots), minlength=len(idx.baskets))
             genes = tuple(
                 sorted(
                     {
@@ -509,8 +511,8 @@ class DiscoveryEngine:
                 matched=len(matched),
                 permitted=permitted,
                 excluded=len(matched) - len(permitted),
-                by_tumour_type={idx.baskets[i]: int(n) for i, n in enumerate(by_t) if n},
-                by_centre={idx.centres[i]: int(n) for i, n in enumerate(by_c) if n},
+                by_tumour_type=_nonzero(idx.baskets, by_t),
+                by_centre=_nonzero(idx.centres, by_c),
                 denominator=denominator,
                 genes=genes,
             )
@@ -563,6 +565,13 @@ class DiscoveryEngine:
         for slot in patients:
             out.setdefault(idx.centres[idx.centre_of[slot]], []).append(idx.patient_ids[slot])
         return {c: sorted(p) for c, p in sorted(out.items())}
+
+
+def _nonzero(names: list[str], counts: np.ndarray) -> dict[str, int]:
+    """``{names[i]: counts[i]}`` for the non-zero counts (without a Python loop over the
+    zeros: a network has thousands of centres, a cohort is in few of them)."""
+    nz = np.flatnonzero(counts)
+    return dict(zip([names[i] for i in nz.tolist()], counts[nz].tolist(), strict=True))
 
 
 def _gene_of(v: Variant) -> str | None:

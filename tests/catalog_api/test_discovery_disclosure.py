@@ -12,6 +12,8 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from catalog_api import audit
 from catalog_api.core.config import ApiConfig
@@ -98,6 +100,26 @@ def test_cell_rules() -> None:
     assert ctl.breakdown({"A": 3, "B": 40, "C": 1, "D": 0}) == {"B": 40, "other": "<5"}
     assert ctl.breakdown({"A": 3, "B": 40, "C": 4}) == {"B": 40, "other": 5}
     assert DisclosureControl(threshold=10, rounding=10).cell(10) == 10
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    counts=st.dictionaries(st.text(min_size=1, max_size=4), st.integers(0, 10_000), max_size=40),
+    threshold=st.integers(0, 20),
+    rounding=st.integers(1, 20),
+)
+def test_breakdown_is_each_cell_disclosed_largest_first(
+    counts: dict[str, int], threshold: int, rounding: int
+) -> None:
+    ctl = DisclosureControl(threshold=threshold, rounding=rounding)
+    got = ctl.breakdown(counts)
+    big = sorted(((k, n) for k, n in counts.items() if n >= threshold), key=lambda x: (-x[1], x[0]))
+    small = sum(n for n in counts.values() if n < threshold)
+    want: dict[str, int | str] = {k: ctl.cell(n) for k, n in big}
+    if small:
+        want["other"] = ctl.cell(small)
+    assert list(got.items()) == list(want.items())
+    assert all(type(v) is int or v == ctl.suppressed for v in got.values())
 
 
 def test_differencing_queries_are_refused(http: httpx.Client, api_user: ApiUserFactory) -> None:
