@@ -63,7 +63,9 @@ format: venv ## Format the code with ruff
 	$(BIN)/ruff check --fix .
 
 .PHONY: bench
-bench: setup ## Run the benchmarks in bench/ (not part of make test)
+bench: setup ## Run the benchmarks in bench/ in turn (about 1.5 h; not part of make test)
+	@command -v wrk >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/python -m bench
 
 .PHONY: clean
