@@ -1,6 +1,7 @@
 """Wall time of the dna_seq workflow vs the same tool commands in one shell script.
 
-Runs both on the same data, alternately, REPS times each in fresh working directories,
+Runs both on the same data, alternately, REPS times each in fresh working directories
+(the workflow first in odd repetitions, the script first in even ones),
 and prints per dataset the medians side by side with the ratio and the load average.
 Run it under the shared benchmark lock so that benchmarks never overlap:
 
@@ -159,38 +160,37 @@ def main() -> None:
             lanes = scaled_reads(args.cache, args.scale)
         before = load()
         wf, sh = [], []
-        for _ in range(args.reps):
+        for rep in range(args.reps):
             with tempfile.TemporaryDirectory() as tmp:
                 a = make_dataset(Path(tmp) / "wf", lanes)
                 b = make_dataset(Path(tmp) / "sh", lanes)
-                wf.append(
-                    timed(
-                        [
-                            str(Path(sys.executable).parent / "snakemake"),
-                            "--snakefile",
-                            str(WORKFLOW / "workflow" / "Snakefile"),
-                            "--directory",
-                            str(a),
-                            "--cores",
-                            str(args.threads),
-                            "--config",
-                            f"threads={args.threads}",
-                            "--quiet",
-                        ],
-                        a,
-                    )
-                )
-                sh.append(
-                    timed(
-                        [
-                            "bash",
-                            str(Path(__file__).with_name("by_hand.sh")),
-                            str(b),
-                            str(args.threads),
-                        ],
-                        b,
-                    )
-                )
+                workflow_cmd = [
+                    str(Path(sys.executable).parent / "snakemake"),
+                    "--snakefile",
+                    str(WORKFLOW / "workflow" / "Snakefile"),
+                    "--directory",
+                    str(a),
+                    "--cores",
+                    str(args.threads),
+                    "--config",
+                    f"threads={args.threads}",
+                    "--quiet",
+                ]
+                shell_cmd = [
+                    "bash",
+                    str(Path(__file__).with_name("by_hand.sh")),
+                    str(b),
+                    str(args.threads),
+                ]
+                # Alternate which peer goes first, so that a drift in the machine's
+                # speed within a pair (another process, page cache, clock) does not
+                # always fall on the same peer.
+                if rep % 2 == 0:
+                    wf.append(timed(workflow_cmd, a))
+                    sh.append(timed(shell_cmd, b))
+                else:
+                    sh.append(timed(shell_cmd, b))
+                    wf.append(timed(workflow_cmd, a))
         w, s = statistics.median(wf), statistics.median(sh)
         print(
             f"{names[dataset]:<22}{w:>12.1f}{s:>10.1f}{w / s:>8.2f}"
