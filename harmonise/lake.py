@@ -56,8 +56,10 @@ import fsspec
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import sqlalchemy as sa
+import sqlalchemy.orm
 from pyiceberg.catalog import Catalog
-from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.catalog.sql import IcebergTables, SqlCatalog
 from pyiceberg.exceptions import (
     CommitFailedException,
     NamespaceAlreadyExistsError,
@@ -284,6 +286,29 @@ class Lake:
         return all(self._exists(f"{NAMESPACE}.{n}") for n in TABLES)
 
     # -- versions ------------------------------------------------------------------------
+
+    def change_token(self) -> tuple[tuple[str, str | None], ...]:
+        """A token that changes whenever any lake table commits: each table's metadata
+        pointer as the catalog holds it (one SQL query; no metadata file is read).
+
+        Pollers (the discovery index) compare it before calling :meth:`current_version`,
+        which loads every table's metadata file — megabytes of JSON on a lake with
+        thousands of snapshots. Every Iceberg commit swaps the pointer, so an equal token
+        means an equal version.
+        """
+        cat = self.catalog
+        rows: Sequence[Any] = []
+        if isinstance(cat, SqlCatalog):
+            # the JDBC/SQL catalog's own table (pyiceberg's IcebergTables): no public call
+            # returns the pointers without parsing the metadata files they point to
+            with sa.orm.Session(cat.engine) as session:
+                rows = session.execute(
+                    sa.select(IcebergTables.table_name, IcebergTables.metadata_location).where(
+                        IcebergTables.catalog_name == cat.name,
+                        IcebergTables.table_namespace == NAMESPACE,
+                    )
+                ).all()
+        return tuple(sorted((str(r[0]), r[1]) for r in rows))
 
     def current_version(self) -> LakeVersion:
         """The current lake version. ``datasets`` is read first: every submission it

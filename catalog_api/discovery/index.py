@@ -414,7 +414,7 @@ COLUMNS: dict[str, list[str]] = {
 class Indexer:
     """Keeps a :class:`LakeIndex` of the lake's current version, refreshed in the background.
 
-    ``refresh()`` checks the lake version (cheap: one metadata read per table) and applies
+    ``refresh()`` checks the lake's change token (one catalog query) and applies
     new submissions incrementally, or rebuilds when something other than appends happened.
     ``start()`` runs ``refresh`` every ``interval`` seconds in a daemon thread.
     """
@@ -429,6 +429,7 @@ class Indexer:
         self._thread: threading.Thread | None = None
         self.last_error: str | None = None
         self.last_refresh_seconds = 0.0
+        self._token: tuple[tuple[str, str | None], ...] | None = None
 
     def start(self) -> None:
         """Refresh now-ish and then every ``interval`` seconds, in a daemon thread."""
@@ -458,9 +459,14 @@ class Indexer:
         """Bring the index to the lake's current version; True if anything changed."""
         with self._refresh_lock:
             t0 = time.perf_counter()
-            version = self.lake.current_version()
             old = self.index
+            # read before the version: a commit in between only makes the next poll look
+            token = self.lake.change_token()
+            if old.version is not None and token == self._token:
+                return False  # nothing committed since (without loading any table)
+            version = self.lake.current_version()
             if old.version is not None and version.id == old.version.id:
+                self._token = token
                 return False
             if old.version is None or not self._only_appends(old.version, version):
                 new = self.build(version)
@@ -468,6 +474,7 @@ class Indexer:
                     self.index = new
             else:
                 self._apply(old, version)
+            self._token = token
             self.last_refresh_seconds = time.perf_counter() - t0
             log.info("discovery index at %s in %.2fs", version.id, self.last_refresh_seconds)
             return True

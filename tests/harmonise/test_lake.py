@@ -175,6 +175,16 @@ def test_old_versions_stay_readable_by_snapshot(lake: Lake) -> None:
     assert LakeVersion.from_json(v1.to_json()) == v1
 
 
+def test_change_token_changes_with_every_commit_and_only_then(lake: Lake) -> None:
+    t0 = lake.change_token()
+    assert len(t0) == len(TABLES) and t0 == lake.change_token()
+    lake.commit(make_submission("ds-a", "c1", ["c1-p1"]))
+    t1 = lake.change_token()
+    assert t1 != t0 and t1 == lake.change_token()
+    lake.delete_rows({"patient_id": ["c1-p1"]})
+    assert lake.change_token() != t1
+
+
 def test_duckdb_view_answers_sql_at_a_version(lake: Lake) -> None:
     lake.commit(make_submission("ds-a", "c1", ["c1-p1", "c1-p2"]))
     con = lake.duckdb(tables=["variants", "conditions"])
