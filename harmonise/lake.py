@@ -455,7 +455,8 @@ class Lake:
         snapshot may be gone while its rows remain, so the rows are checked too (files
         are pruned by their ``submission_id`` statistics).
         """
-        for snap in tbl.metadata.snapshots:
+        snaps = tbl.metadata.snapshots
+        for snap in snaps:
             props = snap.summary.additional_properties if snap.summary else {}
             if (
                 props.get(SUBMISSION_PROP) == submission_id
@@ -463,6 +464,13 @@ class Lake:
             ):
                 return True
         if tbl.current_snapshot() is None:
+            return False
+        # Format v2 gives every snapshot the next sequence number (1, 2, …). All of them
+        # present means nothing was ever expired: the history is complete and has answered.
+        # (The row scan plans over every manifest — one per commit until maintenance — and
+        # made each commit slower the longer the lake's history.)
+        last = int(getattr(tbl.metadata, "last_sequence_number", 0) or 0)  # 0 in format v1
+        if last > 0 and {snap.sequence_number for snap in snaps} == set(range(1, last + 1)):
             return False
         found = tbl.scan(
             row_filter=EqualTo(term="submission_id", value=submission_id),

@@ -27,7 +27,7 @@ from harmonise.errors import (
     TamperedFileError,
     UnknownVersionError,
 )
-from harmonise.lake import Lake, LakeConfig, LakeVersion, Submission
+from harmonise.lake import SUBMISSION_PROP, Lake, LakeConfig, LakeVersion, Submission
 from harmonise.model import DATA_TABLES, TABLES
 from tests.conftest import TAG_KEY
 from tests.harmonise.lakefixtures import make_submission
@@ -183,6 +183,21 @@ def test_change_token_changes_with_every_commit_and_only_then(lake: Lake) -> Non
     assert t1 != t0 and t1 == lake.change_token()
     lake.delete_rows({"patient_id": ["c1-p1"]})
     assert lake.change_token() != t1
+
+
+def test_retry_check_reads_rows_only_once_history_was_expired(local_lake: Lake) -> None:
+    sub = make_submission("ds-a", "c1", ["c1-p1"])
+    local_lake.commit(sub)
+    tbl = local_lake.table("variants")
+    assert Lake._has_submission_append(tbl, sub.submission_id)  # by its append snapshot
+    assert not Lake._has_submission_append(tbl, "sub-never-written")  # complete history
+    local_lake.commit(make_submission("ds-b", "c2", ["c2-p1"]))
+    local_lake.maintain(expire_older_than=ZERO, grace=ZERO)  # expires ds-a's append
+    tbl = local_lake.table("variants")
+    summaries = [s.summary.additional_properties for s in tbl.metadata.snapshots if s.summary]
+    assert all(p.get(SUBMISSION_PROP) != sub.submission_id for p in summaries)
+    assert Lake._has_submission_append(tbl, sub.submission_id)  # now by its rows
+    assert not Lake._has_submission_append(tbl, "sub-never-written")
 
 
 def test_duckdb_view_answers_sql_at_a_version(lake: Lake) -> None:
