@@ -24,7 +24,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from walltime import WORKFLOW, env, make_dataset, scaled_reads, tiny_lanes
+from walltime import (
+    env,
+    make_dataset,
+    scaled_reads,
+    shell_command,
+    tiny_lanes,
+    workflow_command,
+)
 
 TOOLS = ["gzip", "fastp", "bwa", "samtools", "bcftools", "tabix", "mosdepth", "multiqc"]
 
@@ -179,25 +186,9 @@ def main() -> None:
             trace.touch()
             e["STEPTRACE"] = str(trace)
             if peer == "workflow":
-                cmd = [
-                    str(Path(sys.executable).parent / "snakemake"),
-                    "--snakefile",
-                    str(WORKFLOW / "workflow" / "Snakefile"),
-                    "--directory",
-                    str(work),
-                    "--cores",
-                    str(args.threads),
-                    "--config",
-                    f"threads={args.threads}",
-                    "--quiet",
-                ]
+                cmd = workflow_command(work, args.threads)
             else:
-                cmd = [
-                    "bash",
-                    str(Path(__file__).with_name("by_hand.sh")),
-                    str(work),
-                    str(args.threads),
-                ]
+                cmd = shell_command(work, args.threads)
             t0 = time.time()
             proc = subprocess.Popen(
                 cmd, cwd=work, env=e, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

@@ -109,6 +109,21 @@ def make_dataset(dest: Path, lanes: list[tuple[str, str, Path, Path]] | None) ->
     return dest
 
 
+def workflow_command(workdir: Path, threads: int) -> list[str]:
+    """The peer run by Snakemake: the workflow on ``workdir``'s config."""
+    return [
+        str(Path(sys.executable).parent / "snakemake"),
+        *("--snakefile", str(WORKFLOW / "workflow" / "Snakefile")),
+        *("--directory", str(workdir), "--cores", str(threads)),
+        *("--config", f"threads={threads}", "--quiet"),
+    ]
+
+
+def shell_command(workdir: Path, threads: int) -> list[str]:
+    """The peer run by hand: the same tool commands in one shell script."""
+    return ["bash", str(Path(__file__).with_name("by_hand.sh")), str(workdir), str(threads)]
+
+
 def timed(cmd: list[str], cwd: Path) -> float:
     start = time.perf_counter()
     subprocess.run(
@@ -164,24 +179,8 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 a = make_dataset(Path(tmp) / "wf", lanes)
                 b = make_dataset(Path(tmp) / "sh", lanes)
-                workflow_cmd = [
-                    str(Path(sys.executable).parent / "snakemake"),
-                    "--snakefile",
-                    str(WORKFLOW / "workflow" / "Snakefile"),
-                    "--directory",
-                    str(a),
-                    "--cores",
-                    str(args.threads),
-                    "--config",
-                    f"threads={args.threads}",
-                    "--quiet",
-                ]
-                shell_cmd = [
-                    "bash",
-                    str(Path(__file__).with_name("by_hand.sh")),
-                    str(b),
-                    str(args.threads),
-                ]
+                workflow_cmd = workflow_command(a, args.threads)
+                shell_cmd = shell_command(b, args.threads)
                 # Alternate which peer goes first, so that a drift in the machine's
                 # speed within a pair (another process, page cache, clock) does not
                 # always fall on the same peer.

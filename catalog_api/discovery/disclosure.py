@@ -23,6 +23,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from pyroaring import BitMap
@@ -37,8 +38,14 @@ def disclose_count(n: int, *, threshold: int, rounding: int) -> Cell:
     rounded half up to a multiple of ``rounding``, never below the threshold."""
     if n < threshold:
         return f"<{threshold}"
+    return int(_rounded(np.int64(n), threshold=threshold, rounding=rounding))
+
+
+def _rounded(n: Any, *, threshold: int, rounding: int) -> Any:
+    """Counts at or above ``threshold`` (a numpy integer or array) rounded half up to a
+    multiple of ``rounding``, never below the threshold: the one place of the rule."""
     r = max(rounding, 1)
-    return max(threshold, int((n + r / 2) // r) * r) if r > 1 else n
+    return np.maximum(threshold, (2 * n + r) // (2 * r) * r) if r > 1 else n
 
 
 #: Recent answers kept per user for the differencing check.
@@ -96,10 +103,8 @@ class DisclosureControl:
         # by centre has a cell per centre, and this runs for every count query)
         shown.sort(key=lambda kv: (-kv[1], kv[0]))
         if shown:
-            r = max(self.rounding, 1)
             values = np.fromiter((n for _, n in shown), dtype=np.int64, count=len(shown))
-            if r > 1:
-                values = np.maximum(self.threshold, ((2 * values + r) // (2 * r)) * r)
+            values = _rounded(values, threshold=self.threshold, rounding=self.rounding)
             out = dict(zip([k for k, _ in shown], values.tolist(), strict=True))
         if other:
             out["other"] = self.cell(other)

@@ -284,7 +284,7 @@ class AuditWriter:
     ) -> Future[None]:
         """Queue one entry (``catalog_api.audit.record`` arguments); done when committed."""
         fut: Future[None] = Future()
-        self._queue.put(_Entry(actor, action, subject, details, fut))
+        self._queue.put(_Entry(audit.Event(actor, action, subject, details), fut))
         return fut
 
     @staticmethod
@@ -324,8 +324,7 @@ class AuditWriter:
             error: Exception | None = None
             try:
                 with self._sessionmaker() as session:
-                    events = [audit.Event(e.actor, e.action, e.subject, e.details) for e in items]
-                    audit.record_many(session, events)
+                    audit.record_many(session, [e.event for e in items])
                     session.commit()
                     self.commits += 1
             except Exception as exc:  # never lose the thread; the requests answer 503
@@ -342,10 +341,7 @@ class AuditWriter:
 
 @dataclass
 class _Entry:
-    actor: str
-    action: str
-    subject: str
-    details: dict[str, Any]
+    event: audit.Event
     done: Future[None]
 
 
