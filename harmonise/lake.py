@@ -102,6 +102,9 @@ OPERATION_PROP = "oncolake.operation"
 PIN_PREFIX = "pin-"
 KEY_COLUMNS = ("dataset_id", "centre_id", "submission_id")
 COMMIT_ATTEMPTS = 8
+
+#: Iceberg table property: appends merge small manifests (see ``Lake._append_files``).
+MERGE_PROP = "commit.manifest-merge.enabled"
 #: Data files read at once (pyarrow decodes outside the GIL).
 READ_THREADS = 4
 
@@ -241,6 +244,10 @@ class Lake:
         for name, tdef in TABLES.items():
             ident = f"{NAMESPACE}.{name}"
             if self._exists(ident):
+                tbl = self.catalog.load_table(ident)
+                if tbl.properties.get(MERGE_PROP) != "true":  # a lake made before merging
+                    with tbl.transaction() as txn:
+                        txn.set_properties({MERGE_PROP: "true"})
                 continue
             try:
                 self.catalog.create_table(
@@ -254,6 +261,8 @@ class Lake:
                         "commit.retry.num-retries": "10",
                         "commit.retry.min-wait-ms": "20",
                         "commit.retry.max-wait-ms": "2000",
+                        # appends merge manifests once 100 pile up (see _append_files)
+                        MERGE_PROP: "true",
                         "comment": tdef.doc,
                     },
                 )
@@ -639,7 +648,11 @@ class Lake:
             try:
                 with (
                     tbl.transaction() as txn,
-                    txn.update_snapshot(snapshot_properties=props).fast_append() as append,
+                    # merge_append (with commit.manifest-merge.enabled, set by init):
+                    # manifests are merged once commit.manifest.min-count-to-merge (100)
+                    # pile up, so a scan plans over a bounded number of manifests however
+                    # long the history (a fast append adds one manifest per commit)
+                    txn.update_snapshot(snapshot_properties=props).merge_append() as append,
                 ):
                     for f in files:
                         append.append_data_file(f)
@@ -674,23 +687,23 @@ class Lake:
             tbl = self.table("datasets")
             if self._dataset_rows_where(EqualTo(term="submission_id", value=sub.submission_id)):
                 return None  # a concurrent retry of the same submission won
+            # The table is rewritten whole, into one file, at every commit: it holds one
+            # small row per dataset, so a reader (the discovery index polls it, every write
+            # looks up tags in it) opens one file however many centres have committed —
+            # with a file per commit, 2,000 centres meant 2,000 files and manifests.
             old_files: list[DataFile] = []
             replaced: str | None = None
             keep_parts: list[pa.Table] = []
-            planned = (
-                tbl.scan(row_filter=EqualTo(term="dataset_id", value=sub.dataset_id)).plan_files()
-                if tbl.current_snapshot() is not None
-                else []
-            )
+            planned = tbl.scan().plan_files() if tbl.current_snapshot() is not None else []
             for task in planned:
                 data = self._read_verified(tbl, task.file.file_path)
+                old_files.append(task.file)
                 hit = pc.equal(data.column("dataset_id"), sub.dataset_id)
                 if pc.any(hit).as_py():
                     replaced = data.filter(hit).column("submission_id")[0].as_py()
-                    old_files.append(task.file)
-                    rest = data.filter(pc.invert(hit))
-                    if rest.num_rows:
-                        keep_parts.append(rest)
+                rest = data.filter(pc.invert(hit))
+                if rest.num_rows:
+                    keep_parts.append(rest.replace_schema_metadata(None))
             new = pa.concat_tables([*keep_parts, row]) if keep_parts else row
             new_files = self._write_files(
                 tbl, tdef, new, self._tags_for_rows(new), f"ds-{sub.submission_id}"
@@ -1107,15 +1120,9 @@ class Lake:
         released: set[str] = set()
         for name in TABLES:
             tbl = self.table(name)
-            current = tbl.current_snapshot()
             n_before = len(tbl.metadata.snapshots)
             used_before = self._referenced_files(tbl)
-            cutoff = now - expire_older_than
-            expire = tbl.maintenance.expire_snapshots().older_than(cutoff)
-            if current is not None:
-                expire._snapshot_ids_to_expire.discard(current.snapshot_id)
-            if expire._snapshot_ids_to_expire:
-                expire.commit()
+            self._expire(tbl, now - expire_older_than)
             expired_tbl = self.table(name)
             n_after = len(expired_tbl.metadata.snapshots)
             if n_before != n_after:
@@ -1126,6 +1133,33 @@ class Lake:
         )
         say(f"removed {report.orphan_files_removed} orphan file(s)")
         return report
+
+    def expire_history(self, older_than: dt.timedelta) -> dict[str, int]:
+        """Expire every table's snapshots older than ``older_than`` (never the current one
+        nor pinned ones), without the rest of :meth:`maintain`; return how many per table.
+
+        Each commit copies and rewrites its table's metadata, whose size grows with the
+        history: a long history makes every commit slower. The files the expired
+        snapshots released stay until :meth:`maintain` removes them.
+        """
+        cutoff = dt.datetime.now(dt.UTC) - older_than
+        out: dict[str, int] = {}
+        for name in TABLES:
+            n = self._expire(self.table(name), cutoff)
+            if n:
+                out[name] = n
+        return out
+
+    @staticmethod
+    def _expire(tbl: Table, cutoff: dt.datetime) -> int:
+        current = tbl.current_snapshot()
+        expire = tbl.maintenance.expire_snapshots().older_than(cutoff)
+        if current is not None:
+            expire._snapshot_ids_to_expire.discard(current.snapshot_id)
+        n = len(expire._snapshot_ids_to_expire)
+        if n:
+            expire.commit()
+        return n
 
     def _orphan_submissions(self, name: str, visible: set[str], before: dt.datetime) -> set[str]:
         tbl = self.table(name)

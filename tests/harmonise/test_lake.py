@@ -27,7 +27,7 @@ from harmonise.errors import (
     TamperedFileError,
     UnknownVersionError,
 )
-from harmonise.lake import SUBMISSION_PROP, Lake, LakeConfig, LakeVersion, Submission
+from harmonise.lake import MERGE_PROP, SUBMISSION_PROP, Lake, LakeConfig, LakeVersion, Submission
 from harmonise.model import DATA_TABLES, TABLES
 from tests.conftest import TAG_KEY
 from tests.harmonise.lakefixtures import make_submission
@@ -184,6 +184,37 @@ def test_change_token_changes_with_every_commit_and_only_then(lake: Lake) -> Non
     lake.delete_rows({"patient_id": ["c1-p1"]})
     assert lake.change_token() != t1
 
+
+def test_history_keeps_scans_bounded_datasets_one_file_manifests_merged(
+    local_lake: Lake,
+) -> None:
+    # a lake made before manifests were merged is upgraded by init
+    with local_lake.table("variants").transaction() as txn:
+        txn.set_properties({MERGE_PROP: "false"})
+    assert local_lake.init() == []
+    assert local_lake.table("variants").properties[MERGE_PROP] == "true"
+    # merge as soon as 3 manifests pile up (Iceberg's default is 100)
+    with local_lake.table("variants").transaction() as txn:
+        txn.set_properties({"commit.manifest.min-count-to-merge": "3"})
+    for i in range(6):
+        local_lake.commit(make_submission(f"ds-{i}", f"c{i}", [f"c{i}-p1"]))
+    local_lake.commit(make_submission("ds-2", "c2", ["c2-p1", "c2-p2"], revision=1))
+    datasets = local_lake.table("datasets")
+    files = list(datasets.scan().plan_files())
+    assert len(files) == 1  # rewritten whole at each commit, the replaced row dropped
+    assert sorted(local_lake.visible_submissions().column("dataset_id").to_pylist()) == [
+        f"ds-{i}" for i in range(6)
+    ]
+    variants = local_lake.table("variants")
+    snap = variants.current_snapshot()
+    assert snap is not None
+    assert len(snap.manifests(variants.io)) < 4  # 7 appends, without merging 7 manifests
+    assert local_lake.table_counts()["variants"] == 7 * 3
+    # history expired without maintenance: every table keeps only its current snapshot
+    expired = local_lake.expire_history(ZERO)
+    assert expired["variants"] == 6 and expired["datasets"] == 6
+    assert all(len(local_lake.table(n).metadata.snapshots) == 1 for n in expired)
+    assert local_lake.table_counts()["variants"] == 7 * 3
 
 def test_retry_check_reads_rows_only_once_history_was_expired(local_lake: Lake) -> None:
     sub = make_submission("ds-a", "c1", ["c1-p1"])
