@@ -22,7 +22,6 @@ has exactly one centre), many patients each.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import csv
 import hashlib
 import sys
@@ -514,11 +513,6 @@ def main(argv: list[str] | None = None) -> int:
     total = 0
     for i, sub in enumerate(submissions(args.centres, args.patients, args.seed)):
         lake.commit(sub)
-        if i % 100 == 99:
-            # A hub's periodic maintenance expires old history (`lake maintain`, default
-            # 7 days); generated in minutes, the network's history is expired here instead:
-            # every commit copies its table's metadata, which grows with each snapshot.
-            lake.expire_history(dt.timedelta(0))
         total += sub.tables["patients"].num_rows
         if i % 50 == 0:
             el = time.perf_counter() - t0

@@ -76,8 +76,8 @@ from pyiceberg.io.pyarrow import (
     parquet_path_to_id_mapping,
     schema_to_pyarrow,
 )
-from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
-from pyiceberg.table import Table
+from pyiceberg.manifest import DataFile, DataFileContent, FileFormat, ManifestFile
+from pyiceberg.table import Table, Transaction
 from pyiceberg.table.refs import SnapshotRefType
 from pyiceberg.transforms import BucketTransform
 from pyiceberg.typedef import Record
@@ -712,7 +712,7 @@ class Lake:
             try:
                 with tbl.transaction() as txn:
                     if old_files:
-                        with txn.update_snapshot(snapshot_properties=props).overwrite() as ow:
+                        with _overwrite(txn, props) as ow:
                             for f in old_files:
                                 ow.delete_data_file(f)
                             for f in new_files:
@@ -1022,10 +1022,7 @@ class Lake:
         tbl: Table, old: Sequence[DataFile], new: Sequence[DataFile], reason: str
     ) -> None:
         props = {OPERATION_PROP: reason}
-        with (
-            tbl.transaction() as txn,
-            txn.update_snapshot(snapshot_properties=props).overwrite() as ow,
-        ):
+        with tbl.transaction() as txn, _overwrite(txn, props) as ow:
             for f in old:
                 ow.delete_data_file(f)
             for f in new:
@@ -1133,22 +1130,6 @@ class Lake:
         )
         say(f"removed {report.orphan_files_removed} orphan file(s)")
         return report
-
-    def expire_history(self, older_than: dt.timedelta) -> dict[str, int]:
-        """Expire every table's snapshots older than ``older_than`` (never the current one
-        nor pinned ones), without the rest of :meth:`maintain`; return how many per table.
-
-        Each commit copies and rewrites its table's metadata, whose size grows with the
-        history: a long history makes every commit slower. The files the expired
-        snapshots released stay until :meth:`maintain` removes them.
-        """
-        cutoff = dt.datetime.now(dt.UTC) - older_than
-        out: dict[str, int] = {}
-        for name in TABLES:
-            n = self._expire(self.table(name), cutoff)
-            if n:
-                out[name] = n
-        return out
 
     @staticmethod
     def _expire(tbl: Table, cutoff: dt.datetime) -> int:
@@ -1283,6 +1264,26 @@ class Lake:
         fs = self._fs()
         with fs.open(path, "rb") as fh:
             return pq.read_table(fh)
+
+
+def _overwrite(txn: Transaction, props: dict[str, str]) -> Any:
+    """``txn``'s overwrite, carrying forward only manifests that still list live files.
+
+    pyiceberg 0.12 keeps, in every later snapshot, the manifest in which an overwrite
+    records its deleted files (it lists no live file), so a table overwritten at each
+    commit (``datasets``) gained a manifest per commit that every scan then opened. Java
+    Iceberg drops such manifests; so does this wrapper (the deleting snapshot's own
+    manifest list still records the deletion).
+    """
+    ow = txn.update_snapshot(snapshot_properties=props).overwrite()
+    carried = getattr(ow, "_existing_manifests", None)
+    if callable(carried):
+
+        def live_only() -> list[ManifestFile]:
+            return [m for m in carried() if m.has_added_files() or m.has_existing_files()]
+
+        ow._existing_manifests = live_only  # type: ignore[method-assign]
+    return ow
 
 
 def _modified(fs: fsspec.AbstractFileSystem, path: str) -> dt.datetime:
