@@ -1131,6 +1131,22 @@ class Lake:
         say(f"removed {report.orphan_files_removed} orphan file(s)")
         return report
 
+    def expire_history(self, older_than: dt.timedelta) -> dict[str, int]:
+        """Expire every table's snapshots older than ``older_than`` (never the current one
+        nor pinned ones), without the rest of :meth:`maintain`; return how many per table.
+
+        pyiceberg copies a table's whole metadata, snapshot list included, several times
+        per commit: a long history makes every commit slower. The files the expired
+        snapshots released stay until :meth:`maintain` removes them.
+        """
+        cutoff = dt.datetime.now(dt.UTC) - older_than
+        out: dict[str, int] = {}
+        for name in TABLES:
+            n = self._expire(self.table(name), cutoff)
+            if n:
+                out[name] = n
+        return out
+
     @staticmethod
     def _expire(tbl: Table, cutoff: dt.datetime) -> int:
         current = tbl.current_snapshot()

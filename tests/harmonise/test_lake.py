@@ -216,6 +216,13 @@ def test_history_keeps_scans_bounded_datasets_one_file_manifests_merged(
     assert snap is not None
     assert len(snap.manifests(variants.io)) < 4  # 7 appends, without merging 7 manifests
     assert local_lake.table_counts()["variants"] == 7 * 3
+    # history expired without the rest of maintenance: each table keeps its current snapshot
+    expired = local_lake.expire_history(ZERO)
+    assert expired["variants"] == 6 and expired["datasets"] == 6
+    assert all(len(local_lake.table(n).metadata.snapshots) == 1 for n in expired)
+    assert local_lake.table_counts()["variants"] == 7 * 3
+    local_lake.commit(make_submission("ds-9", "c9", ["c9-p1"]))  # the retry check scans rows
+    assert local_lake.table_counts()["variants"] == 8 * 3
 
 def test_retry_check_reads_rows_only_once_history_was_expired(local_lake: Lake) -> None:
     sub = make_submission("ds-a", "c1", ["c1-p1"])
