@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, insert, select, update
+from sqlalchemy import Connection, Select, Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from catalog_api.db import utcnow
@@ -85,9 +85,9 @@ def record(
     return record_many(session, [Event(actor, action, subject, details, at)])[0]
 
 
-def record_many(session: Session, events: Sequence[Event]) -> list[int]:
+def record_many(session: Session | Connection, events: Sequence[Event]) -> list[int]:
     """Append ``events`` in order, in ``session``'s transaction (the caller commits); their
-    sequence numbers.
+    sequence numbers. ``session`` may be a Core connection in a transaction.
 
     The chain head is locked and advanced once for the whole group (one ``UPDATE …
     RETURNING`` reserving ``len(events)`` sequence numbers, one head update at the end)

@@ -323,10 +323,10 @@ class AuditWriter:
                     break
             error: Exception | None = None
             try:
-                with self._sessionmaker() as session:
-                    audit.record_many(session, [e.event for e in items])
-                    session.commit()
-                    self.commits += 1
+                # a Core transaction on a pooled connection: no ORM session per group
+                with self._sessionmaker.kw["bind"].begin() as conn:
+                    audit.record_many(conn, [e.event for e in items])
+                self.commits += 1
             except Exception as exc:  # never lose the thread; the requests answer 503
                 log.exception("discovery audit entries could not be written: %s", items)
                 error = exc
