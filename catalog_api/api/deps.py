@@ -7,7 +7,7 @@ rules (whose request, which centre) live in :mod:`catalog_api.governance.policy`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
@@ -32,8 +32,8 @@ bearer = HTTPBearer(
 )
 
 
-def get_config(request: Request) -> ApiConfig:
-    """The app's configuration."""
+async def get_config(request: Request) -> ApiConfig:
+    """The app's configuration (async: no I/O, so no hop to a worker thread)."""
     config: ApiConfig = request.app.state.config
     return config
 
@@ -44,8 +44,12 @@ def get_lake(request: Request) -> Lake:
     return lake
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """A database session for one request; uncommitted work is rolled back at the end."""
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """A database session for one request; uncommitted work is rolled back at the end.
+
+    Async only so that opening and closing it costs no hop to a worker thread (a session
+    does no I/O until used; the sync routes and dependencies that use it run in the
+    thread pool, one after the other)."""
     factory: sessionmaker[Session] = request.app.state.sessionmaker
     with factory() as session:
         yield session
@@ -108,7 +112,7 @@ VisaGrants = Annotated[list[VisaGrant], Depends(get_visa_grants)]
 def require_roles(*roles: Role) -> Callable[[User], User]:
     """A dependency that lets through only users holding one of ``roles`` (else 403)."""
 
-    def dependency(user: CurrentUser) -> User:
+    async def dependency(user: CurrentUser) -> User:  # no I/O: runs on the event loop
         policy.ensure_roles(user, *roles)
         return user
 
