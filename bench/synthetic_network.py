@@ -22,8 +22,8 @@ has exactly one centre), many patients each.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import csv
+import datetime as dt
 import hashlib
 import sys
 import time

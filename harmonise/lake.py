@@ -70,6 +70,7 @@ from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo, I
 from pyiceberg.expressions.parser import parse
 from pyiceberg.expressions.visitors import bind, extract_field_ids
 from pyiceberg.io.pyarrow import (
+    MetricModeTypes,
     compute_statistics_plan,
     data_file_statistics_from_parquet_metadata,
     expression_to_pyarrow,
@@ -243,11 +244,13 @@ class Lake:
             self.catalog.create_namespace(NAMESPACE)
         for name, tdef in TABLES.items():
             ident = f"{NAMESPACE}.{name}"
+            wanted = {MERGE_PROP: "true", **tdef.properties()}
             if self._exists(ident):
                 tbl = self.catalog.load_table(ident)
-                if tbl.properties.get(MERGE_PROP) != "true":  # a lake made before merging
+                missing = {k: v for k, v in wanted.items() if tbl.properties.get(k) != v}
+                if missing:  # a lake made before these properties were set
                     with tbl.transaction() as txn:
-                        txn.set_properties({MERGE_PROP: "true"})
+                        txn.set_properties(missing)
                 continue
             try:
                 self.catalog.create_table(
@@ -262,7 +265,7 @@ class Lake:
                         "commit.retry.min-wait-ms": "20",
                         "commit.retry.max-wait-ms": "2000",
                         # appends merge manifests once 100 pile up (see _append_files)
-                        MERGE_PROP: "true",
+                        **wanted,
                         "comment": tdef.doc,
                     },
                 )
@@ -419,7 +422,7 @@ class Lake:
         """Write ``data`` (a table, or batches as they are produced) in chunks of at most
         ``WRITE_CHUNK_ROWS`` rows; return the files and the row count.
 
-        A writer thread sorts and encodes a chunk's Parquet files (its partitions on
+        A writer thread partitions and encodes a chunk's Parquet files (its partitions on
         ``WRITE_THREADS`` threads) while the caller produces the next chunk, so reading
         and writing overlap and memory holds about two chunks. The files are registered
         with Iceberg only by the caller's single append: a failure part-way leaves
@@ -436,8 +439,11 @@ class Lake:
                 total += conformed.num_rows
                 if pending is not None:
                     files += pending.result()
+                # in arrival order: Iceberg does not require sorted files (they are
+                # registered without a sort order id); `lake maintain` rewrites them in the
+                # table's sort order when it compacts, off the ingest path
                 pending = writer.submit(
-                    self._write_files, tbl, tdef, conformed, tags, sub.submission_id
+                    self._write_files, tbl, tdef, conformed, tags, sub.submission_id, False
                 )
                 del conformed  # the writer holds the only reference: freed once written
             if pending is not None:
@@ -538,8 +544,10 @@ class Lake:
         data: pa.Table,
         tags: Mapping[str, Any],
         label: str,
+        sort: bool = True,
     ) -> list[DataFile]:
-        """Write ``data`` as sorted Parquet files (one per partition) signed with ``tags``.
+        """Write ``data`` as Parquet files (one per partition) signed with ``tags``, each
+        in the table's sort order (``sort``) or in arrival order.
 
         ``tags`` maps each dataset id in ``data`` to that dataset's tags. The rows are
         ordered once (:meth:`_split_partitions`); each partition's rows are gathered and
@@ -548,7 +556,7 @@ class Lake:
         chunk are written on every core instead of one after the other.
         """
         base = f"{tbl.location().rstrip('/')}/data/"
-        data, parts = self._split_partitions(tdef, data)
+        data, parts = self._split_partitions(tdef, data, sort)
 
         def one(part: tuple[str, Record, pa.Array | None]) -> DataFile:
             part_dir, partition, rows = part
@@ -571,19 +579,29 @@ class Lake:
         ``parquet_file_to_data_file`` cannot infer a bucket partition from statistics, so
         the partition value computed while splitting is passed in.
         """
+        schema = tbl.metadata.schema()
+        plan = compute_statistics_plan(schema, tbl.metadata.properties)
+        no_bounds = {
+            schema.find_column_name(fid)
+            for fid, col in plan.items()
+            if col.mode.type == MetricModeTypes.NONE
+        }
+        # Parquet statistics only where the table keeps bounds (``TableDef.no_bounds``)
+        stats: bool | list[str] = (
+            [c for c in data.column_names if c not in no_bounds] if no_bounds else True
+        )
         output = tbl.io.new_output(path)
         with output.create(overwrite=True) as out:
             sink = _HashingSink(out)
-            writer = pq.ParquetWriter(sink, data.schema, compression="zstd")
+            writer = pq.ParquetWriter(sink, data.schema, compression="zstd", write_statistics=stats)
             writer.write_table(data)
             writer.add_key_value_metadata(
                 sign_tags(tags, self._tag_key, file_sha256=sink.hexdigest())
             )
             writer.close()
-        schema = tbl.metadata.schema()
-        stats = data_file_statistics_from_parquet_metadata(
+        file_stats = data_file_statistics_from_parquet_metadata(
             parquet_metadata=writer.writer.metadata,
-            stats_columns=compute_statistics_plan(schema, tbl.metadata.properties),
+            stats_columns=plan,
             parquet_column_mapping=parquet_path_to_id_mapping(schema),
         )
         return DataFile.from_args(
@@ -596,17 +614,19 @@ class Lake:
             spec_id=tbl.metadata.default_spec_id,
             equality_ids=None,
             key_metadata=None,
-            **stats.to_serialized_dict(),
+            **file_stats.to_serialized_dict(),
         )
 
     @staticmethod
     def _split_partitions(
-        tdef: TableDef, data: pa.Table
+        tdef: TableDef, data: pa.Table, sort: bool = True
     ) -> tuple[pa.Table, list[tuple[str, Record, pa.Array | None]]]:
         """Order ``data`` by (partition, the table's sort columns) in one pass: return the
         rows (one contiguous chunk per column) and, per partition, its directory, its
         partition value and the indices of its rows in sort order (None: all rows, as
-        they are).
+        they are). Without ``sort``, a partition's rows keep their arrival order (Arrow's
+        sort is stable): gathering ascending indices costs about a third of gathering
+        them in sort order, and a commit does not need the order (see ``_write_stream``).
 
         Only the key columns are sorted (``sort_indices``); the rows are gathered per
         partition by the caller. Gathering from one contiguous chunk is several times
@@ -614,7 +634,7 @@ class Lake:
         made of the reader's batches), so the columns are concatenated first.
         """
         data = data.combine_chunks()
-        keys = [(c, "ascending") for c in tdef.sort]
+        keys = [(c, "ascending") for c in tdef.sort] if sort else []
         if tdef.bucket is None:
             order = pc.sort_indices(data.select(list(tdef.sort)), sort_keys=keys) if keys else None
             return data, [("", Record(), order)]
@@ -628,8 +648,8 @@ class Lake:
         buckets = pc.take(buckets_of_unique, pc.index_in(values, value_set=uniques))
         if isinstance(buckets, pa.ChunkedArray):
             buckets = buckets.combine_chunks()
-        sort_keys = pa.table([buckets, *(data.column(c) for c in tdef.sort)],
-                             names=["__bucket", *tdef.sort])  # fmt: skip
+        sort_keys = pa.table([buckets, *(data.column(c) for c, _ in keys)],
+                             names=["__bucket", *(c for c, _ in keys)])  # fmt: skip
         order = pc.sort_indices(sort_keys, sort_keys=[("__bucket", "ascending"), *keys])
         runs = pc.run_end_encode(pc.take(buckets, order))
         parts: list[tuple[str, Record, pa.Array | None]] = []

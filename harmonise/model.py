@@ -73,6 +73,10 @@ class TableDef:
     columns: tuple[Column, ...]
     bucket: tuple[str, int] | None = None
     sort: tuple[str, ...] = ()
+    #: Top-level, non-nested columns whose value bounds the table's metadata does not keep
+    #: (Iceberg metrics mode ``none``): nothing selects files by them, and their Parquet
+    #: statistics cost a third of a commit's encoding (measured on 1M variant rows).
+    no_bounds: tuple[str, ...] = ()
     _schema: list[Schema] = field(default_factory=list, compare=False, repr=False)
 
     @property
@@ -86,6 +90,10 @@ class TableDef:
     def column_names(self) -> list[str]:
         """The column names in schema order."""
         return [c.name for c in self.columns]
+
+    def properties(self) -> dict[str, str]:
+        """Iceberg table properties that follow from the definition (metrics modes)."""
+        return {f"write.metadata.metrics.column.{c}": "none" for c in self.no_bounds}
 
     def partition_spec(self) -> PartitionSpec:
         """The table's partition spec."""
@@ -278,6 +286,24 @@ VARIANTS = _t(
     Column("pipeline_fingerprint", STR, "Fingerprint of the pipeline that called it."),
     bucket=("gene", 8),
     sort=("gene", "protein_change", "patient_id"),
+    no_bounds=(
+        "ref",
+        "alt",
+        "variant_key",
+        "filter",
+        "qual",
+        "genotype",
+        "depth",
+        "alt_depth",
+        "vaf",
+        "normal_depth",
+        "normal_alt_depth",
+        "normal_vaf",
+        "transcript",
+        "hgvs_c",
+        "hgvs_p",
+        "annotation_source",
+    ),
 )
 
 BIOMARKERS = _t(

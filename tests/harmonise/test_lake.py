@@ -224,6 +224,7 @@ def test_history_keeps_scans_bounded_datasets_one_file_manifests_merged(
     local_lake.commit(make_submission("ds-9", "c9", ["c9-p1"]))  # the retry check scans rows
     assert local_lake.table_counts()["variants"] == 8 * 3
 
+
 def test_retry_check_reads_rows_only_once_history_was_expired(local_lake: Lake) -> None:
     sub = make_submission("ds-a", "c1", ["c1-p1"])
     local_lake.commit(sub)
@@ -338,6 +339,75 @@ def test_maintenance_compacts_small_files(lake: Lake) -> None:
     assert visible(lake)["patients"] == 4
     # compacted files still verify
     assert lake.read("variants").num_rows == 12
+
+
+def test_variant_files_keep_bounds_only_of_columns_files_are_selected_by(
+    local_lake: Lake,
+) -> None:
+    tbl = local_lake.table("variants")
+    with tbl.transaction() as txn:  # as a lake made before the metrics modes were set
+        txn.remove_properties("write.metadata.metrics.column.hgvs_p")
+    assert local_lake.init() == []  # sets them again
+    local_lake.commit(make_submission("ds-a", "c1", ["c1-p1"]))
+    tbl = local_lake.table("variants")
+    assert tbl.properties["write.metadata.metrics.column.hgvs_p"] == "none"
+    schema = tbl.schema()
+    for task in tbl.scan().plan_files():
+        names = {schema.find_column_name(i) for i in task.file.lower_bounds}
+        assert {"gene", "patient_id", "submission_id", "pos"} <= names
+        assert not names & set(TABLES["variants"].no_bounds)
+        meta = pq.read_metadata(task.file.file_path.removeprefix("file://"))
+        stats = {
+            meta.schema.column(i).name: meta.row_group(0).column(i).is_stats_set
+            for i in range(meta.num_columns)
+        }
+        assert stats["gene"] and not stats["variant_key"] and not stats["hgvs_p"]
+    # pruning still works on a column with bounds and reading on one without
+    assert local_lake.read("variants", row_filter="gene = 'BRAF'").num_rows == 1
+    assert local_lake.read("variants", row_filter="alt = 'T'").num_rows == 3
+
+
+def test_commits_keep_arrival_order_and_compaction_sorts(local_lake: Lake) -> None:
+    def variant_files() -> list[list[tuple[str, str, str]]]:
+        tbl = local_lake.table("variants")
+        out = []
+        for task in tbl.scan().plan_files():
+            t = local_lake.open_file(task.file.file_path)
+            out.append(
+                list(
+                    zip(
+                        t.column("gene").to_pylist(),
+                        t.column("protein_change").to_pylist(),
+                        t.column("patient_id").to_pylist(),
+                        strict=True,
+                    )
+                )
+            )
+        return out
+
+    # patients in descending order: the table's sort order would put them ascending
+    sub = make_submission("ds-a", "c1", ["c1-p3", "c1-p2", "c1-p1"])
+    local_lake.commit(sub)
+    v = sub.tables["variants"]
+    assert isinstance(v, pa.Table)
+    arrival = list(
+        zip(
+            v.column("gene").to_pylist(),
+            v.column("protein_change").to_pylist(),
+            v.column("patient_id").to_pylist(),
+            strict=True,
+        )
+    )
+    files = variant_files()
+    assert sum(len(f) for f in files) == 9
+    assert all(f == [r for r in arrival if r in f] for f in files)
+    assert any(f != sorted(f) for f in files)
+    local_lake.commit(make_submission("ds-b", "c2", ["c2-p2", "c2-p1"]))
+    local_lake.maintain(expire_older_than=ZERO, grace=ZERO)
+    files = variant_files()
+    assert sum(len(f) for f in files) == 15
+    assert all(f == sorted(f) for f in files)  # (gene, protein_change, patient_id)
+    assert any(len(f) > 3 for f in files)
 
 
 # -- the embedded default only (fast) -------------------------------------------------------
