@@ -43,6 +43,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+from isal import igzip, isal_zlib
 
 from harmonise.errors import (
     ContigError,
@@ -1481,14 +1482,21 @@ def _iter_text_tables(header: VcfHeader, roles: SampleRoles) -> Iterator[pa.Tabl
     # Arrow skips the header lines within its first block: make the block hold them
     block = max(TEXT_BLOCK_BYTES, 2 * len(_sniff(header.path)[2]) + 4096)
     opts = _csv_options(names, types, header.header_lines, block)
-    comp = "gzip" if _is_gzip(header.path) else None
-    stream = pa.input_stream(header.path, compression=comp, buffer_size=1 << 20)
+    # gzip/BGZF through ISA-L (python-isal): it inflates about twice as fast as zlib (Arrow's
+    # gzip codec), and inflating is the one serial step of this reader
+    stream: Any = (
+        igzip.open(header.path, "rb")
+        if _is_gzip(header.path)
+        else pa.input_stream(header.path, buffer_size=1 << 20)
+    )
     try:
         try:
             reader = pacsv.open_csv(stream, **opts)
         except pa.ArrowInvalid as exc:
             if "Empty CSV file" in str(exc):
                 return
+            raise _Unsupported(str(exc)) from None
+        except (pa.ArrowException, OSError, EOFError, isal_zlib.error) as exc:
             raise _Unsupported(str(exc)) from None
         pending: list[pa.RecordBatch] = []
         rows = 0
@@ -1497,7 +1505,7 @@ def _iter_text_tables(header: VcfHeader, roles: SampleRoles) -> Iterator[pa.Tabl
                 batch = reader.read_next_batch()
             except StopIteration:
                 break
-            except (pa.ArrowException, OSError) as exc:
+            except (pa.ArrowException, OSError, EOFError, isal_zlib.error) as exc:
                 raise _Unsupported(str(exc)) from None
             pending.append(batch)
             rows += batch.num_rows

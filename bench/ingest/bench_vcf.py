@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -88,8 +89,8 @@ def large(records: int, commit: bool, work: Path, engine: str, repeat: int) -> N
         # tables) is not timed; each run commits one more submission to it
         from harmonise.lake import Lake, LakeConfig, Submission
 
-        (work / "wh").mkdir(exist_ok=True)
-        lake = Lake(LakeConfig(f"sqlite:///{work}/cat.db", str(work / "wh")), b"k")
+        home = Path(tempfile.mkdtemp(prefix="lake-", dir=work))  # a new lake per run
+        lake = Lake(LakeConfig(f"sqlite:///{home}/cat.db", str(home / "wh")), b"k")
         lake.init()
 
     def ours() -> None:
@@ -120,6 +121,8 @@ def large(records: int, commit: bool, work: Path, engine: str, repeat: int) -> N
                                {"variants": rows()}, {}))  # fmt: skip
 
     t_ours = _best(ours, repeat)
+    if lake is not None:
+        shutil.rmtree(home, ignore_errors=True)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"large: {st.records:,} records; bcftools query {st.records / t_query:,.0f} rec/s "
           f"({t_query:.2f} s); ours ({engine}{' +commit' if commit else ''}) "
