@@ -44,7 +44,9 @@ import hashlib
 import json
 import logging
 import struct
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -65,6 +67,7 @@ from pyiceberg.exceptions import (
     NamespaceAlreadyExistsError,
     NoSuchTableError,
     TableAlreadyExistsError,
+    ValidationException,
 )
 from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, EqualTo, In, Or
 from pyiceberg.expressions.parser import parse
@@ -487,6 +490,8 @@ class Lake:
         last = int(getattr(tbl.metadata, "last_sequence_number", 0) or 0)  # 0 in format v1
         if last > 0 and {snap.sequence_number for snap in snaps} == set(range(1, last + 1)):
             return False
+        if not _may_hold(tbl, "submission_id", submission_id):
+            return False  # no data file's submission_id bounds admit it
         found = tbl.scan(
             row_filter=EqualTo(term="submission_id", value=submission_id),
             selected_fields=("submission_id",),
@@ -742,7 +747,9 @@ class Lake:
                             for f in new_files:
                                 fa.append_data_file(f)
                 return replaced
-            except CommitFailedException as exc:
+            except (CommitFailedException, ValidationException) as exc:
+                # ValidationException: pyiceberg's own retry of the overwrite found that a
+                # concurrent commit changed the rows it replaces; re-plan from the new state
                 log.warning("datasets commit conflicted (%s), retry %d", exc, attempt)
         raise CommitConflictError(
             f"submission {sub.submission_id}: the datasets commit kept conflicting after "
@@ -1033,7 +1040,7 @@ class Lake:
             try:
                 self._replace_files(tbl, old_files, new_files, reason)
                 return count
-            except CommitFailedException as exc:
+            except (CommitFailedException, ValidationException) as exc:
                 log.warning("delete on %s conflicted (%s), retry %d", name, exc, attempt)
         raise CommitConflictError(f"delete on {name} kept conflicting; run it again")
 
@@ -1225,7 +1232,7 @@ class Lake:
             try:
                 self._replace_files(tbl, old, new, "compact")
                 return len(tasks), len(tasks) - len(old) + len(new)
-            except CommitFailedException as exc:
+            except (CommitFailedException, ValidationException) as exc:
                 log.warning("compaction of %s conflicted (%s), retry %d", name, exc, attempt)
         return 0, 0
 
@@ -1300,6 +1307,47 @@ class Lake:
         fs = self._fs()
         with fs.open(path, "rb") as fh:
             return pq.read_table(fh)
+
+
+#: Per manifest file (immutable once written) and field id: the value bounds of its live
+#: data files, so that a question asked at every commit reads only new manifests.
+_BOUNDS: OrderedDict[tuple[str, int], list[tuple[bytes | None, bytes | None]]] = OrderedDict()
+_BOUNDS_LOCK = threading.Lock()
+_BOUNDS_MAX = 20_000
+
+
+def _may_hold(tbl: Table, column: str, value: str) -> bool:
+    """False only if no current data file of ``tbl`` can hold ``value`` in ``column``
+    (its bounds exclude it); True means a scan must tell.
+
+    What a filtered scan's planning does, without decoding every manifest at every call:
+    each manifest's bounds are read once per process. Truncated string bounds stay
+    conservative (lower ≤ min, upper ≥ max), so the answer is never a false "no".
+    """
+    snap = tbl.current_snapshot()
+    if snap is None:
+        return False
+    fid = tbl.schema().find_field(column).field_id
+    want = value.encode()
+    for manifest in snap.manifests(tbl.io):
+        key = (manifest.manifest_path, fid)
+        with _BOUNDS_LOCK:
+            bounds = _BOUNDS.get(key)
+            if bounds is not None:
+                _BOUNDS.move_to_end(key)
+        if bounds is None:
+            bounds = [
+                (e.data_file.lower_bounds.get(fid), e.data_file.upper_bounds.get(fid))
+                for e in manifest.fetch_manifest_entry(tbl.io, discard_deleted=True)
+            ]
+            with _BOUNDS_LOCK:
+                _BOUNDS[key] = bounds
+                while len(_BOUNDS) > _BOUNDS_MAX:
+                    _BOUNDS.popitem(last=False)
+        for low, high in bounds:
+            if (low is None or low <= want) and (high is None or want <= high):
+                return True
+    return False
 
 
 def _overwrite(txn: Transaction, props: dict[str, str]) -> Any:

@@ -27,7 +27,15 @@ from harmonise.errors import (
     TamperedFileError,
     UnknownVersionError,
 )
-from harmonise.lake import MERGE_PROP, SUBMISSION_PROP, Lake, LakeConfig, LakeVersion, Submission
+from harmonise.lake import (
+    MERGE_PROP,
+    SUBMISSION_PROP,
+    Lake,
+    LakeConfig,
+    LakeVersion,
+    Submission,
+    _may_hold,
+)
 from harmonise.model import DATA_TABLES, TABLES
 from tests.conftest import TAG_KEY
 from tests.harmonise.lakefixtures import make_submission
@@ -238,6 +246,10 @@ def test_retry_check_reads_rows_only_once_history_was_expired(local_lake: Lake) 
     assert all(p.get(SUBMISSION_PROP) != sub.submission_id for p in summaries)
     assert Lake._has_submission_append(tbl, sub.submission_id)  # now by its rows
     assert not Lake._has_submission_append(tbl, "sub-never-written")
+    # the files' submission_id bounds answer "no" without a scan; "maybe" needs one
+    assert not _may_hold(tbl, "submission_id", "sub-never-written")
+    assert _may_hold(tbl, "submission_id", sub.submission_id)
+    assert not _may_hold(tbl, "submission_id", sub.submission_id[:15] + "~")
 
 
 def test_duckdb_view_answers_sql_at_a_version(lake: Lake) -> None:
