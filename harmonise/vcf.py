@@ -37,7 +37,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import pyarrow as pa
@@ -54,6 +54,9 @@ from harmonise.errors import (
 )
 
 Engine = Literal["auto", "text", "pysam", "bcftools", "cyvcf2"]
+
+#: What ISA-L raises on a corrupt stream (typed loosely by python-isal).
+_INFLATE_ERROR = cast("type[Exception]", isal_zlib.error)
 
 #: Files up to this size (bytes on disk) are read in-process (cyvcf2); larger ones by
 #: ``bcftools query`` streamed into Arrow. See ``bench/ingest``.
@@ -1496,7 +1499,7 @@ def _iter_text_tables(header: VcfHeader, roles: SampleRoles) -> Iterator[pa.Tabl
             if "Empty CSV file" in str(exc):
                 return
             raise _Unsupported(str(exc)) from None
-        except (pa.ArrowException, OSError, EOFError, isal_zlib.error) as exc:
+        except (pa.ArrowException, OSError, EOFError, _INFLATE_ERROR) as exc:
             raise _Unsupported(str(exc)) from None
         pending: list[pa.RecordBatch] = []
         rows = 0
@@ -1505,7 +1508,7 @@ def _iter_text_tables(header: VcfHeader, roles: SampleRoles) -> Iterator[pa.Tabl
                 batch = reader.read_next_batch()
             except StopIteration:
                 break
-            except (pa.ArrowException, OSError, EOFError, isal_zlib.error) as exc:
+            except (pa.ArrowException, OSError, EOFError, _INFLATE_ERROR) as exc:
                 raise _Unsupported(str(exc)) from None
             pending.append(batch)
             rows += batch.num_rows

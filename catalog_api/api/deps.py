@@ -7,7 +7,7 @@ rules (whose request, which centre) live in :mod:`catalog_api.governance.policy`
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
@@ -109,7 +109,7 @@ def get_visa_grants(request: Request, _user: CurrentUser) -> list[VisaGrant]:
 VisaGrants = Annotated[list[VisaGrant], Depends(get_visa_grants)]
 
 
-def require_roles(*roles: Role) -> Callable[[User], User]:
+def require_roles(*roles: Role) -> Callable[[User], Awaitable[User]]:
     """A dependency that lets through only users holding one of ``roles`` (else 403)."""
 
     async def dependency(user: CurrentUser) -> User:  # no I/O: runs on the event loop
