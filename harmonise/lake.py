@@ -562,28 +562,6 @@ class Lake:
         """
         base = f"{tbl.location().rstrip('/')}/data/"
         data, parts = self._split_partitions(tdef, data, sort)
-
-        def one(part: tuple[str, Record, pa.Array | None]) -> DataFile:
-            part_dir, partition, rows = part
-            path = f"{base}{part_dir}{label[:16]}-{uuid.uuid4().hex}.parquet"
-            chunk = data if rows is None else data.take(rows)
-            return self._write_one(tbl, path, chunk, partition, tags)
-
-        if len(parts) < 2:
-            return [one(p) for p in parts]
-        with ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="lake-part") as pool:
-            return list(pool.map(one, parts))
-
-    def _write_one(
-        self, tbl: Table, path: str, data: pa.Table, partition: Record, tags: Mapping[str, Any]
-    ) -> DataFile:
-        """Write one signed Parquet file and describe it for Iceberg (stats from its footer).
-
-        The signature covers the tags and the SHA-256 of every byte before the footer, so
-        a file whose rows or tags are edited is refused on read. pyiceberg's
-        ``parquet_file_to_data_file`` cannot infer a bucket partition from statistics, so
-        the partition value computed while splitting is passed in.
-        """
         schema = tbl.metadata.schema()
         plan = compute_statistics_plan(schema, tbl.metadata.properties)
         no_bounds = {
@@ -595,6 +573,35 @@ class Lake:
         stats: bool | list[str] = (
             [c for c in data.column_names if c not in no_bounds] if no_bounds else True
         )
+
+        def one(part: tuple[str, Record, pa.Array | None]) -> DataFile:
+            part_dir, partition, rows = part
+            path = f"{base}{part_dir}{label[:16]}-{uuid.uuid4().hex}.parquet"
+            chunk = data if rows is None else data.take(rows)
+            return self._write_one(tbl, path, chunk, partition, tags, plan, stats)
+
+        if len(parts) < 2:
+            return [one(p) for p in parts]
+        with ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="lake-part") as pool:
+            return list(pool.map(one, parts))
+
+    def _write_one(
+        self,
+        tbl: Table,
+        path: str,
+        data: pa.Table,
+        partition: Record,
+        tags: Mapping[str, Any],
+        plan: dict[int, Any],
+        stats: bool | list[str],
+    ) -> DataFile:
+        """Write one signed Parquet file and describe it for Iceberg (stats from its footer).
+
+        The signature covers the tags and the SHA-256 of every byte before the footer, so
+        a file whose rows or tags are edited is refused on read. pyiceberg's
+        ``parquet_file_to_data_file`` cannot infer a bucket partition from statistics, so
+        the partition value computed while splitting is passed in.
+        """
         output = tbl.io.new_output(path)
         with output.create(overwrite=True) as out:
             sink = _HashingSink(out)
@@ -607,7 +614,7 @@ class Lake:
         file_stats = data_file_statistics_from_parquet_metadata(
             parquet_metadata=writer.writer.metadata,
             stats_columns=plan,
-            parquet_column_mapping=parquet_path_to_id_mapping(schema),
+            parquet_column_mapping=parquet_path_to_id_mapping(tbl.metadata.schema()),
         )
         return DataFile.from_args(
             content=DataFileContent.DATA,
@@ -710,8 +717,6 @@ class Lake:
         row = pa.Table.from_pylist([values], schema=arrow_schema("datasets"))
         for attempt in range(COMMIT_ATTEMPTS):
             tbl = self.table("datasets")
-            if self._dataset_rows_where(EqualTo(term="submission_id", value=sub.submission_id)):
-                return None  # a concurrent retry of the same submission won
             # The table is rewritten whole, into one file, at every commit: it holds one
             # small row per dataset, so a reader (the discovery index polls it, every write
             # looks up tags in it) opens one file however many centres have committed —
@@ -720,9 +725,14 @@ class Lake:
             replaced: str | None = None
             keep_parts: list[pa.Table] = []
             planned = tbl.scan().plan_files() if tbl.current_snapshot() is not None else []
-            for task in planned:
-                data = self._read_verified(tbl, task.file.file_path)
-                old_files.append(task.file)
+            current = [(t.file, self._read_verified(tbl, t.file.file_path)) for t in planned]
+            if any(
+                pc.any(pc.equal(data.column("submission_id"), sub.submission_id)).as_py()
+                for _, data in current
+            ):
+                return None  # a concurrent retry of the same submission won
+            for file, data in current:
+                old_files.append(file)
                 hit = pc.equal(data.column("dataset_id"), sub.dataset_id)
                 if pc.any(hit).as_py():
                     replaced = data.filter(hit).column("submission_id")[0].as_py()

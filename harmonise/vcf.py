@@ -55,8 +55,14 @@ from harmonise.errors import (
 
 Engine = Literal["auto", "text", "pysam", "bcftools", "cyvcf2"]
 
-#: What ISA-L raises on a corrupt stream (typed loosely by python-isal).
-_INFLATE_ERROR = cast("type[Exception]", isal_zlib.error)
+#: What reading a text VCF through Arrow's CSV reader can raise (ISA-L's error class is
+#: typed loosely by python-isal): the text engine then leaves the file to htslib.
+_READ_ERRORS: tuple[type[Exception], ...] = (
+    pa.ArrowException,
+    OSError,
+    EOFError,
+    cast("type[Exception]", isal_zlib.error),
+)
 
 #: Files up to this size (bytes on disk) are read in-process (cyvcf2); larger ones by
 #: ``bcftools query`` streamed into Arrow. See ``bench/ingest``.
@@ -1499,7 +1505,7 @@ def _iter_text_tables(header: VcfHeader, roles: SampleRoles) -> Iterator[pa.Tabl
             if "Empty CSV file" in str(exc):
                 return
             raise _Unsupported(str(exc)) from None
-        except (pa.ArrowException, OSError, EOFError, _INFLATE_ERROR) as exc:
+        except _READ_ERRORS as exc:
             raise _Unsupported(str(exc)) from None
         pending: list[pa.RecordBatch] = []
         rows = 0
@@ -1508,7 +1514,7 @@ def _iter_text_tables(header: VcfHeader, roles: SampleRoles) -> Iterator[pa.Tabl
                 batch = reader.read_next_batch()
             except StopIteration:
                 break
-            except (pa.ArrowException, OSError, EOFError, _INFLATE_ERROR) as exc:
+            except _READ_ERRORS as exc:
                 raise _Unsupported(str(exc)) from None
             pending.append(batch)
             rows += batch.num_rows

@@ -86,10 +86,10 @@ def large(records: int, commit: bool, work: Path, engine: str, repeat: int) -> N
     lake = None
     if commit:
         # the hub's lake exists before a bundle arrives: its set-up (imports, creating the
-        # tables) is not timed; each run commits one more submission to it
+        # tables) is not timed; each of the --repeat runs commits one more submission to it
         from harmonise.lake import Lake, LakeConfig, Submission
 
-        home = Path(tempfile.mkdtemp(prefix="lake-", dir=work))  # a new lake per run
+        home = Path(tempfile.mkdtemp(prefix="lake-", dir=work))  # removed at the end
         lake = Lake(LakeConfig(f"sqlite:///{home}/cat.db", str(home / "wh")), b"k")
         lake.init()
 
