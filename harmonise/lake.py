@@ -115,8 +115,11 @@ READ_THREADS = 4
 Progress = Callable[[str], None]
 #: Rows of one table in a submission: a whole table, or pieces as they are produced.
 TableRows: TypeAlias = pa.Table | Iterable[pa.Table | pa.RecordBatch]
-#: Rows encoded per write chunk of a streamed table (one file per partition per chunk).
-WRITE_CHUNK_ROWS = 500_000
+#: Rows encoded per write chunk of a streamed table: each chunk becomes one row group in
+#: each of its partitions' files (see ``_PartitionFiles``).
+WRITE_CHUNK_ROWS = 200_000
+#: Rows after which a partition's file is closed and the next chunk starts a new one.
+FILE_MAX_ROWS = 5_000_000
 #: Partition files of one chunk gathered and encoded at once (see ``Lake._write_files``).
 WRITE_THREADS = 2
 
@@ -425,33 +428,37 @@ class Lake:
         """Write ``data`` (a table, or batches as they are produced) in chunks of at most
         ``WRITE_CHUNK_ROWS`` rows; return the files and the row count.
 
-        A writer thread partitions and encodes a chunk's Parquet files (its partitions on
-        ``WRITE_THREADS`` threads) while the caller produces the next chunk, so reading
-        and writing overlap and memory holds about two chunks. The files are registered
+        Each partition has one file for the whole stream, which takes a row group per chunk
+        (``_PartitionFiles``). A writer thread partitions and encodes a chunk (its
+        partitions on ``WRITE_THREADS`` threads) while the caller produces the next one,
+        so reading and writing overlap, memory holds about two chunks, and what is left
+        after the last row is read is one chunk and the footers. The files are registered
         with Iceberg only by the caller's single append: a failure part-way leaves
         unreferenced files that no reader sees and maintenance removes.
         """
-        files: list[DataFile] = []
         total = 0
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-write") as writer:
-            pending: Future[list[DataFile]] | None = None
-            for chunk in _chunks(data, WRITE_CHUNK_ROWS):
-                self._check_columns(sub, tdef.name, chunk.column_names)
-                conformed = self._conform(tdef, chunk, sub)
-                del chunk
-                total += conformed.num_rows
+        # in arrival order: Iceberg does not require sorted files (they are registered
+        # without a sort order id); `lake maintain` rewrites them in the table's sort
+        # order when it compacts, off the ingest path
+        files = _PartitionFiles(self, tbl, tdef, tags, sub.submission_id, sort=False)
+        try:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-write") as writer:
+                pending: Future[None] | None = None
+                for chunk in _chunks(data, WRITE_CHUNK_ROWS):
+                    self._check_columns(sub, tdef.name, chunk.column_names)
+                    conformed = self._conform(tdef, chunk, sub)
+                    del chunk
+                    total += conformed.num_rows
+                    if pending is not None:
+                        pending.result()
+                    pending = writer.submit(files.write, conformed)
+                    del conformed  # the writer holds the only reference: freed once written
                 if pending is not None:
-                    files += pending.result()
-                # in arrival order: Iceberg does not require sorted files (they are
-                # registered without a sort order id); `lake maintain` rewrites them in the
-                # table's sort order when it compacts, off the ingest path
-                pending = writer.submit(
-                    self._write_files, tbl, tdef, conformed, tags, sub.submission_id, False
-                )
-                del conformed  # the writer holds the only reference: freed once written
-            if pending is not None:
-                files += pending.result()
-        return files, total
+                    pending.result()
+            return files.close(), total
+        except BaseException:
+            files.abort()
+            raise
 
     @staticmethod
     def _submission_rows(tbl: Table, submission_id: str) -> int:
@@ -552,82 +559,14 @@ class Lake:
         sort: bool = True,
     ) -> list[DataFile]:
         """Write ``data`` as Parquet files (one per partition) signed with ``tags``, each
-        in the table's sort order (``sort``) or in arrival order.
-
-        ``tags`` maps each dataset id in ``data`` to that dataset's tags. The rows are
-        ordered once (:meth:`_split_partitions`); each partition's rows are gathered and
-        encoded on its own thread (``WRITE_THREADS`` at once): Arrow's ``take``, Parquet
-        encoding, compression and SHA-256 all release the GIL, so the partitions of a
-        chunk are written on every core instead of one after the other.
-        """
-        base = f"{tbl.location().rstrip('/')}/data/"
-        data, parts = self._split_partitions(tdef, data, sort)
-        schema = tbl.metadata.schema()
-        plan = compute_statistics_plan(schema, tbl.metadata.properties)
-        no_bounds = {
-            schema.find_column_name(fid)
-            for fid, col in plan.items()
-            if col.mode.type == MetricModeTypes.NONE
-        }
-        # Parquet statistics only where the table keeps bounds (``TableDef.no_bounds``)
-        stats: bool | list[str] = (
-            [c for c in data.column_names if c not in no_bounds] if no_bounds else True
-        )
-
-        def one(part: tuple[str, Record, pa.Array | None]) -> DataFile:
-            part_dir, partition, rows = part
-            path = f"{base}{part_dir}{label[:16]}-{uuid.uuid4().hex}.parquet"
-            chunk = data if rows is None else data.take(rows)
-            return self._write_one(tbl, path, chunk, partition, tags, plan, stats)
-
-        if len(parts) < 2:
-            return [one(p) for p in parts]
-        with ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="lake-part") as pool:
-            return list(pool.map(one, parts))
-
-    def _write_one(
-        self,
-        tbl: Table,
-        path: str,
-        data: pa.Table,
-        partition: Record,
-        tags: Mapping[str, Any],
-        plan: dict[int, Any],
-        stats: bool | list[str],
-    ) -> DataFile:
-        """Write one signed Parquet file and describe it for Iceberg (stats from its footer).
-
-        The signature covers the tags and the SHA-256 of every byte before the footer, so
-        a file whose rows or tags are edited is refused on read. pyiceberg's
-        ``parquet_file_to_data_file`` cannot infer a bucket partition from statistics, so
-        the partition value computed while splitting is passed in.
-        """
-        output = tbl.io.new_output(path)
-        with output.create(overwrite=True) as out:
-            sink = _HashingSink(out)
-            writer = pq.ParquetWriter(sink, data.schema, compression="zstd", write_statistics=stats)
-            writer.write_table(data)
-            writer.add_key_value_metadata(
-                sign_tags(tags, self._tag_key, file_sha256=sink.hexdigest())
-            )
-            writer.close()
-        file_stats = data_file_statistics_from_parquet_metadata(
-            parquet_metadata=writer.writer.metadata,
-            stats_columns=plan,
-            parquet_column_mapping=parquet_path_to_id_mapping(tbl.metadata.schema()),
-        )
-        return DataFile.from_args(
-            content=DataFileContent.DATA,
-            file_path=path,
-            file_format=FileFormat.PARQUET,
-            partition=partition,
-            file_size_in_bytes=len(tbl.io.new_input(path)),
-            sort_order_id=None,
-            spec_id=tbl.metadata.default_spec_id,
-            equality_ids=None,
-            key_metadata=None,
-            **file_stats.to_serialized_dict(),
-        )
+        in the table's sort order (``sort``) or in arrival order (see ``_PartitionFiles``)."""
+        files = _PartitionFiles(self, tbl, tdef, tags, label, sort=sort)
+        try:
+            files.write(data)
+            return files.close()
+        except BaseException:
+            files.abort()
+            raise
 
     @staticmethod
     def _split_partitions(
@@ -1423,6 +1362,142 @@ class _HashingSink:
 
     def hexdigest(self) -> str:
         return self._hash.hexdigest()
+
+
+@dataclass
+class _OpenFile:
+    """A partition's Parquet file being written (see :class:`_PartitionFiles`)."""
+
+    path: str
+    partition: Record
+    stream: Any
+    sink: _HashingSink
+    writer: pq.ParquetWriter
+    rows: int = 0
+
+
+class _PartitionFiles:
+    """The signed Parquet files of one write: one open file per partition, each chunk
+    written to it as a row group; a file is closed after ``FILE_MAX_ROWS`` rows.
+
+    ``tags`` maps each dataset id in the rows to that dataset's tags. Each chunk's rows are
+    ordered once (``Lake._split_partitions``); its partitions are gathered and encoded on
+    ``WRITE_THREADS`` threads at once (Arrow's ``take``, Parquet encoding, compression and
+    SHA-256 release the GIL). :meth:`close` signs each file (tags and the SHA-256 of every
+    byte before the footer, so a file whose rows or tags are edited is refused on read)
+    and describes it for Iceberg from its footer's statistics, which pyiceberg gathers over
+    every row group. Statistics are written only for the columns the table keeps bounds
+    for (``TableDef.no_bounds``).
+    """
+
+    def __init__(
+        self,
+        lake: Lake,
+        tbl: Table,
+        tdef: TableDef,
+        tags: Mapping[str, Any],
+        label: str,
+        *,
+        sort: bool,
+    ) -> None:
+        self._lake, self._tbl, self._tdef, self._tags, self._sort = lake, tbl, tdef, tags, sort
+        self._label = label[:16]
+        self._base = f"{tbl.location().rstrip('/')}/data/"
+        self._schema = tbl.metadata.schema()
+        self._plan = compute_statistics_plan(self._schema, tbl.metadata.properties)
+        self._no_bounds = {
+            self._schema.find_column_name(fid)
+            for fid, col in self._plan.items()
+            if col.mode.type == MetricModeTypes.NONE
+        }
+        self._open: dict[str, _OpenFile] = {}
+        self._done: list[DataFile] = []
+
+    def write(self, data: pa.Table) -> None:
+        """Append ``data``'s rows to their partitions' files (one row group each)."""
+        data, parts = self._lake._split_partitions(self._tdef, data, self._sort)
+        targets = []
+        for part_dir, partition, rows in parts:
+            f = self._open.get(part_dir)
+            if f is None:
+                f = self._open[part_dir] = self._new_file(part_dir, partition, data.schema)
+            targets.append((f, rows))
+
+        def one(target: tuple[_OpenFile, pa.Array | None]) -> None:
+            f, rows = target
+            chunk = data if rows is None else data.take(rows)
+            f.writer.write_table(chunk)
+            f.rows += chunk.num_rows
+
+        if len(targets) < 2:
+            for t in targets:
+                one(t)
+        else:
+            with ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="lake-part") as pool:
+                list(pool.map(one, targets))
+        for part_dir, f in list(self._open.items()):
+            if f.rows >= FILE_MAX_ROWS:
+                self._done.append(self._finish(self._open.pop(part_dir)))
+
+    def close(self) -> list[DataFile]:
+        """Sign and close every open file; every file written, described for Iceberg."""
+        while self._open:
+            self._done.append(self._finish(self._open.popitem()[1]))
+        return self._done
+
+    def abort(self) -> None:
+        """Close the open files unsigned after a failure: no snapshot references them and
+        maintenance removes them."""
+        for f in self._open.values():
+            try:
+                f.writer.close()
+            finally:
+                f.stream.__exit__(None, None, None)
+        self._open.clear()
+
+    def _new_file(self, part_dir: str, partition: Record, schema: pa.Schema) -> _OpenFile:
+        path = f"{self._base}{part_dir}{self._label}-{uuid.uuid4().hex}.parquet"
+        stream = self._tbl.io.new_output(path).create(overwrite=True)
+        out = stream.__enter__()
+        sink = _HashingSink(out)
+        stats: bool | list[str] = (
+            [c for c in schema.names if c not in self._no_bounds] if self._no_bounds else True
+        )
+        try:
+            writer = pq.ParquetWriter(sink, schema, compression="zstd", write_statistics=stats)
+        except BaseException:
+            stream.__exit__(None, None, None)
+            raise
+        return _OpenFile(path, partition, stream, sink, writer)
+
+    def _finish(self, f: _OpenFile) -> DataFile:
+        try:
+            f.writer.add_key_value_metadata(
+                sign_tags(self._tags, self._lake._tag_key, file_sha256=f.sink.hexdigest())
+            )
+            f.writer.close()
+        finally:
+            f.stream.__exit__(None, None, None)
+        tbl = self._tbl
+        file_stats = data_file_statistics_from_parquet_metadata(
+            parquet_metadata=f.writer.writer.metadata,
+            stats_columns=self._plan,
+            parquet_column_mapping=parquet_path_to_id_mapping(self._schema),
+        )
+        # pyiceberg's ``parquet_file_to_data_file`` cannot infer a bucket partition from
+        # statistics, so the partition value computed while splitting is passed in
+        return DataFile.from_args(
+            content=DataFileContent.DATA,
+            file_path=f.path,
+            file_format=FileFormat.PARQUET,
+            partition=f.partition,
+            file_size_in_bytes=len(tbl.io.new_input(f.path)),
+            sort_order_id=None,
+            spec_id=tbl.metadata.default_spec_id,
+            equality_ids=None,
+            key_metadata=None,
+            **file_stats.to_serialized_dict(),
+        )
 
 
 def _chunks(data: TableRows, size: int) -> Iterator[pa.Table]:

@@ -151,6 +151,32 @@ def test_streamed_rows_commit_in_chunks_and_a_failing_stream_leaves_nothing(
     result = local_lake.commit(streamed)
     assert result.rows["variants"] == 15
     assert local_lake.read("variants").num_rows == 15
+    # one file per partition for the whole stream, a row group per chunk it had rows in
+    tasks = list(local_lake.table("variants").scan().plan_files())
+    assert len(tasks) == len({str(t.file.partition) for t in tasks})
+    groups = [pq.ParquetFile(t.file.file_path).metadata.num_row_groups for t in tasks]
+    assert sum(t.file.record_count for t in tasks) == 15
+    assert sum(groups) > len(tasks)  # 4 chunks over fewer files
+    assert local_lake.verify_file(local_lake.table("variants"), tasks[0].file.file_path)
+
+    # a partition's file is closed after FILE_MAX_ROWS rows; the next chunk opens another
+    monkeypatch.setattr(lake_module, "FILE_MAX_ROWS", 4)
+    many = make_submission("ds-m", "c3", [f"c3-p{i}" for i in range(5)])
+    mv = many.tables["variants"]
+    pieces4 = iter([mv.slice(i, 4) for i in range(0, mv.num_rows, 4)])
+    chunked = Submission(
+        many.submission_id, many.dataset_id, many.centre_id, many.dataset,
+        {**many.tables, "variants": pieces4}, many.tags,
+    )  # fmt: skip
+    local_lake.commit(chunked)
+    mine = [
+        t.file
+        for t in local_lake.table("variants").scan().plan_files()
+        if t.file.file_path not in {x.file.file_path for x in tasks}
+    ]
+    assert sum(f.record_count for f in mine) == mv.num_rows
+    assert len(mine) > len({str(f.partition) for f in mine})  # rolled over
+    assert all(f.record_count < 4 + 4 for f in mine)
 
     def broken() -> Iterator[pa.Table]:
         yield variants.slice(0, 5)
@@ -168,8 +194,8 @@ def test_streamed_rows_commit_in_chunks_and_a_failing_stream_leaves_nothing(
                 bad.tags,
             )
         )
-    assert {r["dataset_id"] for r in local_lake.read("datasets").to_pylist()} == {"ds-a"}
-    assert local_lake.read("variants").num_rows == 15
+    assert {r["dataset_id"] for r in local_lake.read("datasets").to_pylist()} == {"ds-a", "ds-m"}
+    assert local_lake.read("variants").num_rows == 15 + mv.num_rows
 
 
 def test_old_versions_stay_readable_by_snapshot(lake: Lake) -> None:
