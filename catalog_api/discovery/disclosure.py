@@ -22,6 +22,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,19 +91,31 @@ class DisclosureControl:
         return disclose_count(n, threshold=self.threshold, rounding=self.rounding)
 
     def breakdown(self, counts: dict[str, int]) -> dict[str, Cell]:
-        """Cells at or above the threshold, the rest merged into ``"other"`` (if any)."""
-        out: dict[str, Cell] = {}
+        """Cells at or above the threshold, largest first (ties by name), the rest merged
+        into ``"other"`` (if any); zero counts are left out."""
+        names = list(counts)
+        order = sorted(range(len(names)), key=names.__getitem__)
+        rank = np.empty(len(names), dtype=np.int64)
+        rank[order] = np.arange(len(names))
+        values = np.fromiter(counts.values(), dtype=np.int64, count=len(names))
+        return self.breakdown_counts(names, values, rank)
+
+    def breakdown_counts(
+        self, names: Sequence[str], counts: np.ndarray, rank: np.ndarray
+    ) -> dict[str, Cell]:
+        """:meth:`breakdown` of ``{names[i]: counts[i]}``, where ``rank[i]`` is the position
+        of ``names[i]`` in name order. Vectorised: a by-centre breakdown has a cell per
+        centre (thousands), and this runs for every count query."""
         t = self.threshold
-        # largest first, ties by name: names sorted, then a stable sort by count (reverse
-        # keeps ties in order) — 4x faster than one sort on (-count, name) tuples; a
-        # breakdown by centre has a cell per centre, and this runs for every count query
-        shown = sorted(k for k, n in counts.items() if n >= t)
-        shown.sort(key=counts.__getitem__, reverse=True)
-        other = sum(n for n in counts.values() if n < t)
-        if shown:
-            values = np.fromiter((counts[k] for k in shown), dtype=np.int64, count=len(shown))
-            values = _rounded(values, threshold=t, rounding=self.rounding)
-            out = dict(zip(shown, values.tolist(), strict=True))
+        counts = np.asarray(counts, dtype=np.int64)
+        shown = np.flatnonzero(counts >= max(t, 1))
+        other = int(counts[(counts > 0) & (counts < t)].sum())
+        # largest first, ties by name: one lexsort on (name rank, -count)
+        order = shown[np.lexsort((rank[shown], -counts[shown]))]
+        values = _rounded(counts[order], threshold=t, rounding=self.rounding)
+        out: dict[str, Cell] = dict(
+            zip([names[i] for i in order.tolist()], values.tolist(), strict=True)
+        )
         if other:
             out["other"] = self.cell(other)
         return out

@@ -19,7 +19,7 @@ import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -108,6 +108,16 @@ STAGE_RE = re.compile(r"^(0|0A|0IS|IS|I|II|III|IV)([A-C][0-9]?)?$")
 
 
 @dataclass(frozen=True)
+class Tally:
+    """Exact patients per category: ``counts[i]`` in ``names[i]`` (zero for the categories
+    without any); ``rank[i]`` is the position of ``names[i]`` in name order."""
+
+    names: Sequence[str]
+    counts: np.ndarray
+    rank: np.ndarray
+
+
+@dataclass(frozen=True)
 class CountResult:
     """Exact counts of one query (before disclosure control)."""
 
@@ -115,8 +125,8 @@ class CountResult:
     matched: int  # patients matching the definition, any consent
     permitted: BitMap  # of those, patients whose consent permits the purpose
     excluded: int  # matched - permitted
-    by_tumour_type: dict[str, int]
-    by_centre: dict[str, int]
+    by_tumour_type: Tally
+    by_centre: Tally
     denominator: int | None  # permitted patients whose assay covered the asked genes
     genes: tuple[str, ...] = ()
 
@@ -511,8 +521,8 @@ class DiscoveryEngine:
                 matched=len(matched),
                 permitted=permitted,
                 excluded=len(matched) - len(permitted),
-                by_tumour_type=_nonzero(idx.baskets, by_t),
-                by_centre=_nonzero(idx.centres, by_c),
+                by_tumour_type=Tally(idx.baskets, by_t, idx.rank("baskets")),
+                by_centre=Tally(idx.centres, by_c, idx.rank("centres")),
                 denominator=denominator,
                 genes=genes,
             )
@@ -567,13 +577,6 @@ class DiscoveryEngine:
         return {c: sorted(p) for c, p in sorted(out.items())}
 
 
-def _nonzero(names: list[str], counts: np.ndarray) -> dict[str, int]:
-    """``{names[i]: counts[i]}`` for the non-zero counts (without a Python loop over the
-    zeros: a network has thousands of centres, a cohort is in few of them)."""
-    nz = np.flatnonzero(counts)
-    return dict(zip([names[i] for i in nz.tolist()], counts[nz].tolist(), strict=True))
-
-
 def _gene_of(v: Variant) -> str | None:
     """The gene a variant criterion names (directly or in its protein change), if any."""
     if v.gene:
@@ -602,8 +605,8 @@ def disclose(result: CountResult, control: DisclosureControl) -> dict[str, Any]:
         "lake_version": result.version_id,
         "count": control.cell(result.total),
         "excluded_by_consent": control.cell(result.excluded),
-        "by_tumour_type": control.breakdown(result.by_tumour_type),
-        "by_centre": control.breakdown(result.by_centre),
+        "by_tumour_type": _breakdown(control, result.by_tumour_type),
+        "by_centre": _breakdown(control, result.by_centre),
     }
     denominator: dict[str, Any] | None = None
     if result.denominator is not None:
@@ -615,6 +618,10 @@ def disclose(result: CountResult, control: DisclosureControl) -> dict[str, Any]:
         "suppressed_as": control.suppressed,
     }
     return out
+
+
+def _breakdown(control: DisclosureControl, t: Tally) -> dict[str, Cell]:
+    return control.breakdown_counts(t.names, t.counts, t.rank)
 
 
 CellMap = dict[str, Cell]

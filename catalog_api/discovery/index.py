@@ -103,6 +103,7 @@ class LakeIndex:
     #: Bitmaps computed from this index (criteria, purposes), emptied when it changes.
     memo: dict[Any, BitMap] = field(default_factory=dict, repr=False)
     _values: dict[str, list[Any]] = field(default_factory=dict, repr=False)
+    _ranks: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def version_id(self) -> str:
@@ -120,6 +121,18 @@ class LakeIndex:
         if cached is None:
             cached = sorted({k[1] for k in self.features if k[0] == kind and len(k) == 2}, key=str)
             self._values[kind] = cached
+        return cached
+
+    def rank(self, kind: str) -> np.ndarray:
+        """For ``kind`` ``"centres"`` or ``"baskets"``: ``rank[i]`` is the position of the
+        i-th code's name in name order (codes are numbered in arrival order); memoised
+        until codes are added (they are only ever appended)."""
+        names: list[str] = getattr(self, kind)
+        cached = self._ranks.get(kind)
+        if cached is None or len(cached) != len(names):
+            cached = np.empty(len(names), dtype=np.int64)
+            cached[sorted(range(len(names)), key=names.__getitem__)] = np.arange(len(names))
+            self._ranks[kind] = cached
         return cached
 
     # -- building ------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -105,10 +106,12 @@ def _audit(
 
 @dataclass
 class PendingCount:
-    """A count query answered (``answer``) or refused (``error``) whose audit entry may not
-    be committed yet (``audited``); :meth:`result` / :meth:`result_async` wait for it."""
+    """A count query answered (``answer``, and ``body``: its JSON as sent and audited) or
+    refused (``error``) whose audit entry may not be committed yet (``audited``);
+    :meth:`result` / :meth:`body_async` wait for it."""
 
     answer: dict[str, Any] | None
+    body: bytes | None
     error: DiscoveryError | None
     audited: Future[None] | None
 
@@ -125,11 +128,14 @@ class PendingCount:
             AuditWriter.wait(self.audited, timeout)
         return self._outcome()
 
-    async def result_async(self, timeout: float | None = None) -> dict[str, Any]:
-        """:meth:`result` without blocking the event loop."""
+    async def body_async(self, timeout: float | None = None) -> bytes:
+        """The answer's JSON once audited, without blocking the event loop; or the
+        refusal (raised), or :class:`AuditFailedError`."""
         if self.audited is not None:
             await AuditWriter.wait_async(self.audited, timeout)
-        return self._outcome()
+        self._outcome()
+        assert self.body is not None
+        return self.body
 
 
 def start_count_query(
@@ -167,17 +173,20 @@ def start_count_query(
             {**query, "status": exc.status_code, "reason": str(exc)},
             audit_writer,
         )
-        return PendingCount(None, exc, fut)
+        return PendingCount(None, None, exc, fut)
     answer = disclose(result, control)
+    # serialised once: the bytes sent are the bytes audited (a by-centre breakdown has a
+    # cell per centre, thousands; orjson, as json.dumps cost more than the count)
+    body = orjson.dumps(answer)
     fut = _audit(
         session,
         user,
         "discovery.count",
         result.version_id,
-        {**query, "digest": digest, "answer": answer},
+        {**query, "digest": digest, "answer": orjson.Fragment(body)},
         audit_writer,
     )
-    return PendingCount(answer, None, fut)
+    return PendingCount(answer, body, None, fut)
 
 
 def count_query(
@@ -191,7 +200,7 @@ def count_query(
     audit_writer: AuditWriter | None = None,
 ) -> dict[str, Any]:
     """The disclosed answer of :func:`start_count_query`, returned only once its audit entry
-    is committed (blocking; async routes use ``start_count_query`` and ``result_async``)."""
+    is committed (blocking; async routes use ``start_count_query`` and ``body_async``)."""
     return start_count_query(
         session,
         user=user,
