@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
-from collections.abc import Sequence
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,7 +62,9 @@ class _Recent:
 @dataclass
 class _UserState:
     queries: deque[float] = field(default_factory=deque)
-    recent: deque[_Recent] = field(default_factory=deque)
+    #: (query digest, lake version) → the answer's patients, oldest first: a query repeated
+    #: on the same version is one entry (the same set), refreshed, not one per repeat
+    recent: OrderedDict[tuple[str, str], _Recent] = field(default_factory=OrderedDict)
 
 
 class DisclosureControl:
@@ -94,45 +95,42 @@ class DisclosureControl:
         """Cells at or above the threshold, largest first (ties by name), the rest merged
         into ``"other"`` (if any); zero counts are left out."""
         names = list(counts)
-        order = sorted(range(len(names)), key=names.__getitem__)
         rank = np.empty(len(names), dtype=np.int64)
-        rank[order] = np.arange(len(names))
+        rank[sorted(range(len(names)), key=names.__getitem__)] = np.arange(len(names))
         values = np.fromiter(counts.values(), dtype=np.int64, count=len(names))
-        return self.breakdown_counts(names, values, rank)
+        return self.breakdown_counts(np.array(names, dtype=object), values, rank)
 
     def breakdown_counts(
-        self, names: Sequence[str], counts: np.ndarray, rank: np.ndarray
+        self, names: np.ndarray, counts: np.ndarray, rank: np.ndarray
     ) -> dict[str, Cell]:
-        """:meth:`breakdown` of ``{names[i]: counts[i]}``, where ``rank[i]`` is the position
-        of ``names[i]`` in name order. Vectorised: a by-centre breakdown has a cell per
-        centre (thousands), and this runs for every count query."""
+        """:meth:`breakdown` of ``{names[i]: counts[i]}`` (``names`` a numpy object array),
+        where ``rank[i]`` is the position of ``names[i]`` in name order. Vectorised: a
+        by-centre breakdown has a cell per centre (thousands), and this runs for every
+        count query."""
         t = self.threshold
-        counts = np.asarray(counts, dtype=np.int64)
         shown = np.flatnonzero(counts >= max(t, 1))
-        other = int(counts[(counts > 0) & (counts < t)].sum())
+        other = int(counts[counts < t].sum())  # counts are never negative
         # largest first, ties by name: one lexsort on (name rank, -count)
         order = shown[np.lexsort((rank[shown], -counts[shown]))]
         values = _rounded(counts[order], threshold=t, rounding=self.rounding)
-        out: dict[str, Cell] = dict(
-            zip([names[i] for i in order.tolist()], values.tolist(), strict=True)
-        )
+        out: dict[str, Cell] = dict(zip(names[order].tolist(), values.tolist(), strict=True))
         if other:
             out["other"] = self.cell(other)
         return out
 
-    def check(self, user: str, digest: str, patients: BitMap) -> None:
+    def check(self, user: str, digest: str, patients: BitMap, version: str = "") -> None:
         """Charge one query to ``user`` and refuse it if over budget or differencing.
 
-        ``patients`` is the set the answer counts; it is remembered for later checks only
-        when the query is answered.
+        ``patients`` is the set the answer counts on lake ``version``; it is remembered for
+        later checks only when the query is answered.
         """
         now = time.monotonic()
         with self._lock:
             state = self._users.setdefault(user, _UserState())
             while state.queries and state.queries[0] <= now - self.window:
                 state.queries.popleft()
-            while state.recent and state.recent[0].at <= now - self.window:
-                state.recent.popleft()
+            while state.recent and next(iter(state.recent.values())).at <= now - self.window:
+                state.recent.popitem(last=False)
             if len(state.queries) >= self.budget:
                 wait = int(state.queries[0] + self.window - now) + 1
                 raise QueryBudgetExceededError(
@@ -141,8 +139,9 @@ class DisclosureControl:
                 )
             state.queries.append(now)
             n = len(patients)
-            for r in reversed(state.recent):
-                if r.digest == digest or n < self.threshold or len(r.patients) < self.threshold:
+            # a suppressed answer gives nothing to subtract
+            for r in reversed(state.recent.values()) if n >= self.threshold else ():
+                if r.digest == digest or len(r.patients) < self.threshold:
                     # a repeat, or a suppressed answer: nothing to subtract
                     continue
                 if abs(len(r.patients) - n) >= self.threshold:
@@ -156,9 +155,11 @@ class DisclosureControl:
                         "smaller than the disclosure threshold. Broaden the difference or "
                         "request access."
                     )
-            state.recent.append(_Recent(now, digest, patients))
+            key = (digest, version)
+            state.recent.pop(key, None)
+            state.recent[key] = _Recent(now, digest, patients)
             while len(state.recent) > MAX_RECENT:
-                state.recent.popleft()
+                state.recent.popitem(last=False)
 
     def reset(self, user: str | None = None) -> None:
         """Forget the history of ``user`` (or of everyone)."""

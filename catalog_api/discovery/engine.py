@@ -19,7 +19,7 @@ import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -112,9 +112,9 @@ class Tally:
     """Exact patients per category: ``counts[i]`` in ``names[i]`` (zero for the categories
     without any); ``rank[i]`` is the position of ``names[i]`` in name order."""
 
-    names: Sequence[str]
-    counts: np.ndarray
+    names: np.ndarray  # of str (dtype object)
     rank: np.ndarray
+    counts: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -521,8 +521,8 @@ class DiscoveryEngine:
                 matched=len(matched),
                 permitted=permitted,
                 excluded=len(matched) - len(permitted),
-                by_tumour_type=Tally(idx.baskets, by_t, idx.rank("baskets")),
-                by_centre=Tally(idx.centres, by_c, idx.rank("centres")),
+                by_tumour_type=Tally(*idx.labels("baskets"), by_t),
+                by_centre=Tally(*idx.labels("centres"), by_c),
                 denominator=denominator,
                 genes=genes,
             )

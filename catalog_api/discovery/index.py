@@ -103,7 +103,7 @@ class LakeIndex:
     #: Bitmaps computed from this index (criteria, purposes), emptied when it changes.
     memo: dict[Any, BitMap] = field(default_factory=dict, repr=False)
     _values: dict[str, list[Any]] = field(default_factory=dict, repr=False)
-    _ranks: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    _labels: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
 
     @property
     def version_id(self) -> str:
@@ -123,16 +123,17 @@ class LakeIndex:
             self._values[kind] = cached
         return cached
 
-    def rank(self, kind: str) -> np.ndarray:
-        """For ``kind`` ``"centres"`` or ``"baskets"``: ``rank[i]`` is the position of the
-        i-th code's name in name order (codes are numbered in arrival order); memoised
-        until codes are added (they are only ever appended)."""
+    def labels(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
+        """For ``kind`` ``"centres"`` or ``"baskets"``: the names by code as a numpy object
+        array, and ``rank[i]``, the position of the i-th name in name order (codes are
+        numbered in arrival order). Memoised until codes are added (only ever appended):
+        a breakdown gathers its cells' names from it without a Python loop."""
         names: list[str] = getattr(self, kind)
-        cached = self._ranks.get(kind)
-        if cached is None or len(cached) != len(names):
-            cached = np.empty(len(names), dtype=np.int64)
-            cached[sorted(range(len(names)), key=names.__getitem__)] = np.arange(len(names))
-            self._ranks[kind] = cached
+        cached = self._labels.get(kind)
+        if cached is None or len(cached[0]) != len(names):
+            rank = np.empty(len(names), dtype=np.int64)
+            rank[sorted(range(len(names)), key=names.__getitem__)] = np.arange(len(names))
+            cached = self._labels[kind] = (np.array(names, dtype=object), rank)
         return cached
 
     # -- building ------------------------------------------------------------------------

@@ -163,7 +163,7 @@ def start_count_query(
     digest = hashlib.sha256(canonical_json(query)).hexdigest()
     try:
         result = engine.count(definition, purpose)
-        control.check(user.username, digest, result.permitted)
+        control.check(user.username, digest, result.permitted, result.version_id)
     except DiscoveryError as exc:
         fut = _audit(
             session,

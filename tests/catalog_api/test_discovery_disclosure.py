@@ -126,6 +126,26 @@ def test_breakdown_is_each_cell_disclosed_largest_first(
     assert all(type(v) is int or v == ctl.suppressed for v in got.values())
 
 
+def test_repeats_are_one_remembered_answer_and_differencing_still_checks_each() -> None:
+    from pyroaring import BitMap
+
+    from catalog_api.discovery.errors import DifferencingRefusedError
+
+    ctl = DisclosureControl(threshold=5, rounding=5, budget=1000, window_seconds=3600)
+    wide = BitMap(range(100))
+    for _ in range(50):  # the same query on the same lake version, again and again
+        ctl.check("ann", "q-wide", wide, "v1")
+    assert len(ctl._users["ann"].recent) == 1
+    assert len(ctl._users["ann"].queries) == 50  # every repeat is charged to the budget
+    ctl.check("ann", "q-wide", BitMap(range(120)), "v2")  # a new version: another answer
+    assert len(ctl._users["ann"].recent) == 2
+    # against each remembered answer: 98 patients differ from v1's 100 by two
+    with pytest.raises(DifferencingRefusedError, match="q-wide"):
+        ctl.check("ann", "q-narrow", BitMap(range(98)), "v1")
+    ctl.check("ann", "q-other", BitMap(range(60)), "v1")  # differs by 40 and 60: fine
+    ctl.check("bob", "q-narrow", BitMap(range(98)), "v1")  # another user's history
+
+
 def test_differencing_queries_are_refused(http: httpx.Client, api_user: ApiUserFactory) -> None:
     user = api_user("researcher")
     assert post(http, user.headers, V600E).status_code == 200
