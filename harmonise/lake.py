@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -118,6 +119,8 @@ TableRows: TypeAlias = pa.Table | Iterable[pa.Table | pa.RecordBatch]
 #: Rows encoded per write chunk of a streamed table: each chunk becomes one row group in
 #: each of its partitions' files (see ``_PartitionFiles``).
 WRITE_CHUNK_ROWS = 200_000
+#: Bytes of encoded Parquet buffered natively before they reach a file's hashing sink.
+WRITE_BUFFER_BYTES = 1 << 20
 #: Rows after which a partition's file is closed and the next chunk starts a new one.
 FILE_MAX_ROWS = 5_000_000
 #: Partition files of one chunk gathered and encoded at once (see ``Lake._write_files``).
@@ -140,9 +143,10 @@ class LakeVersion:
 
     snapshots: Mapping[str, int | None]
 
-    @property
+    @functools.cached_property
     def id(self) -> str:
-        """A short stable name of this version (digest of the snapshot ids)."""
+        """A short stable name of this version (digest of the snapshot ids; computed once:
+        the discovery service names the version in every answer and audit entry)."""
         digest = hashlib.sha256(canonical_json(dict(self.snapshots))).hexdigest()
         return f"v-{digest[:16]}"
 
@@ -1372,6 +1376,7 @@ class _OpenFile:
     partition: Record
     stream: Any
     sink: _HashingSink
+    buffered: pa.BufferedOutputStream
     writer: pq.ParquetWriter
     rows: int = 0
 
@@ -1451,6 +1456,7 @@ class _PartitionFiles:
         for f in self._open.values():
             try:
                 f.writer.close()
+                f.buffered.close()
             finally:
                 f.stream.__exit__(None, None, None)
         self._open.clear()
@@ -1460,22 +1466,28 @@ class _PartitionFiles:
         stream = self._tbl.io.new_output(path).create(overwrite=True)
         out = stream.__enter__()
         sink = _HashingSink(out)
+        # the Parquet writer writes page by page, thousands of small writes per chunk, and
+        # each write into a Python object waits for the GIL (which the reader's threads
+        # hold often): a native buffer hands the bytes on in WRITE_BUFFER_BYTES pieces
+        buffered = pa.BufferedOutputStream(pa.PythonFile(sink, mode="w"), WRITE_BUFFER_BYTES)
         stats: bool | list[str] = (
             [c for c in schema.names if c not in self._no_bounds] if self._no_bounds else True
         )
         try:
-            writer = pq.ParquetWriter(sink, schema, compression="zstd", write_statistics=stats)
+            writer = pq.ParquetWriter(buffered, schema, compression="zstd", write_statistics=stats)
         except BaseException:
             stream.__exit__(None, None, None)
             raise
-        return _OpenFile(path, partition, stream, sink, writer)
+        return _OpenFile(path, partition, stream, sink, buffered, writer)
 
     def _finish(self, f: _OpenFile) -> DataFile:
         try:
+            f.buffered.flush()  # every byte before the footer through the hashing sink
             f.writer.add_key_value_metadata(
                 sign_tags(self._tags, self._lake._tag_key, file_sha256=f.sink.hexdigest())
             )
             f.writer.close()
+            f.buffered.close()  # the footer, through the sink into the file
         finally:
             f.stream.__exit__(None, None, None)
         tbl = self._tbl
