@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 
 import pytest
 import sqlalchemy as sa
 from fastapi import FastAPI
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy.orm import Session
 
 from catalog_api import audit
 from catalog_api.models import AuditEntry
+from consent.tags import canonical_json
 from tests.catalog_api.conftest import BACKENDS
 
 
@@ -115,3 +119,34 @@ def test_record_rolls_back_with_the_callers_transaction(app: FastAPI) -> None:
         s.commit()
         assert audit.verify(s).ok
         assert s.execute(sa.select(sa.func.count()).select_from(AuditEntry)).scalar() == 2
+
+
+_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    seq=st.integers(1, 2**62),
+    at=_TEXT,
+    actor=_TEXT,
+    action=_TEXT,
+    subject=_TEXT,
+    details=st.dictionaries(_TEXT, st.one_of(_TEXT, st.integers(-(2**62), 2**62)), max_size=5),
+    prev=_TEXT,
+)
+def test_entry_digest_is_the_canonical_json_digest(
+    seq: int, at: str, actor: str, action: str, subject: str, details: dict, prev: str
+) -> None:
+    # entries written before the digest moved to orjson must still verify: the digest is
+    # SHA-256 of the canonical JSON (sorted keys, no spaces, UTF-8) of the entry
+    details_json = canonical_json(details).decode()
+    body = {
+        "seq": seq, "at": at, "actor": actor, "action": action, "subject": subject,
+        "details": details_json, "prev": prev,
+    }  # fmt: skip
+    want = hashlib.sha256(canonical_json(body)).hexdigest()
+    got = audit.entry_digest(
+        seq=seq, at=at, actor=actor, action=action, subject=subject,
+        details_json=details_json, prev=prev,
+    )  # fmt: skip
+    assert got == want
