@@ -1454,10 +1454,12 @@ class _PartitionFiles:
         """Close the open files unsigned after a failure: no snapshot references them and
         maintenance removes them."""
         for f in self._open.values():
-            try:
+            # best effort, every file: the failure being raised is the one that matters
+            with contextlib.suppress(Exception):
                 f.writer.close()
+            with contextlib.suppress(Exception):
                 f.buffered.close()
-            finally:
+            with contextlib.suppress(Exception):
                 f.stream.__exit__(None, None, None)
         self._open.clear()
 
