@@ -175,8 +175,9 @@ def start_count_query(
         )
         return PendingCount(None, None, exc, fut)
     answer = disclose(result, control)
-    # serialised once: the bytes sent are the bytes audited (a by-centre breakdown has a
-    # cell per centre, thousands; orjson, as json.dumps cost more than the count)
+    # serialised once, by orjson: the bytes sent are the bytes audited (a by-centre
+    # breakdown has a cell per centre, thousands; json.dumps of it, twice, cost more than
+    # the count itself)
     body = orjson.dumps(answer)
     fut = _audit(
         session,
