@@ -444,25 +444,23 @@ class Lake:
         # in arrival order: Iceberg does not require sorted files (they are registered
         # without a sort order id); `lake maintain` rewrites them in the table's sort
         # order when it compacts, off the ingest path
-        files = _PartitionFiles(self, tbl, tdef, tags, sub.submission_id, sort=False)
-        try:
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-write") as writer:
-                pending: Future[None] | None = None
-                for chunk in _chunks(data, WRITE_CHUNK_ROWS):
-                    self._check_columns(sub, tdef.name, chunk.column_names)
-                    conformed = self._conform(tdef, chunk, sub)
-                    del chunk
-                    total += conformed.num_rows
-                    if pending is not None:
-                        pending.result()
-                    pending = writer.submit(files.write, conformed)
-                    del conformed  # the writer holds the only reference: freed once written
+        with (
+            _PartitionFiles(self, tbl, tdef, tags, sub.submission_id, sort=False) as files,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-write") as writer,
+        ):
+            pending: Future[None] | None = None
+            for chunk in _chunks(data, WRITE_CHUNK_ROWS):
+                self._check_columns(sub, tdef.name, chunk.column_names)
+                conformed = self._conform(tdef, chunk, sub)
+                del chunk
+                total += conformed.num_rows
                 if pending is not None:
                     pending.result()
+                pending = writer.submit(files.write, conformed)
+                del conformed  # the writer holds the only reference: freed once written
+            if pending is not None:
+                pending.result()
             return files.close(), total
-        except BaseException:
-            files.abort()
-            raise
 
     @staticmethod
     def _submission_rows(tbl: Table, submission_id: str) -> int:
@@ -564,13 +562,9 @@ class Lake:
     ) -> list[DataFile]:
         """Write ``data`` as Parquet files (one per partition) signed with ``tags``, each
         in the table's sort order (``sort``) or in arrival order (see ``_PartitionFiles``)."""
-        files = _PartitionFiles(self, tbl, tdef, tags, label, sort=sort)
-        try:
+        with _PartitionFiles(self, tbl, tdef, tags, label, sort=sort) as files:
             files.write(data)
             return files.close()
-        except BaseException:
-            files.abort()
-            raise
 
     @staticmethod
     def _split_partitions(
@@ -1449,6 +1443,14 @@ class _PartitionFiles:
         while self._open:
             self._done.append(self._finish(self._open.popitem()[1]))
         return self._done
+
+    def __enter__(self) -> _PartitionFiles:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        """After a failure, the open files are abandoned (:meth:`abort`)."""
+        if exc_type is not None:
+            self.abort()
 
     def abort(self) -> None:
         """Close the open files unsigned after a failure: no snapshot references them and

@@ -48,6 +48,13 @@ def _rounded(n: Any, *, threshold: int, rounding: int) -> Any:
     return np.maximum(threshold, (2 * n + r) // (2 * r) * r) if r > 1 else n
 
 
+def name_ranks(names: list[str]) -> np.ndarray:
+    """``rank[i]``: the position of ``names[i]`` in name order (breakdown ties go by it)."""
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[sorted(range(len(names)), key=names.__getitem__)] = np.arange(len(names))
+    return rank
+
+
 #: Recent answers kept per user for the differencing check.
 MAX_RECENT = 200
 
@@ -95,10 +102,8 @@ class DisclosureControl:
         """Cells at or above the threshold, largest first (ties by name), the rest merged
         into ``"other"`` (if any); zero counts are left out."""
         names = list(counts)
-        rank = np.empty(len(names), dtype=np.int64)
-        rank[sorted(range(len(names)), key=names.__getitem__)] = np.arange(len(names))
         values = np.fromiter(counts.values(), dtype=np.int64, count=len(names))
-        return self.breakdown_counts(np.array(names, dtype=object), values, rank)
+        return self.breakdown_counts(np.array(names, dtype=object), values, name_ranks(names))
 
     def breakdown_counts(
         self, names: np.ndarray, counts: np.ndarray, rank: np.ndarray

@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyroaring import BitMap
 
+from catalog_api.discovery.disclosure import name_ranks
 from harmonise.lake import OPERATION_PROP, Lake, LakeVersion
 from harmonise.model import DATA_TABLES
 
@@ -131,9 +132,7 @@ class LakeIndex:
         names: list[str] = getattr(self, kind)
         cached = self._labels.get(kind)
         if cached is None or len(cached[0]) != len(names):
-            rank = np.empty(len(names), dtype=np.int64)
-            rank[sorted(range(len(names)), key=names.__getitem__)] = np.arange(len(names))
-            cached = self._labels[kind] = (np.array(names, dtype=object), rank)
+            cached = self._labels[kind] = (np.array(names, dtype=object), name_ranks(names))
         return cached
 
     # -- building ------------------------------------------------------------------------
