@@ -1,22 +1,24 @@
 """Hub side: a submission bundle → checked, linked lake rows → one atomic lake commit.
 
-Everything is validated before anything is written: checksums, manifest (metadata/),
-consent (consent/) for every patient, the clinical resources, the VCFs (build, contigs,
-samples, records). Only then is :meth:`harmonise.lake.Lake.commit` called, once, with the
-manifest digest as the submission id: a re-ingest of the same bundle changes nothing, a
-corrected bundle for the same dataset replaces the old rows.
+Everything is validated before anything becomes visible: checksums, manifest (metadata/),
+consent (consent/) for every patient, the clinical resources and the VCF headers (build,
+contigs, samples ↔ specimens ↔ patients) before the commit starts; the VCF records as they
+stream into :meth:`harmonise.lake.Lake.commit` (memory bounded whatever the files' size),
+whose data files are registered only after the last record was read and accepted, so a
+refused record leaves the lake as it was. One commit, with the manifest digest as the
+submission id: a re-ingest of the same bundle changes nothing, a corrected bundle for the
+same dataset replaces the old rows.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 
 from harmonise.bundle import MANIFEST, verify_checksums
@@ -27,7 +29,7 @@ from harmonise.errors import (
     SampleLinkError,
 )
 from harmonise.fhir import ClinicalRows, map_resources, read_resources
-from harmonise.lake import CommitResult, Lake, Submission
+from harmonise.lake import CommitResult, Lake, Submission, TableRows
 from harmonise.model import TABLES
 from harmonise.pseudonymise import check_no_direct_identifiers
 from harmonise.vcf import (
@@ -36,8 +38,8 @@ from harmonise.vcf import (
     SampleRoles,
     VcfSource,
     check_reference,
+    iter_many,
     read_header,
-    read_many,
 )
 
 #: ``progress(stage, done, total)``: ``total`` None for an indeterminate step.
@@ -83,7 +85,12 @@ def prepare(
     reference_fasta: str | None = None,
     progress: ProgressFn | None = None,
 ) -> Prepared:
-    """Read and validate a bundle folder into a :class:`Submission` (nothing is written)."""
+    """Read and validate a bundle folder into a :class:`Submission` (nothing is written).
+
+    Everything but the VCF records is read and checked here; the submission's
+    ``variants`` are a stream that reads and checks the records as the commit consumes
+    it (a refused record raises from :meth:`Lake.commit`, which then writes nothing), and
+    fills in the report's record count and warnings."""
     from consent.errors import ConsentError
     from consent.records import parse_consent
     from metadata.manifest import load_manifest, manifest_digest, manifest_json
@@ -178,7 +185,6 @@ def prepare(
 
     # variants
     by_sample = _vcf_samples(manifest)
-    variant_tables: list[pa.Table] = []
     vcf_files: list[tuple[str, SampleRoles, dict[str, str]]] = []
     vcf_paths = [f.path for f in manifest.files if f.format in ("format_3016", "format_3584")]
     fingerprint = manifest.pipeline.fingerprint if manifest.pipeline else None
@@ -186,7 +192,6 @@ def prepare(
     contigs = (prov.get("reference") or {}).get("contigs")
     if isinstance(contigs, str):
         contigs = None
-    stats = ReadStats()
     sources: list[VcfSource] = []
     file_consts: list[dict[str, str | None]] = []
     for n, rel in enumerate(vcf_paths):
@@ -237,21 +242,7 @@ def prepare(
         sources.append(VcfSource(str(path), roles, header))
         file_consts.append(consts)
         say("vcf headers", n + 1, len(vcf_paths))
-    # all VCFs at once: small ones parsed together (one columnar pass), large ones streamed
-    read = read_many(sources, build, engine=engine, reference_fasta=reference_fasta)
-    parts = [t for t, _ in read]
-    for (rel, _, _), (_, st) in zip(vcf_files, read, strict=True):
-        stats.records += st.records
-        if st.skipped_symbolic or st.skipped_reference_only:
-            report.warnings.append(
-                f"{rel}: skipped {st.skipped_symbolic} symbolic/breakend allele(s) and "
-                f"{st.skipped_reference_only} reference-only record(s)"
-            )
-    if parts:
-        say("variants", stats.records, stats.records)
-        variant_tables.append(_with_file_columns(parts, file_consts))
-    report.vcf_records = stats.records
-    tables: dict[str, pa.Table] = {}
+    tables: dict[str, TableRows] = {}
     for name, lst in rows.tables.items():
         if name == "variants" or not lst:
             continue
@@ -260,12 +251,15 @@ def prepare(
         "consents", [records[p].to_row() for p in sorted(patients) if p in records]
     )
     report_variants = rows.tables.get("variants", [])
-    if report_variants:
-        variant_tables.append(_rows_to_table("variants", report_variants))
-    if variant_tables:
-        tables["variants"] = pa.concat_tables(variant_tables, promote_options="permissive")
+    if sources or report_variants:
+        # streamed into the commit (memory bounded whatever the VCFs' size): every record
+        # is validated as it is read, and a refused one aborts the commit before anything
+        # is visible (see ``ingest``)
+        tables["variants"] = _variant_rows(
+            sources, file_consts, vcf_files, report_variants, build, engine,
+            reference_fasta, report, say,
+        )  # fmt: skip
     report.patients = len(patients)
-    report.variants = tables["variants"].num_rows if "variants" in tables else 0
     m = manifest
     dataset = {
         "centre_name": m.centre.name,
@@ -294,16 +288,47 @@ def prepare(
     return Prepared(sub, manifest, bundle, report, vcf_files)
 
 
-def _with_file_columns(parts: list[pa.Table], consts: list[dict[str, str | None]]) -> pa.Table:
-    """Concatenate the files' variant rows and add each file's constant columns (patient,
-    specimens, build, origin, …): one dictionary-style take per column, not per file."""
-    table = pa.concat_tables(parts)
-    counts = np.array([t.num_rows for t in parts], np.int64)
-    which = pa.array(np.repeat(np.arange(len(parts)), counts))
-    for col in consts[0]:
-        values = pa.array([c[col] for c in consts], pa.string())
-        table = table.append_column(col, values.take(which))
-    return table
+def _variant_rows(
+    sources: Sequence[VcfSource],
+    consts: Sequence[Mapping[str, str | None]],
+    vcf_files: Sequence[tuple[str, SampleRoles, dict[str, str]]],
+    report_variants: Sequence[Mapping[str, Any]],
+    build: str,
+    engine: Engine,
+    reference_fasta: str | None,
+    report: IngestReport,
+    say: ProgressFn,
+) -> Iterator[pa.Table]:
+    """The submission's ``variants`` rows, streamed: every VCF's normalised rows with its
+    file's constant columns (patient, specimens, build, origin, …), then the clinical
+    reports' variants. The report's record count and warnings are filled in as it runs."""
+    stats = [ReadStats() for _ in sources]
+    records = 0
+    columns = list(consts[0]) if consts else []
+    values = {c: pa.array([k[c] for k in consts], pa.string()) for c in columns}
+    for table, file in iter_many(sources, build, engine, reference_fasta, stats):
+        n = table.num_rows
+        for col in columns:
+            if isinstance(file, int):
+                v = values[col][file]
+                filled = pa.repeat(v, n) if v.is_valid else pa.nulls(n, pa.string())
+                table = table.append_column(col, filled)
+            else:  # a group of small files: one take per column, not one per file
+                table = table.append_column(col, values[col].take(pa.array(file)))
+        done = sum(s.records for s in stats)
+        if done != records:
+            records = done
+            say("variants", records, None)
+        yield table
+    report.vcf_records = sum(s.records for s in stats)
+    for (rel, _, _), st in zip(vcf_files, stats, strict=True):
+        if st.skipped_symbolic or st.skipped_reference_only:
+            report.warnings.append(
+                f"{rel}: skipped {st.skipped_symbolic} symbolic/breakend allele(s) and "
+                f"{st.skipped_reference_only} reference-only record(s)"
+            )
+    if report_variants:
+        yield _rows_to_table("variants", report_variants)
 
 
 def _rows_to_table(name: str, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
@@ -331,9 +356,10 @@ def ingest(
     result: CommitResult = lake.commit(prep.submission, lambda msg: say(f"commit: {msg}", 0, None))
     r = prep.report
     r.status = result.status
-    r.rows = {k: v for k, v in result.rows.items() if v} or {
-        k: t.num_rows for k, t in prep.submission.tables.items() if isinstance(t, pa.Table)
-    }
+    r.rows = {k: v for k, v in result.rows.items() if v}
+    if result.status == "unchanged":  # nothing read: the counts of the earlier commit
+        r.rows = lake.submission_rows(prep.submission.submission_id)
+    r.variants = r.rows.get("variants", 0)
     r.replaced = result.replaced
     r.seconds = time.perf_counter() - t0
     return r, prep

@@ -380,24 +380,44 @@ class Lake:
             )
         tags = {sub.dataset_id: dict(sub.tags)}
         rows: dict[str, int] = {}
-        for name in DATA_TABLES:
-            data = sub.tables.get(name)
-            rows[name] = 0
-            if data is None or (isinstance(data, pa.Table) and data.num_rows == 0):
-                continue
-            tbl = self.table(name)
-            if self._has_submission_append(tbl, sub.submission_id):
-                say(f"{name}: already written by an earlier attempt")
-                rows[name] = self._submission_rows(tbl, sub.submission_id)
-                continue
-            say(f"{name}: writing rows")
-            files, rows[name] = self._write_stream(tbl, TABLES[name], data, sub, tags)
+        # every table's rows are written (streams consumed, records validated as they are
+        # read) before any file is registered: a stream that raises leaves no snapshot,
+        # and the files already written are deleted
+        written: list[tuple[Table, list[DataFile]]] = []
+        try:
+            for name in DATA_TABLES:
+                data = sub.tables.get(name)
+                rows[name] = 0
+                if data is None or (isinstance(data, pa.Table) and data.num_rows == 0):
+                    continue
+                tbl = self.table(name)
+                if self._has_submission_append(tbl, sub.submission_id):
+                    say(f"{name}: already written by an earlier attempt")
+                    rows[name] = self._submission_rows(tbl, sub.submission_id)
+                    continue
+                say(f"{name}: writing rows")
+                files, rows[name] = self._write_stream(tbl, TABLES[name], data, sub, tags)
+                written.append((tbl, files))
+        except BaseException:
+            for tbl, files in written:
+                _delete_files(tbl, [f.file_path for f in files])
+            raise
+        for tbl, files in written:
             if files:
                 self._append_files(tbl, files, sub.submission_id, "append")
         say("datasets: committing")
         replaced = self._commit_dataset_row(sub, rows, tags)
         say("datasets: committed")
         return CommitResult("committed", sub.submission_id, self.current_version(), rows, replaced)
+
+    def submission_rows(self, submission_id: str) -> dict[str, int]:
+        """Rows per table that the committed submission ``submission_id`` wrote (from its
+        ``datasets`` row; empty if it is not committed)."""
+        found = self._dataset_rows_where(EqualTo(term="submission_id", value=submission_id))
+        if not found:
+            return {}
+        counts = json.loads(found[0].get("row_counts_json") or "{}")
+        return {k: int(v) for k, v in counts.items() if v}
 
     def _check_submission(self, sub: Submission) -> None:
         if not sub.submission_id or not sub.dataset_id or not sub.centre_id:
@@ -1453,8 +1473,10 @@ class _PartitionFiles:
             self.abort()
 
     def abort(self) -> None:
-        """Close the open files unsigned after a failure: no snapshot references them and
-        maintenance removes them."""
+        """After a failure: close the open files unsigned and delete every file of this
+        write (best effort: no snapshot references them, and maintenance removes what a
+        crash leaves)."""
+        paths = [f.file_path for f in self._done] + [f.path for f in self._open.values()]
         for f in self._open.values():
             # best effort, every file: the failure being raised is the one that matters
             with contextlib.suppress(Exception):
@@ -1464,6 +1486,8 @@ class _PartitionFiles:
             with contextlib.suppress(Exception):
                 f.stream.__exit__(None, None, None)
         self._open.clear()
+        self._done.clear()
+        _delete_files(self._tbl, paths)
 
     def _new_file(self, part_dir: str, partition: Record, schema: pa.Schema) -> _OpenFile:
         path = f"{self._base}{part_dir}{self._label}-{uuid.uuid4().hex}.parquet"
@@ -1516,6 +1540,14 @@ class _PartitionFiles:
         )
 
 
+def _delete_files(tbl: Table, paths: Sequence[str]) -> None:
+    """Delete data files no snapshot references (after a failed write), best effort: the
+    failure being raised is the one that matters, and maintenance removes what is left."""
+    for path in paths:
+        with contextlib.suppress(Exception):
+            tbl.io.delete(path)
+
+
 def _chunks(data: TableRows, size: int) -> Iterator[pa.Table]:
     """``data`` as tables of at most ``size`` rows (pieces are gathered, not split)."""
     if isinstance(data, pa.Table):
@@ -1531,7 +1563,8 @@ def _chunks(data: TableRows, size: int) -> Iterator[pa.Table]:
         buffered.append(table)
         count += table.num_rows
         if count >= size:
-            yield pa.concat_tables(buffered)
+            # permissive: pieces may carry different subsets of the table's columns
+            yield pa.concat_tables(buffered, promote_options="permissive")
             buffered, count = [], 0
     if buffered:
-        yield pa.concat_tables(buffered)
+        yield pa.concat_tables(buffered, promote_options="permissive")

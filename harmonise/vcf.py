@@ -1706,8 +1706,9 @@ def _group_key(header: VcfHeader, roles: SampleRoles) -> tuple[Any, ...]:
 
 def _read_group(
     members: Sequence[tuple[int, VcfHeader, SampleRoles, bytes]], build: str
-) -> list[tuple[pa.Table, ReadStats]]:
-    """Parse the bodies of several small VCFs at once and normalise them together."""
+) -> tuple[pa.Table, np.ndarray, list[ReadStats]]:
+    """Parse the bodies of several small VCFs at once and normalise them together: the
+    rows (ordered by member), each row's member index, and each member's read counts."""
     header, roles = members[0][1], members[0][2]
     counts = np.array([m[3].count(b"\n") for m in members], np.int64)
     total = int(counts.sum())
@@ -1732,29 +1733,16 @@ def _read_group(
     rows = np.bincount(fcol, minlength=len(members))
     ref_only = np.bincount(file[~has_alt], minlength=len(members))
     allele_n = np.bincount(file[has_alt], weights=alleles[has_alt], minlength=len(members))
-    bounds = np.r_[0, np.cumsum(rows)]
-    result = []
-    for j in range(len(members)):
-        st = ReadStats(
+    stats = [
+        ReadStats(
             records=int(counts[j]),
             rows=int(rows[j]),
             skipped_symbolic=int(allele_n[j]) - int(rows[j]),
             skipped_reference_only=int(ref_only[j]),
         )
-        result.append((out.slice(int(bounds[j]), int(rows[j])), st))
-    return result
-
-
-def _read_one(
-    header: VcfHeader,
-    roles: SampleRoles,
-    build: str,
-    engine: Engine,
-    reference_fasta: str | None,
-) -> tuple[pa.Table, ReadStats]:
-    st = ReadStats()
-    parts = list(read_variants(header.path, roles, build, engine, reference_fasta, st, header))
-    return (pa.concat_tables(parts) if parts else _empty_variants(), st)
+        for j in range(len(members))
+    ]
+    return out, fcol, stats
 
 
 def _empty_variants() -> pa.Table:
@@ -1763,25 +1751,35 @@ def _empty_variants() -> pa.Table:
     return normalise(raw, header, "GRCh38", ReadStats())
 
 
-def read_many(
+#: A piece of :func:`iter_many`: rows, and the index (into the sources) of the file each
+#: row came from: one ``int`` for rows of one file, an int64 array for a group's rows.
+FilePiece = tuple[pa.Table, int | np.ndarray]
+
+
+def iter_many(
     sources: Sequence[VcfSource],
     build: str = "GRCh38",
     engine: Engine = "auto",
     reference_fasta: str | None = None,
-) -> list[tuple[pa.Table, ReadStats]]:
-    """Normalised ``variants`` columns (and read counts) of many VCFs, in order.
+    stats: Sequence[ReadStats] | None = None,
+) -> Iterator[FilePiece]:
+    """Stream the normalised ``variants`` columns of many VCFs as :data:`FilePiece` s.
 
     Small text VCFs (up to :data:`MANY_FILE_BYTES`) with the same layout are not read one
     by one: their bodies are concatenated and parsed by one Arrow CSV read and one
-    :func:`normalise` per ~:data:`NORMALISE_ROWS` rows (on worker threads), then split
-    back per file; the per-file cost is a header read and a decompression. Larger files,
-    BCF, a reference check or anything the text engine leaves to htslib go through
-    :func:`read_variants`, file by file; so does every file of a group that fails, so the
-    error names the right file, line and field.
+    :func:`normalise` per ~:data:`NORMALISE_ROWS` rows, on worker threads while the next
+    headers are read; the per-file cost is a header read and a decompression. Larger
+    files, BCF, a reference check or anything the text engine leaves to htslib are
+    streamed through :func:`read_variants`, batch by batch; so is every file of a group
+    that fails, so that the error names the right file, line and field. Memory holds a
+    few groups or batches, whatever the number and size of the files. ``stats`` (one per
+    source) receive each file's read counts. Pieces come in no particular file order.
     """
-    results: list[tuple[pa.Table, ReadStats] | None] = [None] * len(sources)
+    st = list(stats) if stats is not None else [ReadStats() for _ in sources]
+    if len(st) != len(sources):
+        raise ValueError("iter_many: one ReadStats per source")
     groups: dict[tuple[Any, ...], list[tuple[int, VcfHeader, SampleRoles, bytes]]] = {}
-    singles: list[tuple[int, VcfHeader, SampleRoles]] = []
+    sizes: dict[tuple[Any, ...], int] = {}
     workers = max(1, min(4, os.cpu_count() or 1))
 
     def run(chunk: list[tuple[int, VcfHeader, SampleRoles, bytes]]) -> Any:
@@ -1790,39 +1788,78 @@ def read_many(
         except (_Unsupported, VcfError, pa.ArrowException):
             return None  # each file alone: the text engine, then htslib, decides
 
+    def one(i: int, header: VcfHeader, roles: SampleRoles) -> Iterator[FilePiece]:
+        for t in read_variants(header.path, roles, build, engine, reference_fasta, st[i], header):
+            yield t, i
+
+    def finish(
+        chunk: list[tuple[int, VcfHeader, SampleRoles, bytes]], job: Future[Any]
+    ) -> Iterator[FilePiece]:
+        got = job.result()
+        if got is None:
+            for m in chunk:
+                yield from one(m[0], m[1], m[2])
+            return
+        out, fcol, parts = got
+        for m, part in zip(chunk, parts, strict=True):
+            _merge(st[m[0]], part)
+        index = np.array([m[0] for m in chunk], np.int64)
+        if out.num_rows:
+            yield out, index[fcol]
+
     with ThreadPoolExecutor(workers, thread_name_prefix="vcf-many") as pool:
-        # a group is parsed as soon as it holds ~NORMALISE_ROWS records, on a worker
-        # thread, while this thread reads the next headers
-        jobs: list[tuple[list[tuple[int, VcfHeader, SampleRoles, bytes]], Future[Any]]] = []
-        sizes: dict[tuple[Any, ...], int] = {}
-        for i, src in enumerate(sources):
-            small = engine == "auto" and not reference_fasta
-            small = small and os.path.getsize(src.path) <= MANY_FILE_BYTES
-            if small:
-                header, body = _small(src)
-            else:
-                header, body = src.header or read_header(src.path), None
-            roles = _roles_for(header, src.roles)
-            if not _text_eligible(header, roles, engine, reference_fasta):
-                body = None
-            if body is None:
-                singles.append((i, header, roles))
-                continue
-            key = _group_key(header, roles)
-            groups.setdefault(key, []).append((i, header, roles, body))
-            sizes[key] = sizes.get(key, 0) + len(body)
-            if sizes[key] >= NORMALISE_ROWS * 100:  # ~100 bytes a record
-                chunk = groups.pop(key)
-                sizes[key] = 0
-                jobs.append((chunk, pool.submit(run, chunk)))
-        jobs += [(chunk, pool.submit(run, chunk)) for chunk in groups.values()]
-        for chunk, job in jobs:
-            got = job.result()
-            if got is None:
-                singles += [(m[0], m[1], m[2]) for m in chunk]
-                continue
-            for m, res in zip(chunk, got, strict=True):
-                results[m[0]] = res
-    for i, header, roles in sorted(singles, key=lambda x: x[0]):
-        results[i] = _read_one(header, roles, build, engine, reference_fasta)
-    return [r for r in results if r is not None]
+        jobs: deque[tuple[list[tuple[int, VcfHeader, SampleRoles, bytes]], Future[Any]]]
+        jobs = deque()
+        try:
+            for i, src in enumerate(sources):
+                small = engine == "auto" and not reference_fasta
+                small = small and os.path.getsize(src.path) <= MANY_FILE_BYTES
+                if small:
+                    header, body = _small(src)
+                else:
+                    header, body = src.header or read_header(src.path), None
+                roles = _roles_for(header, src.roles)
+                if not _text_eligible(header, roles, engine, reference_fasta):
+                    body = None
+                if body is None:
+                    yield from one(i, header, roles)
+                    continue
+                key = _group_key(header, roles)
+                groups.setdefault(key, []).append((i, header, roles, body))
+                sizes[key] = sizes.get(key, 0) + len(body)
+                if sizes[key] >= NORMALISE_ROWS * 100:  # ~100 bytes a record
+                    chunk = groups.pop(key)
+                    sizes[key] = 0
+                    jobs.append((chunk, pool.submit(run, chunk)))
+                while len(jobs) > workers:  # bounded: at most workers+1 groups held
+                    yield from finish(*jobs.popleft())
+            jobs += [(chunk, pool.submit(run, chunk)) for chunk in groups.values()]
+            while jobs:
+                yield from finish(*jobs.popleft())
+        finally:
+            for _, job in jobs:
+                job.cancel()
+
+
+def read_many(
+    sources: Sequence[VcfSource],
+    build: str = "GRCh38",
+    engine: Engine = "auto",
+    reference_fasta: str | None = None,
+) -> list[tuple[pa.Table, ReadStats]]:
+    """Normalised ``variants`` columns (and read counts) of many VCFs, file by file, in
+    the order of ``sources``: :func:`iter_many` gathered in memory."""
+    stats = [ReadStats() for _ in sources]
+    parts: list[list[pa.Table]] = [[] for _ in sources]
+    for table, file in iter_many(sources, build, engine, reference_fasta, stats):
+        if isinstance(file, int):
+            parts[file].append(table)
+            continue
+        # a group's rows are ordered by file: one slice per file
+        cut = np.flatnonzero(np.diff(file)) + 1
+        for lo, hi in zip(np.r_[0, cut], np.r_[cut, len(file)], strict=True):
+            parts[int(file[lo])].append(table.slice(int(lo), int(hi - lo)))
+    return [
+        (pa.concat_tables(p) if p else _empty_variants(), s)
+        for p, s in zip(parts, stats, strict=True)
+    ]

@@ -37,6 +37,12 @@ def _summary(r: IngestReport) -> None:
     for name, n in sorted(r.rows.items()):
         t.add_row(name, str(n))
     console.print(t)
+    if r.status == "unchanged":
+        console.print(
+            f"submission {r.submission_id[:16]} is already in the lake: nothing read or "
+            f"written ({r.patients} patient(s), {r.variants} variant row(s) committed before)"
+        )
+        return
     console.print(
         f"submission {r.submission_id[:16]}: {r.patients} patient(s), {r.variants} variant "
         f"row(s) from {r.vcf_records} VCF record(s), {len(r.warnings)} warning(s)"

@@ -4,7 +4,9 @@ naming file, line/record and field, and leave the lake unchanged; mCODE examples
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -281,3 +283,52 @@ def test_all_mcode_and_genomics_reporting_examples_parse() -> None:
         rows = map_resources(resources)
         assert rows.tables["patients"]
     assert counts == {"hl7.fhir.us.mcode-4.0.0": 179, "hl7.fhir.uv.genomics-reporting-3.0.0": 204}
+
+
+def test_record_refused_mid_stream_leaves_no_files_and_no_snapshot(
+    tmp_path: Path, ingest_tn_vcf: Path, ingest_lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The VCF records stream into the commit: a bad record after thousands of good ones,
+    read after several chunks were written to data files, aborts the commit; the files
+    are deleted and no table gets a snapshot."""
+    import gzip
+
+    import harmonise.lake
+    import harmonise.vcf
+
+    monkeypatch.setattr(harmonise.lake, "WRITE_CHUNK_ROWS", 500)  # files written early
+    monkeypatch.setattr(harmonise.vcf, "MANY_FILE_BYTES", 0)  # streamed, not grouped
+    monkeypatch.setattr(harmonise.vcf, "TEXT_BLOCK_BYTES", 16 << 10)  # many text batches
+    monkeypatch.setattr(harmonise.vcf, "NORMALISE_ROWS", 200)
+    text = gzip.decompress(ingest_tn_vcf.read_bytes()).decode()
+    header = [ln for ln in text.splitlines() if ln.startswith("#")]
+    good = [
+        f"7\t{55_000_000 + i}\t.\tC\tT\t.\tPASS\t.\tGT:DP:AD\t0/1:40:30,10\t0/0:30:30,0"
+        for i in range(5000)
+    ]
+    bad = "7\t55999999\t.\tCQ\tT\t.\tPASS\t.\tGT:DP:AD\t0/1:40:30,10\t0/0:30:30,0"
+    vcf = tmp_path / "P001.somatic.annotated.vcf"
+    vcf.write_text("\n".join([*header, *good, bad]) + "\n")
+    gz = tmp_path / "P001.somatic.annotated.vcf.gz"
+    subprocess.run(["bgzip", "-f", str(vcf)], check=True)
+    bundle = _make(tmp_path / "b", gz)
+
+    from harmonise.ingest import prepare
+
+    prep = prepare(bundle)  # headers checked; the records are not read yet
+    assert not isinstance(prep.submission.tables["variants"], pa.Table)
+    warehouse = Path(ingest_lake.config.warehouse)
+    files_before = {p for p in warehouse.rglob("*") if p.is_file()}
+    written: list[int] = []
+    real_write = harmonise.lake._PartitionFiles.write
+
+    def counting_write(self: Any, data: pa.Table) -> None:
+        written.append(data.num_rows)
+        real_write(self, data)
+
+    monkeypatch.setattr(harmonise.lake._PartitionFiles, "write", counting_write)
+    line = len(header) + len(good) + 1
+    where = rf"variants/TST-[0-9a-f]+_TST-[0-9a-f]+\.vcf\.gz, line {line} \(record 5001, "
+    _refused(ingest_lake, bundle, VcfFormatError, where + r"7:55999999\), field REF: 'CQ'")
+    assert sum(written) >= 1000, "the good records were being written when the bad one came"
+    assert {p for p in warehouse.rglob("*") if p.is_file()} == files_before
