@@ -465,7 +465,9 @@ class Lake:
         # without a sort order id); `lake maintain` rewrites them in the table's sort
         # order when it compacts, off the ingest path
         with (
-            _PartitionFiles(self, tbl, tdef, tags, sub.submission_id, sort=False) as files,
+            _PartitionFiles(
+                self, tbl, tdef, tags, sub.submission_id, sort=False, dictionary=False
+            ) as files,
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-write") as writer,
         ):
             pending: Future[None] | None = None
@@ -1406,7 +1408,11 @@ class _PartitionFiles:
     byte before the footer, so a file whose rows or tags are edited is refused on read)
     and describes it for Iceberg from its footer's statistics, which pyiceberg gathers over
     every row group. Statistics are written only for the columns the table keeps bounds
-    for (``TableDef.no_bounds``).
+    for (``TableDef.no_bounds``). Without ``dictionary`` (a commit's streamed write), no
+    column is dictionary-encoded: the encoder hashes every value of every dictionary
+    column, a fifth of the encoding's CPU for 20 % smaller files (1M variant rows: 0.5-0.6
+    against 0.7-0.8 CPU-s, 29 against 24 MB); compaction rewrites the files with
+    dictionaries, off the ingest path.
     """
 
     def __init__(
@@ -1418,8 +1424,10 @@ class _PartitionFiles:
         label: str,
         *,
         sort: bool,
+        dictionary: bool = True,
     ) -> None:
         self._lake, self._tbl, self._tdef, self._tags, self._sort = lake, tbl, tdef, tags, sort
+        self._dictionary = dictionary
         self._label = label[:16]
         self._base = f"{tbl.location().rstrip('/')}/data/"
         self._schema = tbl.metadata.schema()
@@ -1502,7 +1510,13 @@ class _PartitionFiles:
             [c for c in schema.names if c not in self._no_bounds] if self._no_bounds else True
         )
         try:
-            writer = pq.ParquetWriter(buffered, schema, compression="zstd", write_statistics=stats)
+            writer = pq.ParquetWriter(
+                buffered,
+                schema,
+                compression="zstd",
+                write_statistics=stats,
+                use_dictionary=self._dictionary,
+            )
         except BaseException:
             stream.__exit__(None, None, None)
             raise
