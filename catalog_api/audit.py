@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import orjson
-from sqlalchemy import Connection, Select, Table, insert, select, update
+from sqlalchemy import Connection, Select, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from catalog_api.db import utcnow
@@ -64,6 +64,20 @@ def _details_json(details: Mapping[str, Any] | None) -> str:
     already serialised (``orjson.Fragment``), so an answer is stored as the bytes sent."""
     options = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
     return orjson.dumps(dict(details or {}), option=options).decode()
+
+
+_HEAD = cast(Table, AuditHead.__table__)
+# The statements of an append, built once: constructing them on every call (and their cache
+# keys from scratch) cost more than executing them, and this runs for every count query.
+#: Lock the head and reserve ``n`` sequence numbers: the new last number and the old digest.
+_RESERVE = (
+    update(_HEAD)
+    .where(_HEAD.c.id == 1)
+    .values(seq=_HEAD.c.seq + bindparam("n"))
+    .returning(_HEAD.c.seq, _HEAD.c.digest)
+)
+_INSERT = insert(cast(Table, AuditEntry.__table__))
+_ADVANCE = update(_HEAD).where(_HEAD.c.id == 1).values(digest=bindparam("new_digest"))
 
 
 @dataclass(frozen=True)
@@ -109,13 +123,7 @@ def record_many(session: Session | Connection, events: Sequence[Event]) -> list[
     if not events:
         return []
     details_json = [_details_json(e.details) for e in events]
-    head_t = cast(Table, AuditHead.__table__)
-    head = session.execute(
-        update(head_t)
-        .where(head_t.c.id == 1)
-        .values(seq=head_t.c.seq + len(events))
-        .returning(head_t.c.seq, head_t.c.digest)
-    ).one()
+    head = session.execute(_RESERVE, {"n": len(events)}).one()
     seq, prev = int(head[0]) - len(events), str(head[1])
     rows: list[dict[str, Any]] = []
     for event, dj in zip(events, details_json, strict=True):
@@ -144,8 +152,8 @@ def record_many(session: Session | Connection, events: Sequence[Event]) -> list[
             }
         )
         prev = digest
-    session.execute(insert(cast(Table, AuditEntry.__table__)), rows)
-    session.execute(update(head_t).where(head_t.c.id == 1).values(digest=prev))
+    session.execute(_INSERT, rows)
+    session.execute(_ADVANCE, {"new_digest": prev})
     return [r["seq"] for r in rows]
 
 

@@ -8,6 +8,7 @@ recent answers) belongs to the app, configured from its :class:`ApiConfig`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import queue
@@ -23,6 +24,8 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from catalog_api import audit
@@ -286,6 +289,7 @@ class AuditWriter:
         self._batch = batch
         self._queue: queue.Queue[_Entry] = queue.Queue()
         self.commits = 0  # transactions committed (entries / commits = group size)
+        self._conn: Connection | None = None  # the writer thread's own connection
         self._thread = threading.Thread(target=self._run, name="discovery-audit", daemon=True)
         self._thread.start()
 
@@ -296,6 +300,25 @@ class AuditWriter:
         fut: Future[None] = Future()
         self._queue.put(_Entry(audit.Event(actor, action, subject, details), fut))
         return fut
+
+    def _append(self, events: list[audit.Event]) -> None:
+        """Append ``events`` in one transaction on the writer's own connection, kept open
+        between groups: checking one out of the pool and back in (with its reset) for every
+        group cost about as much CPU as the group's statements."""
+        if self._conn is None:
+            self._conn = self._sessionmaker.kw["bind"].connect()
+        with self._conn.begin():  # a Core transaction: no ORM session per group
+            audit.record_many(self._conn, events)
+
+    def _discard_connection(self) -> None:
+        """Drop the writer's connection after a failure (a new one is opened for the next
+        group), so that a broken connection is never reused."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.invalidate()
+            with contextlib.suppress(Exception):
+                conn.close()
 
     @staticmethod
     def wait(fut: Future[None], timeout: float | None = None) -> None:
@@ -332,14 +355,23 @@ class AuditWriter:
                 except queue.Empty:
                     break
             error: Exception | None = None
-            try:
-                # a Core transaction on a pooled connection: no ORM session per group
-                with self._sessionmaker.kw["bind"].begin() as conn:
-                    audit.record_many(conn, [e.event for e in items])
-                self.commits += 1
-            except Exception as exc:  # never lose the thread; the requests answer 503
-                log.exception("discovery audit entries could not be written: %s", items)
-                error = exc
+            for attempt in (1, 2):
+                try:
+                    self._append([e.event for e in items])
+                    self.commits += 1
+                    error = None
+                    break
+                except Exception as exc:  # never lose the thread; the requests answer 503
+                    error = exc
+                    self._discard_connection()
+                    # a connection lost while idle (database restarted, connection killed)
+                    # is replaced once (had it been cut during the commit itself, the
+                    # entries may be appended twice: the trail may hold a query twice, but
+                    # never miss one)
+                    lost = isinstance(exc, DBAPIError) and exc.connection_invalidated
+                    if not lost or attempt == 2:
+                        log.exception("discovery audit entries could not be written: %s", items)
+                        break
             for e in items:
                 if not e.done.cancelled():
                     if error is None:

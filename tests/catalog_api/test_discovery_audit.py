@@ -85,3 +85,28 @@ def test_count_not_answered_when_its_audit_entry_cannot_be_committed(
     monkeypatch.undo()
     r = http.post("/api/v1/cohorts/count", json=body, headers=user.headers)
     assert r.status_code == 200
+
+
+@pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+def test_count_answered_after_the_audit_writers_connection_is_lost(
+    http: httpx.Client, api_user: ApiUserFactory, app: FastAPI, backend: str
+) -> None:
+    """The audit writer keeps its own connection between groups; one that the database
+    dropped meanwhile (a restart, a killed session) is replaced, and no count is refused."""
+    user = api_user("researcher")
+    body = {"definition": {"criteria": V600E}, "purpose": GRU}
+    assert http.post("/api/v1/cohorts/count", json=body, headers=user.headers).status_code == 200
+    writer = audit_writer_for(app)
+    old = writer._conn
+    assert old is not None
+    if backend == "postgresql":
+        pid = old.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        old.rollback()
+        with app.state.sessionmaker.kw["bind"].connect() as admin:
+            admin.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+    else:
+        old.connection.dbapi_connection.close()  # type: ignore[union-attr]
+    r = http.post("/api/v1/cohorts/count", json=body, headers=user.headers)
+    assert r.status_code == 200, r.text
+    assert writer._conn is not None and writer._conn is not old
+    assert len(_entries(app, user.username, "discovery.count")) == 2
