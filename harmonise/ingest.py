@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from harmonise.bundle import MANIFEST, verify_checksums
@@ -305,16 +306,19 @@ def _variant_rows(
     stats = [ReadStats() for _ in sources]
     records = 0
     columns = list(consts[0]) if consts else []
-    values = {c: pa.array([k[c] for k in consts], pa.string()) for c in columns}
+    # the file constants are dictionary arrays over the files' values (see
+    # ``harmonise.lake.constant``): no string is copied per row
+    # (a file without the value, e.g. no matched normal: null indices, never a null entry)
+    given = {c: [k[c] for k in consts] for c in columns}
+    values = {c: pa.array([v or "" for v in vals], pa.string()) for c, vals in given.items()}
+    missing = {c: np.array([v is None for v in vals]) for c, vals in given.items()}
     for table, file in iter_many(sources, build, engine, reference_fasta, stats):
         n = table.num_rows
+        rows = np.full(n, file, np.int32) if isinstance(file, int) else file.astype(np.int32)
         for col in columns:
-            if isinstance(file, int):
-                v = values[col][file]
-                filled = pa.repeat(v, n) if v.is_valid else pa.nulls(n, pa.string())
-                table = table.append_column(col, filled)
-            else:  # a group of small files: one take per column, not one per file
-                table = table.append_column(col, values[col].take(pa.array(file)))
+            mask = missing[col][rows] if missing[col].any() else None
+            indices = pa.array(rows, mask=mask)
+            table = table.append_column(col, pa.DictionaryArray.from_arrays(indices, values[col]))
         done = sum(s.records for s in stats)
         if done != records:
             records = done

@@ -56,6 +56,7 @@ from typing import Any, TypeAlias
 
 import duckdb
 import fsspec
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -203,6 +204,14 @@ class MaintenanceReport:
 
 
 @cache
+def constant(value: str, n: int) -> pa.DictionaryArray:
+    """``n`` rows of one string ``value`` as a dictionary array (int32 zeros, one entry):
+    the form in which the lake writes a column whose value is the same in every row."""
+    return pa.DictionaryArray.from_arrays(
+        pa.array(np.zeros(n, np.int32)), pa.array([value], pa.string())
+    )
+
+
 def arrow_schema(name: str) -> pa.Schema:
     """The Arrow schema of table ``name`` as the lake writes and returns it.
 
@@ -531,7 +540,13 @@ class Lake:
         return found.num_rows > 0
 
     def _conform(self, tdef: TableDef, data: pa.Table, sub: Submission) -> pa.Table:
-        """Cast ``data`` to the table's Arrow schema, filling key columns and nulls."""
+        """Cast ``data`` to the table's Arrow schema, filling key columns and nulls.
+
+        The key columns are one-value dictionary arrays (:func:`constant`), and a given
+        string column that is a dictionary array stays one (a VCF's patient, specimens,
+        build, fingerprint…): partitioning gathers their int32 indices instead of copying
+        the same long string for every row, and the Parquet writer encodes them from the
+        dictionary without hashing each value. The files store plain strings."""
         schema = arrow_schema(tdef.name)
         n = data.num_rows
         keys = {
@@ -540,6 +555,7 @@ class Lake:
             "submission_id": sub.submission_id,
         }
         arrays = []
+        fields = []
         for fld in schema:
             if fld.name in keys:
                 given = data.column(fld.name) if fld.name in data.column_names else None
@@ -551,17 +567,31 @@ class Lake:
                             f"{fld.name} holds {sorted(values)[:3]} but the submission is "
                             f"{keys[fld.name]!r}"
                         )
-                arrays.append(pa.repeat(pa.scalar(keys[fld.name], fld.type), n))
+                col = constant(keys[fld.name], n)
+                arrays.append(col)
+                fields.append(fld.with_type(col.type))
             elif fld.name in data.column_names:
+                given = data.column(fld.name)
+                if (
+                    pa.types.is_dictionary(given.type)
+                    and given.type.value_type == fld.type
+                    and given.type.index_type == pa.int32()
+                ):
+                    arrays.append(given)
+                    fields.append(fld.with_type(given.type))
+                    continue
                 try:
-                    arrays.append(data.column(fld.name).cast(fld.type))
+                    arrays.append(given.cast(fld.type))
                 except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
                     raise SubmissionError(
                         f"submission {sub.submission_id}, table {tdef.name}, column "
                         f"{fld.name}: cannot store as {fld.type}: {exc}"
                     ) from exc
+                fields.append(fld)
             else:
                 arrays.append(pa.nulls(n, type=fld.type))
+                fields.append(fld)
+        schema = pa.schema(fields, metadata=schema.metadata)
         out = pa.Table.from_arrays(arrays, schema=schema)
         missing = [
             f.name for f in tdef.schema.fields if f.required and out.column(f.name).null_count
@@ -1509,13 +1539,18 @@ class _PartitionFiles:
         stats: bool | list[str] = (
             [c for c in schema.names if c not in self._no_bounds] if self._no_bounds else True
         )
+        # columns given as dictionary arrays (constants, see ``Lake._conform``) are encoded
+        # from their dictionary; the file does not store the Arrow schema, so that readers
+        # get the table's plain string columns back
+        encoded = [f.name for f in schema if pa.types.is_dictionary(f.type)]
         try:
             writer = pq.ParquetWriter(
                 buffered,
                 schema,
                 compression="zstd",
                 write_statistics=stats,
-                use_dictionary=self._dictionary,
+                use_dictionary=True if self._dictionary else encoded,
+                store_schema=not encoded,
             )
         except BaseException:
             stream.__exit__(None, None, None)
@@ -1577,8 +1612,23 @@ def _chunks(data: TableRows, size: int) -> Iterator[pa.Table]:
         buffered.append(table)
         count += table.num_rows
         if count >= size:
-            # permissive: pieces may carry different subsets of the table's columns
-            yield pa.concat_tables(buffered, promote_options="permissive")
+            yield _concat(buffered)
             buffered, count = [], 0
     if buffered:
-        yield pa.concat_tables(buffered, promote_options="permissive")
+        yield _concat(buffered)
+
+
+def _concat(pieces: list[pa.Table]) -> pa.Table:
+    """Pieces as one table; permissive: they may carry different subsets of the table's
+    columns, and a column may be a dictionary array in one piece and plain in another (it
+    is then plain in all)."""
+    try:
+        return pa.concat_tables(pieces, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        plain = []
+        for t in pieces:
+            for i, f in enumerate(t.schema):
+                if pa.types.is_dictionary(f.type):
+                    t = t.set_column(i, f.name, t.column(i).cast(f.type.value_type))
+            plain.append(t)
+        return pa.concat_tables(plain, promote_options="permissive")

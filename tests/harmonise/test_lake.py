@@ -35,6 +35,7 @@ from harmonise.lake import (
     LakeVersion,
     Submission,
     _may_hold,
+    constant,
 )
 from harmonise.model import DATA_TABLES, TABLES
 from tests.conftest import TAG_KEY
@@ -403,6 +404,51 @@ def test_variant_files_keep_bounds_only_of_columns_files_are_selected_by(
     # pruning still works on a column with bounds and reading on one without
     assert local_lake.read("variants", row_filter="gene = 'BRAF'").num_rows == 1
     assert local_lake.read("variants", row_filter="alt = 'T'").num_rows == 3
+
+
+def test_constant_columns_written_from_one_value_dictionaries_read_back_as_strings(
+    local_lake: Lake,
+) -> None:
+    """Key columns and columns given as dictionary arrays (a VCF's patient, specimen…) are
+    encoded from their dictionary; the files hold plain strings with exact bounds, so that
+    readers, DuckDB and submission pruning see them as any other string column."""
+    sub = make_submission("ds-a", "c1", ["c1-p1", "c1-p2"])
+    variants = sub.tables["variants"]
+    assert isinstance(variants, pa.Table)
+    n = variants.num_rows
+    pid = variants.column("patient_id").to_pylist()
+    uniq = sorted(set(pid))
+    as_dict = pa.DictionaryArray.from_arrays(
+        pa.array([uniq.index(p) for p in pid], pa.int32()), pa.array(uniq)
+    )
+    variants = (
+        variants.set_column(variants.schema.get_field_index("patient_id"), "patient_id", as_dict)
+        .drop_columns(["genome_build"])
+        .append_column("genome_build", constant("GRCh38", n))
+    )
+    local_lake.commit(
+        Submission(sub.submission_id, sub.dataset_id, sub.centre_id, sub.dataset,
+                   {**sub.tables, "variants": variants}, sub.tags)
+    )  # fmt: skip
+    tbl = local_lake.table("variants")
+    schema = tbl.schema()
+    for task in tbl.scan().plan_files():
+        path = task.file.file_path.removeprefix("file://")
+        assert pq.read_schema(path).field("patient_id").type == pa.string()
+        bounds = {schema.find_column_name(k): v for k, v in task.file.lower_bounds.items()}
+        upper = {schema.find_column_name(k): v for k, v in task.file.upper_bounds.items()}
+        sid = sub.submission_id.encode()  # bounds truncated to 16 bytes (Iceberg's default)
+        assert bounds["submission_id"] == sid[:16] and sid[:16] < upper["submission_id"]
+        rows = pq.read_table(path, columns=["patient_id"]).column(0).to_pylist()
+        assert bounds["patient_id"] == min(rows).encode()
+        assert upper["patient_id"] == max(rows).encode()
+    back = local_lake.read("variants")
+    assert back.schema.field("patient_id").type == pa.string()
+    assert sorted(back.column("patient_id").to_pylist()) == sorted(pid)
+    assert set(back.column("genome_build").to_pylist()) == {"GRCh38"}
+    assert set(back.column("dataset_id").to_pylist()) == {"ds-a"}
+    got = local_lake.read("variants", row_filter="patient_id = 'c1-p2'").num_rows
+    assert got == pid.count("c1-p2") > 0
 
 
 def test_commits_keep_arrival_order_and_compaction_sorts(local_lake: Lake) -> None:
