@@ -58,7 +58,9 @@ class ClinicalRows:
 # -- reading --------------------------------------------------------------------------------
 
 
-def _validate(resource: Any, where: str) -> dict[str, Any]:
+def validate_resource(resource: Any, where: str) -> dict[str, Any]:
+    """``resource`` if it is a valid FHIR R4 resource of its type; :class:`FhirError`
+    naming ``where`` and the first bad field otherwise."""
     from fhir.resources.R4B import get_fhir_model_class
     from pydantic import ValidationError
 
@@ -131,7 +133,7 @@ def read_resources(path: str | Path, validate: bool = True) -> list[tuple[str, d
         for sub, res in _entries(doc, where):
             url = res.pop("_fullUrl", None)
             if validate:
-                _validate(res, sub)
+                validate_resource(res, sub)
             if url:
                 res["_fullUrl"] = url
             out.append((sub, res))

@@ -29,7 +29,7 @@ from harmonise.errors import (
     ConsentWithdrawnError,
     SampleLinkError,
 )
-from harmonise.fhir import ClinicalRows, map_resources, read_resources
+from harmonise.fhir import ClinicalRows, map_resources, read_resources, validate_resource
 from harmonise.lake import CommitResult, Lake, Submission, TableRows
 from harmonise.model import TABLES
 from harmonise.pseudonymise import check_no_direct_identifiers
@@ -114,7 +114,15 @@ def prepare(
 
     # clinical + consent resources
     clinical = [r for p in paths if p.startswith("clinical/") for r in read_resources(bundle / p)]
-    consents = [r for p in paths if p.startswith("consent/") for r in read_resources(bundle / p)]
+    # a Consent is validated once, by consent.records.parse_consent (below), with the
+    # consent module's messages; anything else in consent/ as any FHIR resource
+    consents = [
+        r for p in paths if p.startswith("consent/")
+        for r in read_resources(bundle / p, validate=False)
+    ]  # fmt: skip
+    for where, res in consents:
+        if res.get("resourceType") != "Consent":
+            validate_resource(res, where)
     check_no_direct_identifiers(clinical + consents)
     say("clinical", len(clinical), len(clinical))
     sample_patients = {s.patient_id for s in manifest.samples}

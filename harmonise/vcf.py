@@ -24,7 +24,6 @@ text VCF) and the record (``chrom:pos``).
 from __future__ import annotations
 
 import functools
-import gzip
 import io
 import os
 import re
@@ -63,6 +62,13 @@ _READ_ERRORS: tuple[type[Exception], ...] = (
     EOFError,
     cast("type[Exception]", isal_zlib.error),
 )
+
+#: What inflating a damaged gzip/BGZF stream raises (zlib, or ISA-L, typed loosely).
+_INFLATE_ERRORS: tuple[type[Exception], ...] = (
+    zlib.error,
+    cast("type[Exception]", isal_zlib.error),
+)
+_GUNZIP_ERRORS: tuple[type[Exception], ...] = (OSError, EOFError, *_INFLATE_ERRORS)
 
 #: Files up to this size (bytes on disk) are read in-process (cyvcf2); larger ones by
 #: ``bcftools query`` streamed into Arrow. See ``bench/ingest``.
@@ -427,7 +433,9 @@ def _sniff(path: str) -> tuple[bool, int, bytes]:
         gz = pending[:2] == b"\x1f\x8b"
         if not gz and pending[:2] == b"BC":
             return True, 0, b""
-        dec = zlib.decompressobj(31) if gz else None
+        # ISA-L (python-isal), as the text engine: about twice as fast as zlib, and a
+        # bundle's header reads decompress thousands of files
+        dec = isal_zlib.decompressobj(31) if gz else None
         buf = bytearray()
         scanned = n = 0
         while True:
@@ -440,8 +448,8 @@ def _sniff(path: str) -> tuple[bool, int, bytes]:
                         buf += dec.decompress(pending)
                         pending = dec.unused_data
                         if dec.eof:
-                            dec = zlib.decompressobj(31)
-                except zlib.error:
+                            dec = isal_zlib.decompressobj(31)
+                except _INFLATE_ERRORS:
                     return False, n, bytes(buf[:scanned])
                 if scanned == 0 and buf[:3] == b"BCF":
                     return True, 0, b""
@@ -1670,8 +1678,8 @@ def _split_small(path: str) -> tuple[bytes, int, bytes] | None:
         data = fh.read()
     if data[:2] == b"\x1f\x8b":
         try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error):
+            data = igzip.decompress(data)  # ISA-L: about twice as fast as zlib
+        except _GUNZIP_ERRORS:
             return None
     at = data.find(b"\n#CHROM")
     at = data.find(b"\n", at + 1) if at >= 0 else -1

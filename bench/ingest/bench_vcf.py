@@ -1,7 +1,7 @@
 """Ingest benchmarks, side by side with bcftools (not part of make test).
 
     python bench/ingest/bench_vcf.py large [--records 1000000] [--commit | --bundle] [--engine auto]
-    python bench/ingest/bench_vcf.py small [--files 2000] [--records 300] [--per-file]
+    python bench/ingest/bench_vcf.py small [--files 2000] [--records 300] [--per-file] [--bundle]
 
 ``large``: one tumour/normal VCF.gz → normalised variant rows (with --commit, streamed into
 a lake commit; with --bundle, the hub's whole ``harmonise.ingest.ingest`` of a submission
@@ -77,29 +77,35 @@ def _warm(work: Path) -> None:
     read_many([VcfSource(str(tiny), SampleRoles("TUMOUR", "NORMAL"))], "GRCh37")
 
 
-def _bundle(vcf: Path, work: Path) -> Path:
-    """A submission bundle (built once, as the centre would) holding ``vcf``."""
+def _bundle(vcfs: list[Path], work: Path, name: str) -> Path:
+    """A submission bundle (built once, as the centre would) holding ``vcfs``, one patient
+    each, whose tumour/normal sample columns are ``T<i>``/``N<i>`` (``TUMOUR``/``NORMAL``
+    for a single file)."""
     import json
 
     from harmonise.bundle import SubmitInputs, build_bundle
 
-    out = work / f"bundle-{vcf.stem}"
+    out = work / f"bundle-{name}"
     found = sorted(out.glob("*/manifest.json")) if out.exists() else []
     if found:
         return found[0].parent
     assay = {"type": "WGS", "name": "WGS", "version": "1"}
-    common = {"patient_id": "P1", "sample_type": "FFPE", "assay": assay,
-              "platform": "Illumina NovaSeq 6000", "collection_year": 2020}  # fmt: skip
+    samples = []
+    for i in range(len(vcfs)):
+        t, n = ("TUMOUR", "NORMAL") if len(vcfs) == 1 else (f"T{i}", f"N{i}")
+        common = {"patient_id": f"P{i}", "sample_type": "FFPE", "assay": assay,
+                  "platform": "Illumina NovaSeq 6000", "collection_year": 2020}  # fmt: skip
+        samples += [
+            {**common, "specimen_id": t, "role": "tumour", "matched_normal": n},
+            {**common, "specimen_id": n, "role": "normal", "sample_type": "blood"},
+        ]
     draft = {
         "format_version": 1, "dataset_id": "BENCH-large", "title": "bench",
         "centre": {"id": "BENCH", "name": "Bench centre", "country": "NL"},
         "data_controller": {"name": "Bench centre", "contact_name": "Data office",
                             "contact_email": "dpo@bench.example"},
         "legal_basis": "consent", "data_types": ["variants", "consent"], "analysis": "somatic",
-        "samples": [
-            {**common, "specimen_id": "TUMOUR", "role": "tumour", "matched_normal": "NORMAL"},
-            {**common, "specimen_id": "NORMAL", "role": "normal", "sample_type": "blood"},
-        ],
+        "samples": samples,
         "reference": {"build": "GRCh37", "contig_naming": "ensembl"},
         "pipeline": {"id": "oncolake/dna_seq", "version": "0.1.0",
                      "fingerprint": "sha256:" + "ab" * 32, "harmonised": True},
@@ -107,20 +113,20 @@ def _bundle(vcf: Path, work: Path) -> Path:
         "files": [{"path": "x", "sha256": "0" * 64, "size": 0, "format": "format_3016"}],
     }  # fmt: skip
     duo = {"coding": [{"system": "http://purl.obolibrary.org/obo/duo.owl", "code": "DUO:0000042"}]}
-    consent = {
-        "resourceType": "Consent", "id": "c1", "status": "active",
+    consent = [{
+        "resourceType": "Consent", "id": f"c{i}", "status": "active",
         "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope",
                               "code": "research"}]},
         "category": [{"coding": [{"system": "http://loinc.org", "code": "57016-8"}]}],
-        "patient": {"reference": "Patient/P1"}, "dateTime": "2020-01-01",
+        "patient": {"reference": f"Patient/P{i}"}, "dateTime": "2020-01-01",
         "policy": [{"uri": "urn:oncolake:consent-form:BENCH-1"}],
         "provision": {"type": "permit", "code": [duo], "class": [
             {"system": "https://oncolake.org/fhir/CodeSystem/data-scope", "code": "genomic"}]},
-    }  # fmt: skip
+    } for i in range(len(vcfs))]  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     cfile = out / "consent.ndjson"
-    cfile.write_text(json.dumps(consent) + "\n")
-    inputs = SubmitInputs(draft, vcfs=[vcf], consent=[cfile])
+    cfile.write_text("".join(json.dumps(c) + "\n" for c in consent))
+    inputs = SubmitInputs(draft, vcfs=vcfs, consent=[cfile])
     bundle, _ = build_bundle(inputs, b"bench-centre-key", out)
     return bundle
 
@@ -138,7 +144,7 @@ def large(records: int, mode: str, work: Path, engine: str, repeat: int) -> None
     fmt = _fmt(path)
     st = ReadStats()
     lake = None
-    bundle = _bundle(path, work) if mode == "bundle" else None
+    bundle = _bundle([path], work, path.stem) if mode == "bundle" else None
     if mode != "read":
         # the hub's lake exists before a bundle arrives: its set-up (imports, creating the
         # tables) is not timed; each of the --repeat runs commits one more submission to it
@@ -210,8 +216,14 @@ def large(records: int, mode: str, work: Path, engine: str, repeat: int) -> None
           f"peak RSS {rss:.0f} MiB")  # fmt: skip
 
 
-def small(files: int, records: int, work: Path, per_file: bool, repeat: int) -> None:
-    """In-process ingest of many small files vs one bcftools query process per file."""
+def small(
+    files: int, records: int, work: Path, per_file: bool, repeat: int, as_bundle: bool
+) -> None:
+    """In-process ingest of many small files vs one bcftools query process per file.
+
+    With ``as_bundle``: the files are one centre's submission (a patient each, distinct
+    sample columns), and ours is the hub's whole ``ingest`` of that bundle, committed to a
+    new lake each round; bcftools reads the bundle's (pseudonymised) files."""
     from harmonise.vcf import ReadStats, SampleRoles, VcfSource, read_many, read_variants
 
     base = work / f"small{records}.vcf.gz"
@@ -225,29 +237,68 @@ def small(files: int, records: int, work: Path, per_file: bool, repeat: int) -> 
         paths.append(p)
     roles = SampleRoles("TUMOUR", "NORMAL")
     _warm(work)
-
     fmt = _fmt(paths[0])
+    lake = None
+    bundle = None
+    if as_bundle:
+        named = []
+        for i, p in enumerate(paths):  # a patient per file: its own sample names
+            q = work / f"n{records}_{i}.vcf.gz"
+            if not q.exists():
+                names = work / "names.txt"
+                names.write_text(f"TUMOUR T{i}\nNORMAL N{i}\n")
+                subprocess.run(["bcftools", "reheader", "-s", str(names), "-o", str(q), str(p)],
+                               check=True, capture_output=True)  # fmt: skip
+            named.append(q)
+        bundle = _bundle(named, work, f"small{files}x{records}")
+        paths = sorted((bundle / "variants").glob("*.vcf.gz"))
 
     def query_each() -> None:
         for p in paths:
-            _query(p, fmt)
+            if bundle is None:
+                _query(p, fmt)
+            else:  # the bundle's files hold exactly the tumour and the normal, in order
+                subprocess.run(["bcftools", "query", "-f", fmt, str(p)],
+                               stdout=subprocess.DEVNULL, check=True)  # fmt: skip
 
-    t_query = _best(query_each, repeat)
     rows = 0
+
+    def new_lake() -> None:
+        nonlocal lake
+        from harmonise.lake import Lake, LakeConfig
+
+        wh = Path(tempfile.mkdtemp(prefix="run-", dir=home))
+        lake = Lake(LakeConfig(f"sqlite:///{wh}/cat.db", str(wh / "wh")), b"k")
+        lake.init()
 
     def many() -> None:
         nonlocal rows
+        if bundle is not None:
+            from harmonise.ingest import ingest
+
+            assert lake is not None
+            report, _ = ingest(lake, bundle)
+            rows = report.variants
+            return
         got = read_many([VcfSource(str(p), roles) for p in paths], "GRCh37")
         rows = sum(t.num_rows for t, _ in got)
 
-    t_ours = _best(many, repeat)
+    home = Path(tempfile.mkdtemp(prefix="lake-", dir=work))  # removed at the end
+    rounds = []
+    for _ in range(repeat):  # interleaved, as in ``large``
+        tq = _best(query_each, 1)
+        to = _best(many, 1, new_lake if bundle is not None else None)
+        rounds.append((tq, to))
+    shutil.rmtree(home, ignore_errors=True)
+    t_query, t_ours = min(q for q, _ in rounds), min(o for _, o in rounds)
+    what = "ingest of the bundle (committed)" if bundle is not None else "read_many"
     line = (f"small: {files} files x {records} records ({rows:,} rows); bcftools query per "
-            f"file {t_query:.2f} s; ours read_many {t_ours:.2f} s "
+            f"file {t_query:.2f} s; ours {what} {t_ours:.2f} s "
             f"({t_ours / files * 1000:.2f} ms/file); speed-up {t_query / t_ours:.2f}x")  # fmt: skip
     if per_file:
         t = time.perf_counter()
         for p in paths:
-            list(read_variants(p, roles, "GRCh37", stats=ReadStats()))
+            list(read_variants(p, None if bundle else roles, "GRCh37", stats=ReadStats()))
         line += f"; ours one file at a time {time.perf_counter() - t:.2f} s"
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"{line}; peak RSS {rss:.0f} MiB")
@@ -271,7 +322,7 @@ def main() -> None:
         mode = "bundle" if a.bundle else "commit" if a.commit else "read"
         large(a.records or 1_000_000, mode, a.work, a.engine, a.repeat)
     else:
-        small(a.files, a.records or 300, a.work, a.per_file, a.repeat)
+        small(a.files, a.records or 300, a.work, a.per_file, a.repeat, a.bundle)
 
 
 if __name__ == "__main__":
