@@ -530,7 +530,9 @@ class Indexer:
         infos = self._infos(version)
         gone = [s for s in idx.submissions if s not in infos]
         new = [i for s, i in infos.items() if s not in idx.submissions]
-        tables = [self._read(version, [i.submission_id for i in new])] if new else []
+        # only the files added since the index's version: the change was appends only
+        since = idx.version
+        tables = [self._read(version, [i.submission_id for i in new], since)] if new else []
         with self.lock:
             idx.remove_submissions(gone)
             for t in tables:
@@ -557,8 +559,11 @@ class Indexer:
         if batch:
             idx.add_batch(self._read(version, [b.submission_id for b in batch]), batch)
 
-    def _read(self, version: LakeVersion, submission_ids: list[str]) -> dict[str, pa.Table]:
-        """The rows of ``submission_ids`` at ``version``, :data:`COLUMNS` only, per table.
+    def _read(
+        self, version: LakeVersion, submission_ids: list[str], since: LakeVersion | None = None
+    ) -> dict[str, pa.Table]:
+        """The rows of ``submission_ids`` at ``version``, :data:`COLUMNS` only, per table
+        (with ``since``: looked for only in the files added after that version).
 
         Read with :meth:`Lake.read` (committed rows only, each file verified against its
         signed tags and digest, Parquet projection, the submission-id filter pushed down).
@@ -569,6 +574,7 @@ class Indexer:
                 version,
                 columns=list(dict.fromkeys([*cols, "submission_id"])),
                 submissions=submission_ids,
+                since=since,
             )
             for name, cols in COLUMNS.items()
         }

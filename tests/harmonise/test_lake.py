@@ -199,6 +199,52 @@ def test_streamed_rows_commit_in_chunks_and_a_failing_stream_leaves_nothing(
     assert local_lake.read("variants").num_rows == 15 + mv.num_rows
 
 
+def test_read_since_a_version_reads_only_the_files_appended_after_it(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``read(since=…)`` (the discovery index's refresh) finds a new submission's rows in
+    the files appended after the index's version, without planning over the history; and
+    when the submission's rows were appended before that version (the index looked between
+    the data appends and the ``datasets`` commit), it plans over every file instead."""
+    from pyiceberg.table import DataScan
+
+    lake.commit(make_submission("ds-a", "c1", ["c1-p1", "c1-p2"]))
+    before = lake.current_version()
+    b = make_submission("ds-b", "c2", ["c2-p1"])
+    lake.commit(b)
+    expected = lake.read("variants", submissions=[b.submission_id]).to_pylist()
+    assert expected and {r["patient_id"] for r in expected} == {"c2-p1"}
+
+    def no_planning(*_a: object, **_k: object) -> None:
+        raise AssertionError("planned over the whole table")
+
+    want = {n: lake.read(n, submissions=[b.submission_id]).num_rows for n in DATA_TABLES}
+    with monkeypatch.context() as m:
+        m.setattr(DataScan, "plan_files", no_planning)
+        got_rows = {
+            n: lake.read(n, submissions=[b.submission_id], since=before).num_rows
+            for n in DATA_TABLES
+        }
+        got = lake.read("variants", submissions=[b.submission_id], since=before).to_pylist()
+    assert got_rows == want
+    assert sorted(got, key=str) == sorted(expected, key=str)
+
+    # the race: a version taken after c3's data appends but before its datasets row
+    seen: list[LakeVersion] = []
+    real = Lake._commit_dataset_row
+
+    def look_first(self: Lake, *args: object) -> object:
+        seen.append(self.current_version())
+        return real(self, *args)  # type: ignore[arg-type]
+
+    c = make_submission("ds-c", "c3", ["c3-p1"])
+    monkeypatch.setattr(Lake, "_commit_dataset_row", look_first)
+    lake.commit(c)
+    monkeypatch.undo()
+    late = lake.read("variants", submissions=[c.submission_id], since=seen[0]).to_pylist()
+    assert late and late == lake.read("variants", submissions=[c.submission_id]).to_pylist()
+
+
 def test_old_versions_stay_readable_by_snapshot(lake: Lake) -> None:
     lake.commit(make_submission("ds-a", "c1", ["c1-p1"]))
     v1 = lake.current_version()
