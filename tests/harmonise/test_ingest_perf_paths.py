@@ -233,3 +233,32 @@ def test_bundle_with_several_vcfs_links_each_files_rows(
             pseudonym(KEY, "TST", "Specimen", f"N-{local}")
         }
         assert sorted(r["pos"] for r in mine) == sorted(r["pos"] for r in one)
+
+
+BRAF = "missense|BRAF|ENST00000288602.6|protein_coding|-|600V>600E|100C>T"
+
+
+@pytest.mark.parametrize(
+    ("info", "missing"),
+    [
+        (f"BCSQ={BRAF}", False),  # a '.' inside an entry (versioned transcript) is no gap
+        (f"BCSQ=.,{BRAF}", True),
+        (f"BCSQ={BRAF},.", True),
+        (f"BCSQ={BRAF},.,{BRAF}", True),
+    ],
+)
+def test_missing_annotation_entry_is_left_to_htslib(
+    tmp_path: Path, info: str, missing: bool
+) -> None:
+    """A missing (".") BCSQ entry is not read by the text engine (htslib renders it its own
+    way): `auto` hands the file over and gives pysam's rows; an entry that merely holds a
+    '.' is read by the text engine itself."""
+    p = tmp_path / "ann.vcf"
+    p.write_text(HEADER + _rec(100, info=info))
+    ref, auto, text = _read(p, "pysam"), _read(p, "auto"), _read(p, "text")
+    assert ref[0] == "ok" and auto[0] == "ok"
+    assert _same(auto[1], ref[1]) and auto[2] == ref[2]
+    if missing:
+        assert text[0] == "refused" and "text engine cannot read it" in text[1]
+    else:
+        assert text[0] == "ok" and _same(text[1], ref[1])
