@@ -978,7 +978,11 @@ class Lake:
                 if r["submission_id"] in ids
                 and json.loads(r["row_counts_json"] or "{}").get(name, 1)
             }  # a row without counts (none written so far) is looked for, conservatively
-            added = self._added_files(tbl, self._snapshot_for(tbl, name, since), sid, needed)
+            try:
+                start = self._snapshot_for(tbl, name, since)
+                added = self._added_files(tbl, start, sid, needed)
+            except UnknownVersionError:  # expired meanwhile: plan over every file
+                added = None
         if added is not None:
             files = [f.file_path for f in added if _may_hold_any(f, tbl, "submission_id", ids)]
             return self._read_files(tbl, files, scan_filter, target, wanted, schema)

@@ -243,6 +243,10 @@ def test_read_since_a_version_reads_only_the_files_appended_after_it(
     monkeypatch.undo()
     late = lake.read("variants", submissions=[c.submission_id], since=seen[0]).to_pylist()
     assert late and late == lake.read("variants", submissions=[c.submission_id]).to_pylist()
+    # a version whose snapshots were expired meanwhile: read as without ``since``
+    lake.expire_history(ZERO)
+    gone = lake.read("variants", submissions=[b.submission_id], since=before).to_pylist()
+    assert sorted(gone, key=str) == sorted(expected, key=str)
 
 
 def test_old_versions_stay_readable_by_snapshot(lake: Lake) -> None:
