@@ -262,3 +262,41 @@ def test_missing_annotation_entry_is_left_to_htslib(
         assert text[0] == "refused" and "text engine cannot read it" in text[1]
     else:
         assert text[0] == "ok" and _same(text[1], ref[1])
+
+
+def test_field_split_by_csv_gives_what_the_split_and_gather_gives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sample columns and the annotation entries are split by one CSV parse when every
+    value has exactly its fields; the rows are the same as through ``split_pattern`` and a
+    gather per field (the path taken otherwise), empty and '.' sub-fields included."""
+    infos = [
+        f"BCSQ={BRAF}",
+        "BCSQ=missense|BRAF||protein_coding|-|600V>600E|100C>T",  # empty transcript
+        "BCSQ=synonymous|KRAS|ENST1|protein_coding|+|12G|100C>T,intron|KRAS|ENST2|.|+||",
+        ".",
+    ]
+    samples = ["0/1:30:20,10", "./.:.:.", "1/1:7:0,7", "0|1:12:6,6"]
+    lines = [
+        f"1\t{100 + i}\t.\tC\tT\t{i}.5\tPASS\t{info}\tGT:DP:AD\t{smp}\t0/0:25:25,0\n"
+        for i, (info, smp) in enumerate((info, smp) for info in infos for smp in samples)
+    ]
+    p = tmp_path / "fields.vcf"
+    p.write_text(HEADER + "".join(lines))
+    fast = _read(p, "text")
+    calls: list[int] = []
+    real = vcf._split_fields
+
+    def counted(*a: Any, **k: Any) -> Any:
+        got = real(*a, **k)
+        calls.append(got is not None)
+        return got
+
+    monkeypatch.setattr(vcf, "_split_fields", counted)
+    assert _read(p, "text") == fast
+    assert any(calls), "the CSV split was taken"
+    monkeypatch.setattr(vcf, "_split_fields", lambda *_a, **_k: None)
+    slow = _read(p, "text")
+    assert fast[0] == slow[0] == "ok"
+    assert _same(fast[1], slow[1]) and fast[2] == slow[2]
+    assert _same(fast[1], _read(p, "pysam")[1])
