@@ -950,14 +950,7 @@ def _split_fields(
         t = pacsv.read_csv(
             pa.BufferReader(data),
             read_options=pacsv.ReadOptions(column_names=names, use_threads=False),
-            parse_options=pacsv.ParseOptions(
-                delimiter=sep,
-                quote_char=False,
-                escape_char=False,
-                double_quote=False,
-                newlines_in_values=False,
-                ignore_empty_lines=False,
-            ),
+            parse_options=_parse_options(sep),
             convert_options=pacsv.ConvertOptions(
                 column_types=dict.fromkeys(names, pa.string()),
                 null_values=[""] if empty_is_null else [],
@@ -1409,6 +1402,19 @@ def _text_layout(header: VcfHeader, roles: SampleRoles) -> tuple[list[str], dict
     return names, types
 
 
+def _parse_options(delimiter: str) -> pacsv.ParseOptions:
+    """VCF text as Arrow's CSV parser must see it: fields split on ``delimiter`` only (no
+    quoting or escapes), one record a line, an empty line a record."""
+    return pacsv.ParseOptions(
+        delimiter=delimiter,
+        quote_char=False,
+        escape_char=False,
+        double_quote=False,
+        newlines_in_values=False,
+        ignore_empty_lines=False,
+    )
+
+
 def _csv_options(
     names: list[str], types: Mapping[str, Any], skip: int, block: int, threads: bool = True
 ) -> dict[str, Any]:
@@ -1416,14 +1422,7 @@ def _csv_options(
         "read_options": pacsv.ReadOptions(
             column_names=names, skip_rows=skip, block_size=block, use_threads=threads
         ),
-        "parse_options": pacsv.ParseOptions(
-            delimiter="\t",
-            quote_char=False,
-            escape_char=False,
-            double_quote=False,
-            newlines_in_values=False,
-            ignore_empty_lines=False,
-        ),
+        "parse_options": _parse_options("\t"),
         "convert_options": pacsv.ConvertOptions(
             column_types=dict(types),
             include_columns=list(types),
