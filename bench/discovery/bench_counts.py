@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -179,6 +180,8 @@ def main() -> int:
     ap.add_argument("--wrk-pairs", type=int, default=3, help="alternating trivial/count pairs")
     ap.add_argument("--no-refresh", action="store_true", help="skip the commit/refresh test")
     args = ap.parse_args()
+    if args.wrk and shutil.which("wrk") is None:  # before minutes of work, not after
+        ap.error("--wrk needs wrk on PATH: `make bench` installs it (Debian package wrk)")
     lake = open_bench_lake(args.home)
     out: dict[str, Any] = {}
 
