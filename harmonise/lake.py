@@ -1412,11 +1412,12 @@ def _may_hold_any(f: DataFile, tbl: Table, column: str, values: Iterable[str]) -
     ``values`` (bounds are conservative: a True means the file must be read)."""
     fid = tbl.schema().find_field(column).field_id
     low, high = f.lower_bounds.get(fid), f.upper_bounds.get(fid)
-    for value in values:
-        want = value.encode()
-        if (low is None or low <= want) and (high is None or want <= high):
-            return True
-    return False
+    return any(_within(low, high, value.encode()) for value in values)
+
+
+def _within(low: bytes | None, high: bytes | None, want: bytes) -> bool:
+    """False only if the bounds ``low``..``high`` (None: unknown) exclude ``want``."""
+    return (low is None or low <= want) and (high is None or want <= high)
 
 
 def _may_hold(tbl: Table, column: str, value: str) -> bool:
@@ -1447,9 +1448,8 @@ def _may_hold(tbl: Table, column: str, value: str) -> bool:
                 _BOUNDS[key] = bounds
                 while len(_BOUNDS) > _BOUNDS_MAX:
                     _BOUNDS.popitem(last=False)
-        for low, high in bounds:
-            if (low is None or low <= want) and (high is None or want <= high):
-                return True
+        if any(_within(low, high, want) for low, high in bounds):
+            return True
     return False
 
 

@@ -844,6 +844,20 @@ _BASE_BYTES = _byte_table("ACGTNacgtn")
 _INT_BYTES = _byte_table("0123456789-")
 
 
+def _string_views(col: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+    """``col``'s value offsets and its data buffer's bytes as numpy views (no copy), for a
+    string or large-string array; None for any other type."""
+    width = {pa.string(): np.int32, pa.large_string(): np.int64}.get(col.type)
+    if width is None:
+        return None
+    bufs = col.buffers()
+    offsets = np.frombuffer(
+        bufs[1], dtype=width, count=len(col) + 1, offset=col.offset * np.dtype(width).itemsize
+    )
+    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
+    return offsets, data
+
+
 def _only_bytes(col: pa.Array | pa.ChunkedArray, table: np.ndarray) -> bool:
     """True if every value is non-null, non-empty and made only of ``table``'s bytes: one
     numpy pass over the string data buffer (no regex), for the common all-good case."""
@@ -851,19 +865,12 @@ def _only_bytes(col: pa.Array | pa.ChunkedArray, table: np.ndarray) -> bool:
         col = col.combine_chunks()
     if col.null_count or not len(col):
         return not len(col)
-    width = {pa.string(): np.int32, pa.large_string(): np.int64}.get(col.type)
-    if width is None:
+    views = _string_views(col)
+    if views is None:
         return False
-    bufs = col.buffers()
-    offsets = np.frombuffer(
-        bufs[1],
-        dtype=width,
-        count=len(col) + 1,
-        offset=col.offset * 4 if width is np.int32 else col.offset * 8,
-    )
+    offsets, data = views
     if bool((np.diff(offsets) <= 0).any()):
         return False
-    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
     return bool(table[data[offsets[0] : offsets[-1]]].all())
 
 
@@ -871,14 +878,11 @@ def _may_contain(col: pa.Array, byte: str) -> bool:
     """False only if no value of the string array ``col`` contains ``byte``: one numpy pass
     over the data buffer, several times faster than a substring kernel per value (a cheap
     test before an exact one that rarely finds anything)."""
-    if isinstance(col, pa.ChunkedArray) or col.type != pa.string() or not len(col):
+    views = None if isinstance(col, pa.ChunkedArray) or not len(col) else _string_views(col)
+    if views is None:
         return True
-    bufs = col.buffers()
-    if bufs[2] is None:
-        return False
-    offsets = np.frombuffer(bufs[1], dtype=np.int32, count=len(col) + 1, offset=col.offset * 4)
-    data = np.frombuffer(bufs[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
-    return bool((data == ord(byte)).any())
+    offsets, data = views
+    return bool((data[offsets[0] : offsets[-1]] == ord(byte)).any())
 
 
 def _idx(where: np.ndarray) -> pa.Array:
@@ -942,9 +946,10 @@ def _split_fields(
     if col.null_count or not len(col) or col.type != pa.string():
         return None
     lines = pc.binary_join_element_wise(col, pa.scalar("\n"), "")  # each value + "\n"
-    bufs = lines.buffers()
-    offsets = np.frombuffer(bufs[1], dtype=np.int32, count=len(lines) + 1, offset=lines.offset * 4)
-    data = bufs[2].slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
+    views = _string_views(lines)
+    assert views is not None  # joined strings are strings
+    offsets = views[0]
+    data = lines.buffers()[2].slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
     names = [f"f{i}" for i in range(k)]
     try:
         t = pacsv.read_csv(
