@@ -96,6 +96,8 @@ BUILD_LENGTHS: dict[str, dict[str, int]] = {
 }  # fmt: skip
 
 #: The raw columns both readers produce (``t_``: tumour / first sample, ``n_``: normal).
+#: The text engine may instead give a sample's AD as two integer columns, ``t_ad_ref`` and
+#: ``t_ad_alt`` (``n_``…), when every value has exactly two; its ``t_ad`` is then null.
 RAW_SCHEMA = pa.schema(
     [
         ("rec", pa.int64()),
@@ -834,10 +836,16 @@ def _np(arr: pa.Array | pa.ChunkedArray, fill: int = 0) -> np.ndarray:
     return np.asarray(pc.fill_null(arr, fill).to_numpy(zero_copy_only=False))
 
 
-def _byte_table(chars: str) -> np.ndarray:
-    table = np.zeros(256, bool)
-    table[list(chars.encode())] = True
-    return table
+def _byte_table(chars: str) -> bytes:
+    """The bytes a value may hold, for :func:`_all_in`."""
+    return chars.encode()
+
+
+def _all_in(data: np.ndarray, allowed: bytes) -> bool:
+    """True if every byte of ``data`` (uint8) is one of ``allowed``: ``bytes.translate``
+    deleting the allowed bytes leaves nothing (C, about six times faster than a numpy
+    table lookup, which makes a bool array as large as the data)."""
+    return not data.tobytes().translate(None, allowed)
 
 
 _BASE_BYTES = _byte_table("ACGTNacgtn")
@@ -858,7 +866,7 @@ def _string_views(col: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
     return offsets, data
 
 
-def _only_bytes(col: pa.Array | pa.ChunkedArray, table: np.ndarray) -> bool:
+def _only_bytes(col: pa.Array | pa.ChunkedArray, table: bytes) -> bool:
     """True if every value is non-null, non-empty and made only of ``table``'s bytes: one
     numpy pass over the string data buffer (no regex), for the common all-good case."""
     if isinstance(col, pa.ChunkedArray):
@@ -871,7 +879,7 @@ def _only_bytes(col: pa.Array | pa.ChunkedArray, table: np.ndarray) -> bool:
     offsets, data = views
     if bool((np.diff(offsets) <= 0).any()):
         return False
-    return bool(table[data[offsets[0] : offsets[-1]]].all())
+    return _all_in(data[offsets[0] : offsets[-1]], table)
 
 
 def _may_contain(col: pa.Array, byte: str) -> bool:
@@ -934,13 +942,24 @@ def _list_parts(col: pa.Array | pa.ChunkedArray, sep: str) -> tuple[pa.Array, np
 
 
 def _split_fields(
-    col: pa.Array | pa.ChunkedArray, sep: str, k: int, empty_is_null: bool
+    col: pa.Array | pa.ChunkedArray,
+    sep: str,
+    k: int,
+    empty_is_null: bool,
+    *,
+    typed: tuple[str, bytes, Sequence[pa.DataType]] | None = None,
 ) -> list[pa.Array] | None:
     """The ``k`` ``sep``-separated fields of every value of ``col`` as ``k`` string columns,
     when every value has exactly ``k`` fields and none is null (else None: the caller
     splits with :func:`_list_parts`). One pass of Arrow's CSV parser over the values joined
     by newlines: several times faster than ``split_pattern`` and a gather per field.
-    ``empty_is_null``: an empty field is null (else the empty string, as a split gives)."""
+    ``empty_is_null``: an empty field is null (else the empty string, as a split gives).
+
+    ``typed`` = (``also``, ``allowed``, ``types``): ``also`` separates fields too, every
+    byte must be in the ``allowed`` table (else None), and field ``i`` is parsed as
+    ``types[i]`` ('.' is a null integer, an empty integer field is refused). Arrow's integer
+    parser also takes spaces and ``0x`` prefixes: ``allowed`` keeps them out, so an integer
+    field parses here exactly when its text is an integer (or '.')."""
     if isinstance(col, pa.ChunkedArray):
         col = col.combine_chunks()
     if col.null_count or not len(col) or col.type != pa.string():
@@ -951,20 +970,30 @@ def _split_fields(
     offsets = views[0]
     data = lines.buffers()[2].slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
     names = [f"f{i}" for i in range(k)]
+    types: dict[str, Any] = dict.fromkeys(names, pa.string())
+    nulls = [""] if empty_is_null else []
+    if typed is not None:
+        also, allowed, given = typed
+        text = views[1][int(offsets[0]) : int(offsets[-1])]
+        if not _all_in(text, allowed + b"\n"):
+            return None
+        data = pa.py_buffer(text.tobytes().replace(also.encode(), sep.encode()))
+        types = dict(zip(names, given, strict=True))
+        nulls = ["."]
     try:
         t = pacsv.read_csv(
             pa.BufferReader(data),
             read_options=pacsv.ReadOptions(column_names=names, use_threads=False),
             parse_options=_parse_options(sep),
             convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(names, pa.string()),
-                null_values=[""] if empty_is_null else [],
+                column_types=types,
+                null_values=nulls,
                 strings_can_be_null=empty_is_null,
                 quoted_strings_can_be_null=False,
                 check_utf8=False,  # the values were checked when the line was parsed
             ),
         )
-    except pa.ArrowInvalid:  # a value with another number of fields
+    except pa.ArrowInvalid:  # a value with another number of fields (or not an integer)
         return None
     if t.num_rows != len(col):
         return None
@@ -1007,6 +1036,18 @@ def _ad_depths(col: pa.Array | pa.ChunkedArray, k: np.ndarray) -> tuple[pa.Array
     ok = (lens > k) & (lens > 0)
     got = pc.take(ints, _idx(np.where(ok, offsets[:-1] + k, -1)))
     return total, got
+
+
+def _sample_depths(t: pa.Table, prefix: str, k: np.ndarray) -> tuple[pa.Array, pa.Array]:
+    """:func:`_ad_depths` of a sample's AD, from its two integer columns where the text
+    engine gave them (see :data:`RAW_SCHEMA`): the sum, and AD[1] where ``k`` is 1."""
+    if prefix + "ad_alt" not in t.column_names:
+        return _ad_depths(t[prefix + "ad"], k)
+    ref, alt = t[prefix + "ad_ref"].combine_chunks(), t[prefix + "ad_alt"].combine_chunks()
+    total = pc.add(pc.fill_null(ref, 0), pc.fill_null(alt, 0))
+    if bool((k != 1).any()):
+        alt = pc.if_else(pa.array(k == 1), alt, pa.scalar(None, pa.int64()))
+    return total, alt
 
 
 def _first_bad(mask: pa.Array | pa.ChunkedArray) -> int | None:
@@ -1294,9 +1335,9 @@ def normalise(raw: pa.Table, header: VcfHeader, build: str, stats: ReadStats) ->
     t = t.set_column(t.schema.get_field_index("ref"), "ref", ref)
     multi = bool((n_alt > 1).any())
     genotype = _recode_gt(t["t_gt"], k, n_alt) if multi else t["t_gt"]
-    ad_sum, alt_depth = _ad_depths(t["t_ad"], k)
+    ad_sum, alt_depth = _sample_depths(t, "t_", k)
     depth = pc.coalesce(t["t_dp"], ad_sum)
-    nad_sum, nalt_depth = _ad_depths(t["n_ad"], k)
+    nad_sum, nalt_depth = _sample_depths(t, "n_", k)
     ndepth = pc.coalesce(t["n_dp"], nad_sum)
     ann = _annotations(t, header)
     hgvs_p, short = _protein_sparse(ann["hgvs_p"], ann["aa"])
@@ -1387,6 +1428,9 @@ _TEXT_TYPES = {
 }
 _GT_RE = re.compile(r"^(\.|0|[1-9][0-9]*)((/(\.|0|[1-9][0-9]*))*|(\|(\.|0|[1-9][0-9]*))*)$")
 _AD_BYTES = _byte_table("0123456789,.")
+#: What a GT:DP:AD sample value may hold for :func:`_typed_sample` (GT is checked after).
+_SAMPLE_BYTES = _byte_table("0123456789,.:/|-")
+_SAMPLE_TYPES = (pa.string(), pa.int64(), pa.int64(), pa.int64())
 _GT_DP_AD = ("GT", "DP", "AD")
 
 
@@ -1460,14 +1504,35 @@ def _format_positions(fmt: pa.Array, header: VcfHeader) -> dict[str, np.ndarray]
     return out
 
 
-def _sample_values(
-    col: pa.Array, at: Mapping[str, np.ndarray]
-) -> tuple[pa.Array, pa.Array, pa.Array]:
-    """(GT, DP, AD) of one sample column, as the pysam engine renders them."""
+def _typed_sample(col: pa.Array) -> dict[str, pa.Array] | None:
+    """The GT:DP:AD values of one sample column with exactly two AD values each, parsed in
+    one CSV pass (':' and ',' both split): ``gt``, ``dp`` and the AD integers ``ad_ref``,
+    ``ad_alt``; None where any value is otherwise (:func:`_sample_values` then decides)."""
+    got = _split_fields(col, ":", 4, False, typed=(",", _SAMPLE_BYTES, _SAMPLE_TYPES))
+    if got is None:
+        return None
+    gt, dp, ad_ref, ad_alt = got
+    if pc.any(pc.less(pc.min_element_wise(ad_ref, ad_alt), 0)).as_py():
+        return None  # a negative AD: the text path refuses it
+    for g in pc.unique(gt).to_pylist():
+        if not _GT_RE.match(g):
+            raise _Unsupported(f"genotype {g!r}")
+    null_s = pa.nulls(len(col), pa.string())
+    return {"gt": gt, "dp": dp, "ad": null_s, "ad_ref": ad_ref, "ad_alt": ad_alt}
+
+
+def _sample_values(col: pa.Array, at: Mapping[str, np.ndarray]) -> dict[str, pa.Array]:
+    """``gt``, ``dp`` and ``ad`` of one sample column, as the pysam engine renders them
+    (or, where every value is GT:DP:AD with two AD values, the columns of
+    :func:`_typed_sample`)."""
     null_s = pa.scalar(None, pa.string())
     n = len(col)
     # the usual case: every row's FORMAT is GT:DP:AD and every value has its 3 fields
     same = all(len(at[f]) == n and bool((at[f] == i).all()) for i, f in enumerate(_GT_DP_AD))
+    if same and n:
+        typed = _typed_sample(col)
+        if typed is not None:
+            return typed
     fields = _split_fields(col, ":", 3, empty_is_null=False) if same and n else None
     if fields is None:
         parts, offsets = _list_parts(col, ":")
@@ -1506,7 +1571,7 @@ def _sample_values(
         raise _Unsupported("a non-integer FORMAT/DP") from None
     if not _only_bytes(pc.drop_null(ad_v), _AD_BYTES):
         raise _Unsupported("a FORMAT/AD value other than integers")
-    return gt, dp, present(ad_v, at["AD"])
+    return {"gt": gt, "dp": dp, "ad": present(ad_v, at["AD"])}
 
 
 def _info_value(info: pa.Array, key: str) -> pa.Array:
@@ -1551,16 +1616,22 @@ def _raw_from_text(t: pa.Table, header: VcfHeader, roles: SampleRoles, rec: np.n
     else:
         cols["ann"] = pa.nulls(n, pa.string())
     at: dict[str, np.ndarray] | None = None
+    extra: dict[str, pa.Array] = {}
     for prefix, name in (("t_", roles.tumour), ("n_", roles.normal)):
         if name is None:
-            gt, dp, ad = pa.nulls(n, pa.string()), pa.nulls(n, pa.int64()), pa.nulls(n, pa.string())
+            values = {"gt": pa.nulls(n, pa.string()), "dp": pa.nulls(n, pa.int64()),
+                      "ad": pa.nulls(n, pa.string())}  # fmt: skip
         else:
             if at is None:
                 at = _format_positions(t["format"].combine_chunks(), header)
             col = t[f"s{header.samples.index(name)}"].combine_chunks()
-            gt, dp, ad = _sample_values(col, at)
-        cols[prefix + "gt"], cols[prefix + "dp"], cols[prefix + "ad"] = gt, dp, ad
-    return pa.Table.from_arrays([cols[f.name] for f in RAW_SCHEMA], schema=RAW_SCHEMA)
+            values = _sample_values(col, at)
+        for key, v in values.items():
+            (cols if key in ("gt", "dp", "ad") else extra)[prefix + key] = v
+    raw = pa.Table.from_arrays([cols[f.name] for f in RAW_SCHEMA], schema=RAW_SCHEMA)
+    for key, v in extra.items():
+        raw = raw.append_column(key, v)
+    return raw
 
 
 def _is_gzip(path: str) -> bool:

@@ -300,3 +300,58 @@ def test_field_split_by_csv_gives_what_the_split_and_gather_gives(
     assert fast[0] == slow[0] == "ok"
     assert _same(fast[1], slow[1]) and fast[2] == slow[2]
     assert _same(fast[1], _read(p, "pysam")[1])
+
+
+def test_typed_sample_parse_gives_the_rows_of_the_string_split(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sample values of exactly GT:DP:AD with two AD values are parsed as integers in one
+    pass (':' and ',' both split); missing values, phased genotypes and a two-ALT record
+    with only two AD values give the rows of the string split and of pysam."""
+    samples = ["0/1:30:20,10", "0/1:.:20,10", "1/1:7:.,.", "0|1:12:6,.", "./.:.:0,0"]
+    lines = [
+        f"1\t{100 + i}\t.\tC\t{alt}\t{i}.5\tPASS\t.\tGT:DP:AD\t{smp}\t0/0:25:25,0\n"
+        for i, (alt, smp) in enumerate((a, s) for a in ("T", "T,G") for s in samples)
+    ]
+    p = tmp_path / "typed.vcf"
+    p.write_text(HEADER + "".join(lines))
+    taken: list[bool] = []
+    real = vcf._typed_sample
+
+    def counted(col: Any) -> Any:
+        got = real(col)
+        taken.append(got is not None)
+        return got
+
+    monkeypatch.setattr(vcf, "_typed_sample", counted)
+    fast = _read(p, "text")
+    assert taken and all(taken), "every sample column was parsed as integers"
+    monkeypatch.setattr(vcf, "_typed_sample", lambda _col: None)
+    slow = _read(p, "text")
+    assert fast[0] == slow[0] == "ok"
+    assert _same(fast[1], slow[1]) and fast[2] == slow[2]
+    assert _same(fast[1], _read(p, "pysam")[1])
+    depths = [(r["depth"], r["alt_depth"]) for r in fast[1][:5]]
+    assert depths == [(30, 10), (30, 10), (7, None), (12, None), (0, 0)]
+
+
+@pytest.mark.parametrize(
+    "sample",
+    ["0/1:30:-1,5", "0/1: 30:20,10", "0/1:0x1e:20,10", "0/1:30:20,10,5", "0/1:30:.", "0/1::5,5"],
+)
+def test_typed_sample_parse_declines_what_is_not_plain_integers(
+    tmp_path: Path, sample: str
+) -> None:
+    """A negative AD, spaces or a hex prefix (which Arrow's integer parser would take), a
+    third AD value, a lone '.' or an empty DP: the typed parse declines the column, and
+    the reader (auto: the string split, or htslib where the text engine hands over) gives
+    pysam's rows, or refuses the file as pysam does."""
+    odd = f"1\t200\t.\tC\tT\t5.5\tPASS\t.\tGT:DP:AD\t{sample}\t0/0:25:25,0\n"
+    p = tmp_path / "odd.vcf"
+    p.write_text(HEADER + _rec(100) + odd)
+    col = pa.array(["0/1:30:20,10", sample])
+    assert vcf._typed_sample(col) is None
+    auto, ref = _read(p, "auto"), _read(p, "pysam")
+    assert auto[0] == ref[0]
+    if ref[0] == "ok":
+        assert _same(auto[1], ref[1])
