@@ -1173,7 +1173,7 @@ def _annotations(t: pa.Table, header: VcfHeader) -> dict[str, pa.Array]:
     canon = canonical_transcripts()
     if header.annotation == "BCSQ":
         raw_csq = field("Consequence")
-        first = pc.list_element(pc.split_pattern(pc.fill_null(raw_csq, ""), "&"), 0)
+        first = _first_term(raw_csq)
         consequence = pc.coalesce(_map(first, BCSQ_SO), first)
         gene, transcript = field("gene"), field("transcript")
         aa = field("amino_acid_change")
@@ -1183,15 +1183,10 @@ def _annotations(t: pa.Table, header: VcfHeader) -> dict[str, pa.Array]:
         )
         hgvs_c = pa.nulls(len(entries), pa.string())
         hgvs_p = pa.nulls(len(entries), pa.string())
-        aa_pos = pc.cast(
-            pc.struct_field(pc.extract_regex(pc.fill_null(aa, ""), r"^(?P<p>[0-9]*)"), "p"),
-            pa.string(),
-        )
-        length = _np(_ints(aa_pos))
         skip = pc.starts_with(entries, "@")
     else:
         raw_csq = field("Consequence", "Annotation")
-        consequence = pc.list_element(pc.split_pattern(pc.fill_null(raw_csq, ""), "&"), 0)
+        consequence = _first_term(raw_csq)
         gene = field("SYMBOL", "Gene_Name")
         transcript = field("Feature", "Feature_ID")
         allele = field("Allele")
@@ -1210,7 +1205,6 @@ def _annotations(t: pa.Table, header: VcfHeader) -> dict[str, pa.Array]:
             pc.replace_substring_regex(field("HGVSp", "HGVS.p"), r"^[^:]*:", ""), "%3D", "="
         )
         aa = pa.nulls(len(entries), pa.string())
-        length = np.zeros(len(entries), np.int64)
         skip = pa.array(np.zeros(len(entries), bool))
         vep_canon = pc.or_(
             pc.equal(pc.fill_null(field("CANONICAL"), ""), "YES"),
@@ -1227,12 +1221,22 @@ def _annotations(t: pa.Table, header: VcfHeader) -> dict[str, pa.Array]:
         + (1 - _np(pc.cast(pc.fill_null(is_canon, False), pa.int64()))) * 10**8
         + no_p * 10**7
         + sev * 10**5
-        + (99999 - np.minimum(length, 99999))
     )
     # per row (``parent`` is non-decreasing), the first entry of the lowest rank: O(n)
     starts = np.flatnonzero(np.r_[True, parent[1:] != parent[:-1]])
-    group_min = np.minimum.reduceat(rank, starts)
-    cand = np.flatnonzero(rank == np.repeat(group_min, np.diff(np.r_[starts, len(rank)])))
+    sizes = np.diff(np.r_[starts, len(rank)])
+    best = rank == np.repeat(np.minimum.reduceat(rank, starts), sizes)
+    if header.annotation == "BCSQ":
+        # a tie (ranks differ by multiples of 10**5) goes to the longest protein: the
+        # leading digits of amino_acid_change, read for the tied entries only
+        tied_rows = np.add.reduceat(best.astype(np.int64), starts) > 1
+        tied = np.flatnonzero(best & np.repeat(tied_rows, sizes))
+        if len(tied):
+            aa_tied = pc.fill_null(pc.take(aa, _idx(tied)), "")
+            digits = pc.struct_field(pc.extract_regex(aa_tied, r"^(?P<p>[0-9]*)"), "p")
+            rank[tied] -= np.minimum(_np(_ints(pc.cast(digits, pa.string()))), 99999)
+            best = rank == np.repeat(np.minimum.reduceat(rank, starts), sizes)
+    cand = np.flatnonzero(best)
     first_of = cand[np.r_[True, parent[cand][1:] != parent[cand][:-1]]]
     # the chosen entry of each annotated row, scattered back to all rows (others null)
     pick = _idx(first_of)
@@ -1244,26 +1248,40 @@ def _annotations(t: pa.Table, header: VcfHeader) -> dict[str, pa.Array]:
     return {c: _scatter(pc.take(fields[c], pick), at_rows, n) for c in names}
 
 
+def _first_term(terms: pa.Array) -> pa.Array:
+    """The first of each ``&``-joined list of consequence terms ('' where null)."""
+    terms = pc.fill_null(terms, "")
+    if not _may_contain(terms, "&"):  # one term each (the split is most of the cost)
+        return terms
+    return pc.list_element(pc.split_pattern(terms, "&"), 0)
+
+
 def _protein(hgvs_p: pa.Array, aa: pa.Array) -> tuple[pa.Array, pa.Array]:
     """(hgvs_p three-letter, short one-letter form) from HGVS p. or BCSQ ``600V>600E``."""
     n = len(aa)
     none = pa.nulls(n, pa.string())
-    three = three_syn = short_b = short_bs = short_h = short_fs = none
+    three = short_b = short_h = short_fs = none
 
     def f(s: pa.Array, name: str) -> pa.Array:
         return pc.struct_field(s, name)
 
-    if aa.null_count < n:  # BCSQ amino_acid_change
+    if aa.null_count < n:  # BCSQ amino_acid_change: 600V>600E, or 600V (synonymous)
         bm = pc.extract_regex(
-            pc.fill_null(aa, ""), r"^(?P<p>[0-9]+)(?P<r>[A-Z*])>(?P<p2>[0-9]+)(?P<v>[A-Z*])$"
+            pc.fill_null(aa, ""), r"^(?P<p>[0-9]+)(?P<r>[A-Z*])(?:>[0-9]+(?P<v>[A-Z*]))?$"
         )
-        bs = pc.extract_regex(pc.fill_null(aa, ""), r"^(?P<p>[0-9]+)(?P<r>[A-Z*])$")
-        three = pc.binary_join_element_wise(
-            "p.", _map(f(bm, "r"), AA3), f(bm, "p"), _map(f(bm, "v"), AA3), ""
+        r, p, v = f(bm, "r"), f(bm, "p"), f(bm, "v")
+        syn = pc.equal(v, "")  # the optional part absent (null where nothing matched)
+        r3 = _map(r, AA3)
+        three = pc.if_else(
+            syn,
+            pc.binary_join_element_wise("p.", r3, p, "=", ""),
+            pc.binary_join_element_wise("p.", r3, p, _map(v, AA3), ""),
         )
-        three_syn = pc.binary_join_element_wise("p.", _map(f(bs, "r"), AA3), f(bs, "p"), "=", "")
-        short_b = pc.binary_join_element_wise(f(bm, "r"), f(bm, "p"), f(bm, "v"), "")
-        short_bs = pc.binary_join_element_wise(f(bs, "r"), f(bs, "p"), "=", "")
+        short_b = pc.if_else(
+            syn,
+            pc.binary_join_element_wise(r, p, "=", ""),
+            pc.binary_join_element_wise(r, p, v, ""),
+        )
     if hgvs_p.null_count < n:  # VEP/snpEff HGVS p.
         hm = pc.extract_regex(
             pc.fill_null(hgvs_p, ""),
@@ -1277,8 +1295,8 @@ def _protein(hgvs_p: pa.Array, aa: pa.Array) -> tuple[pa.Array, pa.Array]:
         hm_alt = pc.if_else(pc.is_in(hm_v, value_set=pa.array(["=", "*"])), hm_v, _map(hm_v, AA1))
         short_h = pc.binary_join_element_wise(_map(f(hm, "r"), AA1), f(hm, "p"), hm_alt, "")
         short_fs = pc.binary_join_element_wise(_map(f(hf, "r"), AA1), f(hf, "p"), "fs", "")
-    out_p = pc.coalesce(hgvs_p, three, three_syn)
-    short = pc.coalesce(short_b, short_bs, short_h, short_fs)
+    out_p = pc.coalesce(hgvs_p, three)
+    short = pc.coalesce(short_b, short_h, short_fs)
     return out_p, short
 
 
@@ -1574,6 +1592,15 @@ def _sample_values(col: pa.Array, at: Mapping[str, np.ndarray]) -> dict[str, pa.
     return {"gt": gt, "dp": dp, "ad": present(ad_v, at["AD"])}
 
 
+def _drop_prefix(values: pa.Array, prefix: str) -> pa.Array:
+    """``values`` without their first ``len(prefix.encode())`` bytes: a byte slice,
+    several times faster than ``utf8_slice_codeunits``, which walks the code points. What
+    is left of a value that starts with ``prefix`` is valid UTF-8; the caller keeps only
+    those."""
+    cut = pc.binary_slice(values.view(pa.binary()), len(prefix.encode()), (1 << 31) - 1)
+    return cut.view(pa.string())
+
+
 def _info_value(info: pa.Array, key: str) -> pa.Array:
     """The value of INFO ``key=`` in each row (its first occurrence), null where absent: one
     split on ``;`` and a prefix test, no regex."""
@@ -1581,6 +1608,9 @@ def _info_value(info: pa.Array, key: str) -> pa.Array:
     prefix = key + "="
     if not pc.any(pc.match_substring(info, prefix)).as_py():
         return pa.nulls(n, pa.string())
+    if not _may_contain(info, ";"):  # one key each (annotation-only INFO): no split
+        null = pa.scalar(None, pa.string())
+        return pc.if_else(pc.starts_with(info, prefix), _drop_prefix(info, prefix), null)
     items, offsets = _list_parts(info, ";")  # null rows split to nothing
     hit = np.flatnonzero(_np(pc.cast(pc.starts_with(items, prefix), pa.int8())))
     if not len(hit):
@@ -1588,7 +1618,7 @@ def _info_value(info: pa.Array, key: str) -> pa.Array:
     parent = np.searchsorted(offsets, hit, side="right") - 1
     first = np.r_[True, parent[1:] != parent[:-1]]
     hit, parent = hit[first], parent[first]
-    values = pc.utf8_slice_codeunits(pc.take(items, _idx(hit)), len(prefix))
+    values = _drop_prefix(pc.take(items, _idx(hit)), prefix)
     return _scatter(values, parent, n)
 
 

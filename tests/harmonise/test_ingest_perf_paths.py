@@ -355,3 +355,44 @@ def test_typed_sample_parse_declines_what_is_not_plain_integers(
     assert auto[0] == ref[0]
     if ref[0] == "ok":
         assert _same(auto[1], ref[1])
+
+
+def _csq(csq: str, transcript: str, aa: str, dna: str = "100C>T") -> str:
+    return f"{csq}|BRAF|{transcript}|protein_coding|-|{aa}|{dna}"
+
+
+@pytest.mark.parametrize(
+    ("entries", "transcript", "short", "hgvs_p"),
+    [
+        # the same in all else: the longer protein (amino_acid_change's position)
+        ([_csq("missense", "ENSTA", "600V>600E"), _csq("missense", "ENSTB", "766V>766E")],
+         "ENSTB", "V766E", "p.Val766Glu"),
+        # severity before protein length
+        ([_csq("synonymous", "ENSTA", "900V"), _csq("missense", "ENSTB", "600V>600E")],
+         "ENSTB", "V600E", "p.Val600Glu"),
+        # an entry of another allele loses to a less severe one of this allele
+        ([_csq("missense", "ENSTA", "600V>600E", "100C>G"), _csq("synonymous", "ENSTB", "600V")],
+         "ENSTB", "V600=", "p.Val600="),
+        # the canonical transcript before severity and length
+        ([_csq("missense", "ENSTA", "900V>900E"), _csq("synonymous", "ENST00000288602", "600V")],
+         "ENST00000288602", "V600=", "p.Val600="),
+        # a full tie: the first entry
+        ([_csq("missense", "ENSTA", "600V>600E"), _csq("missense", "ENSTB", "600V>600A")],
+         "ENSTA", "V600E", "p.Val600Glu"),
+    ],
+)  # fmt: skip
+def test_one_consequence_is_chosen_per_record(
+    tmp_path: Path, entries: list[str], transcript: str, short: str, hgvs_p: str
+) -> None:
+    """Of a record's BCSQ entries, the row keeps the one of its allele, on the canonical
+    transcript, most severe, then on the longest protein, then the first; in both
+    engines."""
+    p = tmp_path / "choice.vcf"
+    p.write_text(HEADER + _rec(100, info="BCSQ=" + ",".join(entries)) + _rec(200))
+    for engine in ("text", "pysam"):
+        got = _read(p, engine)
+        assert got[0] == "ok", got
+        row = got[1][0]
+        assert (row["transcript"], row["protein_change"], row["hgvs_p"]) == (
+            transcript, short, hgvs_p), engine  # fmt: skip
+        assert got[1][1]["transcript"] is None
