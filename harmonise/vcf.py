@@ -947,47 +947,56 @@ def _split_fields(
     k: int,
     empty_is_null: bool,
     *,
-    typed: tuple[str, bytes, Sequence[pa.DataType]] | None = None,
-) -> list[pa.Array] | None:
+    swap: tuple[str, str] | None = None,
+    allowed: bytes | None = None,
+    types: Sequence[pa.DataType] | None = None,
+    keep: Sequence[int] | None = None,
+    skip_nulls: bool = False,
+) -> list[pa.Array | None] | None:
     """The ``k`` ``sep``-separated fields of every value of ``col`` as ``k`` string columns,
     when every value has exactly ``k`` fields and none is null (else None: the caller
     splits with :func:`_list_parts`). One pass of Arrow's CSV parser over the values joined
     by newlines: several times faster than ``split_pattern`` and a gather per field.
     ``empty_is_null``: an empty field is null (else the empty string, as a split gives).
 
-    ``typed`` = (``also``, ``allowed``, ``types``): ``also`` separates fields too, every
-    byte must be in the ``allowed`` table (else None), and field ``i`` is parsed as
-    ``types[i]`` ('.' is a null integer, an empty integer field is refused). Arrow's integer
-    parser also takes spaces and ``0x`` prefixes: ``allowed`` keeps them out, so an integer
-    field parses here exactly when its text is an integer (or '.')."""
+    - ``swap`` = (a, b): byte a is read as b (``(",", ":")``: AD's values are fields too;
+      ``(",", "\n")``: each annotation entry is a row of its own, counted by the caller);
+    - ``allowed``: every byte must be one of these (else None);
+    - ``types``: field ``i`` is parsed as ``types[i]`` ('.' is a null integer, an empty
+      integer field is refused). Arrow's integer parser also takes spaces and ``0x``
+      prefixes: ``allowed`` keeps them out, so an integer field parses here exactly when
+      its text is an integer (or '.');
+    - ``keep``: only these fields are converted (the others are None);
+    - ``skip_nulls``: a null value gives no row (else a null gives None)."""
     if isinstance(col, pa.ChunkedArray):
         col = col.combine_chunks()
-    if col.null_count or not len(col) or col.type != pa.string():
+    if (col.null_count and not skip_nulls) or col.null_count == len(col) or col.type != pa.string():
         return None
-    lines = pc.binary_join_element_wise(col, pa.scalar("\n"), "")  # each value + "\n"
+    # each value + "\n"; a null stays null, its bytes absent from the data buffer
+    lines = pc.binary_join_element_wise(col, pa.scalar("\n"), "")
     views = _string_views(lines)
     assert views is not None  # joined strings are strings
-    offsets = views[0]
-    data = lines.buffers()[2].slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
+    offsets, chars = views
+    first, stop = int(offsets[0]), int(offsets[-1])
+    if allowed is not None and not _all_in(chars[first:stop], allowed + b"\n"):
+        return None
+    rows = len(col) - col.null_count
+    data = lines.buffers()[2].slice(first, stop - first)
+    if swap is not None:
+        text = chars[first:stop].tobytes().replace(swap[0].encode(), swap[1].encode())
+        data = pa.py_buffer(text)
+        rows = text.count(b"\n")
     names = [f"f{i}" for i in range(k)]
-    types: dict[str, Any] = dict.fromkeys(names, pa.string())
-    nulls = [""] if empty_is_null else []
-    if typed is not None:
-        also, allowed, given = typed
-        text = views[1][int(offsets[0]) : int(offsets[-1])]
-        if not _all_in(text, allowed + b"\n"):
-            return None
-        data = pa.py_buffer(text.tobytes().replace(also.encode(), sep.encode()))
-        types = dict(zip(names, given, strict=True))
-        nulls = ["."]
+    include = names if keep is None else [names[i] for i in keep]
     try:
         t = pacsv.read_csv(
             pa.BufferReader(data),
             read_options=pacsv.ReadOptions(column_names=names, use_threads=False),
             parse_options=_parse_options(sep),
             convert_options=pacsv.ConvertOptions(
-                column_types=types,
-                null_values=nulls,
+                column_types=dict(zip(names, types or [pa.string()] * k, strict=True)),
+                include_columns=include,
+                null_values=["."] if types else [""] if empty_is_null else [],
                 strings_can_be_null=empty_is_null,
                 quoted_strings_can_be_null=False,
                 check_utf8=False,  # the values were checked when the line was parsed
@@ -995,9 +1004,9 @@ def _split_fields(
         )
     except pa.ArrowInvalid:  # a value with another number of fields (or not an integer)
         return None
-    if t.num_rows != len(col):
+    if t.num_rows != rows:
         return None
-    return [t.column(i).combine_chunks() for i in range(k)]
+    return [t.column(f).combine_chunks() if f in include else None for f in names]
 
 
 def _ints(flat: pa.Array) -> pa.Array:
@@ -1152,7 +1161,7 @@ def _annotations(t: pa.Table, header: VcfHeader) -> dict[str, pa.Array]:
     # the sub-fields of every entry: when each entry has exactly the declared fields, one
     # CSV parse (an empty field is null); else one split on '|', where an entry with
     # fewer than last+1 sub-fields is unreadable (all its fields null)
-    split = _split_fields(entries, "|", len(fnames), empty_is_null=True) if fnames else None
+    split = _split_fields(entries, "|", len(fnames), True, keep=sorted(index)) if fnames else None
     if split is None:
         sub, sub_off = _list_parts(entries, "|")
         valid = np.diff(sub_off) > last
@@ -1161,7 +1170,9 @@ def _annotations(t: pa.Table, header: VcfHeader) -> dict[str, pa.Array]:
         for c in cands:
             if c in fnames and fnames.index(c) in index:
                 if split is not None:
-                    return split[fnames.index(c)]
+                    got = split[fnames.index(c)]
+                    assert got is not None  # kept: it is in index
+                    return got
                 at = np.where(valid, sub_off[:-1] + fnames.index(c), 0)
                 v = pc.take(sub, pa.array(at)) if len(sub) else pa.nulls(len(at), pa.string())
                 keep = pc.and_(pa.array(valid), pc.not_equal(v, ""))
@@ -1245,7 +1256,15 @@ def _annotations(t: pa.Table, header: VcfHeader) -> dict[str, pa.Array]:
         "gene": gene, "transcript": transcript, "consequence": consequence,
         "hgvs_c": hgvs_c, "hgvs_p": hgvs_p, "aa": aa,
     }  # fmt: skip
-    return {c: _scatter(pc.take(fields[c], pick), at_rows, n) for c in names}
+    out = {}
+    for c in names:  # a field null in every entry (BCSQ has no HGVS) needs no gather
+        v = fields[c]
+        out[c] = (
+            pa.nulls(n, pa.string())
+            if v.null_count == len(v)
+            else _scatter(pc.take(v, pick), at_rows, n)
+        )
+    return out
 
 
 def _first_term(terms: pa.Array) -> pa.Array:
@@ -1526,10 +1545,12 @@ def _typed_sample(col: pa.Array) -> dict[str, pa.Array] | None:
     """The GT:DP:AD values of one sample column with exactly two AD values each, parsed in
     one CSV pass (':' and ',' both split): ``gt``, ``dp`` and the AD integers ``ad_ref``,
     ``ad_alt``; None where any value is otherwise (:func:`_sample_values` then decides)."""
-    got = _split_fields(col, ":", 4, False, typed=(",", _SAMPLE_BYTES, _SAMPLE_TYPES))
+    got = _split_fields(
+        col, ":", 4, False, swap=(",", ":"), allowed=_SAMPLE_BYTES, types=_SAMPLE_TYPES
+    )
     if got is None:
         return None
-    gt, dp, ad_ref, ad_alt = got
+    gt, dp, ad_ref, ad_alt = cast("list[pa.Array]", got)
     if pc.any(pc.less(pc.min_element_wise(ad_ref, ad_alt), 0)).as_py():
         return None  # a negative AD: the text path refuses it
     for g in pc.unique(gt).to_pylist():
@@ -1551,7 +1572,8 @@ def _sample_values(col: pa.Array, at: Mapping[str, np.ndarray]) -> dict[str, pa.
         typed = _typed_sample(col)
         if typed is not None:
             return typed
-    fields = _split_fields(col, ":", 3, empty_is_null=False) if same and n else None
+    split = _split_fields(col, ":", 3, empty_is_null=False) if same and n else None
+    fields = cast("list[pa.Array] | None", split)
     if fields is None:
         parts, offsets = _list_parts(col, ":")
         lens = np.diff(offsets)

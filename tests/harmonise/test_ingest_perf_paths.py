@@ -274,6 +274,8 @@ def test_field_split_by_csv_gives_what_the_split_and_gather_gives(
         f"BCSQ={BRAF}",
         "BCSQ=missense|BRAF||protein_coding|-|600V>600E|100C>T",  # empty transcript
         "BCSQ=synonymous|KRAS|ENST1|protein_coding|+|12G|100C>T,intron|KRAS|ENST2|.|+||",
+        "BCSQ=*missense|BRAF|ENST1|protein_coding|-|600V>600E|100C>T,intron|BRAF|ENST2|.|-||",
+        "BCSQ=**|BRAF|ENST3|protein_coding|-|600V>600E|100C>T",  # nothing left of field 1
         ".",
     ]
     samples = ["0/1:30:20,10", "./.:.:.", "1/1:7:0,7", "0|1:12:6,6"]
