@@ -852,6 +852,10 @@ _BASE_BYTES = _byte_table("ACGTNacgtn")
 _INT_BYTES = _byte_table("0123456789-")
 
 
+#: A byte position past the end of any value (Arrow string offsets are int32).
+_PAST_END = (1 << 31) - 1
+
+
 def _string_views(col: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
     """``col``'s value offsets and its data buffer's bytes as numpy views (no copy), for a
     string or large-string array; None for any other type."""
@@ -951,7 +955,6 @@ def _split_fields(
     allowed: bytes | None = None,
     types: Sequence[pa.DataType] | None = None,
     keep: Sequence[int] | None = None,
-    skip_nulls: bool = False,
 ) -> list[pa.Array | None] | None:
     """The ``k`` ``sep``-separated fields of every value of ``col`` as ``k`` string columns,
     when every value has exactly ``k`` fields and none is null (else None: the caller
@@ -959,39 +962,41 @@ def _split_fields(
     by newlines: several times faster than ``split_pattern`` and a gather per field.
     ``empty_is_null``: an empty field is null (else the empty string, as a split gives).
 
-    - ``swap`` = (a, b): byte a is read as b (``(",", ":")``: AD's values are fields too;
-      ``(",", "\n")``: each annotation entry is a row of its own, counted by the caller);
+    - ``swap`` = (a, b): byte a is read as b (``(",", ":")``: AD's values are fields too);
     - ``allowed``: every byte must be one of these (else None);
     - ``types``: field ``i`` is parsed as ``types[i]`` ('.' is a null integer, an empty
       integer field is refused). Arrow's integer parser also takes spaces and ``0x``
       prefixes: ``allowed`` keeps them out, so an integer field parses here exactly when
       its text is an integer (or '.');
-    - ``keep``: only these fields are converted (the others are None);
-    - ``skip_nulls``: a null value gives no row (else a null gives None)."""
+    - ``keep``: only these fields are converted (the others are None)."""
     if isinstance(col, pa.ChunkedArray):
         col = col.combine_chunks()
-    if (col.null_count and not skip_nulls) or col.null_count == len(col) or col.type != pa.string():
+    if col.null_count or not len(col) or col.type != pa.string():
         return None
-    # each value + "\n"; a null stays null, its bytes absent from the data buffer
-    lines = pc.binary_join_element_wise(col, pa.scalar("\n"), "")
+    # each value + "\n": a replace of the empty slice past each value's end, four times
+    # faster than a join
+    lines = pc.binary_replace_slice(col.view(pa.binary()), _PAST_END, _PAST_END, "\n")
+    lines = lines.view(pa.string())
     views = _string_views(lines)
     assert views is not None  # joined strings are strings
     offsets, chars = views
     first, stop = int(offsets[0]), int(offsets[-1])
     if allowed is not None and not _all_in(chars[first:stop], allowed + b"\n"):
         return None
-    rows = len(col) - col.null_count
     data = lines.buffers()[2].slice(first, stop - first)
     if swap is not None:
-        text = chars[first:stop].tobytes().replace(swap[0].encode(), swap[1].encode())
-        data = pa.py_buffer(text)
-        rows = text.count(b"\n")
+        assert "\n" not in swap  # a value is a row
+        data = pa.py_buffer(chars[first:stop].tobytes().replace(swap[0].encode(), swap[1].encode()))
     names = [f"f{i}" for i in range(k)]
     include = names if keep is None else [names[i] for i in keep]
     try:
         t = pacsv.read_csv(
             pa.BufferReader(data),
-            read_options=pacsv.ReadOptions(column_names=names, use_threads=False),
+            read_options=pacsv.ReadOptions(
+                column_names=names,
+                use_threads=False,
+                block_size=max(1 << 20, data.size + 1),  # one block: one chunk per column
+            ),
             parse_options=_parse_options(sep),
             convert_options=pacsv.ConvertOptions(
                 column_types=dict(zip(names, types or [pa.string()] * k, strict=True)),
@@ -1004,7 +1009,7 @@ def _split_fields(
         )
     except pa.ArrowInvalid:  # a value with another number of fields (or not an integer)
         return None
-    if t.num_rows != rows:
+    if t.num_rows != len(col):
         return None
     return [t.column(f).combine_chunks() if f in include else None for f in names]
 
@@ -1619,7 +1624,7 @@ def _drop_prefix(values: pa.Array, prefix: str) -> pa.Array:
     several times faster than ``utf8_slice_codeunits``, which walks the code points. What
     is left of a value that starts with ``prefix`` is valid UTF-8; the caller keeps only
     those."""
-    cut = pc.binary_slice(values.view(pa.binary()), len(prefix.encode()), (1 << 31) - 1)
+    cut = pc.binary_slice(values.view(pa.binary()), len(prefix.encode()), _PAST_END)
     return cut.view(pa.string())
 
 
