@@ -28,6 +28,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
+import harmonise  # noqa: F401  (before pyarrow: its allocator setting, as `oncolake` runs)
+
 if TYPE_CHECKING:
     from harmonise.vcf import Engine
 

@@ -6,6 +6,9 @@ middle of a file. No timings here: performance lives in ``bench/ingest``."""
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -398,3 +401,20 @@ def test_one_consequence_is_chosen_per_record(
         assert (row["transcript"], row["protein_change"], row["hgvs_p"]) == (
             transcript, short, hgvs_p), engine  # fmt: skip
         assert got[1][1]["transcript"] is None
+
+
+@pytest.mark.skipif(
+    pa.default_memory_pool().backend_name != "mimalloc", reason="Arrow's pool is not mimalloc"
+)
+@pytest.mark.parametrize(("given", "expected"), [(None, "10000"), ("250", "250")])
+def test_oncolake_process_keeps_freed_memory_for_a_while(given: str | None, expected: str) -> None:
+    """The ``oncolake`` command's allocator waits 10 s before it gives freed memory back to
+    the OS (harmonise sets it before pyarrow loads); an operator's own setting wins."""
+    env = {k: v for k, v in os.environ.items() if k != "MIMALLOC_PURGE_DELAY"}
+    if given is not None:
+        env["MIMALLOC_PURGE_DELAY"] = given
+    env["MIMALLOC_VERBOSE"] = "1"  # mimalloc prints its options when it starts
+    cli = Path(sys.executable).with_name("oncolake")
+    done = subprocess.run([str(cli), "--help"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert f"option 'purge_delay': {expected}" in done.stdout + done.stderr
