@@ -1341,6 +1341,35 @@ def _protein_sparse(hgvs_p: pa.Array, aa: pa.Array) -> tuple[pa.Array, pa.Array]
     return pc.take(p, back), pc.take(short, back)
 
 
+_CLASSES = pa.array(["SNV", "MNV", "insertion", "deletion", "indel"])
+
+
+def _variant_class(ref: pa.Array | pa.ChunkedArray, alt: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """SNV, MNV, insertion, deletion or indel, from the alleles' lengths and whether they
+    share their first base. The alleles are bases (ASCII), each at least one: lengths and
+    first bytes are read from the buffers with numpy (a string kernel per test cost
+    several times more)."""
+    ref = ref.combine_chunks() if isinstance(ref, pa.ChunkedArray) else ref
+    alt = alt.combine_chunks() if isinstance(alt, pa.ChunkedArray) else alt
+    rv, av = _string_views(ref), _string_views(alt)
+    assert rv is not None and av is not None and not ref.null_count and not alt.null_count
+    (ro, rd), (ao, ad) = rv, av
+    rl, al = np.diff(ro), np.diff(ao)
+    assert bool((rl > 0).all() and (al > 0).all())  # checked by _validate and normalise
+    anchor = rd[ro[:-1]] == ad[ao[:-1]]
+    code = np.select(
+        [
+            (rl == 1) & (al == 1),
+            rl == al,
+            (rl == 1) & (al > 1) & anchor,
+            (al == 1) & (rl > 1) & anchor,
+        ],
+        [0, 1, 2, 3],
+        4,
+    )
+    return pc.take(_CLASSES, pa.array(code.astype(np.int8)))
+
+
 def _empty_to_null(a: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(a, ""), pa.scalar(None, pa.string()), a)
 
@@ -1383,17 +1412,7 @@ def normalise(raw: pa.Table, header: VcfHeader, build: str, stats: ReadStats) ->
     ndepth = pc.coalesce(t["n_dp"], nad_sum)
     ann = _annotations(t, header)
     hgvs_p, short = _protein_sparse(ann["hgvs_p"], ann["aa"])
-    rl, al = pc.utf8_length(ref), pc.utf8_length(t["alt"])
-    anchor = pc.equal(pc.utf8_slice_codeunits(ref, 0, 1), pc.utf8_slice_codeunits(t["alt"], 0, 1))
-    vclass = pc.case_when(
-        pc.make_struct(
-            pc.and_(pc.equal(rl, 1), pc.equal(al, 1)),
-            pc.equal(rl, al),
-            pc.and_(pc.and_(pc.equal(rl, 1), pc.greater(al, 1)), anchor),
-            pc.and_(pc.and_(pc.equal(al, 1), pc.greater(rl, 1)), anchor),
-        ),
-        "SNV", "MNV", "insertion", "deletion", "indel",
-    )  # fmt: skip
+    vclass = _variant_class(ref, t["alt"])
     key = pc.binary_join_element_wise(
         build, t["chrom"], pc.cast(t["pos"], pa.string()), ref, t["alt"], ":"
     )
