@@ -1655,6 +1655,11 @@ class _PartitionFiles:
                 write_statistics=stats,
                 use_dictionary=True if self._dictionary else encoded,
                 store_schema=not encoded,
+                # values handed to the encoders at a time (Arrow's default 1,024): the
+                # same files, 5 % less encoding CPU for 1M variant rows (0.50-0.51 against
+                # 0.53-0.59 CPU-s, four runs each); a page may pass its 1 MB target by
+                # one such batch
+                write_batch_size=32_768,
             )
         except BaseException:
             stream.__exit__(None, None, None)

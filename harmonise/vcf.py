@@ -1291,17 +1291,10 @@ def _protein(hgvs_p: pa.Array, aa: pa.Array) -> tuple[pa.Array, pa.Array]:
         )
         r, p, v = f(bm, "r"), f(bm, "p"), f(bm, "v")
         syn = pc.equal(v, "")  # the optional part absent (null where nothing matched)
-        r3 = _map(r, AA3)
-        three = pc.if_else(
-            syn,
-            pc.binary_join_element_wise("p.", r3, p, "=", ""),
-            pc.binary_join_element_wise("p.", r3, p, _map(v, AA3), ""),
+        three = pc.binary_join_element_wise(
+            "p.", _map(r, AA3), p, pc.if_else(syn, "=", _map(v, AA3)), ""
         )
-        short_b = pc.if_else(
-            syn,
-            pc.binary_join_element_wise(r, p, "=", ""),
-            pc.binary_join_element_wise(r, p, v, ""),
-        )
+        short_b = pc.binary_join_element_wise(r, p, pc.if_else(syn, "=", v), "")
     if hgvs_p.null_count < n:  # VEP/snpEff HGVS p.
         hm = pc.extract_regex(
             pc.fill_null(hgvs_p, ""),
@@ -1331,10 +1324,7 @@ def _protein_sparse(hgvs_p: pa.Array, aa: pa.Array) -> tuple[pa.Array, pa.Array]
         return pa.nulls(n, pa.string()), pa.nulls(n, pa.string())
     idx = pa.array(rows)
     p, short = _protein(pc.take(hgvs_p, idx), pc.take(aa, idx))
-    where = np.full(n, -1, np.int64)
-    where[rows] = np.arange(len(rows))
-    back = pa.array(where, mask=where < 0)
-    return pc.take(p, back), pc.take(short, back)
+    return _scatter(p, rows, n), _scatter(short, rows, n)
 
 
 _CLASSES = pa.array(["SNV", "MNV", "insertion", "deletion", "indel"])
