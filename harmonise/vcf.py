@@ -866,9 +866,10 @@ def _string_views(col: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
     return offsets, data
 
 
-def _only_bytes(col: pa.Array | pa.ChunkedArray, table: bytes) -> bool:
-    """True if every value is non-null, non-empty and made only of ``table``'s bytes: one
-    numpy pass over the string data buffer (no regex), for the common all-good case."""
+def _only_bytes(col: pa.Array | pa.ChunkedArray, allowed: bytes) -> bool:
+    """True if every value is non-null, non-empty and made only of ``allowed`` bytes: one
+    pass over the string data buffer (:func:`_all_in`, no regex), for the common all-good
+    case."""
     if isinstance(col, pa.ChunkedArray):
         col = col.combine_chunks()
     if col.null_count or not len(col):
@@ -879,7 +880,7 @@ def _only_bytes(col: pa.Array | pa.ChunkedArray, table: bytes) -> bool:
     offsets, data = views
     if bool((np.diff(offsets) <= 0).any()):
         return False
-    return _all_in(data[offsets[0] : offsets[-1]], table)
+    return _all_in(data[offsets[0] : offsets[-1]], allowed)
 
 
 def _may_contain(col: pa.Array, byte: str) -> bool:
@@ -1551,6 +1552,14 @@ def _format_positions(fmt: pa.Array, header: VcfHeader) -> dict[str, np.ndarray]
     return out
 
 
+def _check_genotypes(gt: pa.Array) -> None:
+    """Leave to htslib any genotype other than allele indexes (or '.') joined by '/' or
+    '|'; each distinct value is tested once."""
+    for g in pc.unique(pc.drop_null(gt)).to_pylist():
+        if not _GT_RE.match(g):
+            raise _Unsupported(f"genotype {g!r}")
+
+
 def _typed_sample(col: pa.Array) -> dict[str, pa.Array] | None:
     """The GT:DP:AD values of one sample column with exactly two AD values each, parsed in
     one CSV pass (':' and ',' both split): ``gt``, ``dp`` and the AD integers ``ad_ref``,
@@ -1563,9 +1572,7 @@ def _typed_sample(col: pa.Array) -> dict[str, pa.Array] | None:
     gt, dp, ad_ref, ad_alt = cast("list[pa.Array]", got)
     if pc.any(pc.less(pc.min_element_wise(ad_ref, ad_alt), 0)).as_py():
         return None  # a negative AD: the text path refuses it
-    for g in pc.unique(gt).to_pylist():
-        if not _GT_RE.match(g):
-            raise _Unsupported(f"genotype {g!r}")
+    _check_genotypes(gt)
     null_s = pa.nulls(len(col), pa.string())
     return {"gt": gt, "dp": dp, "ad": null_s, "ad_ref": ad_ref, "ad_alt": ad_alt}
 
@@ -1578,12 +1585,12 @@ def _sample_values(col: pa.Array, at: Mapping[str, np.ndarray]) -> dict[str, pa.
     n = len(col)
     # the usual case: every row's FORMAT is GT:DP:AD and every value has its 3 fields
     same = all(len(at[f]) == n and bool((at[f] == i).all()) for i, f in enumerate(_GT_DP_AD))
+    fields = None
     if same and n:
         typed = _typed_sample(col)
         if typed is not None:
             return typed
-    split = _split_fields(col, ":", 3, empty_is_null=False) if same and n else None
-    fields = cast("list[pa.Array] | None", split)
+        fields = cast("list[pa.Array] | None", _split_fields(col, ":", 3, empty_is_null=False))
     if fields is None:
         parts, offsets = _list_parts(col, ":")
         lens = np.diff(offsets)
@@ -1606,9 +1613,7 @@ def _sample_values(col: pa.Array, at: Mapping[str, np.ndarray]) -> dict[str, pa.
         return pc.if_else(pa.array(pos >= 0), pc.coalesce(v, "."), null_s)
 
     gt_v, dp_v, ad_v = get(at["GT"]), get(at["DP"]), get(at["AD"])
-    for g in pc.unique(pc.drop_null(gt_v)).to_pylist():
-        if not _GT_RE.match(g):
-            raise _Unsupported(f"genotype {g!r}")
+    _check_genotypes(gt_v)
     gt = present(gt_v, at["GT"])
     dp_s = dp_v
     if pc.any(pc.equal(dp_v, ".")).as_py():
