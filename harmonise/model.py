@@ -382,3 +382,45 @@ TABLES: dict[str, TableDef] = {
 
 #: Tables a submission writes rows to (``datasets`` is written last, as the commit point).
 DATA_TABLES: tuple[str, ...] = tuple(n for n in TABLES if n != "datasets")
+
+
+# -- Vocabularies: the values the variant columns may hold ----------------------------------
+# Written once here; the VCF reader fills the columns from them and the catalogue checks
+# criteria against them.
+
+#: Sequence Ontology consequence terms in order of severity (most severe first), used to
+#: choose one consequence per record. Terms absent from this list rank after all of it.
+CONSEQUENCE_SEVERITY: tuple[str, ...] = (
+    "transcript_ablation", "splice_acceptor_variant", "splice_donor_variant", "stop_gained",
+    "frameshift_variant", "stop_lost", "start_lost", "inframe_insertion", "inframe_deletion",
+    "missense_variant", "protein_altering_variant", "splice_region_variant",
+    "incomplete_terminal_codon_variant", "start_retained_variant", "stop_retained_variant",
+    "synonymous_variant", "coding_sequence_variant", "5_prime_UTR_variant",
+    "3_prime_UTR_variant", "non_coding_transcript_exon_variant", "intron_variant",
+    "non_coding_transcript_variant", "upstream_gene_variant", "downstream_gene_variant",
+    "intergenic_variant",
+)  # fmt: skip
+
+#: bcftools csq consequence names → Sequence Ontology terms.
+BCSQ_SO: dict[str, str] = {
+    "missense": "missense_variant", "synonymous": "synonymous_variant",
+    "stop_gained": "stop_gained", "stop_lost": "stop_lost", "start_lost": "start_lost",
+    "frameshift": "frameshift_variant", "inframe_deletion": "inframe_deletion",
+    "inframe_insertion": "inframe_insertion", "inframe_altering": "protein_altering_variant",
+    "splice_acceptor": "splice_acceptor_variant", "splice_donor": "splice_donor_variant",
+    "splice_region": "splice_region_variant", "stop_retained": "stop_retained_variant",
+    "start_retained": "start_retained_variant", "5_prime_utr": "5_prime_UTR_variant",
+    "3_prime_utr": "3_prime_UTR_variant", "intron": "intron_variant",
+    "non_coding": "non_coding_transcript_variant", "coding_sequence": "coding_sequence_variant",
+    "intergenic": "intergenic_variant", "feature_elongation": "feature_elongation",
+}  # fmt: skip
+
+#: Every consequence term the lake holds and a criterion may name: the ranked terms, the
+#: bcftools csq terms, and the VEP/snpEff terms that are stored but not ranked.
+CONSEQUENCES: frozenset[str] = frozenset(
+    (*CONSEQUENCE_SEVERITY, *BCSQ_SO.values(), "transcript_amplification",
+     "regulatory_region_variant")
+)  # fmt: skip
+
+#: Small-variant classes, from the alleles' lengths (see ``harmonise.vcf``).
+VARIANT_CLASSES: tuple[str, ...] = ("SNV", "MNV", "insertion", "deletion", "indel")

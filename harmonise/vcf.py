@@ -51,6 +51,7 @@ from harmonise.errors import (
     VcfError,
     VcfFormatError,
 )
+from harmonise.model import BCSQ_SO, CONSEQUENCE_SEVERITY, VARIANT_CLASSES
 
 Engine = Literal["auto", "text", "pysam", "bcftools", "cyvcf2"]
 
@@ -781,32 +782,6 @@ AA3 = {
 }  # fmt: skip
 AA1 = {v: k for k, v in AA3.items()}
 
-#: bcftools csq consequence names → Sequence Ontology terms.
-BCSQ_SO = {
-    "missense": "missense_variant", "synonymous": "synonymous_variant",
-    "stop_gained": "stop_gained", "stop_lost": "stop_lost", "start_lost": "start_lost",
-    "frameshift": "frameshift_variant", "inframe_deletion": "inframe_deletion",
-    "inframe_insertion": "inframe_insertion", "inframe_altering": "protein_altering_variant",
-    "splice_acceptor": "splice_acceptor_variant", "splice_donor": "splice_donor_variant",
-    "splice_region": "splice_region_variant", "stop_retained": "stop_retained_variant",
-    "start_retained": "start_retained_variant", "5_prime_utr": "5_prime_UTR_variant",
-    "3_prime_utr": "3_prime_UTR_variant", "intron": "intron_variant",
-    "non_coding": "non_coding_transcript_variant", "coding_sequence": "coding_sequence_variant",
-    "intergenic": "intergenic_variant", "feature_elongation": "feature_elongation",
-}  # fmt: skip
-
-#: Severity rank (lower = more severe) of SO terms, for choosing one consequence.
-SEVERITY = [
-    "transcript_ablation", "splice_acceptor_variant", "splice_donor_variant", "stop_gained",
-    "frameshift_variant", "stop_lost", "start_lost", "inframe_insertion", "inframe_deletion",
-    "missense_variant", "protein_altering_variant", "splice_region_variant",
-    "incomplete_terminal_codon_variant", "start_retained_variant", "stop_retained_variant",
-    "synonymous_variant", "coding_sequence_variant", "5_prime_UTR_variant",
-    "3_prime_UTR_variant", "non_coding_transcript_exon_variant", "intron_variant",
-    "non_coding_transcript_variant", "upstream_gene_variant", "downstream_gene_variant",
-    "intergenic_variant",
-]  # fmt: skip
-
 _BASES = "^[ACGTNacgtn]+$"
 _SYMBOLIC = r"^(\*|<.+>|\.|.*[\[\]].*|\.[ACGTNacgtn]+|[ACGTNacgtn]+\.)$"
 
@@ -1226,7 +1201,7 @@ def _annotations(t: pa.Table, header: VcfHeader) -> dict[str, pa.Array]:
     is_canon = pc.equal(transcript, _map(gene, canon))
     if header.annotation != "BCSQ":
         is_canon = pc.or_(pc.fill_null(is_canon, False), vep_canon)
-    sev = _np(pc.index_in(consequence, value_set=pa.array(SEVERITY)), 99)
+    sev = _np(pc.index_in(consequence, value_set=pa.array(CONSEQUENCE_SEVERITY)), 99)
     no_p = _np(pc.cast(pc.and_(pc.is_null(hgvs_p), pc.is_null(aa)), pa.int64()), 1)
     rank = (
         (1 - _np(pc.cast(pc.fill_null(allele_ok, False), pa.int64()))) * 10**9
@@ -1328,7 +1303,7 @@ def _protein_sparse(hgvs_p: pa.Array, aa: pa.Array) -> tuple[pa.Array, pa.Array]
     return _scatter(p, rows, n), _scatter(short, rows, n)
 
 
-_CLASSES = pa.array(["SNV", "MNV", "insertion", "deletion", "indel"])
+_CLASSES = pa.array(VARIANT_CLASSES)
 
 
 def _variant_class(ref: pa.Array | pa.ChunkedArray, alt: pa.Array | pa.ChunkedArray) -> pa.Array:

@@ -55,39 +55,10 @@ from consent.matching import permits
 from consent.purpose import ResearchPurpose
 from consent.records import ConsentRecord
 from harmonise.lake import Lake, LakeVersion
+from harmonise.model import CONSEQUENCES, VARIANT_CLASSES
 
 log = logging.getLogger(__name__)
 
-#: Sequence Ontology consequence terms a variant criterion may name.
-CONSEQUENCES = frozenset(
-    {
-        "missense_variant",
-        "synonymous_variant",
-        "stop_gained",
-        "stop_lost",
-        "start_lost",
-        "frameshift_variant",
-        "inframe_insertion",
-        "inframe_deletion",
-        "splice_acceptor_variant",
-        "splice_donor_variant",
-        "splice_region_variant",
-        "intron_variant",
-        "upstream_gene_variant",
-        "downstream_gene_variant",
-        "5_prime_UTR_variant",
-        "3_prime_UTR_variant",
-        "non_coding_transcript_exon_variant",
-        "protein_altering_variant",
-        "coding_sequence_variant",
-        "intergenic_variant",
-        "stop_retained_variant",
-        "transcript_ablation",
-        "transcript_amplification",
-        "regulatory_region_variant",
-    }
-)
-VARIANT_CLASSES = frozenset({"SNV", "MNV", "insertion", "deletion", "indel"})
 INTERPRETATIONS = frozenset(
     {
         "positive",

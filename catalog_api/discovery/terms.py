@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from catalog_api.discovery.engine import CONSEQUENCES, INTERPRETATIONS, VARIANT_CLASSES
+from catalog_api.discovery.engine import INTERPRETATIONS
 from catalog_api.discovery.index import LakeIndex
 from consent import oncotree
+from harmonise.model import CONSEQUENCES, VARIANT_CLASSES
 
 
 def _label(code: str) -> str:
