@@ -11,6 +11,7 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from catalog_api import audit
 from catalog_api.api.main import api_router
 from catalog_api.api.routes.beacon import router as beacon_router
 from catalog_api.core.config import ApiConfig
@@ -60,9 +61,17 @@ def create_app(config: ApiConfig, lake: Lake, *, migrate: bool = True) -> FastAP
     if migrate:
         upgrade(engine)
 
+    sessions = make_sessionmaker(engine)
+    audit.configure(
+        engine,
+        key=config.audit_key or audit.key_from_secret(config.secret_key),
+        anchors=config.home / audit.ANCHOR_DIR,
+    )
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
+        async with audit.anchoring(sessions):
+            yield
         engine.dispose()
 
     app = FastAPI(
@@ -75,7 +84,7 @@ def create_app(config: ApiConfig, lake: Lake, *, migrate: bool = True) -> FastAP
     app.state.config = config
     app.state.lake = lake
     app.state.engine = engine
-    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.sessionmaker = sessions
     app.add_exception_handler(ApiError, _api_error)
     # other packages' input errors (ValueError subclasses, some with a status_code)
     app.add_exception_handler(ValueError, _api_error)
