@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
+from catalog_api import audit
 from catalog_api.api.errors import install_error_handlers
 from catalog_api.api.main import api_router
 from catalog_api.api.routes.beacon import router as beacon_router
@@ -42,10 +43,18 @@ def create_app(config: ApiConfig, lake: Lake, *, migrate: bool = True) -> FastAP
         upgrade(engine)
     discovery = engine_for(lake)
 
+    sessions = make_sessionmaker(engine)
+    audit.configure(
+        engine,
+        key=config.audit_key or audit.key_from_secret(config.secret_key),
+        anchors=config.home / audit.ANCHOR_DIR,
+    )
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         discovery.start()
-        yield
+        async with audit.anchoring(sessions):
+            yield
         engine.dispose()
 
     app = FastAPI(
@@ -58,7 +67,7 @@ def create_app(config: ApiConfig, lake: Lake, *, migrate: bool = True) -> FastAP
     app.state.config = config
     app.state.lake = lake
     app.state.engine = engine
-    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.sessionmaker = sessions
     app.state.discovery_engine = discovery
     app.state.disclosure_control = DisclosureControl(
         threshold=config.disclosure_threshold,
@@ -66,7 +75,7 @@ def create_app(config: ApiConfig, lake: Lake, *, migrate: bool = True) -> FastAP
         budget=config.query_budget,
         window_seconds=config.query_window_seconds,
     )
-    app.state.discovery_audit = AuditWriter(app.state.sessionmaker)
+    app.state.discovery_audit = AuditWriter(sessions)
     install_error_handlers(app)
     app.include_router(api_router)
     app.include_router(beacon_router)
