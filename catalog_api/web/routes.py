@@ -199,6 +199,7 @@ def _builder_context(request: Request, form: FormData | None) -> dict[str, Any]:
         "fhas": lambda name, value="on": value in values.get(name, []),
         "result": None,
         "chart": "",
+        "centre_rows": [],
         "definition_json": "",
         "definition_lines": [],
         "error": "",
@@ -208,6 +209,17 @@ def _builder_context(request: Request, form: FormData | None) -> dict[str, Any]:
 
 def _chart_label(code: str) -> str:
     return "Other tumour types" if code == "other" else tumour_label(code)
+
+
+def _centre_rows(answer: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The per-centre table: no row when the total is suppressed (zero and one to four
+    alike), else every shown centre and an "Other centres" row (``<5`` when the answer has
+    none: fewer than the threshold holds for zero too, so its absence says nothing)."""
+    if not isinstance(answer["count"], int):
+        return []
+    rows = [(c, n) for c, n in answer["by_centre"].items() if c != "other"]
+    rows.append(("other", answer["by_centre"].get("other", answer["disclosure"]["suppressed_as"])))
+    return rows
 
 
 @router.get("/web/cohorts/new")
@@ -239,7 +251,13 @@ def builder_count(
     data = definition.model_dump(mode="json", exclude_none=True)
     ctx.update(
         result=answer,
-        chart=basket_svg(answer["by_tumour_type"], label=_chart_label),
+        chart=basket_svg(
+            answer["by_tumour_type"],
+            label=_chart_label,
+            total=answer["count"],
+            suppressed_as=answer["disclosure"]["suppressed_as"],
+        ),
+        centre_rows=_centre_rows(answer),
         definition_json=json.dumps(data, sort_keys=True),
         definition_lines=describe_definition(data),
     )

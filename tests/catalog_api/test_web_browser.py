@@ -22,8 +22,18 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
+from catalog_api.web.chart import basket_svg
+from catalog_api.web.render import STATIC_DIR, tumour_label
+from consent import oncotree
 from tests.catalog_api.conftest import C1_DS_ONLY, C1_PATIENTS, ApiUserFactory
-from tests.catalog_api.web_fixtures import assert_labelled, new_page, shot, sign_in
+from tests.catalog_api.web_fixtures import (
+    VIEWPORT,
+    assert_chart_fits,
+    assert_labelled,
+    new_page,
+    shot,
+    sign_in,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -67,6 +77,7 @@ def test_web_researcher_to_export_through_two_boards(
     assert (other.locator("text.chart-suppressed").text_content() or "").startswith("<5")
     assert chart.locator("rect").count() == 1  # only the numeric cell has a bar
     assert page.locator("#denominator").inner_text() == "10"
+    assert_chart_fits(page)
     assert "C1" in page.inner_text("table.compact") and "C2" in page.inner_text("table.compact")
     shot(page, "03-builder-basket-chart")
     page.fill("#cohort_name", "BRAF V600E basket")
@@ -172,3 +183,30 @@ def test_web_researcher_to_export_through_two_boards(
     assert "D1" in page.inner_text("main") and "D2" in page.inner_text("main")
     for p in (page, page_a, page_b, page_admin):
         p.context.close()
+
+
+@pytest.mark.parametrize("width", [VIEWPORT["width"], 390])
+def test_web_basket_chart_labels_are_not_clipped(chromium: Any, width: int) -> None:
+    """The longest OncoTree labels, laid out by Chromium with the page's stylesheet: every
+    label inside the chart and left of its bar, at a laptop width and a phone width."""
+    longest = sorted(oncotree.nodes(), key=lambda c: -len(tumour_label(c)))[:6]
+    cells: dict[str, int | str] = {c: 100 - 10 * i for i, c in enumerate(longest)}
+    cells["HPA"] = 5
+    cells["other"] = "<5"
+    svg = basket_svg(
+        cells, label=lambda c: "Other tumour types" if c == "other" else tumour_label(c), total=500
+    )
+    css = (STATIC_DIR / "web.css").read_text()
+    context = chromium.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.set_content(
+        f"<!doctype html><html><head><style>{css}</style></head><body><main>"
+        f'<figure class="chart-box">{svg}</figure></main></body></html>'
+    )
+    assert_chart_fits(page)
+    # no label is cut: every label's words are in the chart
+    text = page.locator("svg.chart").text_content() or ""
+    for code in longest:
+        assert tumour_label(code).replace(" ", "") in text.replace(" ", "")
+    shot(page, f"basket-chart-long-labels-{width}")
+    context.close()

@@ -132,12 +132,61 @@ def test_web_pages_send_security_headers(http: httpx.Client) -> None:
 
 
 def test_web_basket_chart_draws_no_bar_for_suppressed_cells() -> None:
-    svg = str(basket_svg({"SKCM": 20, "COAD": 5, "other": "<5"}, label=lambda c: c))
+    svg = str(basket_svg({"SKCM": 20, "COAD": 5, "other": "<5"}, label=lambda c: c, total=25))
     rows = re.findall(r'<g class="bar-row".*?</g>', svg)
     assert len(rows) == 3
     suppressed = [r for r in rows if 'data-suppressed="true"' in r]
     assert len(suppressed) == 1
-    assert "<rect" not in suppressed[0] and "&lt;5 (suppressed)" in suppressed[0]
+    assert "<rect" not in suppressed[0] and "&lt;5 (fewer than 5)" in suppressed[0]
     widths = [int(w) for w in re.findall(r'<rect [^>]*width="(\d+)"', svg)]
     assert widths == [260, 65]  # scaled to the largest shown (rounded) count
-    assert "No patient matches." in str(basket_svg({}, label=str))
+
+
+def test_web_basket_chart_tells_zero_and_small_apart_nowhere() -> None:
+    # the engine's answers for no patient and for two: both totals suppressed
+    zero = str(basket_svg({}, label=str, total="<5"))
+    two = str(basket_svg({"other": "<5"}, label=str, total="<5"))
+    assert zero == two and "Fewer than 5 patients match" in zero and "<rect" not in zero
+    # a breakdown without "other" still shows an "other" row as <5: absent says nothing
+    without = str(basket_svg({"LUAD": 10}, label=str, total=10))
+    with_small = str(basket_svg({"LUAD": 10, "other": "<5"}, label=str, total=10))
+    assert without == with_small
+
+
+def test_web_basket_chart_wraps_long_labels_and_widens_its_label_column() -> None:
+    long = "PAAD — Pancreatic Adenocarcinoma of the exocrine pancreas, ductal type"
+    svg = str(
+        basket_svg({"PAAD": 10, "LUAD": 10}, label=lambda c: long if c == "PAAD" else c, total=20)
+    )
+    assert "…" not in svg  # never cut
+    paad = re.search(r'data-category="PAAD".*?</g>', svg)
+    assert paad and paad.group(0).count("<tspan") >= 2  # wrapped, not cut
+    assert "".join(re.findall(r"<tspan[^>]*>([^<]*)</tspan>", paad.group(0))).replace(
+        " ", ""
+    ) == long.replace(" ", "")
+    narrow = str(basket_svg({"LUAD": 10}, label=str, total=10))
+    bar_x = [int(x) for x in re.findall(r'<rect x="(\d+)"', svg)]
+    narrow_x = [int(x) for x in re.findall(r'<rect x="(\d+)"', narrow)]
+    assert min(bar_x) > max(narrow_x)  # the label column grows with its labels
+
+
+def test_web_builder_renders_zero_and_one_to_four_patients_alike(
+    http: httpx.Client, api_user: ApiUserFactory
+) -> None:
+    web = WebClient(http).sign_in(api_user("researcher").token)
+    csrf = web.csrf()
+    base = {"csrf_token": csrf, "purpose_primary": "health", "tumour_descendants": "on"}
+    # MEL: no patient; COAD at C1: two health-consenting patients (see the fixture)
+    zero = web.post("/web/cohorts/count", {**base, "tumour_other": "MEL"})
+    two = web.post("/web/cohorts/count", {**base, "tumour_other": "COAD", "centre": "C1"})
+    assert zero.status_code == two.status_code == 200
+
+    def shown(html: str) -> str:
+        figures = re.search(r'<dl class="figures">.*?</dl>', html, re.S)
+        chart = re.search(r"<svg.*?</svg>", html, re.S)
+        table = re.search(r"<caption[^>]*>Patients per centre.*?</table>", html, re.S)
+        assert figures and chart and table
+        return figures.group(0) + chart.group(0) + table.group(0)
+
+    assert shown(zero.text) == shown(two.text)
+    assert "No patient" not in zero.text
