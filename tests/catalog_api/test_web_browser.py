@@ -25,6 +25,7 @@ import pytest
 from catalog_api.web.chart import basket_svg
 from catalog_api.web.render import STATIC_DIR, tumour_label
 from consent import oncotree
+from harmonise.lake import Lake
 from tests.catalog_api.conftest import C1_DS_ONLY, C1_PATIENTS, ApiUserFactory
 from tests.catalog_api.web_fixtures import (
     VIEWPORT,
@@ -46,7 +47,7 @@ def _open(page: Any, url: str, name: str) -> Any:
 
 
 def test_web_researcher_to_export_through_two_boards(
-    chromium: Any, server: str, api_user: ApiUserFactory, tmp_path: Path
+    chromium: Any, server: str, api_user: ApiUserFactory, tmp_path: Path, lake: Lake
 ) -> None:
     researcher = api_user("researcher", username="rita")
     board_a = api_user("reviewer", ["C1"], username="board-c1")
@@ -78,6 +79,12 @@ def test_web_researcher_to_export_through_two_boards(
     assert chart.locator("rect").count() == 1  # only the numeric cell has a bar
     assert page.locator("#denominator").inner_text() == "10"
     assert_chart_fits(page)
+    # the lake-version card holds the whole id, inside its box
+    assert page.inner_text("#lake-version") == lake.current_version().id
+    assert page.evaluate(
+        "() => { const e = document.getElementById('lake-version').parentElement;"
+        " return e.scrollWidth <= e.clientWidth; }"
+    )
     assert "C1" in page.inner_text("table.compact") and "C2" in page.inner_text("table.compact")
     shot(page, "03-builder-basket-chart")
     page.fill("#cohort_name", "BRAF V600E basket")
