@@ -23,6 +23,7 @@ from starlette.datastructures import FormData
 from catalog_api import audit, crud
 from catalog_api.api.deps import ConfigDep, IdPath, LakeDep, SessionDep, get_engine
 from catalog_api.api.routes.discovery import dataset_entries
+from catalog_api.discovery.disclosure import disclose_count
 from catalog_api.discovery.errors import DiscoveryError
 from catalog_api.discovery.service import control_for, count_query, ready_engine
 from catalog_api.discovery.terms import filtering_terms
@@ -77,6 +78,15 @@ def _safe_next(target: str) -> str:
     if target.startswith("/web/") and not target.startswith("//") and "\\" not in target:
         return target
     return "/web/"
+
+
+def _sees_exact_counts(user: User, centre_id: str) -> bool:
+    """Exact counts of a centre's data are for admins and the centre's own reviewers and
+    stewards; everyone else sees them disclosure-controlled (issue 20: one rule for every
+    number a non-reviewer sees). The same rule as ``policy.visible_parts``."""
+    return policy.is_admin(user) or (
+        user.has_role(Role.reviewer, Role.steward) and user.governs(centre_id)
+    )
 
 
 def _kw(request: Request) -> dict[str, int]:
@@ -335,15 +345,21 @@ def datasets_page(request: Request, user: WebUser) -> Response:
     eng = ready_engine(request)
     with eng.indexer.lock:
         rows = {i.dataset_id: i.row for i in eng.index.datasets.values()}
+    kw = _kw(request)
     centres: dict[str, CentreDatasets] = {}
     for entry in dataset_entries(eng):
+        cid = entry["centre_id"]
+        exact = _sees_exact_counts(user, cid)
         c = centres.setdefault(
-            entry["centre_id"],
-            CentreDatasets(entry["centre_id"], entry["centre_name"] or "", entry["country"] or ""),
+            cid,
+            CentreDatasets(cid, entry["centre_name"] or "", entry["country"] or "", exact=exact),
         )
-        c.datasets.append({**entry, "qc": qc_summary(rows.get(entry["dataset_id"], {}))})
+        show = (lambda n: n) if exact else (lambda n: disclose_count(n, **kw))
+        c.datasets.append({**entry, "qc": qc_summary(rows.get(entry["dataset_id"], {}), show)})
     return render(
-        request, "datasets.html", {"centres": sorted(centres.values(), key=lambda c: c.centre_id)}
+        request,
+        "datasets.html",
+        {"centres": sorted(centres.values(), key=lambda c: c.centre_id), **kw},
     )
 
 

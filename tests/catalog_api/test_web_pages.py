@@ -190,3 +190,32 @@ def test_web_builder_renders_zero_and_one_to_four_patients_alike(
 
     assert shown(zero.text) == shown(two.text)
     assert "No patient" not in zero.text
+
+
+def _dataset_counts(html: str) -> dict[str, str]:
+    """Dataset id → its "Specimens" and "Rows per table" text on /web/datasets."""
+    out = {}
+    for block in re.findall(r'<article class="dataset">.*?</article>', html, re.S):
+        ds = re.search(r'<span class="meta">(\w+)</span></h3>', block)
+        cells = re.findall(r"<dt>(?:Specimens|Rows per table)</dt><dd>(.*?)</dd>", block)
+        assert ds and len(cells) == 2, block[:300]
+        out[ds.group(1)] = " | ".join(cells)
+    return out
+
+
+def test_web_datasets_page_shows_no_exact_small_count_to_a_researcher(
+    http: httpx.Client, api_user: ApiUserFactory
+) -> None:
+    researcher = WebClient(http).sign_in(api_user("researcher").token)
+    shown = _dataset_counts(researcher.get("/web/datasets").text)
+    assert set(shown) == {"D1", "D2"}
+    for ds, text in shown.items():
+        numbers = [int(n) for n in re.findall(r"(?<![&\w])(\d+)\b", text.replace("&lt;5", ""))]
+        assert numbers and all(n >= 5 and n % 5 == 0 for n in numbers), (ds, text)
+        assert "&lt;5" in text  # D1's 8 patients have no specimen rows: shown as <5, not 0
+    assert "patients 10" in shown["D1"] and "patients 5" in shown["D2"]  # 8 and 6, rounded
+    # C1's reviewer sees C1's exact counts, and C2's disclosed
+    reviewer = WebClient(http).sign_in(api_user("reviewer", ["C1"]).token)
+    shown = _dataset_counts(reviewer.get("/web/datasets").text)
+    assert "patients 8" in shown["D1"] and "specimens 0" in shown["D1"]
+    assert "patients 5" in shown["D2"] and "&lt;5" in shown["D2"]
