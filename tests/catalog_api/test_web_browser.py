@@ -15,6 +15,7 @@ COAD 4 → merged into "other", shown as ``<5``.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -217,3 +218,66 @@ def test_web_basket_chart_labels_are_not_clipped(chromium: Any, width: int) -> N
         assert tumour_label(code).replace(" ", "") in text.replace(" ", "")
     shot(page, f"basket-chart-long-labels-{width}")
     context.close()
+
+
+def test_web_builder_or_group_and_not_count_what_the_api_counts(
+    chromium: Any, server: str, api_user: ApiUserFactory
+) -> None:
+    """Group 1: BRAF, not at C1 (C2's six); OR group 2: LUAD at C1 (four with a consent for
+    health research, one more without): ten patients, the same definition and count as the
+    API's."""
+    researcher = api_user("researcher")
+    page = new_page(chromium, server)
+    sign_in(page, researcher.token)
+    page.goto("/web/cohorts/new")
+    page.fill("#gene", "BRAF")
+    page.locator("details.more").first.locator("summary").click()
+    page.check("#centre_C1")
+    page.check("#not_centre")
+    page.click("#add-group")  # the form comes back with a second group, values kept
+    assert page.input_value("#gene") == "BRAF" and page.is_checked("#not_centre")
+    page.select_option("#g2_tumour_codes", "LUAD")
+    page.locator("#group-2 details.more summary").click()
+    page.check("#g2_centre_C1")
+    page.check("#purpose_health")
+    assert_labelled(page)
+    shot(page, "17-builder-or-groups")
+    page.click("#count")
+    assert page.inner_text("#total") == "10"
+    expected = {
+        "format_version": 1,
+        "criteria": {
+            "type": "or",
+            "criteria": [
+                {
+                    "type": "and",
+                    "criteria": [
+                        {"type": "variant", "gene": "BRAF"},
+                        {"type": "not", "criterion": {"type": "centre", "values": ["C1"]}},
+                    ],
+                },
+                {
+                    "type": "and",
+                    "criteria": [
+                        {"type": "tumour_type", "codes": ["LUAD"], "descendants": True},
+                        {"type": "centre", "values": ["C1"]},
+                    ],
+                },
+            ],
+        },
+    }
+    shown = json.loads(page.locator("#definition-json").text_content() or "")
+    assert shown == expected
+    lines = page.inner_text("#criteria-lines")
+    assert "Any of:" in lines and "Not:" in lines
+    api = page.request.post(
+        "/api/v1/cohorts/count",
+        headers={"Authorization": f"Bearer {researcher.token}"},
+        data={"definition": expected, "purpose": {"primary": "health"}},
+    )
+    assert api.status == 200, api.text()
+    assert api.json()["count"] == 10
+    assert page.inner_text("#excluded") == api.json()["excluded_by_consent"]
+    assert_chart_fits(page)
+    shot(page, "18-builder-or-not-counted")
+    page.context.close()

@@ -3,11 +3,19 @@ answered with a 4xx page (never a 500), role gates as in the API."""
 
 from __future__ import annotations
 
+import json
 import re
+from typing import get_args
 
 import httpx
+import pytest
 from fastapi import FastAPI
+from starlette.datastructures import FormData
 
+from catalog_api.discovery.definition import Leaf
+from catalog_api.governance.engine import validate_definition
+from catalog_api.governance.errors import Invalid
+from catalog_api.web import forms
 from catalog_api.web.chart import basket_svg
 from catalog_api.web.routes import router
 from tests.catalog_api.conftest import ApiUserFactory
@@ -219,3 +227,117 @@ def test_web_datasets_page_shows_no_exact_small_count_to_a_researcher(
     shown = _dataset_counts(reviewer.get("/web/datasets").text)
     assert "patients 8" in shown["D1"] and "specimens 0" in shown["D1"]
     assert "patients 5" in shown["D2"] and "&lt;5" in shown["D2"]
+
+
+def _form(items: list[tuple[str, str]]) -> FormData:
+    return FormData(items)
+
+
+def test_web_builder_form_expresses_every_leaf_type_with_not_and_or_groups() -> None:
+    form = _form(
+        [
+            ("groups", "2"),
+            ("tumour_codes", "LUAD"),
+            ("tumour_descendants", "on"),
+            ("gene", "braf"),
+            ("protein_change", "V600E"),
+            ("consequence", "missense_variant"),
+            ("variant_class", "SNV"),
+            ("origin", "somatic"),
+            ("biomarker", "TMB"),
+            ("biomarker_min", "10"),
+            ("stage", "IV"),
+            ("not_stage_group", "on"),
+            ("drug", "Vemurafenib"),
+            ("line_of_therapy", "1"),
+            ("age_min", "18"),
+            ("sex", "female"),
+            ("vital_status", "alive"),
+            ("centre", "C1"),
+            ("dataset", "D1"),
+            ("assay_type", "WES"),
+            ("pipeline", ""),
+            ("harmonised", "yes"),
+            ("g2_gene", "KRAS"),
+            ("g2_not_variant", "on"),
+        ]
+    )
+    data = forms.definition_from_form(form)
+    validate_definition(data)  # the API's own validation accepts it
+    first, second = data["criteria"]["criteria"]
+    assert data["criteria"]["type"] == "or"
+    kinds = [c["type"] if c["type"] != "not" else c["criterion"]["type"] for c in first["criteria"]]
+    assert kinds == list(forms.LEAF_KINDS)
+    assert {"type": "not", "criterion": {"type": "stage_group", "values": ["IV"]}} in first[
+        "criteria"
+    ]
+    assert {
+        "type": "variant",
+        "gene": "BRAF",
+        "protein_change": "V600E",
+        "consequence": ["missense_variant"],
+        "variant_class": ["SNV"],
+        "origin": "somatic",
+    } in first["criteria"]
+    assert {"type": "pipeline", "harmonised": True} in first["criteria"]
+    assert second == {"type": "not", "criterion": {"type": "variant", "gene": "KRAS"}}
+    # every leaf type of the definition model has a place in the builder
+    leaf_types = {m.model_fields["type"].default for m in get_args(Leaf)}
+    assert leaf_types == set(forms.LEAF_KINDS)
+
+
+def test_web_builder_json_field_takes_any_definition_and_refuses_both() -> None:
+    nested = {
+        "type": "and",
+        "criteria": [
+            {
+                "type": "or",
+                "criteria": [
+                    {"type": "variant", "gene": "BRAF"},
+                    {"type": "sex", "values": ["male"]},
+                ],
+            },
+            {
+                "type": "not",
+                "criterion": {"type": "not", "criterion": {"type": "centre", "values": ["C1"]}},
+            },
+        ],
+    }
+    data = forms.definition_from_form(_form([("criteria_json", json.dumps(nested))]))
+    assert data == {"format_version": 1, "criteria": nested}
+    whole = {"format_version": 1, "criteria": nested}
+    assert forms.definition_from_form(_form([("criteria_json", json.dumps(whole))])) == whole
+    with pytest.raises(Invalid, match="clear either the JSON or the form"):
+        forms.definition_from_form(_form([("criteria_json", json.dumps(nested)), ("gene", "BRAF")]))
+    with pytest.raises(Invalid, match="not valid JSON"):
+        forms.definition_from_form(_form([("criteria_json", "{nope")]))
+    with pytest.raises(Invalid, match="groups"):
+        forms.definition_from_form(_form([("groups", "99")]))
+
+
+def test_web_builder_removes_a_group_and_renumbers_the_rest(
+    http: httpx.Client, api_user: ApiUserFactory
+) -> None:
+    web = WebClient(http).sign_in(api_user("researcher").token)
+    csrf = web.csrf()
+    r = web.post(
+        "/web/cohorts/count",
+        {
+            "csrf_token": csrf,
+            "groups": "3",
+            "gene": "BRAF",
+            "g2_gene": "KRAS",
+            "g3_gene": "TP53",
+            "action": "remove_group_1",
+        },
+    )
+    assert r.status_code == 200
+    assert 'name="groups" value="2"' in r.text
+    assert 'id="gene" name="gene" list="genes" value="BRAF"' in r.text
+    assert 'id="g2_gene" name="g2_gene" list="genes" value="TP53"' in r.text
+    assert 'list="genes" value="KRAS"' not in r.text and 'id="g3_gene"' not in r.text
+    r = web.post("/web/cohorts/count", {"csrf_token": csrf, "action": "add_group", "gene": "BRAF"})
+    assert 'name="groups" value="2"' in r.text and 'id="g2_tumour_descendants"' in r.text
+    assert (
+        web.post("/web/cohorts/count", {"csrf_token": csrf, "action": "explode"}).status_code == 422
+    )
