@@ -33,9 +33,10 @@ Rules, in the order they are applied to each medication exposure (sorted by star
    only a strict subset of the regimen runs that is not all
    ``continuation_maintenance_drugs`` starts a new line.
 
-Regimens are the periods of a line in which one set of drugs runs: a new period begins
-when a drug starts after the regimen window or when a drug ends while another runs on
-for more than the window. A line's ``end_reason`` is ``progression`` (a progression was
+Regimens are the periods of a line in which one set of drugs runs (a drug from its first
+to its last record in the line): a new period begins when a drug starts after the regimen
+window, or when a drug ends while another runs on for more than the window and no drug
+starts within the window after it. A line's ``end_reason`` is ``progression`` (a progression was
 recorded after its start, before the next line), ``next_line``, or for the last line
 ``ongoing`` (an exposure still active with no end, or ending after the last-known-alive
 day), ``death`` (death within ``death_within_days`` of the line's end), ``progression``, and
@@ -285,10 +286,15 @@ def _segments(
     end = max(hi for _, hi in eras.values())
     window_end = start + rules.regimen_window_days
     cuts = {start}
+    w = rules.regimen_window_days
     for lo, hi in eras.values():
         if lo > window_end:
             cuts.add(lo)
-        if any(h2 > hi + rules.regimen_window_days for _, h2 in eras.values()):
+        # a drug's end begins a new period when others run on for more than the window,
+        # unless a drug starts within the window after it (a switch: the start cuts)
+        if any(h2 > hi + w for _, h2 in eras.values()) and not any(
+            hi < l2 <= hi + w and l2 > window_end for l2, _ in eras.values()
+        ):
             cuts.add(hi + 1)
     bounds = sorted(c for c in cuts if c <= end)
     out: list[tuple[tuple[str, ...], int, int]] = []

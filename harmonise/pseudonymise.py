@@ -38,9 +38,11 @@ PRIMARY_CANCER = "mcode-primary-cancer-condition"
 #: Where a primary cancer condition's date is read, in order (the anchor candidates).
 ONSET_PATHS = ("onsetDateTime", "onsetPeriod.start", "recordedDate")
 #: Dated elements that are no evidence that the patient was alive on that day: birth,
-#: record-keeping timestamps, and planned (future) ends of orders.
+#: death, record-keeping instants (a report may be issued after death), and planned
+#: (future) ends of orders.
 NOT_ALIVE_EVIDENCE = re.compile(
-    r"^(birthDate|deceasedDateTime|meta\..*|.*dosageInstruction.*\.end|dispenseRequest.*\.end)$"
+    r"^(birthDate|deceasedDateTime|meta\..*|issued|.*\.?recorded|.*lastUpdated"
+    r"|.*dosageInstruction.*\.end|dispenseRequest.*\.end)$"
 )
 
 #: Elements that identify a person directly, by resource type ("*" = every resource).
