@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian tools the pipeline, the browser tests and the SLURM test use.
 DEB_TOOLS := bwa samtools bcftools tabix fastp mosdepth
-DEB_PKGS := bwa samtools bcftools tabix fastp mosdepth libhts-dev chromium chromium-driver slurm-wlm munge
+DEB_PKGS := bwa samtools bcftools tabix fastp mosdepth art-nextgen-simulation-tools libhts-dev chromium chromium-driver slurm-wlm munge
 PYTEST_ARGS ?=
 
 .PHONY: help
