@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
 from pyroaring import BitMap
+from sqlalchemy import Connection
 
 from catalog_api.discovery.errors import DifferencingRefusedError, QueryBudgetExceededError
 from catalog_api.discovery.history import DisclosureStore, MemoryStore, Remembered
@@ -156,7 +157,7 @@ class DisclosureControl:
         stable = {
             k: self.stable(result.index, v) for k, v in sets.items() if k in shown and len(v) >= t
         }
-        self.check(user, digest, stable, result.version_id)
+        self.check(user, digest, stable, result.version_id, definition=result.definition)
 
     def check(
         self,
@@ -164,21 +165,32 @@ class DisclosureControl:
         digest: str,
         patients: BitMap | Mapping[str, BitMap],
         version: str = "",
+        *,
+        definition: str = "",
+        conn: Connection | None = None,
     ) -> None:
         """Charge one query to ``user`` and refuse it if over budget or differencing.
 
         ``patients`` are the stable numbers of the patients the answer counts (or, by name,
         of each number it shows) on lake ``version``; they are remembered for later checks
-        (for :attr:`horizon` seconds) only when the query is answered. A query is refused
+        (for :attr:`horizon` seconds) only when the query is answered (in the transaction of
+        ``conn`` when given, else in one of its own). A query is refused
         when any number it shows counts a set that differs from one the user was shown
         before, on any lake version, by 1 to ``threshold - 1`` patients.
+
+        One pair is not compared: a number counted with any consent (a saved cohort's,
+        named ``any:…``) and one counted for a purpose, of the same ``definition`` (its
+        digest) on the same lake version. Their difference is the definition's patients
+        excluded by consent, a number the count answer discloses itself
+        (``excluded_by_consent``, checked like the others); without the exemption a cohort
+        could not be counted, saved and requested.
         """
         sets = {"count": patients} if isinstance(patients, BitMap) else dict(patients)
         t = self.threshold
         shown = {k: v for k, v in sets.items() if len(v) >= max(t, 1)}
         now = self.clock()
         refusal: str | None = None
-        with self.store.transaction(user, now - self.horizon) as tx:
+        with self.store.transaction(user, now - self.horizon, conn) as tx:
             n_recent, oldest = tx.queries_since(now - self.window)
             if n_recent >= self.budget:
                 wait = int((oldest or now) + self.window - now) + 1
@@ -191,14 +203,21 @@ class DisclosureControl:
             for name, bm in shown.items():
                 n = len(bm)
                 for r in tx.candidates(n - t + 1, n + t - 1, now - self.horizon):
+                    if (
+                        definition
+                        and r.definition == definition
+                        and r.lake_version == version
+                        and name.startswith("any:") != r.name.startswith("any:")
+                    ):
+                        continue
                     d = bm.symmetric_difference_cardinality(r.patients)
                     if d == 0:
                         known.add(name)
                     elif d < t and refusal is None:
                         refusal = (
-                            f"refused: this query's patients ({_WHAT[name]}) differ from "
+                            f"refused: this query's patients ({_what(name)}) differ from "
                             f"those of your query {r.digest[:12]} "
-                            f"({_WHAT.get(r.name, r.name)}, made {int(now - r.at)} s ago on "
+                            f"({_what(r.name)}, made {int(now - r.at)} s ago on "
                             f"lake version {r.lake_version}) by fewer than {t}; comparing the "
                             "two answers would disclose a group smaller than the disclosure "
                             "threshold. Broaden the difference or request access."
@@ -206,10 +225,30 @@ class DisclosureControl:
             if refusal is None:
                 for name, bm in shown.items():
                     if name not in known:
-                        tx.remember(Remembered(now, digest, version, name, bm))
+                        tx.remember(Remembered(now, digest, version, name, bm, definition))
         # raised after the commit: a refused query stays charged to the budget
         if refusal is not None:
             raise DifferencingRefusedError(refusal)
+
+    def check_patients(
+        self,
+        user: str,
+        digest: str,
+        patients: Mapping[str, Iterable[str]],
+        version: str,
+        *,
+        definition: str = "",
+        conn: Connection | None = None,
+    ) -> None:
+        """:meth:`check` of numbers shown from patient ids (governance's views: saved
+        cohorts, request parts): ``{name: the patient ids it counts}``."""
+        t = max(self.threshold, 1)
+        sets = {}
+        for name, ids in patients.items():
+            listed = list(ids)
+            if len(listed) >= t:
+                sets[name] = bitmap_of(self.store.numbers(listed))
+        self.check(user, digest, sets, version, definition=definition, conn=conn)
 
     def reset(self, user: str | None = None) -> None:
         """Forget the budget and history of ``user`` (or of everyone)."""
@@ -217,6 +256,14 @@ class DisclosureControl:
 
 
 _WHAT = {"count": "count", "excluded": "excluded-by-consent count", "covered": "denominator"}
+
+
+def _what(name: str) -> str:
+    if name.startswith("any:"):
+        return f"{_what(name.removeprefix('any:'))} (any consent)"
+    if name.startswith("centre:"):
+        return f"count of centre {name.removeprefix('centre:')}"
+    return _WHAT.get(name, name)
 
 
 def disclose(result: CountResult, control: DisclosureControl) -> dict[str, Any]:

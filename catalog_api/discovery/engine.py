@@ -480,6 +480,7 @@ class DiscoveryEngine:
                 by_centre=Tally(*idx.labels("centres"), by_c),
                 denominator=denominator,
                 genes=genes,
+                definition=definition.digest(),
                 index=idx,
                 excluded_set=matched - permitted,
                 covered=covered,

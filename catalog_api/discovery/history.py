@@ -63,6 +63,7 @@ answers_table = sa.Table(
     sa.Column("username", sa.String(256), nullable=False),
     sa.Column("at", sa.Float, nullable=False, comment="Unix time of the answer."),
     sa.Column("digest", sa.String(64), nullable=False, comment="Query digest (SHA-256)."),
+    sa.Column("definition", sa.String(64), nullable=False, comment="Definition digest."),
     sa.Column("lake_version", sa.String(256), nullable=False),
     sa.Column("name", sa.String(32), nullable=False, comment="count, excluded or covered."),
     sa.Column("size", sa.Integer, nullable=False, comment="Patients counted."),
@@ -87,6 +88,8 @@ class Remembered:
     lake_version: str
     name: str
     patients: BitMap
+    #: the cohort definition's digest (without the purpose)
+    definition: str = ""
 
 
 class Transaction(Protocol):
@@ -108,9 +111,12 @@ class Transaction(Protocol):
 class DisclosureStore(Protocol):
     """Where budgets, remembered answers and stable patient numbers are kept."""
 
-    def transaction(self, user: str, forget_before: float) -> AbstractContextManager[Transaction]:
-        """One check's transaction for ``user``, serialised with every other for them;
-        the user's queries and answers made before ``forget_before`` are deleted first."""
+    def transaction(
+        self, user: str, forget_before: float, conn: sa.Connection | None = None
+    ) -> AbstractContextManager[Transaction]:
+        """One check's transaction for ``user``, serialised with every other for them
+        (on ``conn``, in its transaction, when given); the user's queries and answers made
+        before ``forget_before`` are deleted first."""
 
     def numbers(self, patient_ids: Sequence[str]) -> np.ndarray:
         """The stable numbers (uint32) of ``patient_ids``, assigned on first sight."""
@@ -173,8 +179,10 @@ class MemoryStore:
         self._lock = threading.Lock()
 
     @contextmanager
-    def transaction(self, user: str, forget_before: float) -> Iterator[_MemoryTransaction]:
-        """See :meth:`DisclosureStore.transaction`."""
+    def transaction(
+        self, user: str, forget_before: float, conn: sa.Connection | None = None
+    ) -> Iterator[_MemoryTransaction]:
+        """See :meth:`DisclosureStore.transaction` (``conn`` is ignored)."""
         with self._lock:
             state = self._users.setdefault(user, _MemoryUser([], []))
             yield _MemoryTransaction(state, forget_before)
@@ -225,11 +233,11 @@ class _SqlTransaction:
     def candidates(self, lo: int, hi: int, since: float) -> list[Remembered]:
         a = answers_table
         rows = self.conn.execute(
-            sa.select(a.c.at, a.c.digest, a.c.lake_version, a.c.name, a.c.patients).where(
-                a.c.username == self.user, a.c.size.between(lo, hi), a.c.at > since
-            )
+            sa.select(
+                a.c.at, a.c.digest, a.c.lake_version, a.c.name, a.c.patients, a.c.definition
+            ).where(a.c.username == self.user, a.c.size.between(lo, hi), a.c.at > since)
         )
-        return [Remembered(r[0], r[1], r[2], r[3], unpack(r[4])) for r in rows]
+        return [Remembered(r[0], r[1], r[2], r[3], unpack(r[4]), r[5]) for r in rows]
 
     def remember(self, answer: Remembered) -> None:
         self.conn.execute(
@@ -237,6 +245,7 @@ class _SqlTransaction:
                 username=self.user,
                 at=answer.at,
                 digest=answer.digest,
+                definition=answer.definition,
                 lake_version=answer.lake_version,
                 name=answer.name,
                 size=len(answer.patients),
@@ -255,17 +264,28 @@ class SqlStore:
         self._numbers_lock = threading.Lock()
 
     @contextmanager
-    def transaction(self, user: str, forget_before: float) -> Iterator[_SqlTransaction]:
-        """See :meth:`DisclosureStore.transaction`."""
-        with self.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                # one check per user at a time across every replica (released at commit)
-                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(user))))
-            # SQLite: this first statement writes, which takes the database's write lock
-            # until the commit (had a read come first, two checks could read one history)
-            for t in (queries_table, answers_table):
-                conn.execute(t.delete().where(t.c.username == user, t.c.at < forget_before))
-            yield _SqlTransaction(conn, user)
+    def transaction(
+        self, user: str, forget_before: float, conn: sa.Connection | None = None
+    ) -> Iterator[_SqlTransaction]:
+        """See :meth:`DisclosureStore.transaction`; with ``conn``, inside the caller's
+        transaction on that connection (committed or rolled back with it: a governance
+        action that writes first must not wait for its own database lock on SQLite)."""
+        if conn is not None:
+            yield self._begin(conn, user, forget_before)
+            return
+        with self.engine.begin() as own:
+            yield self._begin(own, user, forget_before)
+
+    @staticmethod
+    def _begin(conn: sa.Connection, user: str, forget_before: float) -> _SqlTransaction:
+        if conn.dialect.name == "postgresql":
+            # one check per user at a time across every replica (released at commit)
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(user))))
+        # SQLite: this first statement writes, which takes the database's write lock until
+        # the commit (had a read come first, two checks could read the same history)
+        for t in (queries_table, answers_table):
+            conn.execute(t.delete().where(t.c.username == user, t.c.at < forget_before))
+        return _SqlTransaction(conn, user)
 
     def numbers(self, patient_ids: Sequence[str]) -> np.ndarray:
         """See :meth:`DisclosureStore.numbers` (new keys inserted once, by any replica)."""

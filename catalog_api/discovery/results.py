@@ -39,6 +39,7 @@ class CountResult:
     by_centre: Tally
     denominator: int | None  # permitted patients whose assay covered the asked genes
     genes: tuple[str, ...] = ()
+    definition: str = ""  # the definition's digest
     index: LakeIndex | None = field(default=None, repr=False, compare=False)
     #: the patients of ``excluded``: matching, but their consent does not permit the purpose
     excluded_set: BitMap = field(default_factory=BitMap, repr=False, compare=False)

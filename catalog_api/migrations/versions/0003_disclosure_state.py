@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("username", sa.String(256), nullable=False),
         sa.Column("at", sa.Float(), nullable=False, comment="Unix time of the answer."),
         sa.Column("digest", sa.String(64), nullable=False, comment="Query digest (SHA-256)."),
+        sa.Column("definition", sa.String(64), nullable=False, comment="Definition digest."),
         sa.Column("lake_version", sa.String(256), nullable=False),
         sa.Column("name", sa.String(32), nullable=False, comment="count, excluded or covered."),
         sa.Column("size", sa.Integer(), nullable=False, comment="Patients counted."),
