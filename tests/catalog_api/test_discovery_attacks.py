@@ -10,6 +10,7 @@ consent permits lung research only (one with BRAF V600K).
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -308,3 +309,18 @@ def test_history_is_kept_for_the_stated_horizon_not_the_budget_window(
         control().check("ann", "q4", BitMap(range(98)), "v2")
     now[0] += 31 * 86400  # past the horizon: forgotten, as stated
     control().check("ann", "q5", BitMap(range(98)), "v2")
+
+
+def test_dataset_counts_are_disclosed(discovery_lake: Lake) -> None:
+    from catalog_api.discovery.datasets import dataset_counts
+    from catalog_api.discovery.engine import DiscoveryEngine
+
+    engine = DiscoveryEngine(discovery_lake)
+    engine.refresh()
+    ctl = DisclosureControl()
+    for info in engine.datasets():
+        exact = json.loads(info.row["row_counts_json"])
+        shown = dataset_counts(info.row, ctl)
+        assert shown["rows"] == {k: ctl.cell(v) for k, v in sorted(exact.items())}
+        cells = [*shown["rows"].values(), shown["tumour_specimens"], shown["normal_specimens"]]
+        assert all(c == "<5" or (isinstance(c, int) and c % 5 == 0) for c in cells)
