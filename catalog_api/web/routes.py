@@ -367,6 +367,7 @@ def save_cohort(
         lake=lake,
         engine=get_engine(request),
         config=config,
+        control=control_for(request),
     )
     session.commit()
     return _redirect(request, f"/web/cohorts/{cohort.id}", f"Cohort {cohort.name!r} saved")
@@ -504,7 +505,13 @@ def create_request(
     try:
         req = requests.create(session, user=user, body=body)
         requests.submit(
-            session, user=user, req=req, lake=lake, engine=get_engine(request), config=config
+            session,
+            user=user,
+            req=req,
+            lake=lake,
+            engine=get_engine(request),
+            config=config,
+            control=control_for(request),
         )
     except ApiError as exc:
         session.rollback()
