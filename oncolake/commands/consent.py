@@ -50,8 +50,18 @@ def withdraw(
     date: Annotated[
         str | None, typer.Option(help="Date of the withdrawal, YYYY-MM-DD (default today).")
     ] = None,
+    inbox: Annotated[
+        list[Path] | None,
+        typer.Option(help="A local inbox folder whose bundles naming the patient are deleted."),
+    ] = None,
 ) -> None:
-    """Record a withdrawal, delete the patient's rows from the lake, purge old files."""
+    """Record a withdrawal; remove the patient from the lake, every pinned version, the
+    inbox and every export (re-made without them); purge old files."""
+    from catalog_api.db import session_scope
+    from catalog_api.governance import exports
+    from oncolake.api_config import api_config
+    from oncolake.commands.users import sessions
+
     with user_errors():
         if scope not in SCOPE_TABLES:
             raise fail(f"--scope {scope!r} is not a withdrawal scope; use 'all' or 'genomic'")
@@ -61,9 +71,32 @@ def withdraw(
             raise fail("the lake is not initialised; run `oncolake lake init` first")
         when = dt.date.fromisoformat(date) if date else dt.date.today()
         home = settings.ensure_home()
+        config = api_config(settings)
+        factory = sessions()
+        gone = {patient}
+        # 1. downloads of every export holding the patient are refused from now on
+        with session_scope(factory) as session:
+            suspended = exports.suspend_for_withdrawal(session, patients=gone)
+        # 2. the lake (current and pinned versions) and the inbox
         done = apply_withdrawal(
-            lake, home, Withdrawal(patient_id=patient, date=when, reason=reason, scope=scope)
+            lake,
+            home,
+            Withdrawal(patient_id=patient, date=when, reason=reason, scope=scope),
+            inboxes=list(inbox or []),
         )
+        # 3. the exports, re-made at their requests' amended pins (or disabled)
+        with session_scope(factory) as session:
+            remade = exports.remake_after_withdrawal(
+                session, lake=lake, config=config, patients=gone
+            )
+            for amended in done.pins:
+                exports.record_pin_amendment(
+                    session,
+                    pin=amended.name,
+                    before=amended.before.id,
+                    after=amended.after.id,
+                    rows_removed=amended.rows_removed,
+                )
         w, removed, report, version = (
             done.withdrawal,
             done.rows_removed,
@@ -75,9 +108,21 @@ def withdraw(
     for table, n in sorted(removed.items()):
         if n:
             typer.echo(f"  {table}: {n} row(s) removed")
+    for amended in done.pins:
+        rows = sum(amended.rows_removed.values())
+        typer.echo(
+            f"  pin {amended.name}: {rows} row(s) rewritten out, version "
+            f"{amended.before.id} -> {amended.after.id}"
+        )
+    for path in done.inbox_removed:
+        typer.echo(f"  inbox: deleted bundle {path}")
+    for export_id, outcome in sorted(remade.items()):
+        typer.echo(f"  export {export_id}: {outcome}")
     typer.echo(
-        f"{total} row(s) removed; purge: {sum(report.snapshots_expired.values())} snapshot(s) "
-        f"expired, {report.orphan_files_removed} file(s) deleted; lake version {version}"
+        f"{total} row(s) removed; {len(done.pins)} pin(s) amended; {len(suspended)} export(s) "
+        f"affected; {len(done.inbox_removed)} inbox bundle(s) deleted; purge: "
+        f"{sum(report.snapshots_expired.values())} snapshot(s) expired, "
+        f"{report.orphan_files_removed} file(s) deleted; lake version {version}"
     )
 
 
