@@ -30,6 +30,7 @@ from harmonise.errors import (
     SampleLinkError,
 )
 from harmonise.fhir import ClinicalRows, map_resources, read_resources, validate_resource
+from harmonise.journeys import default_rules
 from harmonise.lake import CommitResult, Lake, Submission, TableRows
 from harmonise.model import TABLES
 from harmonise.pseudonymise import check_no_direct_identifiers
@@ -287,6 +288,7 @@ def prepare(
         "embargo_until": m.embargo_until.isoformat() if m.embargo_until else None,
         "manifest_digest": digest,
         "manifest_json": manifest_json(m).decode(),
+        "journey_rules": default_rules().to_json(),
     }
     tags = {
         "metadata_digest": digest,
