@@ -15,7 +15,10 @@ withdrawal does to the hub's stores (DESIGN: harmonise owns "withdrawal deletes"
 3. the inbox: a bundle that names the patient (manifest, clinical or consent files, VCF
    headers, read decompressed) is deleted whole — the lake holds its data, the centre its
    source; re-ingesting it is refused anyway (withdrawal registry);
-4. the purge: snapshots no pin holds are expired and the files they released deleted.
+4. the purge: snapshots no pin holds are expired and the files they released deleted;
+5. the purge report (:func:`scan_stores`): every file of every store read — Parquet with
+   pyarrow, cell by cell and its key-value metadata; gzip/BGZF decompressed; anything
+   else as bytes — and each occurrence of the pseudonym or a specimen id counted.
 
 Every step is idempotent and the withdrawal is recorded before the first, so a re-run
 after a crash at any point completes it (a half-moved pin is finished from its branch).
@@ -295,6 +298,10 @@ def apply_withdrawal(
     recorded = record_withdrawal(home, withdrawal)
     patients = [withdrawal.patient_id]
     tables = SCOPE_TABLES[recorded.scope]
+    if not recorded.specimen_ids:  # found before the deletes, kept for the purge scan
+        recorded = record_withdrawal(
+            home, recorded.model_copy(update={"specimen_ids": specimens_of(lake, patients)})
+        )
     removed = lake.delete_rows({"patient_id": patients}, tables=tables)
     redacted = redact_current_manifests(lake, patients) if recorded.scope == "all" else 0
     pins = amend_pins(lake, patients, tables)
@@ -312,6 +319,89 @@ def apply_withdrawal(
     return AppliedWithdrawal(
         applied, removed, report, version, pins, inbox_removed, datasets_redacted=redacted
     )
+
+
+def specimens_of(lake: Lake, patients: Sequence[str]) -> list[str]:
+    """The specimen ids of ``patients`` in the current lake and every pinned version."""
+    found: set[str] = set()
+    wanted = set(patients)
+    for version in [None, *lake.pins().values()]:
+        rows = lake.read("specimens", version, columns=["patient_id", "specimen_id"])
+        found |= {r["specimen_id"] for r in rows.to_pylist() if r["patient_id"] in wanted}
+    return sorted(found)
+
+
+@dataclass
+class StoreScan:
+    """One store of the purge report: what was read, and every file still naming an id."""
+
+    store: str
+    location: str
+    files: int = 0
+    bytes: int = 0
+    hits: dict[str, int] = field(default_factory=dict)
+    note: str = ""
+
+    @property
+    def occurrences(self) -> int:
+        """How many times the ids occur in this store."""
+        return sum(self.hits.values())
+
+
+def count_in_file(path: Path, needles: Sequence[str]) -> int:
+    """Occurrences of ``needles`` in one file, read for what it is: a Parquet file with
+    pyarrow (every cell as text, and its key-value metadata), a gzip/BGZF file
+    decompressed, anything else as bytes. An unreadable Parquet file counts as bytes."""
+    wanted = [n for n in needles if n]
+    if path.suffix == ".parquet":
+        try:
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(path)
+        except (OSError, pa.ArrowException):
+            table = None
+        if table is not None:
+            n = 0
+            for value in (table.schema.metadata or {}).values():
+                n += sum(value.count(w.encode()) for w in wanted)
+            for col in table.columns:
+                for cell in col.to_pylist():
+                    if cell is not None:
+                        cell_text = str(cell)
+                        n += sum(cell_text.count(w) for w in wanted)
+            return n
+    raw = _file_text(path)
+    return sum(raw.count(w.encode()) for w in wanted)
+
+
+def scan_stores(
+    stores: Sequence[tuple[str, Path]], needles: Sequence[str], skip: Sequence[Path] = ()
+) -> list[StoreScan]:
+    """Read every file under each ``(name, folder or file)`` store and count ``needles``
+    (links not followed; the files in ``skip`` — the withdrawal registry, which must name
+    the patient — are left out and said so)."""
+    out: list[StoreScan] = []
+    skipped = {q.resolve() for q in skip}
+    for name, root in stores:
+        scan = StoreScan(name, str(root))
+        if not root.exists():
+            scan.note = "absent"
+            out.append(scan)
+            continue
+        paths = [root] if root.is_file() else sorted(root.rglob("*"))
+        for path in paths:
+            if path.is_symlink() or not path.is_file():
+                continue
+            if path.resolve() in skipped:
+                scan.note = f"{path.name} skipped (the withdrawal registry names the patient)"
+                continue
+            scan.files += 1
+            scan.bytes += path.stat().st_size
+            n = count_in_file(path, needles)
+            if n:
+                scan.hits[str(path)] = n
+        out.append(scan)
+    return out
 
 
 def pinned_version(lake: Lake, pin: str) -> LakeVersion | None:

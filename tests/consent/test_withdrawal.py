@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from pathlib import Path
 
 import httpx
@@ -315,9 +316,19 @@ def test_withdrawal_reaches_pinned_versions_inbox_and_exports(
 
     result = CliRunner().invoke(
         app_cli,
-        ["consent", "withdraw", "--patient", GONE, "--reason", "asked", "--inbox", str(inbox)],
-    )
+        [
+            "consent", "withdraw", "--patient", GONE, "--reason", "asked",
+            "--inbox", str(inbox), "--report", str(tmp_path / "purge.json"),
+        ],
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
+    # the purge report a board files: every store read, nothing names the patient
+    report = json.loads((tmp_path / "purge.json").read_text())
+    assert report["total_occurrences"] == 0, report["stores"]
+    read = {s["store"]: s["files_read"] for s in report["stores"]}
+    assert read["warehouse"] > 20 and read["exports"] >= 3 and read["application database"]
+    assert report["exports"] == {"1": "remade", "2": "disabled"}
+    assert "purge report" in result.stdout and "0 occurrence(s)" in result.stdout
     assert "1 pin(s) amended; 2 export(s) affected; 1 inbox bundle(s) deleted" in result.stdout
 
     # no Parquet file under the warehouse names the patient, whatever version kept it

@@ -11,11 +11,12 @@ import gzip
 import json
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from consent.withdrawal import Withdrawal, list_withdrawals
 from harmonise.lake import Lake
-from harmonise.withdrawal import apply_withdrawal, purge_inbox
+from harmonise.withdrawal import apply_withdrawal, purge_inbox, scan_stores
 from tests.harmonise.lakefixtures import make_submission
 
 C1 = [f"C1-P{i}" for i in range(1, 7)]
@@ -112,3 +113,27 @@ def test_withdrawal_deletes_inbox_bundles_that_name_the_patient(tmp_path: Path) 
     assert purge_inbox(inbox, [GONE]) == [str(named)]
     assert not named.exists() and other.exists()
     assert [p for p in inbox.rglob("*") if p.is_file() and GONE.encode() in p.read_bytes()] == []
+
+
+def test_purge_scan_reads_parquet_cells_compressed_and_plain_files(tmp_path: Path) -> None:
+    """The purge report's scanner finds an id wherever a file keeps it (zstd-compressed
+    Parquet cells, Parquet key-value metadata, a gzip file, plain bytes) and skips links."""
+    store = tmp_path / "store"
+    store.mkdir()
+    cells = pa.table({"patient_id": ["C1-P1", GONE, GONE], "n": [1, 2, 3]})
+    pq.write_table(cells, store / "cells.parquet", compression="zstd")
+    meta = pa.table({"x": [1]}).replace_schema_metadata({"k": f"about {GONE}"})
+    pq.write_table(meta, store / "meta.parquet")
+    (store / "x.vcf.gz").write_bytes(gzip.compress(f"#CHROM\t{GONE}-T1\n".encode()))
+    (store / "notes.txt").write_text(f"{GONE} {GONE}")
+    (store / "link.txt").symlink_to(store / "notes.txt")
+    (store / "registry.jsonl").write_text(GONE)
+    (scan,) = scan_stores([("s", store)], [GONE, f"{GONE}-T1"], skip=[store / "registry.jsonl"])
+    assert scan.files == 4
+    assert {Path(k).name: v for k, v in scan.hits.items()} == {
+        "cells.parquet": 2,
+        "meta.parquet": 1,
+        "x.vcf.gz": 2,  # the specimen id, and the pseudonym within it
+        "notes.txt": 2,
+    }
+    assert "registry.jsonl skipped" in scan.note
