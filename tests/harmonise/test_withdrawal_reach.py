@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from consent.withdrawal import Withdrawal, list_withdrawals
+from harmonise import withdrawal as wd
 from harmonise.lake import Lake
 from harmonise.withdrawal import apply_withdrawal, purge_inbox, scan_stores
 from tests.harmonise.lakefixtures import make_submission
@@ -137,3 +139,63 @@ def test_purge_scan_reads_parquet_cells_compressed_and_plain_files(tmp_path: Pat
         "notes.txt": 2,
     }
     assert "registry.jsonl skipped" in scan.note
+
+
+def _files_naming(lake: Lake, needle: str) -> list[str]:
+    """Every Parquet file under the lake's tables (referenced or not), read with pyarrow,
+    that holds ``needle`` in a cell: the same check on a local or an S3 warehouse."""
+    return [
+        path
+        for path in lake.data_files()
+        if any(needle in str(v) for col in lake.open_file(path).columns for v in col.to_pylist())
+    ]
+
+
+def test_pin_amendment_on_every_catalog_and_warehouse(tmp_path: Path, lake: Lake) -> None:
+    """Branch, rewrite, tag move and purge on SQLite/PostgreSQL catalogs × local/S3."""
+    lake.commit(_submission("D1", C1[:3]))
+    lake.pin(lake.current_version(), "request-7")
+    lake.commit(_submission("D2", C1[3:]))
+    assert _files_naming(lake, GONE)
+    done = apply_withdrawal(
+        lake, tmp_path / "home", Withdrawal(patient_id=GONE, date=dt.date(2026, 12, 1), reason="r")
+    )
+    assert [p.name for p in done.pins] == ["request-7"]
+    assert _patients(lake, lake.pins()["request-7"]) == {"C1-P1", "C1-P3"}
+    assert _files_naming(lake, GONE) == []
+
+
+def test_rerun_after_a_crash_mid_pin_move_finishes_it(
+    tmp_path: Path, local_lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake = local_lake
+    lake.commit(_submission("D1", C1[:3]))
+    lake.pin(lake.current_version(), "request-1")
+    lake.commit(_submission("D2", C1[3:]))
+    home = tmp_path / "home"
+    real = wd._move_pin
+    calls = {"n": 0}
+
+    def crash_once(*args: object) -> int:
+        calls["n"] += 1
+        if calls["n"] == 2:  # the second table's amended snapshot is on its branch only
+            raise KeyboardInterrupt("killed")
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(wd, "_move_pin", crash_once)
+    w = Withdrawal(patient_id=GONE, date=dt.date(2026, 12, 1), reason="r")
+    with pytest.raises(KeyboardInterrupt):
+        apply_withdrawal(lake, home, w)
+    monkeypatch.undo()
+    assert any(
+        r.startswith(wd.AMEND_PREFIX) for t in ("patients", "conditions", "consents", "variants")
+        for r in lake.table(t).metadata.refs
+    )  # fmt: skip
+    (recorded,) = list_withdrawals(home)
+    assert recorded.status == "recorded"
+    apply_withdrawal(lake, home, recorded)
+    assert list_withdrawals(home)[0].status == "applied"
+    assert _patients(lake, lake.pins()["request-1"]) == {"C1-P1", "C1-P3"}
+    for t in ("patients", "conditions", "consents", "variants", "datasets"):
+        assert not [r for r in lake.table(t).metadata.refs if r.startswith(wd.AMEND_PREFIX)]
+    assert parquet_cells_naming(Path(lake.config.warehouse), GONE) == []
