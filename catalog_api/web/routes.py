@@ -52,7 +52,6 @@ from catalog_api.web.session import (
 )
 from harmonise.errors import HarmoniseError
 from harmonise.lake import LakeVersion
-from harmonise.model import DATA_TABLES, TABLES
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -430,17 +429,11 @@ def _request_form_context(
     session: SessionDep, user: User, values: dict[str, list[str]], error: str = ""
 ) -> dict[str, Any]:
     mine = crud.list_cohorts(session, owner=user, limit=500)
-    fields = [f"{t}.{c}" for t in DATA_TABLES for c in TABLES[t].column_names]
     return {
         "cohorts": [cohorts.cohort_public(c) for c in mine],
         "primaries": forms.primary_options(),
         "flags": forms.PURPOSE_FLAGS,
-        # every file holds dataset, centre and patient ids anyway; submission ids are internal
-        "all_fields": [
-            f
-            for f in fields
-            if not f.endswith((".centre_id", ".patient_id", ".dataset_id", ".submission_id"))
-        ],
+        "field_groups": forms.field_groups(values.get("fields", [])),
         "fv": lambda name: (values.get(name) or [""])[0],
         "fhas": lambda name, value="on": value in values.get(name, []),
         "error": error,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import get_args
 
 import httpx
@@ -18,9 +19,11 @@ from catalog_api.governance.errors import Invalid
 from catalog_api.web import forms
 from catalog_api.web.chart import basket_svg
 from catalog_api.web.routes import router
+from harmonise.model import DATA_TABLES, TABLES
 from tests.catalog_api.conftest import ApiUserFactory
 from tests.catalog_api.web_fixtures import WebClient
 
+WEB_DOC = (Path(__file__).resolve().parents[2] / "docs" / "web.md").read_text()
 BRAF_FORM = {"gene": "BRAF", "protein_change": "V600E", "purpose_primary": "health"}
 
 
@@ -341,3 +344,31 @@ def test_web_builder_removes_a_group_and_renumbers_the_rest(
     assert (
         web.post("/web/cohorts/count", {"csrf_token": csrf, "action": "explode"}).status_code == 422
     )
+
+
+def test_web_request_form_groups_fields_by_table_with_the_documented_default_set(
+    http: httpx.Client, api_user: ApiUserFactory
+) -> None:
+    user = api_user("researcher")
+    saved = http.post(
+        "/api/v1/cohorts",
+        headers=user.headers,
+        json={
+            "name": "braf",
+            "definition": {"format_version": 1, "criteria": {"type": "variant", "gene": "BRAF"}},
+        },
+    )
+    assert saved.status_code in (200, 201), saved.text
+    html = WebClient(http).sign_in(user.token).get("/web/requests/new").text
+    tables = re.findall(r'<details class="table-fields" id="fields-(\w+)"', html)
+    assert tables == list(DATA_TABLES)  # one group per lake table, in the model's order
+    checked = re.findall(r'name="fields" value="([\w.]+)" checked', html)
+    assert sorted(checked) == sorted(forms.DEFAULT_FIELDS)
+    for name in forms.DEFAULT_FIELDS:  # real columns, documented in docs/web.md
+        table, column = name.split(".")
+        assert column in TABLES[table].column_names, name
+        assert f"`{name}`" in WEB_DOC, f"docs/web.md does not name the default field {name}"
+    offered = re.findall(r'name="fields" value="([\w.]+)"', html)
+    assert not [f for f in offered if f.endswith((".patient_id", ".submission_id"))]
+    # each field is labelled with its column and described by the model's documentation
+    assert 'aria-describedby="field_variants_vaf_doc"' in html and "variant allele fraction" in html
