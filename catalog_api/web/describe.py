@@ -135,3 +135,76 @@ def qc_summary(
         "normal_specimens": show(sum(1 for s in samples if s.get("role") == "normal")),
         "rows": {k: show(v) for k, v in sorted(counts.items()) if isinstance(v, int)},
     }
+
+
+# -- audit details ------------------------------------------------------------------------
+
+#: Words for audit-detail keys a board member meets (others: underscores → spaces).
+DETAIL_WORDS: dict[str, str] = {
+    "lake_version": "Lake version",
+    "definition_digest": "Definition (SHA-256)",
+    "manifest_sha256": "Manifest (SHA-256)",
+    "digest": "Query (SHA-256)",
+    "duo_codes": "DUO terms",
+    "purpose": "Purpose (DUO terms)",
+    "centre_id": "Centre",
+    "request_id": "Access request",
+    "cohort_id": "Cohort",
+    "cohort_version": "Cohort version",
+    "export_id": "Export",
+    "token_id": "Token",
+}
+
+
+@dataclass(frozen=True)
+class DetailItem:
+    """One key of an audit entry's details: its words, a value, or nested items."""
+
+    key: str
+    value: str = ""
+    full: str = ""
+    children: tuple[DetailItem, ...] = ()
+
+
+def _detail_key(key: str) -> str:
+    """Words for a key; a key with capitals (a code: ``LUAD``, ``C1``) stays as it is."""
+    if key in DETAIL_WORDS:
+        return DETAIL_WORDS[key]
+    return key if key != key.lower() else key.replace("_", " ").capitalize()
+
+
+def _detail_value(value: Any, label: Callable[[str], str]) -> tuple[str, str]:
+    """``(shown, full)`` of a scalar or a list of scalars; a 64-hex digest is shown as its
+    first 12 characters with the whole in ``full`` (a title to hover, copy or read)."""
+    if value is None:
+        return "—", ""
+    if isinstance(value, bool):
+        return ("yes" if value else "no"), ""
+    if isinstance(value, list):
+        return (", ".join(_detail_value(v, label)[0] for v in value) or "none"), ""
+    text = str(value)
+    if len(text) == 64 and all(c in "0123456789abcdef" for c in text):
+        return f"{text[:12]}…", text
+    return label(text), ""
+
+
+def detail_items(
+    details: dict[str, Any], label: Callable[[str], str] = lambda s: s
+) -> list[DetailItem]:
+    """An audit entry's details as labelled items (nested for dicts and lists of dicts),
+    in the stored key order; ``label`` names coded values (e.g. DUO terms)."""
+
+    def item(key: str, value: Any) -> DetailItem:
+        if isinstance(value, dict):
+            return DetailItem(
+                _detail_key(key), children=tuple(item(k, v) for k, v in value.items())
+            )
+        if isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
+            return DetailItem(
+                _detail_key(key),
+                children=tuple(item(str(i + 1), v) for i, v in enumerate(value)),
+            )
+        shown, full = _detail_value(value, label)
+        return DetailItem(_detail_key(key), shown, full)
+
+    return [item(str(k), v) for k, v in details.items()]

@@ -40,7 +40,12 @@ from catalog_api.models import CentreState, DecisionKind, Role, User
 from catalog_api.web import forms
 from catalog_api.web import session as web_session
 from catalog_api.web.chart import basket_svg
-from catalog_api.web.describe import CentreDatasets, describe_definition, qc_summary
+from catalog_api.web.describe import (
+    CentreDatasets,
+    describe_definition,
+    detail_items,
+    qc_summary,
+)
 from catalog_api.web.render import WebRoute, finish, render, tumour_label
 from catalog_api.web.session import (
     AdminWeb,
@@ -734,6 +739,13 @@ def decide(
 # -- audit -------------------------------------------------------------------------------------
 
 
+def _coded_label(value: str) -> str:
+    """A DUO term with its label; other values as they are."""
+    if value.startswith("DUO:"):
+        return f"{value} ({forms.duo_label(value)})"
+    return value
+
+
 def _entries(session: SessionDep, stmt: Any) -> list[dict[str, Any]]:
     return [
         {
@@ -743,6 +755,7 @@ def _entries(session: SessionDep, stmt: Any) -> list[dict[str, Any]]:
             "action": e.action,
             "subject": e.subject,
             "details": requests.trail_details(e.details_json),
+            "items": detail_items(requests.trail_details(e.details_json), _coded_label),
             "digest": e.digest,
         }
         for e in session.execute(stmt).scalars()

@@ -372,3 +372,26 @@ def test_web_request_form_groups_fields_by_table_with_the_documented_default_set
     assert not [f for f in offered if f.endswith((".patient_id", ".submission_id"))]
     # each field is labelled with its column and described by the model's documentation
     assert 'aria-describedby="field_variants_vaf_doc"' in html and "variant allele fraction" in html
+
+
+def test_web_audit_details_are_labelled_key_values_not_cut_json(
+    http: httpx.Client, api_user: ApiUserFactory
+) -> None:
+    researcher = api_user("researcher")
+    definition = {"format_version": 1, "criteria": {"type": "variant", "gene": "BRAF"}}
+    r = http.post(
+        "/api/v1/cohorts", headers=researcher.headers, json={"name": "b", "definition": definition}
+    )
+    assert r.status_code in (200, 201), r.text
+    admin = WebClient(http).sign_in(api_user("admin").token)
+    html = admin.get("/web/audit?action=cohort.saved").text
+    cell = re.search(r'<td class="details"[^>]*>(.*?)</td>', html, re.S)
+    assert cell, html[-2000:]
+    text = cell.group(1)
+    # every key in words, nested counts as their own list, digests whole in a title
+    for words in ("Lake version", "Definition (SHA-256)", "Counts", "Total", "Centres"):
+        assert f"<dt>{words}</dt>" in text, (words, text)
+    digest = re.search(r'<code title="([0-9a-f]{64})">([0-9a-f]{12})…</code>', text)
+    assert digest and digest.group(1).startswith(digest.group(2))
+    assert text.count('<dl class="kv">') >= 3  # details → counts → centres
+    assert "<summary>{" not in html  # no raw JSON as the visible summary
