@@ -21,11 +21,19 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from catalog_api import audit, crud
-from catalog_api.api.deps import ConfigDep, IdPath, LakeDep, SessionDep, get_engine
-from catalog_api.api.routes.discovery import dataset_entries
+from catalog_api.api.deps import (
+    ConfigDep,
+    IdPath,
+    LakeDep,
+    SessionDep,
+    control_for,
+    get_engine,
+    ready_engine,
+)
+from catalog_api.discovery.datasets import dataset_entries
 from catalog_api.discovery.disclosure import disclose_count
 from catalog_api.discovery.errors import DiscoveryError
-from catalog_api.discovery.service import control_for, count_query, ready_engine
+from catalog_api.discovery.service import count_query
 from catalog_api.discovery.terms import filtering_terms
 from catalog_api.governance import cohorts, exports, policy, requests
 from catalog_api.governance.engine import (
@@ -201,8 +209,8 @@ def _builder_context(
     request: Request, form: FormData | None, values: dict[str, list[str]] | None = None
 ) -> dict[str, Any]:
     eng = ready_engine(request)
-    with eng.indexer.lock:
-        terms = filtering_terms(eng.index)
+    with eng.current() as idx:
+        terms = filtering_terms(idx)
     by_type = {c["type"]: c for c in terms["criteria"]}
     if values is None:
         values = _form_values(form)
@@ -407,8 +415,7 @@ def cohort_page(
 def datasets_page(request: Request, user: WebUser) -> Response:
     """Each centre's datasets: metadata, assays, pipeline fingerprint, QC summary."""
     eng = ready_engine(request)
-    with eng.indexer.lock:
-        rows = {i.dataset_id: i.row for i in eng.index.datasets.values()}
+    rows = {i.dataset_id: i.row for i in eng.datasets()}
     kw = _kw(request)
     centres: dict[str, CentreDatasets] = {}
     for entry in dataset_entries(eng):
