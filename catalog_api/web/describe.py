@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from catalog_api.discovery.terms import consequence_label, stage_label, variant_class_label
 from consent import oncotree
 
 
@@ -36,13 +37,15 @@ def _leaf(c: dict[str, Any]) -> str:
         sub = " and their subtypes" if c.get("descendants", True) else " (exactly)"
         return f"Tumour type: {_codes(list(c.get('codes', [])))}{sub}"
     if kind == "variant":
-        bits = [str(c[k]) for k in ("gene", "protein_change") if c.get(k)]
-        for k in ("consequence", "variant_class"):
-            if c.get(k):
-                bits.append(", ".join(c[k]))
+        named = " ".join(str(c[k]) for k in ("gene", "protein_change") if c.get(k))
+        bits = [named] if named else []
+        if c.get("consequence"):
+            bits.append(" or ".join(consequence_label(x) for x in c["consequence"]))
+        if c.get("variant_class"):
+            bits.append(" or ".join(variant_class_label(x) for x in c["variant_class"]))
         if c.get("origin"):
             bits.append(str(c["origin"]))
-        return "Variant: " + " ".join(bits)
+        return "Variant: " + ", ".join(bits)
     if kind == "biomarker":
         text = f"Biomarker: {c.get('marker')}"
         if c.get("interpretation"):
@@ -51,7 +54,7 @@ def _leaf(c: dict[str, Any]) -> str:
             text += " value " + _range(c.get("min"), c.get("max"))
         return text
     if kind == "stage_group":
-        return "Stage group: " + ", ".join(c.get("values", []))
+        return "Stage group: " + " or ".join(stage_label(str(v)) for v in c.get("values", []))
     if kind == "treatment":
         bits = [str(c["drug"])] if c.get("drug") else []
         if c.get("line_of_therapy") is not None:
@@ -67,6 +70,16 @@ def _leaf(c: dict[str, Any]) -> str:
         return "Dataset: " + " or ".join(c.get("values", []))
     if kind == "vital_status":
         return f"Vital status: {c.get('value')}"
+    if kind == "assay":
+        bits = [", ".join(c.get(k) or []) for k in ("assay_type", "assay_name") if c.get(k)]
+        return "Sequenced by: " + "; ".join(bits)
+    if kind == "pipeline":
+        bits = []
+        if c.get("fingerprints"):
+            bits.append("fingerprint " + " or ".join(f"{f[:16]}…" for f in c["fingerprints"]))
+        if c.get("harmonised") is not None:
+            bits.append("harmonised" if c["harmonised"] else "not harmonised")
+        return "Pipeline: " + ", ".join(bits)
     return f"{kind}: " + json.dumps({k: v for k, v in c.items() if k != "type"}, sort_keys=True)
 
 

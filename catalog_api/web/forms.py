@@ -174,6 +174,12 @@ def duo_label(code: str) -> str:
     return f"{term.shorthand}: {term.label}" if term.shorthand else term.label
 
 
+def primary_label(primary: str) -> str:
+    """``health`` → ``health (HMB: health or medical or biomedical research)``."""
+    curie = PRIMARY_DUO.get(primary)
+    return f"{primary} ({duo_label(curie)})" if curie else primary
+
+
 def purpose_words(purpose: dict[str, Any]) -> list[str]:
     """A stated purpose in plain words, one line per statement."""
     primary = str(purpose.get("primary", ""))

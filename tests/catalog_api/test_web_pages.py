@@ -14,10 +14,12 @@ from fastapi import FastAPI
 from starlette.datastructures import FormData
 
 from catalog_api.discovery.definition import Leaf
+from catalog_api.discovery.terms import consequence_label, stage_label
 from catalog_api.governance.engine import validate_definition
 from catalog_api.governance.errors import Invalid
 from catalog_api.web import forms
 from catalog_api.web.chart import basket_svg
+from catalog_api.web.describe import describe_definition
 from catalog_api.web.routes import router
 from harmonise.model import DATA_TABLES, TABLES
 from tests.catalog_api.conftest import ApiUserFactory
@@ -395,3 +397,26 @@ def test_web_audit_details_are_labelled_key_values_not_cut_json(
     assert digest and digest.group(1).startswith(digest.group(2))
     assert text.count('<dl class="kv">') >= 3  # details → counts → centres
     assert "<summary>{" not in html  # no raw JSON as the visible summary
+
+
+def test_web_definition_in_words_labels_every_coded_value() -> None:
+    definition = {
+        "criteria": {
+            "type": "and",
+            "criteria": [
+                {"type": "tumour_type", "codes": ["LUAD"]},
+                {"type": "stage_group", "values": ["IV", "1222801008"]},
+                {"type": "variant", "gene": "BRAF", "consequence": ["missense_variant"]},
+                {"type": "variant", "variant_class": ["SNV"]},
+            ],
+        }
+    }
+    text = " | ".join(line.text for line in describe_definition(definition))
+    assert "LUAD (Lung Adenocarcinoma)" in text
+    assert "Stage IV or Stage III (SNOMED CT 1222801008)" in text
+    assert "Variant: BRAF, missense variant (changes one amino acid)" in text
+    assert "SNV: single-nucleotide variant" in text
+    assert forms.duo_label("DUO:0000006") == "HMB: health or medical or biomedical research"
+    # the API's filtering terms carry the same labels
+    assert stage_label("IIIA") == "Stage IIIA"
+    assert consequence_label("stop_gained").startswith("stop gained (")
