@@ -692,6 +692,7 @@ def part_page(
         request,
         "part.html",
         {
+            **_kw(request),
             "req": pub,
             "part": part_pub,
             "round": part.round,

@@ -83,6 +83,7 @@ def test_web_researcher_to_export_through_two_boards(
     assert page.locator("#denominator").inner_text() == "10"
     assert_chart_fits(page)
     assert_text_fits(page)
+    assert "whose consent allows your purpose" in page.inner_text("#counts-explained")
     # the lake-version card holds the whole id, inside its box
     assert page.inner_text("#lake-version") == lake.current_version().id
     assert page.evaluate(
@@ -95,6 +96,9 @@ def test_web_researcher_to_export_through_two_boards(
     page.click("form[action='/web/cohorts'] button[type=submit]")
     page.wait_for_url(re.compile(r".*/web/cohorts/\d+\?done=.*"))
     assert "Cohort 'BRAF V600E basket' saved" in page.inner_text(".flash")
+    # the saved cohort's count (any consent: 15) beside the builder's 10 is explained
+    assert page.inner_text("table.compact tr.total td.num") == "15"
+    assert "whatever their consent" in page.inner_text(".counts-explained")
     shot(page, "04-cohort-saved")
     page.click("#request-access")
     assert_labelled(page)
@@ -110,6 +114,7 @@ def test_web_researcher_to_export_through_two_boards(
     request_url = page.url.split("?")[0]
     request_id = int(request_url.rsplit("/", 1)[1])
     assert page.inner_text("#request-state") == "submitted"
+    assert "whatever their consent" in page.inner_text("#parts-explained")
     assert "under review" in page.inner_text("#part-C1")
     shot(page, "06-request-submitted")
 
