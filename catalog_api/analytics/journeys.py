@@ -28,7 +28,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from catalog_api.discovery.index import LakeIndex
-from harmonise.lake import Lake, LakeVersion
+from harmonise.lake import Lake, LakeVersion, arrow_schema
+from harmonise.model import TABLES
 
 #: Lake columns read per table (``patient_id`` and ``submission_id`` always).
 COLUMNS: dict[str, list[str]] = {
@@ -354,16 +355,20 @@ class JourneyStore:
             and self._state == (idx.generation, idx.version.id)
         )
 
-    def current(self) -> Journeys:
-        """The last synchronised journeys."""
-        assert self._current is not None
-        return self._current
+    def get(self, idx: LakeIndex) -> Journeys | None:
+        """The journeys of ``idx`` as it is now, if the store holds them (else None)."""
+        with self._lock:
+            return self._current if self.matches(idx) else None
 
     def sync(self, state: IndexState) -> Journeys:
         """The journeys of the index state ``state`` (reading only what changed)."""
         with self._lock:
             key = (state.generation, state.version.id)
-            if self._index is state.index and self._state == key and self._current is not None:
+            same = self._index is state.index and self._current is not None
+            if same and self._state is not None and key[0] <= self._state[0]:
+                # already there, or a slower caller's older state of the same index (its
+                # generation grows with every update)
+                assert self._current is not None
                 return self._current
             if self._index is not state.index:  # rebuilt: slots renumbered
                 self._pieces = {}
@@ -385,15 +390,7 @@ class JourneyStore:
             return self._current
 
     def _read(self, state: IndexState, submissions: list[str]) -> None:
-        tables = {
-            name: self.lake.read(
-                name,
-                state.version,
-                columns=list(dict.fromkeys([*cols, "submission_id"])),
-                submissions=submissions,
-            )
-            for name, cols in COLUMNS.items()
-        }
+        tables = {name: self._read_table(name, state.version, submissions) for name in COLUMNS}
         ids = state.index.patient_ids  # append-only while this index lives
         split = {name: _by_submission(t) for name, t in tables.items()}
         for sid in submissions:
@@ -408,6 +405,37 @@ class JourneyStore:
             country = (info.row.get("country") if info is not None else None) or "unknown"
             self._pieces[sid] = build_piece(part, slot_ids, slots, centre, country, self._codes)
             self.reads += 1
+
+    def _read_table(self, name: str, version: LakeVersion, submissions: list[str]) -> pa.Table:
+        """The :data:`COLUMNS` of ``name`` for ``submissions``; a table or column the lake
+        does not have yet (a lake from before the journeys schema) reads as nulls."""
+        wanted = [*COLUMNS[name], "submission_id"]
+        known = set(arrow_schema(name).names) if name in TABLES else set()
+        present = [c for c in wanted if c in known]
+        if "patient_id" in present and name in TABLES:
+            t = self.lake.read(name, version, columns=present, submissions=submissions)
+        else:
+            t = pa.table({c: pa.array([], pa.string()) for c in ("patient_id", "submission_id")})
+        for c in wanted:
+            if c not in t.column_names:
+                t = t.append_column(c, pa.nulls(t.num_rows, _TYPES.get(c, pa.string())))
+        return t
+
+
+#: Types of the contract's columns a lake may not have yet (read as nulls).
+_TYPES: dict[str, pa.DataType] = {
+    "death_day": pa.int32(),
+    "last_known_alive_day": pa.int32(),
+    "diagnosis_day": pa.int32(),
+    "age_at_diagnosis": pa.int32(),
+    "line": pa.int32(),
+    "line_of_therapy": pa.int32(),
+    "start_year": pa.int32(),
+    "start_day": pa.int32(),
+    "end_day": pa.int32(),
+    "next_line_start_day": pa.int32(),
+    "drugs": pa.list_(pa.string()),
+}
 
 
 def _by_submission(t: pa.Table) -> dict[str, pa.Table]:
