@@ -1,7 +1,7 @@
 """Analytics latency and memory at network scale, side by side with pandas + lifelines.
 
     flock /tmp/oncolake-bench.lock .venv/bin/python bench/analytics/bench_analytics.py \
-        [--patients 1000000] [--cohort 100000] [--repeat 15] [--peer PYTHON]
+        [--patients 1000000] [--cohort 100000] [--repeat 15] [--peer PYTHON] [--peer-repeat 3]
 
 Synthetic journeys in the lake's contract (docs/ingest.md: patients with anchor, death and
 last-alive days; one primary condition; 0–4 lines of therapy of 40 regimens; treatments
@@ -17,9 +17,9 @@ random:
 timed ``--repeat`` times (p50, p95). The peer (``--peer``: a Python with pandas < 3,
 lifelines and duckdb; lifelines cannot run beside pandas 3) reads the same rows from
 Parquet with DuckDB (the extract), computes the same exact counts with pandas and the
-same survival with lifelines (KaplanMeierFitter, logrank_test, CoxPHFitter), timed the
-same way. The cohort selection from the discovery index (a bitmap) is not included on
-either side.
+same survival with lifelines (KaplanMeierFitter, logrank_test, CoxPHFitter)
+(``peer_lifelines.py``), timed ``--peer-repeat`` times. The cohort selection from the
+discovery index (a bitmap) is not included on either side.
 """
 
 from __future__ import annotations
@@ -85,7 +85,8 @@ def synthetic(n: int, seed: int = 1) -> dict[str, pa.Table]:
     gap = rng.integers(10, 90, len(owner))
     step = dur + gap
     cum = np.cumsum(step)
-    base = np.repeat(cum[first] - step[first], k)
+    has = k > 0
+    base = np.repeat((cum[first[has]] - step[first[has]]), k[has])
     start = 5 + cum - step - base
     end = start + dur
     last = line == np.repeat(k, k)
@@ -137,67 +138,6 @@ def _time(fn: Any, repeat: int) -> dict[str, float]:
     return _pct(xs)
 
 
-PEER = r"""
-import json, sys, time
-import duckdb, numpy as np, pandas as pd
-from lifelines import KaplanMeierFitter, CoxPHFitter
-from lifelines.statistics import logrank_test
-work, repeat = sys.argv[1], int(sys.argv[2])
-def timed(fn):
-    fn(); xs = []
-    for _ in range(repeat):
-        t0 = time.perf_counter(); fn(); xs.append(time.perf_counter() - t0)
-    a = np.array(xs) * 1000
-    return {"p50_ms": round(float(np.percentile(a, 50)), 1), "p95_ms": round(float(np.percentile(a, 95)), 1)}
-con = duckdb.connect()
-def extract():
-    lines = con.execute(f"select l.* from '{work}/lines.parquet' l join '{work}/cohort.parquet' c using (patient_id) where line <= 3").df()
-    pats = con.execute(f"select p.*, c.grp, d.age_at_diagnosis, d.stage_group from '{work}/patients.parquet' p join '{work}/cohort.parquet' c using (patient_id) join '{work}/conditions.parquet' d using (patient_id)").df()
-    return lines, pats
-lines, pats = extract()
-def patterns():
-    t = lines.groupby(["line", "regimen_name"]).patient_id.nunique()
-    w = lines.pivot_table(index="patient_id", columns="line", values="regimen_name", aggfunc="first")
-    p1 = w.groupby([1]).size(); p2 = w.dropna(subset=[2]).groupby([1, 2]).size()
-    p3 = w.dropna(subset=[2, 3]).groupby([1, 2, 3]).size()
-    for (line, reg), g in lines.groupby(["line", "regimen_name"]):
-        if len(g) >= 5:
-            ongoing = g.end_reason == "ongoing"
-            KaplanMeierFitter().fit(g.end_day - g.start_day, ~ongoing).median_survival_time_
-    return t, p1, p2, p3
-def os_frame():
-    d = pats[pats.anchor == "primary_diagnosis"].copy()
-    died = d.death_day.notna()
-    d["T"] = np.where(died, d.death_day, d.last_known_alive_day)
-    d["E"] = died
-    return d
-def survival(adjust=False):
-    d = os_frame()
-    for _, g in d.groupby("grp"):
-        KaplanMeierFitter().fit(g["T"], g["E"]).median_survival_time_
-    a, b = d[d.grp == 0], d[d.grp == 1]
-    logrank_test(a["T"], b["T"], a["E"], b["E"])
-    cols = ["T", "E", "grp"]
-    x = d[cols].copy()
-    if adjust:
-        x["age"] = d.age_at_diagnosis
-        x["male"] = (d.sex == "male").astype(float)
-        st = d.stage_group.str.extract(r"^(IV|III|II|I)")[0]
-        for s in ("II", "III", "IV"):
-            x["stage" + s] = (st == s).astype(float)
-    CoxPHFitter().fit(x, "T", "E")
-out = {
-    "extract": timed(extract),
-    "patterns": timed(patterns),
-    "survival_two_groups": timed(survival),
-    "survival_adjusted": timed(lambda: survival(True)),
-}
-import resource
-out["max_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-print(json.dumps(out))
-"""
-
-
 def main() -> int:
     """Build the arrays, time ours and the peer's, print one JSON report."""
     ap = argparse.ArgumentParser(description=__doc__)
@@ -205,6 +145,7 @@ def main() -> int:
     ap.add_argument("--cohort", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=15)
     ap.add_argument("--peer", default=None, help="python with pandas<3, lifelines, duckdb")
+    ap.add_argument("--peer-repeat", type=int, default=3, help="runs of the (slow) peer")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "bench-analytics")
     args = ap.parse_args()
     report: dict[str, Any] = {"patients": args.patients, "cohort": args.cohort}
@@ -258,10 +199,9 @@ def main() -> int:
         pq.write_table(
             pa.table({"patient_id": ids.take(pa.array(chosen)), "grp": grp}), w / "cohort.parquet"
         )
-        script = w / "peer.py"
-        script.write_text(PEER)
+        script = HERE / "peer_lifelines.py"
         proc = subprocess.run(
-            [args.peer, str(script), str(w), str(args.repeat)], capture_output=True, text=True
+            [args.peer, str(script), str(w), str(args.peer_repeat)], capture_output=True, text=True
         )
         if proc.returncode:
             print(proc.stderr, file=sys.stderr)
