@@ -35,12 +35,14 @@ from catalog_api.analytics.patterns import (
     treatment_patterns,
     year_breakdown,
 )
+from catalog_api.discovery.audit_writer import AuditWriter
 from catalog_api.discovery.definition import CohortDefinition
 from catalog_api.discovery.disclosure import DisclosureControl
-from catalog_api.discovery.engine import CountResult, DiscoveryEngine
+from catalog_api.discovery.engine import DiscoveryEngine
 from catalog_api.discovery.errors import DiscoveryError, IndexNotReadyError
 from catalog_api.discovery.index import slots_of
-from catalog_api.discovery.service import AuditWriter, PendingCount
+from catalog_api.discovery.results import CountResult
+from catalog_api.discovery.service import PendingCount
 from catalog_api.models import User
 from consent.purpose import ResearchPurpose
 from consent.tags import canonical_json

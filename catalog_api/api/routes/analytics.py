@@ -14,15 +14,16 @@ from starlette.concurrency import run_in_threadpool
 from catalog_api.analytics.disclosure import INTERVAL_DAYS
 from catalog_api.analytics.patterns import MAX_LINES
 from catalog_api.analytics.service import store_for, survival_query, treatment_patterns_query
-from catalog_api.api.deps import ResearcherUser, SessionDep
-from catalog_api.discovery.definition import CohortDefinition
-from catalog_api.discovery.service import (
-    DiscoveryRoute,
-    PendingCount,
-    audit_writer_for,
-    control_for,
+from catalog_api.api.deps import (
+    AuditWriterDep,
+    ControlDep,
+    ResearcherUser,
+    SessionDep,
     ready_engine,
 )
+from catalog_api.api.errors import DiscoveryRoute
+from catalog_api.discovery.definition import CohortDefinition
+from catalog_api.discovery.service import PendingCount
 from consent.purpose import ResearchPurpose
 
 router = APIRouter(tags=["analytics"], route_class=DiscoveryRoute)
@@ -121,7 +122,12 @@ async def _send(start: Callable[[], PendingCount]) -> Response:
     responses=_ERRORS,
 )
 async def post_treatment_patterns(
-    body: TreatmentPatternsRequest, request: Request, user: ResearcherUser, session: SessionDep
+    body: TreatmentPatternsRequest,
+    request: Request,
+    user: ResearcherUser,
+    session: SessionDep,
+    control: ControlDep,
+    audit_writer: AuditWriterDep,
 ) -> Response:
     """The cohort's treatment patterns (only consenting patients): pathways (sunburst tree
     and Sankey links), counts of regimen × line with an optional breakdown, and the median
@@ -135,14 +141,14 @@ async def post_treatment_patterns(
             user=user,
             engine=engine,
             store=store_for(request.app.state.lake),
-            control=control_for(request),
+            control=control,
             definition=body.definition,
             purpose=body.purpose,
             max_lines=body.max_lines,
             interval=body.interval_days,
             breakdown=body.breakdown,
             groups=body.groups,
-            audit_writer=audit_writer_for(request.app),
+            audit_writer=audit_writer,
         )
         session.close()
         return pending
@@ -157,7 +163,12 @@ async def post_treatment_patterns(
     responses=_ERRORS,
 )
 async def post_survival(
-    body: SurvivalRequest, request: Request, user: ResearcherUser, session: SessionDep
+    body: SurvivalRequest,
+    request: Request,
+    user: ResearcherUser,
+    session: SessionDep,
+    control: ControlDep,
+    audit_writer: AuditWriterDep,
 ) -> Response:
     """Disclosed Kaplan–Meier curves (from rounded interval counts) with median, CI and an
     at-risk table per group; the log-rank test for two or more groups and a Cox hazard
@@ -175,7 +186,7 @@ async def post_survival(
             user=user,
             engine=engine,
             store=store_for(request.app.state.lake),
-            control=control_for(request),
+            control=control,
             groups=[(n, d) for n, d in groups if d is not None],
             purpose=body.purpose,
             endpoint=body.endpoint,
@@ -183,7 +194,7 @@ async def post_survival(
             interval=body.interval_days,
             adjust=body.adjust_for,
             at_risk_every=body.at_risk_every_days,
-            audit_writer=audit_writer_for(request.app),
+            audit_writer=audit_writer,
         )
         session.close()
         return pending
