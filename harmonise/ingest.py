@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from harmonise.bundle import MANIFEST, verify_checksums
+from harmonise.bundle import MANIFEST, check_confined, verify_checksums
 from harmonise.errors import (
     BundleError,
     ConsentMissingError,
@@ -100,6 +100,7 @@ def prepare(
     say = progress or (lambda _s, _d, _t: None)
     t0 = time.perf_counter()
     report = IngestReport(bundle=str(bundle))
+    check_confined(bundle)  # nothing outside the bundle is read: refused before any byte
     if not (bundle / MANIFEST).is_file():
         raise BundleError(f"{bundle}: no {MANIFEST}; is this a submission bundle folder?")
     manifest = load_manifest(bundle / MANIFEST)
