@@ -52,6 +52,7 @@ its own seeded preference, so medicines-use comparisons between centres show som
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -232,6 +233,13 @@ def subgroup(oncotree: str, genes: set[str], markers: Mapping[str, bool]) -> str
         if markers.get("ER", True):
             return "HR PIK3CA" if any(g.startswith("PIK3CA") for g in genes) else "HR"
     return "other"
+
+
+def centre_preference(rng: np.random.Generator, centre: str, what: str) -> float:
+    """A centre's practice for a choice ``what``: mostly its own preferred option (seeded
+    by the centre and the choice), a fifth of the time any option."""
+    own = (zlib.crc32(f"{centre}|{what}".encode()) % 1000) / 1000
+    return own if rng.random() < 0.8 else float(rng.random())
 
 
 def pathway_for(

@@ -32,7 +32,13 @@ import numpy as np
 import pysam
 
 from harmonise.drugs import rxnorm_codes
-from oncolake.demo.journeys import draw_journey, journey_resources, pathway_for, subgroup
+from oncolake.demo.journeys import (
+    centre_preference,
+    draw_journey,
+    journey_resources,
+    pathway_for,
+    subgroup,
+)
 
 MCODE = "http://hl7.org/fhir/us/mcode/StructureDefinition/"
 SNOMED = "http://snomed.info/sct"
@@ -366,13 +372,6 @@ def _coding(system: str, code: str, display: str | None = None) -> dict[str, Any
     return {"coding": [c], **({"text": display} if display else {})}
 
 
-def _preference(rng: np.random.Generator, centre: str, what: str) -> float:
-    """A centre's practice: mostly its own preferred option for ``what`` (seeded by the
-    centre and the choice), sometimes another."""
-    own = (zlib.crc32(f"{centre}|{what}".encode()) % 1000) / 1000
-    return own if rng.random() < 0.8 else float(rng.random())
-
-
 def _genes(variants: Sequence[_Variant]) -> set[str]:
     """``GENE V600E``-style names of the hotspot changes (csq ``600V>600E``)."""
     out = set()
@@ -453,7 +452,7 @@ def _patient_resources(
     out += markers
     group = subgroup(tt.oncotree, _genes(variants), _marker_values(markers))
     pathway = pathway_for(
-        tt.oncotree, group, tt.drugs, _preference(rng, centre, f"{tt.oncotree}|{group}")
+        tt.oncotree, group, tt.drugs, centre_preference(rng, centre, f"{tt.oncotree}|{group}")
     )
     journey = draw_journey(rng, dx_date, stage, pathway)
     if journey.death is not None:
