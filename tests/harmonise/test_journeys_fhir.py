@@ -193,3 +193,47 @@ def test_submit_and_ingest_commit_the_journey(
     (ds,) = ingest_lake.read("datasets").to_pylist()
     assert json.loads(ds["journey_rules"])["version"] == default_rules().version
     assert ingest_lake.read("patients").to_pylist()[0]["last_known_alive_day"] == 230
+
+
+def test_rederive_after_a_rules_change_is_one_commit_per_dataset(
+    tmp_path: Path, ingest_tn_vcf: Path, ingest_consent_file: Path, ingest_lake: Lake
+) -> None:
+    """A 10-day regimen window puts Jenny's paclitaxel (11 days after AC) in a line of its
+    own; the pinned version keeps the old lines, a second run changes nothing."""
+    import dataclasses
+
+    from harmonise.journeys_rederive import rederive
+
+    ingest_shared("mcode")
+    inputs = SubmitInputs(
+        ingest_draft(), vcfs=[ingest_tn_vcf], clinical=[JENNY], consent=[ingest_consent_file],
+        drop_identifiers=True,
+    )  # fmt: skip
+    bundle, _ = build_bundle(inputs, KEY, tmp_path / "out")
+    ingest(ingest_lake, bundle)
+    before = ingest_lake.current_version()
+    ingest_lake.pin(before, "paper-1")
+    counts = ingest_lake.table_counts()
+    assert rederive(ingest_lake).unchanged == ["TST-egfr-demo"]  # same rules: nothing to do
+    assert ingest_lake.current_version() == before
+    rules = dataclasses.replace(default_rules(), version="test-window-10", regimen_window_days=10)
+    report = rederive(ingest_lake, rules)
+    assert list(report.changed) == ["TST-egfr-demo"] and report.changed["TST-egfr-demo"][2] == 3
+    lot = ingest_lake.read("lines_of_therapy").to_pylist()
+    assert [(r["line"], r["drugs"], r["rules_version"]) for r in lot] == [
+        (1, ["cyclophosphamide", "doxorubicin"], "test-window-10"),
+        (2, ["paclitaxel"], "test-window-10"),
+        (3, ["anastrozole"], "test-window-10"),
+    ]
+    meds = [t["line_of_therapy"] for t in ingest_lake.read("treatments").to_pylist()
+            if t["kind"] == "medication"]  # fmt: skip
+    assert sorted(meds) == [1, 1, 2, 3]
+    after = ingest_lake.table_counts()
+    assert {k: v for k, v in after.items() if k not in ("lines_of_therapy", "regimens")} == {
+        k: v for k, v in counts.items() if k not in ("lines_of_therapy", "regimens")
+    }
+    (ds,) = ingest_lake.read("datasets").to_pylist()
+    assert json.loads(ds["journey_rules"])["regimen_window_days"] == 10
+    old = ingest_lake.read("lines_of_therapy", version=ingest_lake.pins()["paper-1"])
+    assert old.num_rows == 2
+    assert rederive(ingest_lake, rules).unchanged == ["TST-egfr-demo"]
