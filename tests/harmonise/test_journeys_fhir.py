@@ -193,6 +193,10 @@ def test_submit_and_ingest_commit_the_journey(
     (ds,) = ingest_lake.read("datasets").to_pylist()
     assert json.loads(ds["journey_rules"])["version"] == default_rules().version
     assert ingest_lake.read("patients").to_pylist()[0]["last_known_alive_day"] == 230
+    # withdrawal reaches the derived tables like every other (harmonise.withdrawal: all)
+    removed = ingest_lake.delete_rows({"patient_id": [pid]})
+    assert removed["lines_of_therapy"] == 2 and removed["regimens"] == 2
+    assert ingest_lake.read("lines_of_therapy").num_rows == 0
 
 
 def test_rederive_after_a_rules_change_is_one_commit_per_dataset(
