@@ -42,7 +42,9 @@ with open(out, "w") as fh:
 t2 = time.perf_counter()
 rows = map_resources(read_resources(out))
 t3 = time.perf_counter()
-print(json.dumps({"submit": t1 - t0, "hub": t3 - t2, "resources": len(clean),
+import harmonise
+print(json.dumps({"code": harmonise.__file__, "submit": t1 - t0, "hub": t3 - t2,
+                  "resources": len(clean),
                   "tables": {k: len(v) for k, v in rows.tables.items()}}))
 """
 
@@ -52,8 +54,9 @@ def run(tree: Path, src: Path, tmp: Path) -> dict[str, object]:
     env = {**os.environ, "PYTHONPATH": str(tree)}
     out = subprocess.run(
         [sys.executable, "-c", WORKER, str(src), str(tmp / "pseudonymised.ndjson")],
-        env=env, check=True, capture_output=True, text=True,
+        env=env, check=True, capture_output=True, text=True, cwd=tree,
     )  # fmt: skip
+    # ``python -c`` puts the working directory first on sys.path: run in the tree
     result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
@@ -85,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     for step in ("submit", "hub"):
         o, t = med["other"][step], med["this"][step]
         print(f"  {step:6s} other {o:6.2f} s  this {t:6.2f} s  this/other {t / o:.2f}")
+    print(f"  code: this {times['this'][0]['code']}, other {times['other'][0]['code']}")
     print(f"  tables this: {times['this'][0]['tables']}")
     print(f"  tables other: {times['other'][0]['tables']}")
     return 0
