@@ -87,6 +87,17 @@ def test_somatic_vcf_meets_the_harmonise_contract(local_run: Run) -> None:
             assert gt in {"0/1", "1/1", "0/0"} and dp != "." and "," in ad
 
 
+def test_the_test_pairs_oxidation_artefact_is_filtered_for_strand_bias(local_run: Run) -> None:
+    """1:138980 G>T in .test: all 7 ALT reads forward, REF reads on both strands (the
+    8-oxoG pattern). A candidate failing strand_bias, not a call."""
+    calls = query(local_run.vcf(), "%CHROM:%POS %REF>%ALT\n")
+    assert "1:138980 G>T" not in calls
+    cands = local_run.results / "calls" / "somatic" / "TINY01.candidates.vcf.gz"
+    rows = query(cands, "%CHROM:%POS %REF>%ALT\t%FILTER\t%INFO/TSB\n")
+    (row,) = [r for r in rows if r.startswith("1:138980 G>T")]
+    assert row.split("\t")[1:] == ["strand_bias", "7,0"]
+
+
 def test_germline_vcf_is_annotated_with_fingerprint(local_run: Run) -> None:
     vcf = local_run.vcf(kind="germline")
     lines = header(vcf)
@@ -124,7 +135,7 @@ def test_provenance_json_is_complete_and_readable_by_metadata(local_run: Run) ->
         "multiqc",
     }
     assert all(s["version"] == prov["tool_versions"][s["tool"]] for s in prov["steps"])
-    assert prov["parameters"]["somatic"]["max_somatic_p"] == 0.05
+    assert prov["parameters"]["somatic"]["min_tumour_lod"] == 6.3
     (sample,) = prov["samples"]
     assert sample == {
         "patient": "TINY01",
@@ -240,11 +251,11 @@ def test_changed_analysis_parameter_changes_the_fingerprint(
     assert same["fingerprint"] == prov["fingerprint"]  # an identical copy: same fingerprint
     analysis = workflow_copy / "analysis.yaml"
     analysis.write_text(
-        analysis.read_text().replace("min_tumour_vaf: 0.05", "min_tumour_vaf: 0.02")
+        analysis.read_text().replace("min_tumour_vaf: 0.02", "min_tumour_vaf: 0.03")
     )
     changed = _fingerprint(workflow_copy, copy_dot_test(tmp_path / "changed"))
     assert changed["fingerprint"] != same["fingerprint"]
-    assert changed["parameters"]["somatic"]["min_tumour_vaf"] == 0.02  # type: ignore[index]
+    assert changed["parameters"]["somatic"]["min_tumour_vaf"] == 0.03  # type: ignore[index]
 
 
 # ---- the centre config may not set analysis parameters -------------------------------------
@@ -443,7 +454,7 @@ def test_oncolake_pipeline_errors_are_one_line(tmp_path: Path) -> None:
     assert missing.returncode == 1
     assert missing.stderr.strip().startswith("error: centre config")
     assert len(missing.stderr.strip().splitlines()) == 1
-    bad = write_config(tmp_path / "bad.yaml", {**TEST_CONFIG, "somatic": {"max_somatic_p": 0.5}})
+    bad = write_config(tmp_path / "bad.yaml", {**TEST_CONFIG, "somatic": {"min_tumour_lod": 0.5}})
     workdir = copy_dot_test(tmp_path / "w")
     refused = subprocess.run(
         [str(VENV_BIN / "oncolake"), "pipeline", "check", "--config", str(bad)],
