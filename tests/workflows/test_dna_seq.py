@@ -111,7 +111,20 @@ def test_provenance_json_is_complete_and_readable_by_metadata(local_run: Run) ->
     parse_provenance(prov)  # the submission manifest's reader accepts it
     assert prov["pipeline_id"] == "oncolake/dna_seq"
     assert FINGERPRINT_RE.match(prov["fingerprint"])
-    assert prov["harmonised"] is True
+    # The Sarek tiny tumour and normal are two people: .test allows the identity mismatch,
+    # which marks the run not harmonised (the VCF header's flag is the tool lock's).
+    assert prov["harmonised"] is False
+    identity = prov["qc"]["identity"]["TINY01"]
+    assert identity["status"] == "mismatch" and identity["allowed"] is True
+    assert identity["discordance"] > identity["max_discordance"] == 0.3
+    assert (identity["tumour"], identity["normal"]) == ("tiny_T", "tiny_N")
+    qc = prov["qc"]["samples"]
+    assert set(qc) == {"tiny_T", "tiny_N"}
+    for row in qc.values():
+        assert 0 <= row["duplication_rate"] < 0.2 and row["mapped_rate"] > 0.95
+        assert 200 < row["insert_size_mean"] < 500 and row["mean_coverage"] > 5
+    report = local_run.workdir / prov["qc"]["report"]["path"]
+    assert prov["qc"]["report"]["sha256"] == hashlib.sha256(report.read_bytes()).hexdigest()
     ref = prov["reference"]
     assert ref["build"] == "GRCh37" and ref["contig_naming"] == "ensembl"
     assert ref["contigs"] == ["1"]
@@ -156,6 +169,21 @@ def test_multiqc_report_has_every_qc_and_the_versions(local_run: Run) -> None:
     for section in ("fastp", "Samtools", "mosdepth", "Bcftools", "Software Versions"):
         assert section in html, section
     assert "0.7.17-r1188" in html
+    data = local_run.results / "qc" / "multiqc" / "multiqc_report_data"
+    # markdup statistics are shown (MultiQC's own pattern never finds them: see the config)
+    markdup = (data / "multiqc_samtools_markdup.txt").read_text().splitlines()
+    assert sorted(ln.split("\t")[0] for ln in markdup[1:]) == ["tiny_N", "tiny_T"]
+    # one row per sample: coverage, alignment and duplicate columns share the sample's
+    # row (extra_fn_clean_exts keeps MultiQC's built-in name cleaning)
+    stats = (data / "multiqc_general_stats.txt").read_text().splitlines()
+    names = {ln.split("\t")[0] for ln in stats[1:]}
+    assert {"tiny_T", "tiny_N"} <= names
+    assert not [n for n in names if "mosdepth" in n or n.endswith((".stats", ".markdup"))]
+    header_cols = stats[0].split("\t")
+    line_t = next(ln for ln in stats[1:] if ln.startswith("tiny_T\t"))
+    row_t = dict(zip(header_cols, line_t.split("\t"), strict=True))
+    assert any("mosdepth" in k and v for k, v in row_t.items())
+    assert any("markdup" in k and v for k, v in row_t.items())
 
 
 # ---- identity across centres, and the fingerprint ----------------------------------------
