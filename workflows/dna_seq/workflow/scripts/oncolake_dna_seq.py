@@ -385,7 +385,8 @@ def write_provenance(
     fp = json.loads(Path(fingerprint_json).read_text())
     versions = yaml.safe_load(Path(versions_yaml).read_text())
     identity_ok = all(
-        v.get("status") != "mismatch" for v in (qc or {}).get("identity", {}).values()
+        (pair.get("identity") or {}).get("status") != "mismatch"
+        for pair in (qc or {}).get("pairs", [])
     )
     doc = {
         "pipeline_id": fp["pipeline_id"],
@@ -447,6 +448,7 @@ def job_write_provenance(input: Any, output: Any, params: Any, log: Any) -> None
         stats=input.stats,
         mosdepth=input.mosdepth,
         identity=input.identity,
+        pairs=params.samples,
     )
     n_inputs, n_patients = write_provenance(
         qc=qc,
@@ -540,10 +542,13 @@ def qc_summary(
     stats: Iterable[str],
     mosdepth: Iterable[str],
     identity: Iterable[str],
+    pairs: Iterable[Mapping[str, str]],
 ) -> dict[str, Any]:
-    """The run's QC in provenance.json: per sample duplication rate (samtools markdup),
-    mapped share (flagstat), insert size (samtools stats), mean coverage over the assay
-    regions (mosdepth); per patient the identity verdict; the MultiQC report's path."""
+    """The run's QC in provenance.json: the MultiQC report (path, SHA-256) and, per
+    tumour/normal pair in the order of provenance's ``samples``, each sample's duplication
+    rate (samtools markdup), mapped share and insert size (samtools stats), mean coverage
+    over the assay regions (mosdepth), and the pair's identity verdict. No sample or
+    patient names: this part travels with the submission; the names stay in ``samples``."""
     per: dict[str, dict[str, Any]] = {}
     for path in markdup:
         kv = _key_values(path, ":")
@@ -562,11 +567,10 @@ def qc_summary(
         total = int(sn.get("raw total sequences", "0"))
         row["reads"] = total
         row["mapped_rate"] = round(int(sn.get("reads mapped", "0")) / total, 4) if total else None
-        row["insert_size_mean"] = float(sn.get("insert size average", "nan"))
-        row["insert_size_sd"] = float(sn.get("insert size standard deviation", "nan"))
-        row["error_rate"] = float(sn.get("error rate", "nan"))
+        row["insert_size_mean"] = float(sn["insert size average"]) if total else None
+        row["insert_size_sd"] = float(sn["insert size standard deviation"]) if total else None
     for path in flagstat:
-        per.setdefault(_sample_of(path, ".flagstat.txt"), {})["flagstat"] = _rel(path)
+        per.setdefault(_sample_of(path, ".flagstat.txt"), {})
     for path in mosdepth:
         rows = [ln.split("\t") for ln in Path(path).read_text().splitlines()[1:]]
         by = {r[0]: r for r in rows}
@@ -577,11 +581,19 @@ def qc_summary(
     verdicts = {}
     for path in identity:
         verdict = json.loads(Path(path).read_text())
-        verdicts[verdict["patient"]] = verdict
+        verdicts[verdict["patient"]] = {
+            k: v for k, v in verdict.items() if k not in ("patient", "tumour", "normal")
+        }
     return {
         "report": {"path": _rel(report), "sha256": sha256_file(report)},
-        "samples": dict(sorted(per.items())),
-        "identity": dict(sorted(verdicts.items())),
+        "pairs": [
+            {
+                "tumour": per.get(p["tumour"], {}),
+                "normal": per.get(p["normal"], {}),
+                "identity": verdicts.get(p["patient"]),
+            }
+            for p in pairs
+        ],
     }
 
 
