@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from harmonise.bundle import MANIFEST, verify_checksums
+from harmonise.bundle import MANIFEST, check_confined, verify_checksums
 from harmonise.errors import (
     BundleError,
     ConsentMissingError,
@@ -30,6 +30,7 @@ from harmonise.errors import (
     SampleLinkError,
 )
 from harmonise.fhir import ClinicalRows, map_resources, read_resources, validate_resource
+from harmonise.journeys import default_rules
 from harmonise.lake import CommitResult, Lake, Submission, TableRows
 from harmonise.model import TABLES
 from harmonise.pseudonymise import check_no_direct_identifiers
@@ -99,6 +100,7 @@ def prepare(
     say = progress or (lambda _s, _d, _t: None)
     t0 = time.perf_counter()
     report = IngestReport(bundle=str(bundle))
+    check_confined(bundle)  # nothing outside the bundle is read: refused before any byte
     if not (bundle / MANIFEST).is_file():
         raise BundleError(f"{bundle}: no {MANIFEST}; is this a submission bundle folder?")
     manifest = load_manifest(bundle / MANIFEST)
@@ -286,6 +288,7 @@ def prepare(
         "embargo_until": m.embargo_until.isoformat() if m.embargo_until else None,
         "manifest_digest": digest,
         "manifest_json": manifest_json(m).decode(),
+        "journey_rules": default_rules().to_json(),
     }
     tags = {
         "metadata_digest": digest,

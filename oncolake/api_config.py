@@ -34,6 +34,7 @@ def api_config(settings: Settings | None = None) -> ApiConfig:
         database_url=s.database_uri,
         secret_key=s.secret("secret_key"),
         tag_signing_key=s.secret("tag_signing_key"),
+        audit_key=s.secret("audit_key"),
         home=home,
         exports_dir=home / "exports",
         disclosure_threshold=s.disclosure_threshold,

@@ -31,6 +31,7 @@ SECRET_FIELDS: dict[str, str] = {
     "secret_key": "signs web sessions and CSRF tokens",
     "tag_signing_key": "signs the mandatory metadata and consent tags in every data file",
     "pseudonym_key": "keys the HMAC pseudonyms a centre makes of patient identifiers",
+    "audit_key": "keys the audit log's HMAC chain and its anchors (kept out of the database)",
 }
 
 SECRETS_FILE = "secrets.json"
@@ -103,6 +104,7 @@ class Settings(BaseSettings):
     pseudonym_key: SecretStr | None = Field(
         default=None, description=SECRET_FIELDS["pseudonym_key"]
     )
+    audit_key: SecretStr | None = Field(default=None, description=SECRET_FIELDS["audit_key"])
 
     @model_validator(mode="after")
     def _fail_closed_in_production(self) -> Settings:

@@ -19,6 +19,8 @@ class ApiConfig:
     tag_signing_key: bytes
     home: Path
     exports_dir: Path
+    #: Keys the audit chain's HMAC digests and anchors (empty: derived from ``secret_key``).
+    audit_key: bytes = b""
     #: Counts below this are never shown as numbers (shown as ``<threshold``).
     disclosure_threshold: int = 5
     #: Counts at or above the threshold are rounded to a multiple of this.

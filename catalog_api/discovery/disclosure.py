@@ -29,6 +29,7 @@ import numpy as np
 from pyroaring import BitMap
 
 from catalog_api.discovery.errors import DifferencingRefusedError, QueryBudgetExceededError
+from catalog_api.discovery.results import CountResult, Tally
 
 Cell = int | str
 
@@ -173,3 +174,28 @@ class DisclosureControl:
                 self._users.clear()
             else:
                 self._users.pop(user, None)
+
+
+def disclose(result: CountResult, control: DisclosureControl) -> dict[str, Any]:
+    """The disclosed answer of a count: every count of ``result`` through ``control``."""
+    out: dict[str, Any] = {
+        "lake_version": result.version_id,
+        "count": control.cell(result.total),
+        "excluded_by_consent": control.cell(result.excluded),
+        "by_tumour_type": _breakdown(control, result.by_tumour_type),
+        "by_centre": _breakdown(control, result.by_centre),
+    }
+    denominator: dict[str, Any] | None = None
+    if result.denominator is not None:
+        denominator = {"genes": list(result.genes), "covered": control.cell(result.denominator)}
+    out["coverage"] = denominator
+    out["disclosure"] = {
+        "threshold": control.threshold,
+        "rounding": control.rounding,
+        "suppressed_as": control.suppressed,
+    }
+    return out
+
+
+def _breakdown(control: DisclosureControl, t: Tally) -> dict[str, Cell]:
+    return control.breakdown_counts(t.names, t.counts, t.rank)

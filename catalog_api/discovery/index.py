@@ -255,7 +255,13 @@ class LakeIndex:
         t = t.filter(pa.array(ok))
         codes = t.column("oncotree_code")
         self._group(("tumour",), codes, s)
-        stage = pc.utf8_upper(pc.coalesce(t.column("stage_group"), t.column("stage_group_display")))
+        # a coded stage (a SNOMED CT concept id, all digits) counts by its display
+        # ("Stage IV"), the TNM group a criterion names; a bare code stays as it is
+        code = t.column("stage_group")
+        numeric = pc.fill_null(pc.match_substring_regex(code, r"^[0-9]+$"), False)
+        display = t.column("stage_group_display")
+        stage = pc.coalesce(pc.if_else(numeric, display, code), code, display)
+        stage = pc.utf8_upper(stage)
         stage = pc.utf8_trim_whitespace(pc.replace_substring_regex(stage, r"^STAGE\s*", ""))
         self._group(("stage",), stage, s)
         ages = t.column("age_at_diagnosis")

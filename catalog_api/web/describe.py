@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,11 +101,16 @@ class CentreDatasets:
     centre_name: str
     country: str
     datasets: list[dict[str, Any]] = field(default_factory=list)
+    #: the viewer sees this centre's exact counts (admins; its reviewers and stewards)
+    exact: bool = False
 
 
-def qc_summary(row: dict[str, Any]) -> dict[str, Any]:
+def qc_summary(
+    row: dict[str, Any], show: Callable[[int], int | str] = lambda n: n
+) -> dict[str, Any]:
     """What the datasets table says about a dataset's quality: QC data present, harmonised
-    pipeline, tool versions, specimens, rows per table."""
+    pipeline, tool versions, specimens, rows per table; every count through ``show`` (the
+    disclosure rule for a viewer not entitled to exact counts)."""
     manifest: dict[str, Any] = {}
     if row.get("manifest_json"):
         try:
@@ -125,7 +131,7 @@ def qc_summary(row: dict[str, Any]) -> dict[str, Any]:
         "qc_data": "qc" in (row.get("data_types") or []),
         "harmonised": row.get("harmonised"),
         "tool_versions": dict(sorted((pipeline.get("tool_versions") or {}).items())),
-        "tumour_specimens": sum(1 for s in samples if s.get("role") == "tumour"),
-        "normal_specimens": sum(1 for s in samples if s.get("role") == "normal"),
-        "rows": {k: v for k, v in sorted(counts.items()) if isinstance(v, int)},
+        "tumour_specimens": show(sum(1 for s in samples if s.get("role") == "tumour")),
+        "normal_specimens": show(sum(1 for s in samples if s.get("role") == "normal")),
+        "rows": {k: show(v) for k, v in sorted(counts.items()) if isinstance(v, int)},
     }

@@ -16,9 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from catalog_api import audit
+from catalog_api.api.deps import audit_writer_for
 from catalog_api.core.config import ApiConfig
 from catalog_api.discovery.disclosure import DisclosureControl
-from catalog_api.discovery.service import audit_writer_for
 from harmonise.lake import Lake
 from tests.catalog_api.conftest import ApiUserFactory
 from tests.catalog_api.discoveryhelpers import P, V, braf_melanoma, make_discovery_lake, submission

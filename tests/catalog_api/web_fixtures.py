@@ -36,6 +36,36 @@ UNLABELLED_JS = """() => Array.from(document.querySelectorAll(
     && !el.getAttribute('aria-labelledby')).map(el => el.name || el.id)"""
 
 
+#: Every text of every chart inside the SVG's viewBox, and each label left of its bar (or of
+#: its suppressed value): the boxes the browser lays out with its real fonts.
+CHART_OVERFLOW_JS = """() => {
+  const out = [];
+  for (const svg of document.querySelectorAll('svg.chart')) {
+    const vb = svg.viewBox.baseVal;
+    for (const t of svg.querySelectorAll('text')) {
+      const b = t.getBBox();
+      if (b.x < vb.x - 0.5 || b.y < vb.y - 0.5 || b.x + b.width > vb.x + vb.width + 0.5
+          || b.y + b.height > vb.y + vb.height + 0.5)
+        out.push(`${t.textContent} outside the chart: x=${b.x} w=${b.width} of ${vb.width}`);
+    }
+    for (const g of svg.querySelectorAll('g.bar-row')) {
+      const label = g.querySelector('text.chart-label').getBBox();
+      const r = g.querySelector('rect');
+      const right = r ? r.x.baseVal.value : g.querySelector('text.chart-suppressed').getBBox().x;
+      if (label.x + label.width > right + 0.5)
+        out.push(`${g.dataset.category}: label runs into its bar (${label.x + label.width})`);
+    }
+  }
+  return out;
+}"""
+
+
+def assert_chart_fits(page: Any) -> None:
+    """No chart text is clipped by its SVG or runs into a bar (measured in the browser)."""
+    problems = page.evaluate(CHART_OVERFLOW_JS)
+    assert problems == [], f"{page.url}: {problems}"
+
+
 def launch_chromium() -> Iterator[Any]:
     """Headless Chromium (the ``chromium`` fixture of conftest); skips when
     /usr/bin/chromium is absent."""

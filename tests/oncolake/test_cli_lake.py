@@ -62,6 +62,7 @@ def test_lake_init_and_tables_on_s3(tmp_path: Path, s3_server: S3Server) -> None
         "ONCOLAKE_SECRET_KEY": "s" * 48,
         "ONCOLAKE_TAG_SIGNING_KEY": "t" * 48,
         "ONCOLAKE_PSEUDONYM_KEY": "p" * 48,
+        "ONCOLAKE_AUDIT_KEY": "a" * 48,
     }
     out = run("lake", "init", env=env)
     assert out.returncode == 0, out.stderr
