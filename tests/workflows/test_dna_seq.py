@@ -496,6 +496,45 @@ def test_oncolake_pipeline_errors_are_one_line(tmp_path: Path) -> None:
     assert refused.stderr.count("\n") <= 2
 
 
+def test_oncolake_pipeline_run_resolves_paths_beside_the_config_for_another_directory(
+    tmp_path: Path,
+) -> None:
+    """Issue 25: a centre config whose sheet paths are relative to the config file, run
+    with another --directory and a relative --config path: no traceback, a dry run."""
+    centre = tmp_path / "centre"
+    shutil.copytree(DOT_TEST / "data", centre / "data")
+    units = (DOT_TEST / "config" / "units.tsv").read_text()
+    (centre / "units.tsv").write_text(units.replace("data/reads/", f"{centre / 'data/reads'}/"))
+    shutil.copy(DOT_TEST / "config" / "samples.tsv", centre / "samples.tsv")
+    config = {**TEST_CONFIG, "samples": "samples.tsv", "units": "units.tsv"}
+    write_config(centre / "centre.yaml", config)
+    cmd = [str(VENV_BIN / "oncolake"), "pipeline", "run", "--config", "centre/centre.yaml"]
+    proc = subprocess.run(
+        [*cmd, "--directory", "run", "--dry-run"],
+        capture_output=True,
+        text=True,
+        env=tool_env(),
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "Traceback" not in proc.stdout + proc.stderr
+    resolved = yaml.safe_load((tmp_path / "run/.oncolake/centre.resolved.yaml").read_text())
+    assert resolved["samples"] == str(centre / "samples.tsv")
+    assert resolved["reference"]["fasta"] == str(centre / "data/reference/genome.fa.gz")
+    # A path found in neither place: one line naming the key and both places.
+    write_config(centre / "centre.yaml", {**config, "units": "nowhere.tsv"})
+    bad = subprocess.run(
+        [*cmd, "--directory", "run", "--dry-run"],
+        capture_output=True,
+        text=True,
+        env=tool_env(),
+        cwd=tmp_path,
+    )
+    assert bad.returncode == 1
+    (line,) = bad.stderr.strip().splitlines()
+    assert "units (unit sheet) 'nowhere.tsv' is neither in the working directory run" in line
+
+
 # ---- SLURM ----------------------------------------------------------------------------
 
 
