@@ -1,4 +1,5 @@
-"""The truth-set tooling of workflows/dna_seq: the seeded generator and the scorer."""
+"""The truth-set tooling of workflows/dna_seq (seeded generator, scorer), the identity
+check on a swapped normal, and the workflow against the targets on a small truth instance."""
 
 from __future__ import annotations
 
@@ -285,3 +286,30 @@ def test_identity_check_flags_a_swapped_normal_and_passes_the_true_pair(tmp_path
     assert swap["status"] == "mismatch" and swap["allowed"] is True
     assert swap["discordance"] > swap["max_discordance"]
     assert (swap["tumour"], swap["normal"]) == ("swapT", "swapN")
+
+
+@needs_art
+@pytest.mark.pipeline
+def test_workflow_meets_the_targets_on_the_small_truth_instance(tmp_path: Path) -> None:
+    """Issue 21's targets on a small instance (40 kb, tumour ~150x, normal ~50x, 10 somatic
+    variants per bin, 4 oxidation artefacts, 5 % tumour in the normal), the real workflow:
+    recall >= 0.95 at VAF >= 0.10 and >= 0.70 at 0.05, precision >= 0.95, at most one
+    artefact site called, no germline site called."""
+    from tests.workflows.conftest import snakemake
+
+    opt = simulate.Options(
+        seed=1, start=60_001, end=100_000, somatic_per_bin=10, germline_indels=4, oxidation=4
+    )
+    inst = tmp_path / "truth"
+    simulate.simulate(opt, inst)
+    snakemake(inst, "--cores", "2", configfile=inst / "config" / "config.yaml")
+    calls = inst / "results" / "annotated" / "bcftools_csq" / "SIM01.somatic.annotated.vcf.gz"
+    result = score.score(inst / "truth", calls, inst / "resources" / "reference" / "genome.fa")
+    assert result.by_bin[">=0.10"]["recall"] >= 0.95, result
+    assert result.by_bin["0.05"]["recall"] >= 0.70, result
+    assert result.precision >= 0.95, result
+    assert result.artefacts_called <= 1 and result.germline_called == 0, result
+    prov = json.loads((inst / "results" / "provenance" / "provenance.json").read_text())
+    (pair,) = prov["qc"]["pairs"]
+    assert pair["identity"]["status"] == "match" and prov["harmonised"] is True
+    assert 100 < pair["tumour"]["mean_coverage"] < 200 and 30 < pair["normal"]["mean_coverage"] < 70
