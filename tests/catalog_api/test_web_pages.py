@@ -457,3 +457,35 @@ def test_web_request_trail_shows_a_researcher_no_exact_count(
     # C1's reviewer reads C1's exact count only
     board = WebClient(http).sign_in(api_user("reviewer", ["C1"]).token)
     assert "<dt>C1</dt><dd>6</dd>" in parts(board.get(f"/web/requests/{req['id']}/audit").text)
+
+
+def test_web_saved_cohorts_of_zero_and_two_patients_look_alike(
+    http: httpx.Client, api_user: ApiUserFactory
+) -> None:
+    researcher = api_user("researcher")
+    web = WebClient(http).sign_in(researcher.token)
+
+    def saved(criteria: dict[str, object]) -> str:
+        r = http.post(
+            "/api/v1/cohorts",
+            headers=researcher.headers,
+            json={"name": "c", "definition": {"format_version": 1, "criteria": criteria}},
+        )
+        assert r.status_code in (200, 201), r.text
+        html = web.get(f"/web/cohorts/{r.json()['id']}").text
+        table = re.search(r"<table class=\"compact\">.*?</table>", html, re.S)
+        assert table
+        return table.group(0)
+
+    zero = saved({"type": "tumour_type", "codes": ["MEL"]})
+    # COAD at C2: two patients (C2-p00, C2-p03)
+    two = saved(
+        {
+            "type": "and",
+            "criteria": [
+                {"type": "tumour_type", "codes": ["COAD"]},
+                {"type": "centre", "values": ["C2"]},
+            ],
+        }
+    )
+    assert zero == two and "Fewer than 5 patients matched" in zero
