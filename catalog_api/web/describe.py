@@ -118,12 +118,10 @@ class CentreDatasets:
     exact: bool = False
 
 
-def qc_summary(
-    row: dict[str, Any], show: Callable[[int], int | str] = lambda n: n
-) -> dict[str, Any]:
+def qc_summary(row: dict[str, Any]) -> dict[str, Any]:
     """What the datasets table says about a dataset's quality: QC data present, harmonised
-    pipeline, tool versions, specimens, rows per table; every count through ``show`` (the
-    disclosure rule for a viewer not entitled to exact counts)."""
+    pipeline, tool versions, specimens, rows per table (exact counts: a viewer not entitled
+    to them gets ``discovery.datasets.dataset_counts`` instead)."""
     manifest: dict[str, Any] = {}
     if row.get("manifest_json"):
         try:
@@ -144,9 +142,9 @@ def qc_summary(
         "qc_data": "qc" in (row.get("data_types") or []),
         "harmonised": row.get("harmonised"),
         "tool_versions": dict(sorted((pipeline.get("tool_versions") or {}).items())),
-        "tumour_specimens": show(sum(1 for s in samples if s.get("role") == "tumour")),
-        "normal_specimens": show(sum(1 for s in samples if s.get("role") == "normal")),
-        "rows": {k: show(v) for k, v in sorted(counts.items()) if isinstance(v, int)},
+        "tumour_specimens": sum(1 for s in samples if s.get("role") == "tumour"),
+        "normal_specimens": sum(1 for s in samples if s.get("role") == "normal"),
+        "rows": {k: v for k, v in sorted(counts.items()) if isinstance(v, int)},
     }
 
 

@@ -30,8 +30,7 @@ from catalog_api.api.deps import (
     get_engine,
     ready_engine,
 )
-from catalog_api.discovery.datasets import dataset_entries
-from catalog_api.discovery.disclosure import disclose_count
+from catalog_api.discovery.datasets import dataset_counts, dataset_entries
 from catalog_api.discovery.errors import DiscoveryError
 from catalog_api.discovery.service import count_query
 from catalog_api.discovery.terms import filtering_terms
@@ -418,6 +417,7 @@ def datasets_page(request: Request, user: WebUser) -> Response:
     eng = ready_engine(request)
     rows = {i.dataset_id: i.row for i in eng.datasets()}
     kw = _kw(request)
+    control = control_for(request)
     centres: dict[str, CentreDatasets] = {}
     for entry in dataset_entries(eng):
         cid = entry["centre_id"]
@@ -426,8 +426,11 @@ def datasets_page(request: Request, user: WebUser) -> Response:
             cid,
             CentreDatasets(cid, entry["centre_name"] or "", entry["country"] or "", exact=exact),
         )
-        show = (lambda n: n) if exact else (lambda n: disclose_count(n, **kw))
-        c.datasets.append({**entry, "qc": qc_summary(rows.get(entry["dataset_id"], {}), show)})
+        row = rows.get(entry["dataset_id"], {})
+        qc = qc_summary(row)  # exact: for who governs the centre
+        if not exact:  # everyone else: discovery's disclosure of the catalogue's counts
+            qc.update(dataset_counts(row, control))
+        c.datasets.append({**entry, "qc": qc})
     return render(
         request,
         "datasets.html",
@@ -761,20 +764,27 @@ def _coded_label(value: str) -> str:
     return value
 
 
-def _entries(session: SessionDep, stmt: Any) -> list[dict[str, Any]]:
-    return [
-        {
-            "seq": e.seq,
-            "at": e.at,
-            "actor": e.actor,
-            "action": e.action,
-            "subject": e.subject,
-            "details": requests.trail_details(e.details_json),
-            "items": detail_items(requests.trail_details(e.details_json), _coded_label),
-            "digest": e.digest,
-        }
-        for e in session.execute(stmt).scalars()
-    ]
+def _entries(
+    session: SessionDep, stmt: Any, details_of: Callable[[Any], dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """Audit entries for the page; ``details_of(entry)`` the details as the viewer may read
+    them (exact, as stored, when not given: the admins' log)."""
+    out = []
+    for e in session.execute(stmt).scalars():
+        details = details_of(e) if details_of else requests.trail_details(e.details_json)
+        out.append(
+            {
+                "seq": e.seq,
+                "at": e.at,
+                "actor": e.actor,
+                "action": e.action,
+                "subject": e.subject,
+                "details": details,
+                "items": detail_items(details, _coded_label),
+                "digest": e.digest,
+            }
+        )
+    return out
 
 
 @router.get("/web/audit")
@@ -811,9 +821,10 @@ def audit_page(
 
 @router.get("/web/requests/{request_id}/audit")
 def request_trail(
-    request: Request, request_id: IdPath, user: WebUser, session: SessionDep
+    request: Request, request_id: IdPath, user: WebUser, session: SessionDep, config: ConfigDep
 ) -> Response:
-    """The audit trail of one request and its exports (requester, its reviewers, admins)."""
+    """The audit trail of one request and its exports (requester, its reviewers, admins),
+    every count as the API's trail shows it to this user (``requests.trail_public``)."""
     req = crud.get_access_request(session, request_id=request_id)
     policy.ensure_can_read_trail(user, req)
     stmt = audit.query(subjects=requests.audit_subjects(req), limit=1000)
@@ -821,7 +832,11 @@ def request_trail(
         request,
         "audit.html",
         {
-            "entries": _entries(session, stmt),
+            "entries": _entries(
+                session,
+                stmt,
+                lambda e: requests.trail_public(user, req, e.action, e.details_json, config),
+            ),
             "report": None,
             "filters": None,
             "next_seq": None,

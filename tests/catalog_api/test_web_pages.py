@@ -420,3 +420,72 @@ def test_web_definition_in_words_labels_every_coded_value() -> None:
     # the API's filtering terms carry the same labels
     assert stage_label("IIIA") == "Stage IIIA"
     assert consequence_label("stop_gained").startswith("stop gained (")
+
+
+def test_web_request_trail_shows_a_researcher_no_exact_count(
+    http: httpx.Client, api_user: ApiUserFactory
+) -> None:
+    researcher = api_user("researcher")
+    definition = {"format_version": 1, "criteria": {"type": "variant", "gene": "BRAF"}}
+    cohort = http.post(
+        "/api/v1/cohorts", headers=researcher.headers, json={"name": "b", "definition": definition}
+    ).json()
+    req = http.post(
+        "/api/v1/access-requests",
+        headers=researcher.headers,
+        json={
+            "cohort_id": cohort["id"],
+            "purpose": {"primary": "health"},
+            "title": "BRAF basket",
+            "description": "d",
+            "institution": "i",
+            "duration_days": 30,
+            "fields": ["patients.sex"],
+        },
+    ).json()
+    r = http.post(f"/api/v1/access-requests/{req['id']}/submit", headers=researcher.headers)
+    assert r.status_code == 200, r.text
+
+    def parts(html: str) -> str:
+        found = re.search(r"<dt>Parts</dt>\s*<dd>(.*?)</dl>\s*</dd>", html, re.S)
+        assert found, html[-3000:]
+        return re.sub(r"\s+", "", found.group(1))
+
+    # six consenting patients at each centre: the researcher reads 5 (rounded), not 6
+    mine = WebClient(http).sign_in(researcher.token).get(f"/web/requests/{req['id']}/audit")
+    assert parts(mine.text) == '<dlclass="kv"><dt>C1</dt><dd>5</dd><dt>C2</dt><dd>5</dd>'
+    # C1's reviewer reads C1's exact count only
+    board = WebClient(http).sign_in(api_user("reviewer", ["C1"]).token)
+    assert "<dt>C1</dt><dd>6</dd>" in parts(board.get(f"/web/requests/{req['id']}/audit").text)
+
+
+def test_web_saved_cohorts_of_zero_and_two_patients_look_alike(
+    http: httpx.Client, api_user: ApiUserFactory
+) -> None:
+    researcher = api_user("researcher")
+    web = WebClient(http).sign_in(researcher.token)
+
+    def saved(criteria: dict[str, object]) -> str:
+        r = http.post(
+            "/api/v1/cohorts",
+            headers=researcher.headers,
+            json={"name": "c", "definition": {"format_version": 1, "criteria": criteria}},
+        )
+        assert r.status_code in (200, 201), r.text
+        html = web.get(f"/web/cohorts/{r.json()['id']}").text
+        table = re.search(r"<table class=\"compact\">.*?</table>", html, re.S)
+        assert table
+        return table.group(0)
+
+    zero = saved({"type": "tumour_type", "codes": ["MEL"]})
+    # COAD at C2: two patients (C2-p00, C2-p03)
+    two = saved(
+        {
+            "type": "and",
+            "criteria": [
+                {"type": "tumour_type", "codes": ["COAD"]},
+                {"type": "centre", "values": ["C2"]},
+            ],
+        }
+    )
+    assert zero == two and "Fewer than 5 patients matched" in zero
