@@ -59,6 +59,9 @@ DIRECT_IDENTIFIERS: dict[str, tuple[str, ...]] = {
 INSTANTS = ("issued", "lastUpdated", "timestamp", "recorded")
 #: Resource types that carry only people and places: dropped from a clinical export.
 PEOPLE = ("Practitioner", "PractitionerRole", "RelatedPerson", "Person", "Organization")
+#: Resources whose dates are not clinical events of the patient (a consent's date is when
+#: it was signed, kept as its year): no day offsets, no part in the anchor.
+NOT_CLINICAL_TIME = (*PEOPLE, "Consent")
 
 DATE_RE = re.compile(r"^(\d{4})(-\d{2}(-\d{2}(T[0-9:.]+(Z|[+-]\d{2}:\d{2})?)?)?)?$")
 FULL_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
@@ -166,6 +169,8 @@ class Pseudonymiser:
     def _add_days(self, r: dict[str, Any], times: _ClinicalTime, urls: Mapping[str, str]) -> None:
         """Add every full date's offset from the patient's anchor (before years remain)."""
         pid = _patient_of(r, urls)
+        if r.get("resourceType") in NOT_CLINICAL_TIME:
+            return
         anchor = times.anchors.get(pid) if pid is not None else None
         if anchor is None or pid is None:
             return
@@ -302,7 +307,7 @@ class _ClinicalTime:
         death: dict[str, dt.date] = {}
         for _, r in items:
             pid = _patient_of(r, urls)
-            if pid is None or r.get("resourceType") in PEOPLE:
+            if pid is None or r.get("resourceType") in NOT_CLINICAL_TIME:
                 continue
             dates = _dates(r)
             if _is_primary(r):

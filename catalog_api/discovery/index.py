@@ -36,7 +36,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyroaring import BitMap
 
-from catalog_api.discovery.disclosure import name_ranks
 from harmonise.lake import OPERATION_PROP, Lake, LakeVersion
 from harmonise.model import DATA_TABLES
 
@@ -59,6 +58,13 @@ def join(*cols: Any) -> Any:
 def bitmap_of(values: np.ndarray) -> BitMap:
     """A bitmap of the uint32 ``values`` (fast path through ``array('I')``)."""
     return BitMap(array.array("I", np.ascontiguousarray(values, dtype=np.uint32).tobytes()))
+
+
+def name_ranks(names: list[str]) -> np.ndarray:
+    """``rank[i]``: the position of ``names[i]`` in name order (breakdown ties go by it)."""
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[sorted(range(len(names)), key=names.__getitem__)] = np.arange(len(names))
+    return rank
 
 
 def slots_of(bm: BitMap) -> np.ndarray:
@@ -101,6 +107,11 @@ class LakeIndex:
     biomarker_values: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     generation: int = 0
     built_at: float = 0.0
+    #: slot → stable patient number (see ``discovery.history``), filled in by the
+    #: disclosure control as slots are added (slots are never renumbered within an index)
+    stable_numbers: np.ndarray = field(
+        default_factory=lambda: np.zeros(0, dtype=np.uint32), repr=False
+    )
     #: Bitmaps computed from this index (criteria, purposes), emptied when it changes.
     memo: dict[Any, BitMap] = field(default_factory=dict, repr=False)
     _values: dict[str, list[Any]] = field(default_factory=dict, repr=False)

@@ -48,7 +48,12 @@ from catalog_api.models import CentreState, DecisionKind, Role, User
 from catalog_api.web import forms
 from catalog_api.web import session as web_session
 from catalog_api.web.chart import basket_svg
-from catalog_api.web.describe import CentreDatasets, describe_definition, qc_summary
+from catalog_api.web.describe import (
+    CentreDatasets,
+    describe_definition,
+    detail_items,
+    qc_summary,
+)
 from catalog_api.web.render import WebRoute, finish, render, tumour_label
 from catalog_api.web.session import (
     AdminWeb,
@@ -60,7 +65,6 @@ from catalog_api.web.session import (
 )
 from harmonise.errors import HarmoniseError
 from harmonise.lake import LakeVersion
-from harmonise.model import DATA_TABLES, TABLES
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -367,6 +371,7 @@ def save_cohort(
         lake=lake,
         engine=get_engine(request),
         config=config,
+        control=control_for(request),
     )
     session.commit()
     return _redirect(request, f"/web/cohorts/{cohort.id}", f"Cohort {cohort.name!r} saved")
@@ -437,17 +442,11 @@ def _request_form_context(
     session: SessionDep, user: User, values: dict[str, list[str]], error: str = ""
 ) -> dict[str, Any]:
     mine = crud.list_cohorts(session, owner=user, limit=500)
-    fields = [f"{t}.{c}" for t in DATA_TABLES for c in TABLES[t].column_names]
     return {
         "cohorts": [cohorts.cohort_public(c) for c in mine],
         "primaries": forms.primary_options(),
         "flags": forms.PURPOSE_FLAGS,
-        # every file holds dataset, centre and patient ids anyway; submission ids are internal
-        "all_fields": [
-            f
-            for f in fields
-            if not f.endswith((".centre_id", ".patient_id", ".dataset_id", ".submission_id"))
-        ],
+        "field_groups": forms.field_groups(values.get("fields", [])),
         "fv": lambda name: (values.get(name) or [""])[0],
         "fhas": lambda name, value="on": value in values.get(name, []),
         "error": error,
@@ -504,7 +503,13 @@ def create_request(
     try:
         req = requests.create(session, user=user, body=body)
         requests.submit(
-            session, user=user, req=req, lake=lake, engine=get_engine(request), config=config
+            session,
+            user=user,
+            req=req,
+            lake=lake,
+            engine=get_engine(request),
+            config=config,
+            control=control_for(request),
         )
     except ApiError as exc:
         session.rollback()
@@ -694,6 +699,7 @@ def part_page(
         request,
         "part.html",
         {
+            **_kw(request),
             "req": pub,
             "part": part_pub,
             "round": part.round,
@@ -748,6 +754,13 @@ def decide(
 # -- audit -------------------------------------------------------------------------------------
 
 
+def _coded_label(value: str) -> str:
+    """A DUO term with its label; other values as they are."""
+    if value.startswith("DUO:"):
+        return f"{value} ({forms.duo_label(value)})"
+    return value
+
+
 def _entries(session: SessionDep, stmt: Any) -> list[dict[str, Any]]:
     return [
         {
@@ -757,6 +770,7 @@ def _entries(session: SessionDep, stmt: Any) -> list[dict[str, Any]]:
             "action": e.action,
             "subject": e.subject,
             "details": requests.trail_details(e.details_json),
+            "items": detail_items(requests.trail_details(e.details_json), _coded_label),
             "digest": e.digest,
         }
         for e in session.execute(stmt).scalars()
