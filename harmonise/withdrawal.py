@@ -17,8 +17,9 @@ withdrawal does to the hub's stores (DESIGN: harmonise owns "withdrawal deletes"
    source; re-ingesting it is refused anyway (withdrawal registry);
 4. the purge: snapshots no pin holds are expired and the files they released deleted;
 5. the purge report (:func:`scan_stores`): every file of every store read — Parquet with
-   pyarrow, cell by cell and its key-value metadata; gzip/BGZF decompressed; anything
-   else as bytes — and each occurrence of the pseudonym or a specimen id counted.
+   pyarrow, cell by cell and its key-value metadata; gzip/BGZF and Avro (Iceberg
+   manifests) decompressed; anything else as bytes — and each occurrence of the
+   pseudonym or a specimen id counted.
 
 Every step is idempotent and the withdrawal is recorded before the first, so a re-run
 after a crash at any point completes it (a half-moved pin is finished from its branch).
@@ -167,8 +168,25 @@ def _rewrite_snapshot(
             ow.delete_data_file(f)
         for f in new:
             ow.append_data_file(f)
-    ref = lake.table(name).metadata.refs[branch]
-    return ref.snapshot_id, changed
+    return _seal(lake, name, branch), changed
+
+
+def _seal(lake: Lake, name: str, branch: str) -> int:
+    """Commit an empty append on ``branch`` of ``name`` and return its snapshot id.
+
+    An overwrite records the files it removed in a manifest of DELETED entries that
+    keep those files' column bounds (the first and last ``patient_id`` of each file). A
+    fast append does not carry such a manifest forward, so after this snapshot the
+    overwrite's snapshot can expire and the purge deletes the manifest with it: no
+    Iceberg metadata of a live or pinned snapshot then names the withdrawn patient."""
+    tbl = lake.table(name)
+    props = {_OPERATION_PROP: "withdrawal-seal"}
+    with (
+        tbl.transaction() as txn,
+        txn.update_snapshot(snapshot_properties=props, branch=branch).fast_append(),
+    ):
+        pass
+    return lake.table(name).metadata.refs[branch].snapshot_id
 
 
 def _move_pin(lake: Lake, name: str, tag: str, branch: str) -> int:
@@ -240,8 +258,61 @@ def redact_current_manifests(lake: Lake, patients: Sequence[str]) -> int:
     return n
 
 
+def _zigzag(buf: bytes, i: int) -> tuple[int, int]:
+    shift = n = 0
+    while True:
+        b = buf[i]
+        i += 1
+        n |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return (n >> 1) ^ -(n & 1), i
+
+
+def _avro_text(raw: bytes) -> bytes:
+    """The bytes of an Avro container file with its blocks decompressed (Iceberg's
+    manifests are deflate-compressed, and hold column bounds and partition values).
+
+    Hand-written, not fastavro (not a dependency): only the container framing is
+    decoded (header map, then blocks of count, size, data, sync marker), not records;
+    strings and bounds are plain bytes inside the decompressed blocks. A file that does
+    not parse is returned as it is."""
+    try:
+        i, header, codec = 4, [raw[:4]], b"null"
+        while True:  # the metadata map: blocks of key/value byte strings
+            count, i = _zigzag(raw, i)
+            if count == 0:
+                break
+            if count < 0:
+                _, i = _zigzag(raw, i)
+                count = -count
+            for _ in range(count):
+                klen, i = _zigzag(raw, i)
+                key = raw[i : i + klen]
+                i += klen
+                vlen, i = _zigzag(raw, i)
+                value = raw[i : i + vlen]
+                i += vlen
+                header.append(key + b"=" + value)
+                if key == b"avro.codec":
+                    codec = value
+        i += 16  # sync marker
+        out = header
+        while i < len(raw):
+            _, i = _zigzag(raw, i)
+            size, i = _zigzag(raw, i)
+            block = raw[i : i + size]
+            i += size + 16
+            out.append(zlib.decompress(block, -15) if codec == b"deflate" else block)
+        return b"\n".join(out)
+    except (IndexError, zlib.error):
+        return raw
+
+
 def _file_text(path: Path) -> bytes:
     raw = path.read_bytes()
+    if raw[:4] == b"Obj\x01":  # Avro container (Iceberg manifests, manifest lists)
+        return _avro_text(raw)
     if raw[:2] == b"\x1f\x8b":  # gzip / BGZF (VCF.gz, BCF): the sample names are inside
         try:
             return gzip.decompress(raw)
@@ -303,6 +374,9 @@ def apply_withdrawal(
             home, recorded.model_copy(update={"specimen_ids": specimens_of(lake, patients)})
         )
     removed = lake.delete_rows({"patient_id": patients}, tables=tables)
+    for table, n in removed.items():
+        if n:
+            _seal(lake, table, "main")
     redacted = redact_current_manifests(lake, patients) if recorded.scope == "all" else 0
     pins = amend_pins(lake, patients, tables)
     inbox_removed = [

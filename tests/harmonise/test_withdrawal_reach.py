@@ -199,3 +199,24 @@ def test_rerun_after_a_crash_mid_pin_move_finishes_it(
     for t in ("patients", "conditions", "consents", "variants", "datasets"):
         assert not [r for r in lake.table(t).metadata.refs if r.startswith(wd.AMEND_PREFIX)]
     assert parquet_cells_naming(Path(lake.config.warehouse), GONE) == []
+
+
+def test_no_manifest_keeps_a_withdrawn_patient_as_a_column_bound(
+    tmp_path: Path, local_lake: Lake
+) -> None:
+    """The first patient of a file is its ``patient_id`` lower bound in the Iceberg
+    manifests (deflate-compressed Avro): after the withdrawal no manifest, of the current
+    or of a pinned version, still names them there."""
+    lake = local_lake
+    lake.commit(_submission("D1", C1[:3]))
+    lake.pin(lake.current_version(), "request-1")
+    lake.commit(_submission("D2", C1[3:]))
+    first = C1[0]
+    warehouse = Path(lake.config.warehouse)
+    (before,) = scan_stores([("warehouse", warehouse)], [first])
+    assert any(k.endswith(".avro") for k in before.hits)  # a bound, inside compressed Avro
+    apply_withdrawal(
+        lake, tmp_path / "home", Withdrawal(patient_id=first, date=dt.date(2026, 12, 1), reason="r")
+    )
+    (after,) = scan_stores([("warehouse", warehouse)], [first])
+    assert after.hits == {}
