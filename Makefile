@@ -6,9 +6,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Debian tools the pipeline, the browser tests and the SLURM test use.
+# Debian tools the pipeline, its truth set, the browser tests, the SLURM test and the
+# survival reference (R's survival package) use.
 DEB_TOOLS := bwa samtools bcftools tabix fastp mosdepth
-DEB_PKGS := bwa samtools bcftools tabix fastp mosdepth libhts-dev chromium chromium-driver slurm-wlm munge
+DEB_PKGS := bwa samtools bcftools tabix fastp mosdepth art-nextgen-simulation-tools libhts-dev chromium chromium-driver slurm-wlm munge r-cran-survival
 PYTEST_ARGS ?=
 
 .PHONY: help

@@ -5,17 +5,20 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import IntegrityError, OperationalError
 
+from catalog_api import audit
+from catalog_api.api.errors import install_error_handlers
 from catalog_api.api.main import api_router
 from catalog_api.api.routes.beacon import router as beacon_router
 from catalog_api.core.config import ApiConfig
 from catalog_api.db import make_engine, make_sessionmaker, upgrade
-from catalog_api.errors import ApiError
+from catalog_api.discovery.audit_writer import AuditWriter
+from catalog_api.discovery.disclosure import DisclosureControl
+from catalog_api.discovery.engine import engine_for
+from catalog_api.discovery.history import SqlStore
 from catalog_api.web.render import STATIC_DIR, STATIC_URL
 from catalog_api.web.routes import router as web_router
 from harmonise.lake import Lake
@@ -27,42 +30,32 @@ def _operation_id(route: APIRoute) -> str:
     return f"{tag}-{route.name}"
 
 
-async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
-    status = int(getattr(exc, "status_code", 400))
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
-
-
-async def _integrity_error(_request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse(
-        {
-            "detail": "the change conflicts with existing data (a duplicate or a missing "
-            "reference); reload and try again"
-        },
-        status_code=409,
-    )
-
-
-async def _database_busy(_request: Request, exc: Exception) -> JSONResponse:
-    return JSONResponse(
-        {"detail": "the database is busy; retry in a moment"},
-        status_code=503,
-        headers={"Retry-After": "1"},
-    )
-
-
 def create_app(config: ApiConfig, lake: Lake, *, migrate: bool = True) -> FastAPI:
     """Build the catalogue app over ``lake`` with ``config``.
 
-    The application database is migrated to the newest revision first (``migrate``).
+    The application database is migrated to the newest revision first (``migrate``). The
+    app's shared objects are built here, once, and reached by the routes through
+    :mod:`catalog_api.api.deps`: the discovery engine of the lake (shared by every app
+    over the same lake; its index is built in the background from start-up, or from the
+    first request that needs it), the disclosure control and the discovery audit writer.
     """
     engine = make_engine(config.database_url)
     if migrate:
         upgrade(engine)
+    discovery = engine_for(lake)
+
+    sessions = make_sessionmaker(engine)
+    audit.configure(
+        engine,
+        key=config.audit_key or audit.key_from_secret(config.secret_key),
+        anchors=config.home / audit.ANCHOR_DIR,
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
+        discovery.start()
+        async with audit.anchoring(sessions):
+            yield
         engine.dispose()
 
     app = FastAPI(
@@ -75,12 +68,18 @@ def create_app(config: ApiConfig, lake: Lake, *, migrate: bool = True) -> FastAP
     app.state.config = config
     app.state.lake = lake
     app.state.engine = engine
-    app.state.sessionmaker = make_sessionmaker(engine)
-    app.add_exception_handler(ApiError, _api_error)
-    # other packages' input errors (ValueError subclasses, some with a status_code)
-    app.add_exception_handler(ValueError, _api_error)
-    app.add_exception_handler(IntegrityError, _integrity_error)
-    app.add_exception_handler(OperationalError, _database_busy)
+    app.state.sessionmaker = sessions
+    app.state.discovery_engine = discovery
+    app.state.disclosure_control = DisclosureControl(
+        threshold=config.disclosure_threshold,
+        rounding=config.disclosure_rounding,
+        budget=config.query_budget,
+        window_seconds=config.query_window_seconds,
+        history_days=config.disclosure_history_days,
+        store=SqlStore(engine, config.secret_key),
+    )
+    app.state.discovery_audit = AuditWriter(sessions)
+    install_error_handlers(app)
     app.include_router(api_router)
     app.include_router(beacon_router)
     app.include_router(web_router)

@@ -317,3 +317,5 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(Integer, default=0)
     digest: Mapped[str] = mapped_column(String(64))
+    #: Entries up to this sequence number predate the keyed chain (plain SHA-256 digests).
+    keyed_from: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -6,6 +6,12 @@ it lists with their SHA-256 (``variants/*.vcf.gz``, ``clinical/clinical.ndjson``
 atomically: a local inbox gets it under a hidden temporary name and one ``rename``; an
 ``s3://`` inbox gets every file first and the ``_READY`` marker last. The hub only looks at
 bundles that are complete (:func:`list_ready`).
+
+The hub reads nothing outside a bundle: :func:`check_confined` refuses a bundle that holds
+a symbolic link (a VCF, the ``variants/`` folder, ``manifest.json``…) or anything but
+regular files and folders, before any byte of it is read; :func:`verify_checksums` opens
+every file component by component without following links; an ``s3://`` bundle whose keys
+would land outside its download folder (``..``) is refused before it is fetched.
 """
 
 from __future__ import annotations
@@ -14,12 +20,13 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from harmonise.errors import BundleError, ChecksumError, VcfError
@@ -49,6 +56,79 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def check_confined(bundle: Path) -> None:
+    """Refuse a bundle that is, or holds, anything but regular files and folders.
+
+    A symbolic link anywhere in the bundle (the bundle folder itself, a VCF, the
+    ``variants/`` folder, ``manifest.json``, an index beside a VCF) could make the hub read a
+    file outside the bundle; a FIFO or device could make it hang. Nothing is opened here:
+    every entry is only ``lstat``-ed, so the refusal comes before any byte is read.
+    """
+    try:
+        top = os.lstat(bundle)
+    except OSError as exc:
+        raise BundleError(f"{bundle}: cannot read the bundle folder ({exc.strerror})") from None
+    if stat.S_ISLNK(top.st_mode):
+        raise BundleError(
+            f"{bundle}: the bundle folder is a symbolic link (to {os.readlink(bundle)}); "
+            "give the folder itself, links are never followed"
+        )
+    if not stat.S_ISDIR(top.st_mode):
+        raise BundleError(f"{bundle}: not a bundle folder (expected manifest.json inside)")
+
+    def refuse(err: OSError) -> None:
+        raise BundleError(f"{err.filename}: cannot read the bundle ({err.strerror})")
+
+    for folder, dirs, names in os.walk(bundle, onerror=refuse, followlinks=False):
+        for name in dirs + names:
+            entry = Path(folder) / name
+            mode = os.lstat(entry).st_mode
+            if stat.S_ISLNK(mode):
+                raise BundleError(
+                    f"{entry}: a symbolic link (to {os.readlink(entry)}) inside the bundle; "
+                    "a bundle holds regular files only and links are never followed: put the "
+                    "file itself in the bundle and submit it again"
+                )
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                raise BundleError(
+                    f"{entry}: not a regular file (a FIFO, socket or device) inside the bundle; "
+                    "a bundle holds regular files only"
+                )
+
+
+def _bundle_relpath(rel: str, where: object) -> PurePosixPath:
+    """``rel`` as a path that stays inside its bundle (no absolute path, no ``..``)."""
+    p = PurePosixPath(rel)
+    if p.is_absolute() or not p.parts or any(part in ("", ".", "..") for part in p.parts):
+        raise BundleError(
+            f"{where}: {rel!r} is not a relative path inside the bundle (no leading '/', "
+            "no '.' or '..' parts)"
+        )
+    return p
+
+
+def _open_in(bundle: Path, rel: str) -> int:
+    """A read-only descriptor of ``bundle/rel``, opened one component at a time with
+    ``O_NOFOLLOW`` (``openat`` via ``dir_fd``), so that no symbolic link is followed even if
+    one replaced a folder after :func:`check_confined`; ``O_NONBLOCK`` so that a FIFO is
+    refused instead of blocking. The caller closes it."""
+    parts = _bundle_relpath(rel, bundle).parts
+    nofollow = os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(bundle, nofollow | os.O_DIRECTORY)
+    try:
+        for part in parts[:-1]:
+            sub = os.open(part, nofollow | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = sub
+        leaf = os.open(parts[-1], nofollow | os.O_NONBLOCK, dir_fd=fd)
+    finally:
+        os.close(fd)
+    if not stat.S_ISREG(os.fstat(leaf).st_mode):
+        os.close(leaf)
+        raise BundleError(f"{bundle / rel}: not a regular file; a bundle holds regular files only")
+    return leaf
+
+
 def _format(path: str) -> str:
     for suffix, fmt in FORMATS.items():
         if path.endswith(suffix):
@@ -66,6 +146,8 @@ class SubmitInputs:
     clinical: Sequence[Path] = ()
     consent: Sequence[Path] = ()
     drop_identifiers: bool = False
+    #: Clinical day offsets rounded to this many days (1: exact; see harmonise.pseudonymise).
+    day_rounding: int = 1
 
 
 @dataclass
@@ -134,7 +216,9 @@ def build_bundle(inputs: SubmitInputs, key: bytes, workdir: Path) -> tuple[Path,
     centre = (draft.get("centre") or {}).get("id")
     if not isinstance(centre, str) or not centre:
         raise BundleError("the draft manifest needs centre.id (the pseudonym prefix)")
-    ps = Pseudonymiser(key=key, centre_id=centre, drop=inputs.drop_identifiers)
+    ps = Pseudonymiser(
+        key=key, centre_id=centre, drop=inputs.drop_identifiers, day_rounding=inputs.day_rounding
+    )
     stage = workdir / f".stage-{uuid.uuid4().hex[:8]}"
     stage.mkdir(parents=True)
     files: list[str] = []
@@ -227,6 +311,7 @@ def _s3(location: str, storage: StorageOptions | None = None) -> Any:
 
 def deliver(bundle: Path, inbox: str, storage: StorageOptions | None = None) -> str:
     """Copy a bundle folder into an inbox atomically; return its location there."""
+    check_confined(bundle)
     if inbox.startswith("s3://"):
         fs = _s3(inbox, storage)
         dest = f"{inbox.rstrip('/')}/{bundle.name}"
@@ -269,28 +354,53 @@ def fetch(location: str, workdir: Path, storage: StorageOptions | None = None) -
         fs = _s3(location, storage)
         if not fs.exists(f"{location}/{READY}"):
             raise BundleError(f"{location}: the bundle is incomplete (no {READY} marker yet)")
-        dest = workdir / location.rstrip("/").rsplit("/", 1)[-1]
-        fs.get(location.rstrip("/") + "/", str(dest), recursive=True)
+        root = location.rstrip("/").removeprefix("s3://")
+        dest = workdir / root.rsplit("/", 1)[-1]
+        # every key is checked before the first is fetched: one whose name holds '..' (S3
+        # allows any name) would otherwise be written, and later read, outside ``dest``
+        keys = [k for k in fs.find(root) if k != root]
+        rels = [_bundle_relpath(k[len(root) + 1 :], location) for k in keys]
+        for key, rel in zip(keys, rels, strict=True):
+            target = dest.joinpath(*rel.parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fs.get_file(key, str(target))
+        check_confined(dest)
         return dest
     p = Path(location)
-    if not p.is_dir():
-        raise BundleError(f"{location}: not a bundle folder (expected manifest.json inside)")
+    check_confined(p)
     return p
 
 
 def verify_checksums(bundle: Path, files: Sequence[Any]) -> None:
-    """Every listed file exists with its size and SHA-256; raise naming the first bad one."""
+    """Every listed file exists with its size and SHA-256; raise naming the first bad one.
+
+    Files are opened without following links (:func:`_open_in`): a listed path that is, or
+    goes through, a symbolic link is refused, not read."""
     for f in files:
         p = bundle / f.path
-        if not p.is_file():
-            raise ChecksumError(f"{bundle}: {f.path} is listed in manifest.json but missing")
-        size = p.stat().st_size
+        try:
+            fd = _open_in(bundle, f.path)
+        except FileNotFoundError:
+            raise ChecksumError(
+                f"{bundle}: {f.path} is listed in manifest.json but missing"
+            ) from None
+        except OSError as exc:  # ELOOP/ENOTDIR: a link where a file or folder should be
+            raise BundleError(
+                f"{p}: cannot be opened without following a symbolic link ({exc.strerror}); "
+                "a bundle holds regular files only"
+            ) from None
+        h = hashlib.sha256()
+        with os.fdopen(fd, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size == f.size:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
         if size != f.size:
             raise ChecksumError(
                 f"{p}: {size} bytes but the manifest says {f.size}: the file was cut short or "
                 "changed in transfer; submit the bundle again"
             )
-        digest = sha256_file(p)
+        digest = h.hexdigest()
         if digest != f.sha256:
             raise ChecksumError(
                 f"{p}: SHA-256 {digest[:16]}… differs from the manifest's {f.sha256[:16]}…: the "

@@ -5,20 +5,32 @@ validates every resource with ``fhir.resources.R4B`` (R4 JSON parses with it; pr
 conformance is not checked) and returns ``(where, resource)`` pairs, ``where`` naming the
 file and the line or bundle entry. :func:`map_resources` turns them into rows of
 ``patients``, ``conditions`` (with the harmonised OncoTree tumour type), ``specimens``,
-``biomarkers``, ``treatments``, ``outcomes`` and report ``variants``.
+``biomarkers``, ``treatments``, ``outcomes`` and report ``variants``, each event with its
+day from the patient's anchor (computed at the centre, ``harmonise.pseudonymise``), every
+medication with its harmonised drug (``harmonise.drugs``), and the patients' derived
+``regimens`` and ``lines_of_therapy`` (``harmonise.journeys``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harmonise.drugs import drug_for
 from harmonise.errors import FhirError, UnknownPatientError
+from harmonise.journeys import PatientFacts, Rules, default_rules, journey_rows
 from harmonise.mapping import oncotree_for, tissue_of
-from harmonise.pseudonymise import AGE_AT_DIAGNOSIS_URL, DAYS_FROM_DIAGNOSIS_URL
+from harmonise.pseudonymise import (
+    AGE_AT_DIAGNOSIS_URL,
+    ANCHOR_URL,
+    DAYS_FROM_DIAGNOSIS_URL,
+    LAST_KNOWN_ALIVE_URL,
+    RELATIVE_DAYS_URL,
+)
 
 LOINC = "http://loinc.org"
 HISTOLOGY_URL = (
@@ -39,6 +51,16 @@ NEGATIVE = {"260385009", "LA6577-6", "LA9634-2", "260415000"}
 HIGH = {"H", "HH", "LA14074-1", "75540009"}
 LOW = {"L", "LL", "62482003"}
 REF_BUILDS = {"LA14029-5": "GRCh37", "LA26806-2": "GRCh38"}
+#: mCODE CancerDiseaseStatus values (SNOMED CT, ValueSet condition-status-trend-vs) →
+#: harmonised status.
+DISEASE_STATUS: dict[str, str] = {
+    "271299001": "progression",  # Patient's condition worsened
+    "359746009": "stable",  # Patient's condition stable
+    "268910001": "improved",  # Patient's condition improved
+    "281900007": "remission",  # No abnormality detected (no evidence of disease)
+    "709137006": "undetermined",  # Patient condition undetermined
+}
+_BOUNDS = re.compile(r"^dosageInstruction\[\d+\]\.timing\.repeat\.boundsPeriod\.(start|end)$")
 
 
 @dataclass
@@ -47,6 +69,7 @@ class ClinicalRows:
 
     tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     unmapped_codes: dict[str, int] = field(default_factory=dict)
+    unmapped_drugs: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     resources: int = 0
 
@@ -189,6 +212,74 @@ def _ext(r: Mapping[str, Any], url: str) -> Any:
     return None
 
 
+def _days(r: Mapping[str, Any]) -> dict[str, int]:
+    """Element path → days from the patient's anchor (the centre's extension)."""
+    ext = _ext(r, RELATIVE_DAYS_URL)
+    out: dict[str, int] = {}
+    for sub in (ext or {}).get("extension") or []:
+        v = sub.get("valueInteger")
+        if isinstance(sub.get("url"), str) and isinstance(v, int):
+            out[sub["url"]] = v
+    return out
+
+
+def _first(days: Mapping[str, int], *paths: str) -> int | None:
+    for p in paths:
+        if p in days:
+            return days[p]
+    return None
+
+
+def _effective_day(r: Mapping[str, Any]) -> int | None:
+    days = _days(r)
+    return _first(days, "effectiveDateTime", "effectivePeriod.start", "effectiveInstant", "issued")
+
+
+def _medication_times(
+    r: Mapping[str, Any],
+) -> tuple[int | None, int | None, int | None, int | None]:
+    """(start day, end day, start year, end year) of a medication: the dosage timing
+    bounds (MedicationRequest), else the effective period or time (Administration), else
+    when the request was authored."""
+    days = _days(r)
+    bounds: dict[str, list[int]] = {"start": [], "end": []}
+    for k, v in days.items():
+        m = _BOUNDS.match(k)
+        if m:
+            bounds[m.group(1)].append(v)
+    years: dict[str, list[int]] = {"start": [], "end": []}
+    for d in r.get("dosageInstruction") or []:
+        bp = ((d.get("timing") or {}).get("repeat") or {}).get("boundsPeriod") or {}
+        for side in ("start", "end"):
+            y = _year(bp.get(side))
+            if y is not None:
+                years[side].append(y)
+    period = r.get("effectivePeriod") or {}
+    start_day = (
+        min(bounds["start"])
+        if bounds["start"]
+        else _first(days, "effectivePeriod.start", "effectiveDateTime", "authoredOn")
+    )
+    end_day = (
+        max(bounds["end"])
+        if bounds["end"]
+        else _first(days, "effectivePeriod.end", "effectiveDateTime")
+    )
+    start_year = (
+        min(years["start"])
+        if years["start"]
+        else _year(period.get("start"))
+        or _year(r.get("effectiveDateTime"))
+        or _year(r.get("authoredOn"))
+    )
+    end_year = (
+        max(years["end"])
+        if years["end"]
+        else _year(period.get("end")) or _year(r.get("effectiveDateTime"))
+    )
+    return start_day, end_day, start_year, end_year
+
+
 def _effective_year(r: Mapping[str, Any]) -> int | None:
     return (
         _year(r.get("effectiveDateTime"))
@@ -198,11 +289,14 @@ def _effective_year(r: Mapping[str, Any]) -> int | None:
 
 
 def map_resources(
-    resources: list[tuple[str, dict[str, Any]]], patients: set[str] | None = None
+    resources: list[tuple[str, dict[str, Any]]],
+    patients: set[str] | None = None,
+    rules: Rules | None = None,
 ) -> ClinicalRows:
     """Map resources to lake rows; ``patients`` are the known patient ids (else the Patient
     resources present). A resource about an unknown patient raises
-    :class:`UnknownPatientError` naming both."""
+    :class:`UnknownPatientError` naming both. ``rules``: the journey rules that derive
+    ``regimens`` and ``lines_of_therapy`` (default: ``harmonise/data/journey_rules.json``)."""
     out = ClinicalRows(resources=len(resources))
     known = set(patients or ()) | {
         r["id"] for _, r in resources if r.get("resourceType") == "Patient" and r.get("id")
@@ -222,6 +316,12 @@ def map_resources(
         profiles = _profiles(r)
         if rtype == "Patient":
             deceased = bool(r.get("deceasedBoolean")) or "deceasedDateTime" in r
+            anchor = {
+                e.get("url"): e.get("valueCode", e.get("valueInteger"))
+                for e in (_ext(r, ANCHOR_URL) or {}).get("extension") or []
+            }
+            alive = (_ext(r, LAST_KNOWN_ALIVE_URL) or {}).get("valueInteger")
+            death_day = _days(r).get("deceasedDateTime")
             out.add(
                 "patients",
                 {
@@ -230,6 +330,10 @@ def map_resources(
                     "birth_year": _year(r.get("birthDate")),
                     "deceased": deceased,
                     "death_year": _year(r.get("deceasedDateTime")),
+                    "anchor": anchor.get("kind"),
+                    "anchor_year": anchor.get("year"),
+                    "death_day": death_day,
+                    "last_known_alive_day": alive,
                 },
             )
             if deceased:
@@ -241,6 +345,8 @@ def map_resources(
                         "code": "419099009",
                         "display": "Dead",
                         "year": _year(r.get("deceasedDateTime")),
+                        "days_from_diagnosis": death_day,
+                        "status": "death",
                     },
                 )
         elif (
@@ -271,7 +377,14 @@ def map_resources(
                 "body_site": _coding((r.get("bodySite") or [None])[0]).get("code"),
                 "oncotree_code": onco,
                 "oncotree_tissue": tissue_of(onco) if onco else None,
-                "diagnosis_year": _year(r.get("onsetDateTime") or r.get("recordedDate")),
+                "diagnosis_year": _year(
+                    r.get("onsetDateTime")
+                    or (r.get("onsetPeriod") or {}).get("start")
+                    or r.get("recordedDate")
+                ),
+                "diagnosis_day": _first(
+                    _days(r), "onsetDateTime", "onsetPeriod.start", "recordedDate"
+                ),
                 "age_at_diagnosis": (age or {}).get("valueAge", {}).get("value"),
             }
             for st in r.get("stage") or []:
@@ -285,8 +398,13 @@ def map_resources(
         elif rtype == "Observation" and subject:
             _observation(r, subject, profiles, out, stages)
         elif rtype in ("MedicationRequest", "MedicationAdministration") and subject:
-            c = _coding(r.get("medicationCodeableConcept"))
-            period = r.get("effectivePeriod") or {}
+            cc = r.get("medicationCodeableConcept") or {}
+            c = _coding(cc)
+            drug = drug_for(cc.get("coding") or [], cc.get("text"))
+            if drug is None:
+                key = f"{c.get('system')}|{c.get('code')} ({c.get('display') or cc.get('text')})"
+                out.unmapped_drugs[key] = out.unmapped_drugs.get(key, 0) + 1
+            start_day, end_day, start_year, end_year = _medication_times(r)
             reason = _coding((r.get("reasonCode") or [None])[0])
             intent_ext = next(
                 (e for e in r.get("extension") or [] if "intent" in e.get("url", "").lower()),
@@ -298,11 +416,15 @@ def map_resources(
                 "code": c.get("code"),
                 "code_system": c.get("system"),
                 "display": c.get("display"),
-                "drug": (c.get("display") or c.get("code") or "").split(" ")[0].lower() or None,
-                "start_year": _year(r.get("authoredOn"))
-                or _year(period.get("start"))
-                or _year(r.get("effectiveDateTime")),
-                "end_year": _year(period.get("end")),
+                "drug": drug.name
+                if drug
+                else (c.get("display") or c.get("code") or "").split(" ")[0].lower() or None,
+                "drug_class": drug.drug_class if drug else None,
+                "drug_mapped": drug is not None,
+                "start_year": start_year,
+                "end_year": end_year,
+                "start_day": start_day,
+                "end_day": end_day,
                 "intent": _coding(intent_ext.get("valueCodeableConcept")).get("display")
                 if intent_ext
                 else reason.get("display") and None,
@@ -318,6 +440,7 @@ def map_resources(
             if kind:
                 c = _coding(r.get("code"))
                 period = r.get("performedPeriod") or {}
+                pdays = _days(r)
                 intent_ext = next(
                     (e for e in r.get("extension") or [] if "intent" in e.get("url", "").lower()),
                     None,
@@ -332,11 +455,13 @@ def map_resources(
                         "display": c.get("display"),
                         "start_year": _year(period.get("start"))
                         or _year(r.get("performedDateTime")),
-                        "end_year": _year(period.get("end")),
+                        "end_year": _year(period.get("end")) or _year(r.get("performedDateTime")),
                         "intent": _coding(intent_ext.get("valueCodeableConcept")).get("display")
                         if intent_ext
                         else None,
                         "status": r.get("status"),
+                        "start_day": _first(pdays, "performedPeriod.start", "performedDateTime"),
+                        "end_day": _first(pdays, "performedPeriod.end", "performedDateTime"),
                     },
                 )
         elif rtype == "Specimen" and subject:
@@ -350,6 +475,9 @@ def map_resources(
                     "sample_type": t.get("display") or t.get("code"),
                     "collection_year": _year(coll.get("collectedDateTime"))
                     or _year((coll.get("collectedPeriod") or {}).get("start")),
+                    "collection_day": _first(
+                        _days(r), "collection.collectedDateTime", "collection.collectedPeriod.start"
+                    ),
                 },
             )
     # stage observations → their condition (focus), else the patient's first primary
@@ -365,17 +493,32 @@ def map_resources(
             out.warnings.append(f"stage observation {cond_id}: no cancer condition to attach to")
     for row in conditions.values():
         out.add("conditions", row)
-    # line of therapy: order of distinct start years of each patient's medications
-    by_patient: dict[str, list[int]] = {}
+    # lines of therapy and regimens, by the journey rules (harmonise.journeys)
+    facts: dict[str, PatientFacts] = {}
+    for p in out.tables.get("patients", []):
+        facts[p["patient_id"]] = PatientFacts([], p.get("death_day"), p.get("last_known_alive_day"))
+    rules = rules or default_rules()
+    for o in out.tables.get("outcomes", []):
+        if (
+            o["kind"] == "disease_status"
+            and o.get("code") in rules.progression_codes
+            and o.get("days_from_diagnosis") is not None
+        ):
+            f = facts.setdefault(o["patient_id"], PatientFacts([]))
+            f.progression_days = [*f.progression_days, o["days_from_diagnosis"]]
     for m in medications:
-        if m["start_year"] is not None:
-            by_patient.setdefault(m["patient_id"], []).append(m["start_year"])
+        m["line_of_therapy"] = None
+    lines, regimens = journey_rows(medications, facts, rules)
     for m in medications:
-        years = sorted(set(by_patient.get(m["patient_id"], [])))
-        m["line_of_therapy"] = (
-            years.index(m["start_year"]) + 1 if m["start_year"] in years else None
-        )
         out.add("treatments", m)
+    if lines:
+        out.tables["lines_of_therapy"] = lines
+        out.tables["regimens"] = regimens
+    for key, n in sorted(out.unmapped_drugs.items()):
+        out.warnings.append(
+            f"medication {key} ({n}x) is not in harmonise/data/drugs.tsv: kept with "
+            "drug_mapped false, left out of the lines of therapy"
+        )
     return out
 
 
@@ -394,6 +537,7 @@ def _observation(
         st = stages.setdefault(key, {"_focus": focus, "_patient": subject})
         st["stage_group"] = value.get("code")
         st["stage_group_display"] = value.get("display")
+        st["stage_day"] = _effective_day(r)
         for m in r.get("hasMember") or []:
             stages.setdefault(str(_ref(m)), {"_focus": focus, "_patient": subject})
         return
@@ -407,7 +551,8 @@ def _observation(
             st[col] = value.get("code")
             return
     if "mcode-cancer-disease-status" in profiles:
-        days = _ext(r, DAYS_FROM_DIAGNOSIS_URL)
+        legacy = (_ext(r, DAYS_FROM_DIAGNOSIS_URL) or {}).get("valueInteger")
+        day = _effective_day(r)
         out.add(
             "outcomes",
             {
@@ -416,7 +561,8 @@ def _observation(
                 "code": value.get("code"),
                 "display": value.get("display"),
                 "year": _effective_year(r),
-                "days_from_diagnosis": (days or {}).get("valueInteger"),
+                "days_from_diagnosis": day if day is not None else legacy,
+                "status": DISEASE_STATUS.get(str(value.get("code"))),
             },
         )
         return
@@ -458,6 +604,7 @@ def _observation(
             "unit": quantity.get("code") or quantity.get("unit"),
             "interpretation": interpretation,
             "year": _effective_year(r),
+            "day": _effective_day(r),
         },
     )
 

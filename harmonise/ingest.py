@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from harmonise.bundle import MANIFEST, verify_checksums
+from harmonise.bundle import MANIFEST, check_confined, verify_checksums
 from harmonise.errors import (
     BundleError,
     ConsentMissingError,
@@ -30,6 +30,7 @@ from harmonise.errors import (
     SampleLinkError,
 )
 from harmonise.fhir import ClinicalRows, map_resources, read_resources, validate_resource
+from harmonise.journeys import default_rules
 from harmonise.lake import CommitResult, Lake, Submission, TableRows
 from harmonise.model import TABLES
 from harmonise.pseudonymise import check_no_direct_identifiers
@@ -99,6 +100,7 @@ def prepare(
     say = progress or (lambda _s, _d, _t: None)
     t0 = time.perf_counter()
     report = IngestReport(bundle=str(bundle))
+    check_confined(bundle)  # nothing outside the bundle is read: refused before any byte
     if not (bundle / MANIFEST).is_file():
         raise BundleError(f"{bundle}: no {MANIFEST}; is this a submission bundle folder?")
     manifest = load_manifest(bundle / MANIFEST)
@@ -248,7 +250,8 @@ def prepare(
             "pipeline_fingerprint": fingerprint,
         }
         vcf_files.append((rel, roles, {k: v for k, v in consts.items() if v is not None}))
-        sources.append(VcfSource(str(path), roles, header))
+        naming = manifest.reference.contig_naming if manifest.reference else None
+        sources.append(VcfSource(str(path), roles, header, naming))
         file_consts.append(consts)
         say("vcf headers", n + 1, len(vcf_paths))
     tables: dict[str, TableRows] = {}
@@ -286,6 +289,7 @@ def prepare(
         "embargo_until": m.embargo_until.isoformat() if m.embargo_until else None,
         "manifest_digest": digest,
         "manifest_json": manifest_json(m).decode(),
+        "journey_rules": default_rules().to_json(),
     }
     tags = {
         "metadata_digest": digest,

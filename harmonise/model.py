@@ -198,6 +198,12 @@ DATASETS = _t(
     Column("tags_signature", STR, "HMAC-SHA256 of `tags_json` with the hub's tag key."),
     Column("row_counts_json", STR, "Rows written per table by this submission (JSON)."),
     Column("committed_at", TS, "When the submission became visible (UTC).", True),
+    Column(
+        "journey_rules",
+        STR,
+        "The journey rules (version and every parameter, JSON) that derived the "
+        "submission's regimens and lines of therapy.",
+    ),
 )
 
 PATIENTS = _t(
@@ -208,6 +214,20 @@ PATIENTS = _t(
     Column("birth_year", INT, "Year of birth only (Patient.birthDate reduced at the centre)."),
     Column("deceased", BOOL, "True if the patient died (Patient.deceased[x])."),
     Column("death_year", INT, "Year of death (Patient.deceasedDateTime reduced to year)."),
+    Column(
+        "anchor",
+        STR,
+        "What day 0 is: primary_diagnosis (earliest primary cancer diagnosis), first_record "
+        "(no dated primary diagnosis: the patient's earliest dated fact) or null (no date).",
+    ),
+    Column("anchor_year", INT, "Year of the anchor date."),
+    Column("death_day", INT, "Day of death from the anchor (Patient.deceasedDateTime)."),
+    Column(
+        "last_known_alive_day",
+        INT,
+        "Latest day (from the anchor) of any dated fact of the patient, not after death: "
+        "the censoring day of a living patient.",
+    ),
 )
 
 CONDITIONS = _t(
@@ -230,6 +250,8 @@ CONDITIONS = _t(
     Column("t_category", STR, "TNM T category (mCODE TNMPrimaryTumorCategory)."),
     Column("n_category", STR, "TNM N category (mCODE TNMRegionalNodesCategory)."),
     Column("m_category", STR, "TNM M category (mCODE TNMDistantMetastasesCategory)."),
+    Column("diagnosis_day", INT, "Day of diagnosis from the anchor (Condition.onset/recorded)."),
+    Column("stage_day", INT, "Day of the TNM stage group observation from the anchor."),
     sort=("oncotree_code", "patient_id"),
 )
 
@@ -250,6 +272,7 @@ SPECIMENS = _t(
         "coverage-aware counts.",
     ),
     Column("vcf_sample", STR, "Sample column name in the source VCF, if sequenced."),
+    Column("collection_day", INT, "Day of collection from the anchor (Specimen.collection)."),
 )
 
 VARIANTS = _t(
@@ -319,6 +342,7 @@ BIOMARKERS = _t(
     Column("unit", STR, "UCUM unit of `value_numeric`."),
     Column("interpretation", STR, "positive, negative, high, low, equivocal, or null."),
     Column("year", INT, "Year of the observation (effective[x])."),
+    Column("day", INT, "Day of the observation from the anchor (effective[x], else issued)."),
     sort=("marker", "patient_id"),
 )
 
@@ -336,6 +360,15 @@ TREATMENTS = _t(
     Column("end_year", INT, "Year the treatment ended."),
     Column("intent", STR, "curative, palliative … (mCODE ProcedureIntent / treatmentIntent)."),
     Column("status", STR, "FHIR status of the resource."),
+    Column(
+        "start_day",
+        INT,
+        "Start, days from the anchor (dosage timing bounds, effective[x], authoredOn; "
+        "Procedure.performed[x]).",
+    ),
+    Column("end_day", INT, "End, days from the anchor (bounds/effective/performed period end)."),
+    Column("drug_class", STR, "Harmonised drug class (harmonise/data/drugs.tsv), or null."),
+    Column("drug_mapped", BOOL, "True when the medication's code or name is in drugs.tsv."),
     sort=("drug", "patient_id"),
 )
 
@@ -347,7 +380,47 @@ OUTCOMES = _t(
     Column("code", STR, "Value code (SNOMED) of the disease status."),
     Column("display", STR, "Value display, e.g. `Patient's condition improved`."),
     Column("year", INT, "Year of the observation or of death."),
-    Column("days_from_diagnosis", INT, "Days from diagnosis, where both dates are known."),
+    Column(
+        "days_from_diagnosis",
+        INT,
+        "Days from the patient's anchor (earliest primary diagnosis), where both are known.",
+    ),
+    Column(
+        "status",
+        STR,
+        "Harmonised disease status: progression, stable, improved, remission, undetermined; "
+        "death for death rows.",
+    ),
+)
+
+REGIMENS = _t(
+    "regimens",
+    "Drug combination periods within a line of therapy, derived at ingest by the journey "
+    "rules (harmonise/data/journey_rules.json).",
+    _pid("derived from the patient's medications"),
+    Column("regimen_id", STR, "`<patient_id>/L<line>R<n>`, n 1-based within the line.", True),
+    Column("drugs", STR_LIST, "Sorted harmonised drug names given together in the period."),
+    Column("regimen_name", STR, "Name in harmonise/data/regimens.tsv (e.g. FOLFOX), or null."),
+    Column("start_day", INT, "First day of the period, days from the anchor."),
+    Column("end_day", INT, "Last day of the period, days from the anchor."),
+    Column("line", INT, "Line of therapy the regimen belongs to (1-based)."),
+    Column("rules_version", STR, "Version of the journey rules that derived the row."),
+    sort=("regimen_name", "patient_id"),
+)
+
+LINES_OF_THERAPY = _t(
+    "lines_of_therapy",
+    "Lines of systemic therapy per patient, derived at ingest by the journey rules.",
+    _pid("derived from the patient's medications"),
+    Column("line", INT, "Line number, 1-based.", True),
+    Column("drugs", STR_LIST, "Sorted drug names started in the line's regimen window."),
+    Column("regimen_name", STR, "Regimen library name of `drugs`, or null."),
+    Column("start_day", INT, "Day of the line's first drug, days from the anchor."),
+    Column("end_day", INT, "Last day of any drug of the line, days from the anchor."),
+    Column("end_reason", STR, "next_line, progression, death, ongoing or last_contact."),
+    Column("next_line_start_day", INT, "Start day of the next line, or null."),
+    Column("rules_version", STR, "Version of the journey rules that derived the row."),
+    sort=("regimen_name", "patient_id"),
 )
 
 CONSENTS = _t(
@@ -377,6 +450,8 @@ TABLES: dict[str, TableDef] = {
         TREATMENTS,
         OUTCOMES,
         CONSENTS,
+        REGIMENS,
+        LINES_OF_THERAPY,
     )
 }
 

@@ -6,8 +6,12 @@
   references are rewritten alike; manifests and VCF sample names use the same function.
 * Dates: every date/dateTime becomes its year; instants (``issued``, ``meta.lastUpdated``)
   are removed. What needs exact dates is computed first and kept as whole numbers: age at
-  diagnosis, days from diagnosis (extensions :data:`AGE_AT_DIAGNOSIS_URL`,
-  :data:`DAYS_FROM_DIAGNOSIS_URL`).
+  diagnosis (:data:`AGE_AT_DIAGNOSIS_URL`) and clinical time: each full date's offset in
+  days from the patient's anchor (:data:`RELATIVE_DAYS_URL`, one sub-extension per element
+  path), the anchor's kind and year (:data:`ANCHOR_URL`) and the last-known-alive day
+  (:data:`LAST_KNOWN_ALIVE_URL`) on the Patient. The anchor is the earliest full onset
+  (else recorded) date of the patient's mCODE PrimaryCancerConditions; without one, the
+  earliest full date of any of the patient's resources (kind ``first_record``).
 * Direct identifiers (names, addresses, telecom, photos, contacts, identifiers/record
   numbers, narrative text, free-text notes) are refused, naming each place found; with
   ``drop=True`` the data steward has them removed instead (and the report lists where).
@@ -27,6 +31,19 @@ from harmonise.errors import DirectIdentifierError
 
 AGE_AT_DIAGNOSIS_URL = "https://oncolake.org/fhir/StructureDefinition/age-at-diagnosis"
 DAYS_FROM_DIAGNOSIS_URL = "https://oncolake.org/fhir/StructureDefinition/days-from-diagnosis"
+RELATIVE_DAYS_URL = "https://oncolake.org/fhir/StructureDefinition/relative-days"
+ANCHOR_URL = "https://oncolake.org/fhir/StructureDefinition/anchor"
+LAST_KNOWN_ALIVE_URL = "https://oncolake.org/fhir/StructureDefinition/last-known-alive"
+PRIMARY_CANCER = "mcode-primary-cancer-condition"
+#: Where a primary cancer condition's date is read, in order (the anchor candidates).
+ONSET_PATHS = ("onsetDateTime", "onsetPeriod.start", "recordedDate")
+#: Dated elements that are no evidence that the patient was alive on that day: birth,
+#: death, record-keeping instants (a report may be issued after death), and planned
+#: (future) ends of orders.
+NOT_ALIVE_EVIDENCE = re.compile(
+    r"^(birthDate|deceasedDateTime|meta\..*|issued|.*\.?recorded|.*lastUpdated"
+    r"|.*dosageInstruction.*\.end|dispenseRequest.*\.end)$"
+)
 
 #: Elements that identify a person directly, by resource type ("*" = every resource).
 DIRECT_IDENTIFIERS: dict[str, tuple[str, ...]] = {
@@ -42,6 +59,9 @@ DIRECT_IDENTIFIERS: dict[str, tuple[str, ...]] = {
 INSTANTS = ("issued", "lastUpdated", "timestamp", "recorded")
 #: Resource types that carry only people and places: dropped from a clinical export.
 PEOPLE = ("Practitioner", "PractitionerRole", "RelatedPerson", "Person", "Organization")
+#: Resources whose dates are not clinical events of the patient (a consent's date is when
+#: it was signed, kept as its year): no day offsets, no part in the anchor.
+NOT_CLINICAL_TIME = (*PEOPLE, "Consent")
 
 DATE_RE = re.compile(r"^(\d{4})(-\d{2}(-\d{2}(T[0-9:.]+(Z|[+-]\d{2}:\d{2})?)?)?)?$")
 FULL_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
@@ -61,6 +81,8 @@ class PseudonymReport:
 
     dropped: list[str] = field(default_factory=list)
     dates_reduced: int = 0
+    days_computed: int = 0
+    anchors: dict[str, int] = field(default_factory=dict)  # anchor kind -> patients
     resources: int = 0
     resources_dropped: int = 0
 
@@ -72,6 +94,9 @@ class Pseudonymiser:
     key: bytes
     centre_id: str
     drop: bool = False
+    #: Offsets are rounded to the nearest multiple of this many days (1: exact days); a
+    #: centre that wants coarser clinical time sets e.g. 7 (weeks) or 30 (months).
+    day_rounding: int = 1
     report: PseudonymReport = field(default_factory=PseudonymReport)
 
     def id(self, kind: str, local_id: str) -> str:
@@ -99,13 +124,13 @@ class Pseudonymiser:
         births = {
             r.get("id"): r.get("birthDate") for _, r in items if r.get("resourceType") == "Patient"
         }
-        diagnoses: dict[str, str] = {}
-        for _, r in items:
-            if r.get("resourceType") == "Condition":
-                onset = r.get("onsetDateTime") or r.get("recordedDate")
-                subject = _ref_id(r.get("subject"), urls)
-                if onset and subject and subject not in diagnoses:
-                    diagnoses[subject] = onset
+        if self.day_rounding < 1:
+            raise DirectIdentifierError(
+                f"day rounding must be a whole number of days >= 1 (got {self.day_rounding})"
+            )
+        times = _ClinicalTime.of(items, urls)
+        for kind in times.kinds.values():
+            self.report.anchors[kind] = self.report.anchors.get(kind, 0) + 1
         found: list[str] = []
         out: list[dict[str, Any]] = []
         for where, r in items:
@@ -123,7 +148,8 @@ class Pseudonymiser:
                 continue
             clean = {k: v for k, v in r.items() if k not in _direct(rtype)}
             self.report.dropped += hits
-            _derive(clean, births, diagnoses, urls)
+            _derive(clean, births, urls)
+            self._add_days(clean, times, urls)
             clean = self._walk(clean, urls, rtype)
             out.append(clean)
             self.report.resources += 1
@@ -135,6 +161,39 @@ class Pseudonymiser:
                 "from the bundle"
             )
         return out
+
+    def _round(self, days: int) -> int:
+        n = self.day_rounding
+        return days if n == 1 else ((days + n // 2) // n) * n
+
+    def _add_days(self, r: dict[str, Any], times: _ClinicalTime, urls: Mapping[str, str]) -> None:
+        """Add every full date's offset from the patient's anchor (before years remain)."""
+        pid = _patient_of(r, urls)
+        if r.get("resourceType") in NOT_CLINICAL_TIME:
+            return
+        anchor = times.anchors.get(pid) if pid is not None else None
+        if anchor is None or pid is None:
+            return
+        subs = [
+            {"url": path, "valueInteger": self._round((d - anchor).days)} for path, d in _dates(r)
+        ]
+        if subs:
+            r.setdefault("extension", []).append({"url": RELATIVE_DAYS_URL, "extension": subs})
+            self.report.days_computed += len(subs)
+        if r.get("resourceType") == "Patient":
+            r.setdefault("extension", []).append(
+                {
+                    "url": ANCHOR_URL,
+                    "extension": [
+                        {"url": "kind", "valueCode": times.kinds[pid]},
+                        {"url": "year", "valueInteger": anchor.year},
+                    ],
+                }
+            )
+            alive = times.alive.get(pid)
+            if alive is not None:
+                day = self._round((alive - anchor).days)
+                r["extension"].append({"url": LAST_KNOWN_ALIVE_URL, "valueInteger": day})
 
     def _walk(self, value: Any, urls: Mapping[str, str], path: str) -> Any:
         if isinstance(value, dict):
@@ -184,13 +243,108 @@ def _date(text: str | None) -> dt.date | None:
         return None
 
 
+def _patient_of(r: Mapping[str, Any], urls: Mapping[str, str]) -> str | None:
+    """The (local) id of the patient a resource is about: itself, subject or patient."""
+    if r.get("resourceType") == "Patient":
+        pid = r.get("id")
+        return pid if isinstance(pid, str) else None
+    for key in ("subject", "patient"):
+        ref = r.get(key)
+        if isinstance(ref, dict) and isinstance(ref.get("reference"), str):
+            target = urls.get(ref["reference"], ref["reference"])
+            if target.split("/_history/")[0].rstrip("/").split("/")[-2:-1] == ["Patient"]:
+                return _ref_id(ref, urls)
+    return None
+
+
+def _dates(value: Any, path: str = "") -> list[tuple[str, dt.date]]:
+    """Every full calendar date in a resource, with its element path (``a.b[0].c``);
+    meta, consent provisions and our own extensions are not clinical dates."""
+    out: list[tuple[str, dt.date]] = []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not path and k in ("meta", "provision"):
+                continue
+            if k == "extension" and isinstance(v, list):
+                v = [e for e in v if not str((e or {}).get("url", "")).startswith(_OURS)]
+            out += _dates(v, f"{path}.{k}" if path else k)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out += _dates(v, f"{path}[{i}]")
+    elif isinstance(value, str) and DATE_RE.match(value):
+        d = _date(value)
+        if d is not None:
+            out.append((path, d))
+    return out
+
+
+_OURS = "https://oncolake.org/fhir/"
+
+
+def _is_primary(r: Mapping[str, Any]) -> bool:
+    profiles = (r.get("meta") or {}).get("profile") or []
+    return r.get("resourceType") == "Condition" and any(
+        str(p).rstrip("/").endswith(PRIMARY_CANCER) for p in profiles
+    )
+
+
+@dataclass
+class _ClinicalTime:
+    """Per patient (local id): anchor date, its kind, last date the patient was alive."""
+
+    anchors: dict[str, dt.date] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)
+    alive: dict[str, dt.date] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls, items: Iterable[tuple[str, Mapping[str, Any]]], urls: Mapping[str, str]
+    ) -> _ClinicalTime:
+        """The anchor rule and last-known-alive rule applied to a centre's export."""
+        primary: dict[str, dt.date] = {}
+        first: dict[str, dt.date] = {}
+        last: dict[str, dt.date] = {}
+        death: dict[str, dt.date] = {}
+        for _, r in items:
+            pid = _patient_of(r, urls)
+            if pid is None or r.get("resourceType") in NOT_CLINICAL_TIME:
+                continue
+            dates = _dates(r)
+            if _is_primary(r):
+                onset = next((d for p in ONSET_PATHS for q, d in dates if q == p), None)
+                if onset is not None and (pid not in primary or onset < primary[pid]):
+                    primary[pid] = onset
+            if r.get("resourceType") == "Patient":
+                dead = _date(r.get("deceasedDateTime"))
+                if dead is not None:
+                    death[pid] = dead
+            for path, d in dates:
+                if path == "birthDate":
+                    continue
+                if pid not in first or d < first[pid]:
+                    first[pid] = d
+                if not NOT_ALIVE_EVIDENCE.match(path) and (pid not in last or d > last[pid]):
+                    last[pid] = d
+        out = cls()
+        for pid in first.keys() | primary.keys():
+            if pid in primary:
+                out.anchors[pid], out.kinds[pid] = primary[pid], "primary_diagnosis"
+            else:
+                out.anchors[pid], out.kinds[pid] = first[pid], "first_record"
+            alive = last.get(pid)
+            if alive is not None and pid in death and alive > death[pid]:
+                alive = death[pid]
+            if alive is not None:
+                out.alive[pid] = alive
+        return out
+
+
 def _derive(
     r: dict[str, Any],
     births: Mapping[str | None, str | None],
-    diagnoses: Mapping[str, str],
     urls: Mapping[str, str],
 ) -> None:
-    """Add age at diagnosis / days from diagnosis before dates are reduced to years."""
+    """Add age at diagnosis before dates are reduced to years."""
     subject = _ref_id(r.get("subject"), urls)
     if r.get("resourceType") == "Condition":
         born = _date(births.get(subject))
@@ -200,26 +354,35 @@ def _derive(
             r.setdefault("extension", []).append(
                 {"url": AGE_AT_DIAGNOSIS_URL, "valueAge": {"value": age, "unit": "a"}}
             )
-    elif r.get("resourceType") == "Observation" and subject is not None and subject in diagnoses:
-        start = _date(diagnoses[subject])
-        when = _date(r.get("effectiveDateTime"))
-        if start and when:
-            r.setdefault("extension", []).append(
-                {"url": DAYS_FROM_DIAGNOSIS_URL, "valueInteger": (when - start).days}
-            )
 
 
 def check_no_direct_identifiers(resources: Iterable[tuple[str, Mapping[str, Any]]]) -> None:
-    """Hub-side safety net: refuse names, identifiers, narrative, notes or exact dates."""
+    """Hub-side safety net: refuse names, identifiers, narrative, notes or exact dates
+    (any date or dateTime more precise than a year, outside consent provisions)."""
     found: list[str] = []
     for where, r in resources:
         rtype = str(r.get("resourceType", ""))
         found += [f"{where}: {rtype}.{n}" for n in sorted(_direct(rtype)) if n in r]
-        birth = r.get("birthDate")
-        if isinstance(birth, str) and len(birth) > 4:
-            found.append(f"{where}: {rtype}.birthDate (exact date)")
+        found += [f"{where}: {rtype}.{path} (exact date)" for path in _exact_dates(r)]
     if found:
         raise DirectIdentifierError(
             f"direct identifiers in the clinical files ({len(found)} place(s)): "
             f"{'; '.join(found[:8])}; the centre must pseudonymise with `oncolake submit`"
         )
+
+
+def _exact_dates(value: Any, path: str = "") -> list[str]:
+    """Element paths holding a date more precise than a year (consent provisions, whose
+    validity period is not a personal date, excepted)."""
+    out: list[str] = []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not path and k == "provision":
+                continue
+            out += _exact_dates(v, f"{path}.{k}" if path else k)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out += _exact_dates(v, f"{path}[{i}]")
+    elif isinstance(value, str) and len(value) > 4 and DATE_RE.match(value):
+        out.append(path)
+    return out

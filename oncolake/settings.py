@@ -31,6 +31,7 @@ SECRET_FIELDS: dict[str, str] = {
     "secret_key": "signs web sessions and CSRF tokens",
     "tag_signing_key": "signs the mandatory metadata and consent tags in every data file",
     "pseudonym_key": "keys the HMAC pseudonyms a centre makes of patient identifiers",
+    "audit_key": "keys the audit log's HMAC chain and its anchors (kept out of the database)",
 }
 
 SECRETS_FILE = "secrets.json"
@@ -79,6 +80,9 @@ class Settings(BaseSettings):
     )
     query_budget: int = Field(default=200, ge=1, description="Count queries per user per window.")
     query_window_seconds: int = Field(default=3600, ge=1, description="The budget's window.")
+    disclosure_history_days: float = Field(
+        default=365.0, gt=0, description="Days the differencing check remembers each answer."
+    )
     quorum: int = Field(default=1, ge=1, description="Approvals needed per centre.")
     centre_quorums: str = Field(
         default="", description="Per-centre quorums overriding QUORUM, e.g. 'C1=2,C2=1'."
@@ -103,6 +107,7 @@ class Settings(BaseSettings):
     pseudonym_key: SecretStr | None = Field(
         default=None, description=SECRET_FIELDS["pseudonym_key"]
     )
+    audit_key: SecretStr | None = Field(default=None, description=SECRET_FIELDS["audit_key"])
 
     @model_validator(mode="after")
     def _fail_closed_in_production(self) -> Settings:

@@ -16,7 +16,6 @@ from synthetic_network import open_bench_lake
 
 from catalog_api.auth import tokens
 from catalog_api.core.config import ApiConfig
-from catalog_api.discovery.service import engine_for
 from catalog_api.main import create_app
 from catalog_api.models import User
 
@@ -45,7 +44,7 @@ def main() -> None:
         _row, token = tokens.create_token(session, user=user, name="bench")
         session.commit()
     print(token, flush=True)
-    engine_for(lake)  # start building the index now
+    app.state.discovery_engine.start()  # start building the index now
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
 
 

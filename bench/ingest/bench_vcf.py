@@ -44,7 +44,8 @@ def _make(path: Path, n: int, seed: int) -> None:
 
 
 def _fmt(path: Path) -> str:
-    from harmonise.vcf import SampleRoles, _query_format, read_header
+    from harmonise.vcf import SampleRoles, read_header
+    from harmonise.vcf.htslib import _query_format
 
     return _query_format(read_header(path), SampleRoles("TUMOUR", "NORMAL"))[0]
 

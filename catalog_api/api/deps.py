@@ -1,4 +1,6 @@
-"""Dependencies of the routes: database session, config, lake, the caller and their roles.
+"""Dependencies of the routes: database session, config, lake, the discovery engine, the
+disclosure control and the audit writer (each built once in ``create_app``), the caller
+and their roles.
 
 Authorisation is written here once: :data:`CurrentUser` authenticates (API token or,
 when configured, an OpenID Connect JWT) and :func:`require_roles` checks roles. Finer
@@ -8,7 +10,7 @@ rules (whose request, which centre) live in :mod:`catalog_api.governance.policy`
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -17,7 +19,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from catalog_api.auth import oidc, tokens
 from catalog_api.auth.oidc import VisaGrant
 from catalog_api.core.config import ApiConfig
-from catalog_api.discovery.service import engine_for
+from catalog_api.discovery.audit_writer import AuditWriter
+from catalog_api.discovery.disclosure import DisclosureControl
+from catalog_api.discovery.engine import DiscoveryEngine
 from catalog_api.governance import policy
 from catalog_api.governance.engine import CohortEngine
 from catalog_api.governance.errors import NotAuthenticated
@@ -55,16 +59,60 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         yield session
 
 
+#: How long a request waits for the first index build before answering 503.
+FIRST_BUILD_WAIT = 60.0
+
+
 def get_engine(request: Request) -> CohortEngine:
     """The record-level cohort engine of governance: the lake's discovery engine (one per
     lake, answering at pinned lake versions too)."""
-    return engine_for(get_lake(request))
+    engine: DiscoveryEngine = request.app.state.discovery_engine
+    return engine
+
+
+def discovery_engine(request: Request) -> DiscoveryEngine:
+    """The app's discovery engine, whether or not its first index is built yet."""
+    engine: DiscoveryEngine = request.app.state.discovery_engine
+    return engine
+
+
+def ready_engine(request: Request) -> DiscoveryEngine:
+    """The app's discovery engine, waiting (up to :data:`FIRST_BUILD_WAIT` s) for its first
+    index (:class:`~catalog_api.discovery.errors.IndexNotReadyError` otherwise)."""
+    engine = discovery_engine(request)
+    engine.wait_ready(FIRST_BUILD_WAIT)
+    return engine
+
+
+def control_for(request: Request) -> DisclosureControl:
+    """The app's disclosure control (budgets and differencing history)."""
+    control: DisclosureControl = request.app.state.disclosure_control
+    return control
+
+
+def audit_writer_for(app: Any) -> AuditWriter:
+    """The app's discovery audit writer (group commit)."""
+    writer: AuditWriter = app.state.discovery_audit
+    return writer
+
+
+async def get_control(request: Request) -> DisclosureControl:
+    """:func:`control_for` as a dependency (async: no I/O)."""
+    return control_for(request)
+
+
+async def get_audit_writer(request: Request) -> AuditWriter:
+    """:func:`audit_writer_for` as a dependency (async: no I/O)."""
+    return audit_writer_for(request.app)
 
 
 ConfigDep = Annotated[ApiConfig, Depends(get_config)]
 LakeDep = Annotated[Lake, Depends(get_lake)]
 SessionDep = Annotated[Session, Depends(get_session)]
 EngineDep = Annotated[CohortEngine, Depends(get_engine)]
+ReadyEngineDep = Annotated[DiscoveryEngine, Depends(ready_engine)]
+ControlDep = Annotated[DisclosureControl, Depends(get_control)]
+AuditWriterDep = Annotated[AuditWriter, Depends(get_audit_writer)]
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 #: A database id in a path (bounded so that no driver overflows).

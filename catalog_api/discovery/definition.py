@@ -31,12 +31,21 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 
 from catalog_api.discovery.errors import DefinitionError
 from consent.tags import canonical_json
+from harmonise.model import CONSEQUENCES, VARIANT_CLASSES
 
 _Frozen = ConfigDict(frozen=True, extra="forbid")
 
@@ -66,9 +75,14 @@ class Variant(BaseModel):
         default=None, description="SNV, MNV, insertion, deletion, indel."
     )
     origin: Literal["somatic", "germline"] | None = Field(default=None)
+    #: The normalised form (set once, on validation; the raw fields stay as written, so
+    #: that the definition's canonical JSON and digest are those of what the user sent),
+    #: or the problems that prevent it.
+    _target: VariantTarget | None = PrivateAttr(default=None)
+    _problems: tuple[str, ...] = PrivateAttr(default=())
 
     @model_validator(mode="after")
-    def _something_asked(self) -> Variant:
+    def _normalise(self) -> Variant:
         if not any(
             (self.gene, self.protein_change, self.consequence, self.variant_class, self.origin)
         ):
@@ -76,7 +90,25 @@ class Variant(BaseModel):
                 "a variant criterion needs at least one of gene, protein_change, consequence, "
                 "variant_class, origin"
             )
+        # values outside the vocabulary are reported with the lake's unknown values (the
+        # engine's check: one 400 naming them all), not as a malformed model
+        self._target, self._problems = _variant_target(self)
         return self
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """What is wrong with the criterion's values (an unreadable protein change, a gene
+        that disagrees with it, terms outside the vocabulary); empty when it is usable."""
+        return self._problems
+
+    @property
+    def target(self) -> VariantTarget:
+        """The criterion normalised: upper-case gene (given or named in the protein change),
+        parsed protein change, consequence and class sets checked against the vocabulary.
+        :class:`DefinitionError` naming the :attr:`problems` if there are any."""
+        if self._target is None:
+            raise DefinitionError("; ".join(f"variant: {p}" for p in self._problems))
+        return self._target
 
 
 class Biomarker(BaseModel):
@@ -406,3 +438,65 @@ def parse_protein_change(text: str) -> tuple[str | None, str, bool]:
     if re.fullmatch(r"[A-Z*][0-9]+", body):
         prefix = True
     return gene, body, prefix
+
+
+@dataclass(frozen=True)
+class VariantTarget:
+    """A variant criterion normalised once, when the definition is validated: what the
+    engine matches on (no raw string is parsed again per evaluation)."""
+
+    #: HGNC symbol, upper case: the criterion's gene, else the one its protein change names.
+    gene: str | None
+    #: The protein change in one-letter form (``V600E``, ``E1250*``), or a residue prefix
+    #: (``V600``) when :attr:`prefix`; None when no protein change is asked.
+    change: str | None
+    prefix: bool
+    consequences: frozenset[str]
+    classes: frozenset[str]
+    origin: str | None
+
+    @property
+    def only_gene(self) -> bool:
+        """True when nothing but the gene and the protein change is asked."""
+        return not (self.consequences or self.classes or self.origin)
+
+
+def _variant_target(v: Variant) -> tuple[VariantTarget | None, tuple[str, ...]]:
+    """``v`` normalised against the one vocabulary of consequences and variant classes
+    (:mod:`harmonise.model`), or None and every problem."""
+    problems: list[str] = []
+    gene = v.gene.upper() if v.gene else None
+    change: str | None = None
+    prefix = False
+    if v.protein_change:
+        try:
+            named, change, prefix = parse_protein_change(v.protein_change)
+        except DefinitionError as exc:
+            problems.append(str(exc))
+            named = None
+        if gene and named and gene != named:
+            problems.append(
+                f"gene {v.gene!r} and protein_change {v.protein_change!r} name different genes"
+            )
+        gene = gene or named
+    for x in v.consequence or ():
+        if x not in CONSEQUENCES:
+            problems.append(
+                f"unknown consequence {x!r} (Sequence Ontology term, e.g. missense_variant)"
+            )
+    for x in v.variant_class or ():
+        if x not in VARIANT_CLASSES:
+            problems.append(
+                f"unknown variant_class {x!r}; known: {', '.join(sorted(VARIANT_CLASSES))}"
+            )
+    if problems:
+        return None, tuple(problems)
+    target = VariantTarget(
+        gene=gene,
+        change=change,
+        prefix=prefix,
+        consequences=frozenset(v.consequence or ()),
+        classes=frozenset(v.variant_class or ()),
+        origin=v.origin,
+    )
+    return target, ()

@@ -3,8 +3,8 @@
 The one cohort engine of the catalogue, for discovery and governance alike:
 
 * ``DiscoveryEngine.count(definition, purpose)`` returns exact counts on the current lake
-  version (a :class:`CountResult`; never shown to a user as is: :func:`disclose` applies
-  the disclosure control);
+  version (a :class:`~catalog_api.discovery.results.CountResult`; never shown to a user as
+  is: :func:`catalog_api.discovery.disclosure.disclose` applies the disclosure control);
 * ``DiscoveryEngine.patients_by_centre(definition, purpose, version)`` and
   ``centre_counts(definition, version, purpose)`` answer at a given
   :class:`~harmonise.lake.LakeVersion` (saved cohorts, access requests, exports are pinned
@@ -18,6 +18,8 @@ import datetime as dt
 import logging
 import re
 import threading
+import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -44,18 +46,23 @@ from catalog_api.discovery.definition import (
     TumourType,
     Variant,
     VitalStatus,
-    parse_protein_change,
 )
-from catalog_api.discovery.disclosure import Cell, DisclosureControl
 from catalog_api.discovery.errors import DefinitionError, IndexNotReadyError
-from catalog_api.discovery.index import SEP, Indexer, LakeIndex, bitmap_of, slots_of
+from catalog_api.discovery.index import (
+    SEP,
+    DatasetInfo,
+    Indexer,
+    LakeIndex,
+    bitmap_of,
+    slots_of,
+)
+from catalog_api.discovery.results import CountResult, Tally
 from consent import oncotree
 from consent.errors import ConsentError
 from consent.matching import permits
 from consent.purpose import ResearchPurpose
 from consent.records import ConsentRecord
 from harmonise.lake import Lake, LakeVersion
-from harmonise.model import CONSEQUENCES, VARIANT_CLASSES
 
 log = logging.getLogger(__name__)
 
@@ -78,35 +85,6 @@ SUBSTAGE_RE = re.compile(r"[A-C][0-9]?|IS")
 STAGE_RE = re.compile(r"^(0|0A|0IS|IS|I|II|III|IV)([A-C][0-9]?)?$")
 
 
-@dataclass(frozen=True)
-class Tally:
-    """Exact patients per category: ``counts[i]`` in ``names[i]`` (zero for the categories
-    without any); ``rank[i]`` is the position of ``names[i]`` in name order."""
-
-    names: np.ndarray  # of str (dtype object)
-    rank: np.ndarray
-    counts: np.ndarray
-
-
-@dataclass(frozen=True)
-class CountResult:
-    """Exact counts of one query (before disclosure control)."""
-
-    version_id: str
-    matched: int  # patients matching the definition, any consent
-    permitted: BitMap  # of those, patients whose consent permits the purpose
-    excluded: int  # matched - permitted
-    by_tumour_type: Tally
-    by_centre: Tally
-    denominator: int | None  # permitted patients whose assay covered the asked genes
-    genes: tuple[str, ...] = ()
-
-    @property
-    def total(self) -> int:
-        """Patients counted: matching and consent-permitted."""
-        return len(self.permitted)
-
-
 @dataclass
 class _Compiled:
     """A definition checked against the index: unknown names collected, not raised."""
@@ -127,12 +105,43 @@ class DiscoveryEngine:
         self._pinned: OrderedDict[str, LakeIndex] = OrderedDict()  # version id → index
         self._pinned_lock = threading.Lock()  # one pinned build at a time
         self.pinned_builds = 0  # indexes built for non-current versions (for tests, metrics)
+        self._start_lock = threading.Lock()
 
     # -- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Build the index in the background and keep it current."""
-        self.indexer.start()
+        """Build the index in the background and keep it current (once; later calls do
+        nothing)."""
+        with self._start_lock:
+            self.indexer.start()
+
+    @property
+    def ready(self) -> bool:
+        """True once the first index is built (counts can be answered)."""
+        return self.indexer.index.version is not None
+
+    def wait_ready(self, timeout: float) -> None:
+        """Start the engine if it is not yet and wait (up to ``timeout`` s) for its first
+        index; :class:`IndexNotReadyError` with the reason when the build failed or is not
+        done in time."""
+        self.start()
+        deadline = time.monotonic() + timeout
+        while not self.ready:
+            if self.indexer.last_error or time.monotonic() > deadline:
+                _ = self.index  # raises IndexNotReadyError with the reason
+            time.sleep(0.05)
+
+    @contextmanager
+    def current(self) -> Iterator[LakeIndex]:
+        """The current index, held steady while in use (nothing updates it meanwhile);
+        :class:`IndexNotReadyError` before the first build."""
+        with self.indexer.lock:
+            yield self.index
+
+    def datasets(self) -> list[DatasetInfo]:
+        """The visible datasets of the current index (catalogue metadata, no patient data)."""
+        with self.current() as idx:
+            return list(idx.datasets.values())
 
     def stop(self) -> None:
         """Stop the background refresh."""
@@ -271,10 +280,9 @@ class DiscoveryEngine:
         return self._cached(idx, key, lambda: self._leaf(idx, c))
 
     def _covered(self, idx: LakeIndex, v: Variant) -> BitMap:
-        gene = v.gene or (parse_protein_change(v.protein_change)[0] if v.protein_change else None)
+        gene = v.target.gene
         if gene is None:
             return idx.sequenced
-        gene = gene.upper()
         return self._cached(
             idx,
             ("covered", gene),
@@ -351,28 +359,22 @@ class DiscoveryEngine:
         raise DefinitionError(f"criterion type {getattr(c, 'type', c)!r} is not supported")
 
     def _variant(self, idx: LakeIndex, v: Variant) -> BitMap:
-        gene = v.gene.upper() if v.gene else None
-        pc_val: str | None = None
-        prefix = False
-        if v.protein_change:
-            g2, pc_val, prefix = parse_protein_change(v.protein_change)
-            gene = gene or g2
-        others = v.consequence or v.variant_class or v.origin
-        if gene and not others:
-            if pc_val is None:
+        t = v.target
+        gene, change, prefix = t.gene, t.change, t.prefix
+        if gene and t.only_gene:
+            if change is None:
                 return idx.feature("gene", gene)
             if not prefix:
-                return idx.feature("gene_pc", gene, pc_val)
+                return idx.feature("gene_pc", gene, change)
         atoms = idx.gene_atoms.get(gene, set()) if gene else idx.atoms.keys()
-        cons = set(v.consequence or ())
-        classes = set(v.variant_class or ())
+        cons, classes = t.consequences, t.classes
         hits = [
             idx.atoms[a]
             for a in atoms
-            if (pc_val is None or (a[1].startswith(pc_val) if prefix else a[1] == pc_val))
+            if (change is None or (a[1].startswith(change) if prefix else a[1] == change))
             and (not cons or a[2] in cons)
             and (not classes or a[3] in classes)
-            and (v.origin is None or a[4] == v.origin)
+            and (t.origin is None or a[4] == t.origin)
         ]
         return BitMap.union(*hits) if hits else BitMap()
 
@@ -387,36 +389,15 @@ class DiscoveryEngine:
                         f"(release {oncotree.ONCOTREE_RELEASE})"
                     )
         elif isinstance(c, Variant):
-            gene = c.gene.upper() if c.gene else None
-            if c.protein_change:
-                try:
-                    g2, _, _ = parse_protein_change(c.protein_change)
-                except DefinitionError as exc:
-                    p.append(f"variant: {exc}")
-                    g2 = None
-                if gene and g2 and gene != g2:
-                    p.append(
-                        f"variant: gene {c.gene!r} and protein_change {c.protein_change!r} "
-                        "name different genes"
-                    )
-                gene = gene or g2
+            # the protein change and the vocabulary were read when the model was built
+            p.extend(f"variant: {x}" for x in c.problems)
+            given = c.gene.upper() if c.gene else None
+            gene = given if c.problems else c.target.gene
             if gene and gene not in idx.gene_atoms and gene not in idx.panel_gene:
                 p.append(
                     f"variant: unknown gene {gene!r} (no variant and no assay of the lake "
                     "mentions it; see GET /api/v1/filtering-terms)"
                 )
-            for x in c.consequence or ():
-                if x not in CONSEQUENCES:
-                    p.append(
-                        f"variant: unknown consequence {x!r} (Sequence Ontology term, "
-                        "e.g. missense_variant)"
-                    )
-            for x in c.variant_class or ():
-                if x not in VARIANT_CLASSES:
-                    p.append(
-                        f"variant: unknown variant_class {x!r}; known: "
-                        f"{', '.join(sorted(VARIANT_CLASSES))}"
-                    )
         elif isinstance(c, Biomarker):
             if ("marker", c.marker.upper()) not in known:
                 p.append(
@@ -478,15 +459,18 @@ class DiscoveryEngine:
                     {
                         g
                         for leaf in definition.leaves()
-                        if isinstance(leaf, Variant) and (g := _gene_of(leaf))
+                        if isinstance(leaf, Variant) and (g := leaf.target.gene)
                     }
                 )
             )
             has_variant = any(isinstance(x, Variant) for x in definition.leaves())
             denominator = None
+            covered = None
             if has_variant:
-                covered = self.evaluate(idx, definition, coverage=True)
-                denominator = covered.intersection_cardinality(self.permitted_by(idx, purpose))
+                covered = self.evaluate(idx, definition, coverage=True) & self.permitted_by(
+                    idx, purpose
+                )
+                denominator = len(covered)
             return CountResult(
                 version_id=idx.version_id,
                 matched=len(matched),
@@ -496,6 +480,10 @@ class DiscoveryEngine:
                 by_centre=Tally(*idx.labels("centres"), by_c),
                 denominator=denominator,
                 genes=genes,
+                definition=definition.digest(),
+                index=idx,
+                excluded_set=matched - permitted,
+                covered=covered,
             )
 
     def patients(
@@ -548,15 +536,6 @@ class DiscoveryEngine:
         return {c: sorted(p) for c, p in sorted(out.items())}
 
 
-def _gene_of(v: Variant) -> str | None:
-    """The gene a variant criterion names (directly or in its protein change), if any."""
-    if v.gene:
-        return v.gene.upper()
-    if v.protein_change:
-        return parse_protein_change(v.protein_change)[0]
-    return None
-
-
 def _substage(stage: str, wanted: str) -> bool:
     """True if ``stage`` is ``wanted`` or one of its substages (IIIB within III, never IV
     within I: only A–C with an optional digit, or "IS" for 0IS, may follow)."""
@@ -570,29 +549,15 @@ def _stage(value: str) -> str:
     return re.sub(r"^STAGE\s*", "", v)
 
 
-def disclose(result: CountResult, control: DisclosureControl) -> dict[str, Any]:
-    """The disclosed answer: every count through ``control`` (see :mod:`.disclosure`)."""
-    out: dict[str, Any] = {
-        "lake_version": result.version_id,
-        "count": control.cell(result.total),
-        "excluded_by_consent": control.cell(result.excluded),
-        "by_tumour_type": _breakdown(control, result.by_tumour_type),
-        "by_centre": _breakdown(control, result.by_centre),
-    }
-    denominator: dict[str, Any] | None = None
-    if result.denominator is not None:
-        denominator = {"genes": list(result.genes), "covered": control.cell(result.denominator)}
-    out["coverage"] = denominator
-    out["disclosure"] = {
-        "threshold": control.threshold,
-        "rounding": control.rounding,
-        "suppressed_as": control.suppressed,
-    }
-    return out
+_ENGINES: weakref.WeakKeyDictionary[Lake, DiscoveryEngine] = weakref.WeakKeyDictionary()
+_ENGINES_LOCK = threading.Lock()
 
 
-def _breakdown(control: DisclosureControl, t: Tally) -> dict[str, Cell]:
-    return control.breakdown_counts(t.names, t.counts, t.rank)
-
-
-CellMap = dict[str, Cell]
+def engine_for(lake: Lake) -> DiscoveryEngine:
+    """The one discovery engine of ``lake`` (made on first use, not started): every app
+    serving the same :class:`~harmonise.lake.Lake` object shares its index."""
+    with _ENGINES_LOCK:
+        eng = _ENGINES.get(lake)
+        if eng is None:
+            eng = _ENGINES[lake] = DiscoveryEngine(lake)
+        return eng

@@ -36,7 +36,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyroaring import BitMap
 
-from catalog_api.discovery.disclosure import name_ranks
 from harmonise.lake import Lake, LakeVersion
 
 log = logging.getLogger(__name__)
@@ -58,6 +57,13 @@ def join(*cols: Any) -> Any:
 def bitmap_of(values: np.ndarray) -> BitMap:
     """A bitmap of the uint32 ``values`` (fast path through ``array('I')``)."""
     return BitMap(array.array("I", np.ascontiguousarray(values, dtype=np.uint32).tobytes()))
+
+
+def name_ranks(names: list[str]) -> np.ndarray:
+    """``rank[i]``: the position of ``names[i]`` in name order (breakdown ties go by it)."""
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[sorted(range(len(names)), key=names.__getitem__)] = np.arange(len(names))
+    return rank
 
 
 def slots_of(bm: BitMap) -> np.ndarray:
@@ -100,6 +106,11 @@ class LakeIndex:
     biomarker_values: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     generation: int = 0
     built_at: float = 0.0
+    #: slot → stable patient number (see ``discovery.history``), filled in by the
+    #: disclosure control as slots are added (slots are never renumbered within an index)
+    stable_numbers: np.ndarray = field(
+        default_factory=lambda: np.zeros(0, dtype=np.uint32), repr=False
+    )
     #: Bitmaps computed from this index (criteria, purposes), emptied when it changes.
     memo: dict[Any, BitMap] = field(default_factory=dict, repr=False)
     _values: dict[str, list[Any]] = field(default_factory=dict, repr=False)
@@ -254,7 +265,13 @@ class LakeIndex:
         t = t.filter(pa.array(ok))
         codes = t.column("oncotree_code")
         self._group(("tumour",), codes, s)
-        stage = pc.utf8_upper(pc.coalesce(t.column("stage_group"), t.column("stage_group_display")))
+        # a coded stage (a SNOMED CT concept id, all digits) counts by its display
+        # ("Stage IV"), the TNM group a criterion names; a bare code stays as it is
+        code = t.column("stage_group")
+        numeric = pc.fill_null(pc.match_substring_regex(code, r"^[0-9]+$"), False)
+        display = t.column("stage_group_display")
+        stage = pc.coalesce(pc.if_else(numeric, display, code), code, display)
+        stage = pc.utf8_upper(stage)
         stage = pc.utf8_trim_whitespace(pc.replace_substring_regex(stage, r"^STAGE\s*", ""))
         self._group(("stage",), stage, s)
         ages = t.column("age_at_diagnosis")

@@ -6,6 +6,7 @@ same as a Beacon boolean answer; counts go through the disclosure control).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from catalog_api.discovery.engine import INTERPRETATIONS
@@ -16,6 +17,91 @@ from harmonise.model import CONSEQUENCES, VARIANT_CLASSES
 
 def _label(code: str) -> str:
     return oncotree.label(code) if oncotree.is_code(code) else code
+
+
+#: SNOMED CT concepts of the AJCC/TNM stage groups → the group (the concepts of SNOMED CT's
+#: "American Joint Committee on Cancer stage …" qualifier values, as the CanShare NZ value
+#: set ``canshare-tnm-pathological-stage-group`` lists them). Used to label a stage the lake
+#: holds only as a code.
+STAGE_SNOMED: dict[str, str] = {
+    "1222605001": "0", "1222721004": "0A", "1222722006": "0IS", "1222723001": "I",
+    "1222724007": "IA", "1222725008": "IA1", "1222726009": "IA2", "1222727000": "IA3",
+    "1222728005": "IB", "1222729002": "IB1", "1222730007": "IB2", "1222731006": "IC",
+    "1222765007": "II", "1222766008": "IIA", "1222767004": "IIA1", "1222768009": "IIA2",
+    "1222769001": "IIB", "1222770000": "IIC", "1222801008": "III", "1222802001": "IIIA",
+    "1222803006": "IIIA1", "1222804000": "IIIA2", "1222805004": "IIIB", "1222806003": "IIIC",
+    "1222807007": "IIIC1", "1222809005": "IIIC2", "1222811001": "IIID", "1222733009": "IS",
+    "1222837003": "IV", "1222838008": "IVA", "1222841004": "IVB", "1222842006": "IVC",
+}  # fmt: skip
+
+
+_TNM_GROUP = re.compile(r"(0|0A|0IS|IS|I|II|III|IV)([A-D][0-9]?)?")
+
+
+def stage_label(value: str) -> str:
+    """``IIIA`` → ``Stage IIIA``; a SNOMED CT stage concept → ``Stage III (SNOMED CT …)``;
+    anything else as it is."""
+    v = str(value).strip()
+    if v in STAGE_SNOMED:
+        return f"Stage {STAGE_SNOMED[v]} (SNOMED CT {v})"
+    if _TNM_GROUP.fullmatch(v.upper()):
+        return f"Stage {v}"
+    return v
+
+
+#: Plain words for each Sequence Ontology consequence term (what the change does).
+CONSEQUENCE_WORDS: dict[str, str] = {
+    "transcript_ablation": "the whole transcript is deleted",
+    "transcript_amplification": "the whole transcript is amplified",
+    "splice_acceptor_variant": "changes the splice acceptor site (intron end)",
+    "splice_donor_variant": "changes the splice donor site (intron start)",
+    "stop_gained": "creates a premature stop codon (nonsense)",
+    "frameshift_variant": "shifts the reading frame",
+    "stop_lost": "removes the stop codon",
+    "start_lost": "removes the start codon",
+    "inframe_insertion": "inserts amino acids, in frame",
+    "inframe_deletion": "deletes amino acids, in frame",
+    "missense_variant": "changes one amino acid",
+    "protein_altering_variant": "alters the protein (other in-frame change)",
+    "splice_region_variant": "near a splice site",
+    "incomplete_terminal_codon_variant": "in the incomplete last codon",
+    "start_retained_variant": "changes the start codon, which is kept",
+    "stop_retained_variant": "changes the stop codon, which is kept",
+    "synonymous_variant": "no amino acid change",
+    "coding_sequence_variant": "in the coding sequence (effect unknown)",
+    "5_prime_UTR_variant": "in the 5′ untranslated region",
+    "3_prime_UTR_variant": "in the 3′ untranslated region",
+    "non_coding_transcript_exon_variant": "in an exon of a non-coding transcript",
+    "intron_variant": "in an intron",
+    "non_coding_transcript_variant": "in a non-coding transcript",
+    "upstream_gene_variant": "upstream of a gene",
+    "downstream_gene_variant": "downstream of a gene",
+    "intergenic_variant": "between genes",
+    "regulatory_region_variant": "in a regulatory region",
+    "feature_elongation": "lengthens the feature (e.g. the protein)",
+}
+
+
+def consequence_label(term: str) -> str:
+    """``missense_variant`` → ``missense variant (changes one amino acid)``."""
+    words = term.replace("_", " ").replace("5 prime", "5′").replace("3 prime", "3′")
+    plain = CONSEQUENCE_WORDS.get(term)
+    return f"{words} ({plain})" if plain else words
+
+
+#: Plain words for each small-variant class (``harmonise.model.VARIANT_CLASSES``).
+VARIANT_CLASS_WORDS: dict[str, str] = {
+    "SNV": "SNV: single-nucleotide variant",
+    "MNV": "MNV: several adjacent nucleotides changed",
+    "insertion": "insertion: bases added",
+    "deletion": "deletion: bases removed",
+    "indel": "indel: bases removed and others added",
+}
+
+
+def variant_class_label(value: str) -> str:
+    """``SNV`` → ``SNV: single-nucleotide variant``."""
+    return VARIANT_CLASS_WORDS.get(value, value)
 
 
 def filtering_terms(idx: LakeIndex) -> dict[str, Any]:
@@ -53,7 +139,9 @@ def filtering_terms(idx: LakeIndex) -> dict[str, Any]:
                 "fields": ["gene", "protein_change", "consequence", "variant_class", "origin"],
                 "genes": genes,
                 "consequences": sorted(CONSEQUENCES),
+                "consequence_labels": {c: consequence_label(c) for c in sorted(CONSEQUENCES)},
                 "variant_classes": sorted(VARIANT_CLASSES),
+                "variant_class_labels": {v: variant_class_label(v) for v in VARIANT_CLASSES},
                 "origins": ["somatic", "germline"],
                 "protein_change_forms": [
                     "V600E",
@@ -75,6 +163,7 @@ def filtering_terms(idx: LakeIndex) -> dict[str, Any]:
                 "type": "stage_group",
                 "fields": ["values"],
                 "terms": [str(s) for s in idx.values("stage")],
+                "labels": {str(s): stage_label(str(s)) for s in idx.values("stage")},
             },
             {
                 "type": "treatment",

@@ -21,10 +21,19 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from catalog_api import audit, crud
-from catalog_api.api.deps import ConfigDep, IdPath, LakeDep, SessionDep, get_engine
-from catalog_api.api.routes.discovery import dataset_entries
+from catalog_api.api.deps import (
+    ConfigDep,
+    IdPath,
+    LakeDep,
+    SessionDep,
+    control_for,
+    get_engine,
+    ready_engine,
+)
+from catalog_api.discovery.datasets import dataset_entries
+from catalog_api.discovery.disclosure import disclose_count
 from catalog_api.discovery.errors import DiscoveryError
-from catalog_api.discovery.service import control_for, count_query, ready_engine
+from catalog_api.discovery.service import count_query
 from catalog_api.discovery.terms import filtering_terms
 from catalog_api.governance import cohorts, exports, policy, requests
 from catalog_api.governance.engine import (
@@ -39,7 +48,12 @@ from catalog_api.models import CentreState, DecisionKind, Role, User
 from catalog_api.web import forms
 from catalog_api.web import session as web_session
 from catalog_api.web.chart import basket_svg
-from catalog_api.web.describe import CentreDatasets, describe_definition, qc_summary
+from catalog_api.web.describe import (
+    CentreDatasets,
+    describe_definition,
+    detail_items,
+    qc_summary,
+)
 from catalog_api.web.render import WebRoute, finish, render, tumour_label
 from catalog_api.web.session import (
     AdminWeb,
@@ -51,7 +65,6 @@ from catalog_api.web.session import (
 )
 from harmonise.errors import HarmoniseError
 from harmonise.lake import LakeVersion
-from harmonise.model import DATA_TABLES, TABLES
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -77,6 +90,15 @@ def _safe_next(target: str) -> str:
     if target.startswith("/web/") and not target.startswith("//") and "\\" not in target:
         return target
     return "/web/"
+
+
+def _sees_exact_counts(user: User, centre_id: str) -> bool:
+    """Exact counts of a centre's data are for admins and the centre's own reviewers and
+    stewards; everyone else sees them disclosure-controlled (issue 20: one rule for every
+    number a non-reviewer sees). The same rule as ``policy.visible_parts``."""
+    return policy.is_admin(user) or (
+        user.has_role(Role.reviewer, Role.steward) and user.governs(centre_id)
+    )
 
 
 def _kw(request: Request) -> dict[str, int]:
@@ -183,14 +205,22 @@ def _form_values(form: FormData | None) -> dict[str, list[str]]:
     return out
 
 
-def _builder_context(request: Request, form: FormData | None) -> dict[str, Any]:
+def _builder_context(
+    request: Request, form: FormData | None, values: dict[str, list[str]] | None = None
+) -> dict[str, Any]:
     eng = ready_engine(request)
-    with eng.indexer.lock:
-        terms = filtering_terms(eng.index)
+    with eng.current() as idx:
+        terms = filtering_terms(idx)
     by_type = {c["type"]: c for c in terms["criteria"]}
-    values = _form_values(form)
+    if values is None:
+        values = _form_values(form)
+    raw = (values.get("groups") or ["1"])[0]
+    groups = int(raw) if raw.isdigit() and 1 <= int(raw) <= forms.MAX_GROUPS else 1
     return {
         "terms": by_type,
+        "choices": forms.builder_choices(by_type, dataset_entries(eng)),
+        "groups": [forms.prefix(g) for g in range(groups)],
+        "max_groups": forms.MAX_GROUPS,
         "lake_version": terms["lake_version"],
         "tumours": forms.tumour_options([t["code"] for t in by_type["tumour_type"]["terms"]]),
         "primaries": forms.primary_options(),
@@ -199,28 +229,90 @@ def _builder_context(request: Request, form: FormData | None) -> dict[str, Any]:
         "fhas": lambda name, value="on": value in values.get(name, []),
         "result": None,
         "chart": "",
+        "centre_rows": [],
         "definition_json": "",
+        "definition_pretty": "",
         "definition_lines": [],
         "error": "",
         **{k: _kw(request)[k] for k in ("threshold", "rounding")},
     }
 
 
+def _regroup(form: FormData, action: str) -> dict[str, list[str]] | None:
+    """The form's values after "add a group" / "remove group n" (None for a count)."""
+    values = _form_values(form)
+    n = forms.group_count(form)
+    if action == "add_group":
+        if n >= forms.MAX_GROUPS:
+            raise Invalid(f"at most {forms.MAX_GROUPS} alternative groups of criteria")
+        values["groups"] = [str(n + 1)]
+        values[f"{forms.prefix(n)}tumour_descendants"] = ["on"]
+        return values
+    if action.startswith("remove_group_") and action[13:].isdigit():
+        gone = int(action[13:])
+        if not 1 <= gone < n:
+            raise Invalid(f"action: there is no group {gone + 1} to remove")
+        kept: dict[str, list[str]] = {}
+        for key, vals in values.items():
+            group = next((g for g in range(n - 1, 0, -1) if key.startswith(forms.prefix(g))), 0)
+            if group == gone:
+                continue
+            if group > gone:
+                key = forms.prefix(group - 1) + key[len(forms.prefix(group)) :]
+            kept[key] = vals
+        kept["groups"] = [str(n - 1)]
+        return kept
+    if action not in ("", "count"):
+        raise Invalid(f"action: {action!r} is not something the builder does")
+    return None
+
+
 def _chart_label(code: str) -> str:
     return "Other tumour types" if code == "other" else tumour_label(code)
 
 
+def _centre_rows(answer: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The per-centre table: no row when the total is suppressed (zero and one to four
+    alike), else every shown centre and an "Other centres" row (``<5`` when the answer has
+    none: fewer than the threshold holds for zero too, so its absence says nothing)."""
+    if not isinstance(answer["count"], int):
+        return []
+    rows = [(c, n) for c, n in answer["by_centre"].items() if c != "other"]
+    rows.append(("other", answer["by_centre"].get("other", answer["disclosure"]["suppressed_as"])))
+    return rows
+
+
 @router.get("/web/cohorts/new")
-def builder(request: Request, user: ResearcherWeb) -> Response:
-    """The cohort builder: criteria and purpose; no count until the form is sent."""
-    return render(request, "builder.html", _builder_context(request, None))
+def builder(
+    request: Request,
+    user: ResearcherWeb,
+    session: SessionDep,
+    cohort_id: int | None = Query(None, ge=1, le=2_147_483_647),
+) -> Response:
+    """The cohort builder: criteria and purpose; no count until the form is sent. With
+    ``cohort_id`` (one of the user's cohorts) its newest definition fills the JSON field."""
+    values = _form_values(None)
+    if cohort_id is not None:
+        cohort = crud.get_cohort(session, cohort_id=cohort_id)
+        policy.ensure_cohort_owner(user, cohort)
+        newest = max(cohort.versions, key=lambda v: v.version)
+        stored = validate_definition(newest.definition)
+        criteria = stored.model_dump(mode="json", exclude_none=True).get("criteria")
+        if criteria is not None:
+            values["criteria_json"] = [json.dumps(criteria, indent=2, sort_keys=True)]
+    return render(request, "builder.html", _builder_context(request, None, values))
 
 
 @router.post("/web/cohorts/count")
 def builder_count(
     request: Request, user: ResearcherWeb, form: CheckedForm, session: SessionDep
 ) -> Response:
-    """Count the criteria for the purpose (``count_query``: budget, disclosure, audit)."""
+    """Count the criteria for the purpose (``count_query``: budget, disclosure, audit); or,
+    for the form's "add a group" / "remove group" buttons, the form again with one group
+    more or less (no count)."""
+    regrouped = _regroup(form, forms.text(form, "action", max_length=32))
+    if regrouped is not None:
+        return render(request, "builder.html", _builder_context(request, None, regrouped))
     ctx = _builder_context(request, form)
     try:
         definition = validate_definition(forms.definition_from_form(form))
@@ -239,8 +331,15 @@ def builder_count(
     data = definition.model_dump(mode="json", exclude_none=True)
     ctx.update(
         result=answer,
-        chart=basket_svg(answer["by_tumour_type"], label=_chart_label),
+        chart=basket_svg(
+            answer["by_tumour_type"],
+            label=_chart_label,
+            total=answer["count"],
+            suppressed_as=answer["disclosure"]["suppressed_as"],
+        ),
+        centre_rows=_centre_rows(answer),
         definition_json=json.dumps(data, sort_keys=True),
+        definition_pretty=json.dumps(data, indent=2, sort_keys=True),
         definition_lines=describe_definition(data),
     )
     return render(request, "builder.html", ctx)
@@ -272,6 +371,7 @@ def save_cohort(
         lake=lake,
         engine=get_engine(request),
         config=config,
+        control=control_for(request),
     )
     session.commit()
     return _redirect(request, f"/web/cohorts/{cohort.id}", f"Cohort {cohort.name!r} saved")
@@ -304,6 +404,7 @@ def cohort_page(
             "versions": versions,
             "can_request": _allowed(policy.ensure_cohort_writer, user, cohort)
             and user.has_role(Role.researcher),
+            **_kw(request),
         },
     )
 
@@ -315,17 +416,22 @@ def cohort_page(
 def datasets_page(request: Request, user: WebUser) -> Response:
     """Each centre's datasets: metadata, assays, pipeline fingerprint, QC summary."""
     eng = ready_engine(request)
-    with eng.indexer.lock:
-        rows = {i.dataset_id: i.row for i in eng.index.datasets.values()}
+    rows = {i.dataset_id: i.row for i in eng.datasets()}
+    kw = _kw(request)
     centres: dict[str, CentreDatasets] = {}
     for entry in dataset_entries(eng):
+        cid = entry["centre_id"]
+        exact = _sees_exact_counts(user, cid)
         c = centres.setdefault(
-            entry["centre_id"],
-            CentreDatasets(entry["centre_id"], entry["centre_name"] or "", entry["country"] or ""),
+            cid,
+            CentreDatasets(cid, entry["centre_name"] or "", entry["country"] or "", exact=exact),
         )
-        c.datasets.append({**entry, "qc": qc_summary(rows.get(entry["dataset_id"], {}))})
+        show = (lambda n: n) if exact else (lambda n: disclose_count(n, **kw))
+        c.datasets.append({**entry, "qc": qc_summary(rows.get(entry["dataset_id"], {}), show)})
     return render(
-        request, "datasets.html", {"centres": sorted(centres.values(), key=lambda c: c.centre_id)}
+        request,
+        "datasets.html",
+        {"centres": sorted(centres.values(), key=lambda c: c.centre_id), **kw},
     )
 
 
@@ -336,17 +442,11 @@ def _request_form_context(
     session: SessionDep, user: User, values: dict[str, list[str]], error: str = ""
 ) -> dict[str, Any]:
     mine = crud.list_cohorts(session, owner=user, limit=500)
-    fields = [f"{t}.{c}" for t in DATA_TABLES for c in TABLES[t].column_names]
     return {
         "cohorts": [cohorts.cohort_public(c) for c in mine],
         "primaries": forms.primary_options(),
         "flags": forms.PURPOSE_FLAGS,
-        # every file holds dataset, centre and patient ids anyway; submission ids are internal
-        "all_fields": [
-            f
-            for f in fields
-            if not f.endswith((".centre_id", ".patient_id", ".dataset_id", ".submission_id"))
-        ],
+        "field_groups": forms.field_groups(values.get("fields", [])),
         "fv": lambda name: (values.get(name) or [""])[0],
         "fhas": lambda name, value="on": value in values.get(name, []),
         "error": error,
@@ -403,7 +503,13 @@ def create_request(
     try:
         req = requests.create(session, user=user, body=body)
         requests.submit(
-            session, user=user, req=req, lake=lake, engine=get_engine(request), config=config
+            session,
+            user=user,
+            req=req,
+            lake=lake,
+            engine=get_engine(request),
+            config=config,
+            control=control_for(request),
         )
     except ApiError as exc:
         session.rollback()
@@ -593,6 +699,7 @@ def part_page(
         request,
         "part.html",
         {
+            **_kw(request),
             "req": pub,
             "part": part_pub,
             "round": part.round,
@@ -647,6 +754,13 @@ def decide(
 # -- audit -------------------------------------------------------------------------------------
 
 
+def _coded_label(value: str) -> str:
+    """A DUO term with its label; other values as they are."""
+    if value.startswith("DUO:"):
+        return f"{value} ({forms.duo_label(value)})"
+    return value
+
+
 def _entries(session: SessionDep, stmt: Any) -> list[dict[str, Any]]:
     return [
         {
@@ -656,6 +770,7 @@ def _entries(session: SessionDep, stmt: Any) -> list[dict[str, Any]]:
             "action": e.action,
             "subject": e.subject,
             "details": requests.trail_details(e.details_json),
+            "items": detail_items(requests.trail_details(e.details_json), _coded_label),
             "digest": e.digest,
         }
         for e in session.execute(stmt).scalars()

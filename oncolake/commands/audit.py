@@ -1,4 +1,5 @@
-"""``oncolake audit``: verify the hash-chained audit log, show its tail."""
+"""``oncolake audit``: verify the keyed, hash-chained audit log and its anchors; anchor the
+head; show the tail."""
 
 from __future__ import annotations
 
@@ -15,16 +16,38 @@ console = Console(highlight=False)
 
 
 @app.command("verify")
-def verify() -> None:
-    """Re-walk the chain; exit 1 and name every edited or deleted entry if it is broken."""
+def verify(
+    anchor: bool = typer.Option(
+        True, help="When intact, anchor the verified head outside the database."
+    ),
+) -> None:
+    """Re-walk the chain and check every anchor; exit 1 naming every edited, deleted or
+    re-chained entry and every altered anchor if it is broken."""
     with user_errors(), session_scope(sessions()) as session:
         report = audit.verify(session)
+        written = audit.write_anchor(session) if report.ok and anchor else None
     if report.ok:
-        console.print(f"audit log intact: {report.entries} entries")
+        keyed = (
+            f"keyed after entry {report.keyed_from}" if report.keyed_from else "keyed throughout"
+        )
+        console.print(
+            f"audit log intact: {report.entries} entries ({keyed}); {report.anchors} anchor(s) "
+            f"checked, anchored up to entry {report.anchored_seq}"
+            + (f"; anchored entry {report.entries} in {written}" if written else "")
+        )
         return
     for p in report.problems:
         err_console.print(f"[bold red]tampered:[/] {p}", markup=True)
     raise typer.Exit(1)
+
+
+@app.command("anchor")
+def anchor() -> None:
+    """Anchor the current chain head outside the database (run it from cron, for example;
+    the server also anchors every minute while it runs)."""
+    with user_errors(), session_scope(sessions()) as session:
+        written = audit.write_anchor(session)
+    console.print(f"anchored: {written}" if written else "the head is anchored already")
 
 
 @app.command("tail")

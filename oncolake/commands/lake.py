@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import textwrap
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -37,6 +38,26 @@ def init() -> None:
     else:
         console.print(f"all {len(TABLES)} tables exist in {NAMESPACE}")
     console.print(f"warehouse: {where}")
+
+
+@app.command("rederive-journeys")
+def rederive_journeys(
+    rules: Path = typer.Option(
+        None, help="A journey rules file (JSON); default harmonise/data/journey_rules.json."
+    ),
+) -> None:
+    """Re-derive regimens and lines of therapy of every dataset by the rules (one commit
+    per dataset; datasets already derived by these rules are left alone)."""
+    from harmonise.journeys import default_rules, load_rules
+    from harmonise.journeys_rederive import rederive
+
+    with user_errors():
+        lake = open_lake()
+        report = rederive(lake, load_rules(rules) if rules else default_rules(), console.print)
+    console.print(
+        f"rules {report.rules_version}: {len(report.changed)} dataset(s) re-derived, "
+        f"{len(report.unchanged)} already up to date"
+    )
 
 
 @app.command("tables")

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from catalog_api import crud
+from catalog_api import audit, crud
 from catalog_api.auth.schemas import UserCreate, UserUpdate
 from catalog_api.db import make_engine, make_sessionmaker, session_scope, upgrade
 from oncolake.api_config import api_config
@@ -24,8 +24,10 @@ CENTRES_HELP = "Centre a reviewer/steward acts for (repeat); '*' for the whole n
 
 def sessions():  # type: ignore[no-untyped-def]
     """A migrated database's session factory (for the commands)."""
-    engine = make_engine(api_config().database_url)
+    config = api_config()
+    engine = make_engine(config.database_url)
     upgrade(engine)
+    audit.configure(engine, key=config.audit_key, anchors=config.home / audit.ANCHOR_DIR)
     return make_sessionmaker(engine)
 
 

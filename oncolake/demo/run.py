@@ -96,6 +96,8 @@ def centre1_config(workdir: Path) -> Path:
         f"reference:\n  fasta: {DATA / 'reference' / 'genome.fa.gz'}\n"
         f"  gff3: {TEST_GFF3}\n  build: GRCh37\n"
         f"regions: {regions}\nthreads: 2\nmemory_mb: 2000\n"
+        "# The Sarek tiny tumour and normal are two people (workflow identity check).\n"
+        "allow_identity_mismatch: true\n"
     )
     return config
 
@@ -238,7 +240,7 @@ def _synthetic_exports(
 
 def demo_users(settings: Settings, centres: list[str], say: Say) -> tuple[Path, dict[str, Any]]:
     """Create the demo users and tokens (reused when the file and tokens are still valid)."""
-    from catalog_api import crud
+    from catalog_api import audit, crud
     from catalog_api.auth import tokens
     from catalog_api.auth.schemas import UserCreate
     from catalog_api.db import make_engine, make_sessionmaker, session_scope, upgrade
@@ -256,8 +258,10 @@ def demo_users(settings: Settings, centres: list[str], say: Say) -> tuple[Path, 
     }
     for c in centres:
         wanted[f"reviewer-{c.lower()}"] = (["reviewer"], [c])
-    engine = make_engine(api_config(settings).database_url)
+    config = api_config(settings)
+    engine = make_engine(config.database_url)
     upgrade(engine)
+    audit.configure(engine, key=config.audit_key, anchors=config.home / audit.ANCHOR_DIR)
     factory = make_sessionmaker(engine)
     users: dict[str, Any] = {}
     with session_scope(factory) as session:

@@ -113,7 +113,9 @@ def _empty_postgres(url: str) -> None:
     names = ", ".join(t.name for t in Base.metadata.sorted_tables if t.name != "audit_head")
     with engine.begin() as conn:
         conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        conn.execute(sa.text(f"UPDATE audit_head SET seq = 0, digest = '{'0' * 64}'"))
+        conn.execute(
+            sa.text(f"UPDATE audit_head SET seq = 0, keyed_from = 0, digest = '{'0' * 64}'")
+        )
         # a tampering test may have dropped the append-only trigger: put it back
         conn.execute(sa.text("DROP TRIGGER IF EXISTS audit_entries_no_change ON audit_entries"))
         conn.execute(sa.text(PG_AUDIT_TRIGGER))

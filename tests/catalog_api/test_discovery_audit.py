@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from catalog_api import audit
-from catalog_api.discovery.service import audit_writer_for
+from catalog_api.api.deps import audit_writer_for
 from catalog_api.models import AuditEntry
 from harmonise.lake import Lake
 from tests.catalog_api.conftest import BACKENDS, ApiUserFactory

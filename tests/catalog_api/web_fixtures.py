@@ -36,6 +36,62 @@ UNLABELLED_JS = """() => Array.from(document.querySelectorAll(
     && !el.getAttribute('aria-labelledby')).map(el => el.name || el.id)"""
 
 
+#: Every text of every chart inside the SVG's viewBox, and each label left of its bar (or of
+#: its suppressed value): the boxes the browser lays out with its real fonts.
+CHART_OVERFLOW_JS = """() => {
+  const out = [];
+  for (const svg of document.querySelectorAll('svg.chart')) {
+    const vb = svg.viewBox.baseVal;
+    for (const t of svg.querySelectorAll('text')) {
+      const b = t.getBBox();
+      if (b.x < vb.x - 0.5 || b.y < vb.y - 0.5 || b.x + b.width > vb.x + vb.width + 0.5
+          || b.y + b.height > vb.y + vb.height + 0.5)
+        out.push(`${t.textContent} outside the chart: x=${b.x} w=${b.width} of ${vb.width}`);
+    }
+    for (const g of svg.querySelectorAll('g.bar-row')) {
+      const label = g.querySelector('text.chart-label').getBBox();
+      const r = g.querySelector('rect');
+      const right = r ? r.x.baseVal.value : g.querySelector('text.chart-suppressed').getBBox().x;
+      if (label.x + label.width > right + 0.5)
+        out.push(`${g.dataset.category}: label runs into its bar (${label.x + label.width})`);
+    }
+  }
+  return out;
+}"""
+
+
+#: Text boxes whose content is wider than the box (cut off or spilling over), and a page
+#: wider than the window. ``overflow-x: auto`` boxes (scrollable on purpose) are skipped.
+TEXT_OVERFLOW_JS = """() => {
+  const out = [];
+  if (document.documentElement.scrollWidth > window.innerWidth + 1)
+    out.push(`page ${document.documentElement.scrollWidth} px wide, window ${window.innerWidth}`);
+  const sel = 'main td, main th, main dd, main dt, main label, main p, main li, main h1, main h2,'
+    + ' main h3, main summary, main button, main code, main legend, main option';
+  for (const el of document.querySelectorAll(sel)) {
+    if (!el.getClientRects().length) continue;
+    const scroller = el.closest('.chart-box, pre, .sr-only');
+    if (scroller) continue;
+    if (el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).display !== 'inline')
+      out.push(`${el.tagName.toLowerCase()} "${el.textContent.trim().slice(0, 40)}":`
+               + ` ${el.scrollWidth} > ${el.clientWidth}`);
+  }
+  return out;
+}"""
+
+
+def assert_text_fits(page: Any) -> None:
+    """No text of the page overflows its box, and the page is no wider than the window."""
+    problems = page.evaluate(TEXT_OVERFLOW_JS)
+    assert problems == [], f"{page.url}: {problems[:10]}"
+
+
+def assert_chart_fits(page: Any) -> None:
+    """No chart text is clipped by its SVG or runs into a bar (measured in the browser)."""
+    problems = page.evaluate(CHART_OVERFLOW_JS)
+    assert problems == [], f"{page.url}: {problems}"
+
+
 def launch_chromium() -> Iterator[Any]:
     """Headless Chromium (the ``chromium`` fixture of conftest); skips when
     /usr/bin/chromium is absent."""

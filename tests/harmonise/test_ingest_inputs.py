@@ -294,12 +294,13 @@ def test_record_refused_mid_stream_leaves_no_files_and_no_snapshot(
     import gzip
 
     import harmonise.lake.writer
-    import harmonise.vcf
+    import harmonise.vcf.many
+    import harmonise.vcf.text
 
     monkeypatch.setattr(harmonise.lake.writer, "WRITE_CHUNK_ROWS", 500)  # files written early
-    monkeypatch.setattr(harmonise.vcf, "MANY_FILE_BYTES", 0)  # streamed, not grouped
-    monkeypatch.setattr(harmonise.vcf, "TEXT_BLOCK_BYTES", 16 << 10)  # many text batches
-    monkeypatch.setattr(harmonise.vcf, "NORMALISE_ROWS", 200)
+    monkeypatch.setattr(harmonise.vcf.many, "MANY_FILE_BYTES", 0)  # streamed, not grouped
+    monkeypatch.setattr(harmonise.vcf.text, "TEXT_BLOCK_BYTES", 16 << 10)  # many text batches
+    monkeypatch.setattr(harmonise.vcf.text, "NORMALISE_ROWS", 200)
     text = gzip.decompress(ingest_tn_vcf.read_bytes()).decode()
     header = [ln for ln in text.splitlines() if ln.startswith("#")]
     good = [

@@ -15,7 +15,11 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-import harmonise.vcf as vcf
+import harmonise.vcf.arrow as vcf_arrow
+import harmonise.vcf.header as vcf_header
+import harmonise.vcf.samples as vcf_samples
+import harmonise.vcf.source as vcf_source
+import harmonise.vcf.text as vcf_text
 from harmonise.errors import HarmoniseError, VcfFormatError
 from harmonise.vcf import ReadStats, SampleRoles, VcfSource, read_many, read_variants
 from tests.harmonise.test_ingest_inputs import CORPUS, CORPUS_FILES
@@ -136,8 +140,8 @@ def test_text_engine_hands_over_to_htslib_mid_file(
 ) -> None:
     """Small batches; a genotype the text engine leaves to htslib in a later batch: the
     rows already read are kept, htslib reads the rest, the result is pysam's."""
-    monkeypatch.setattr(vcf, "TEXT_BLOCK_BYTES", 256)
-    monkeypatch.setattr(vcf, "NORMALISE_ROWS", 3)
+    monkeypatch.setattr(vcf_text, "TEXT_BLOCK_BYTES", 256)
+    monkeypatch.setattr(vcf_text, "NORMALISE_ROWS", 3)
     body = "".join(_rec(100 + i) for i in range(300)) + _rec(500, gt="0/1|1")
     body += "".join(_rec(600 + i) for i in range(50))
     p = tmp_path / "mixed.vcf"
@@ -153,8 +157,8 @@ def test_text_engine_hands_over_to_htslib_mid_file(
 def test_text_engine_streams_in_batches_like_pysam(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(vcf, "TEXT_BLOCK_BYTES", 512)
-    monkeypatch.setattr(vcf, "NORMALISE_ROWS", 7)
+    monkeypatch.setattr(vcf_text, "TEXT_BLOCK_BYTES", 512)
+    monkeypatch.setattr(vcf_text, "NORMALISE_ROWS", 7)
     p = tmp_path / "long.vcf"
     bcsq = "BCSQ=missense|BRAF|ENST00000288602|protein_coding|-|600V>600E|{}C>T"
     p.write_text(HEADER + "".join(_rec(100 + i, info=bcsq.format(100 + i)) for i in range(400)))
@@ -170,12 +174,12 @@ def test_header_parser_agrees_with_htslib_over_the_corpus() -> None:
     wherever it accepts one, and leaves to htslib every header htslib refuses."""
     parsed = 0
     for p in CORPUS_FILES:
-        is_bcf, lines, text = vcf._sniff(str(p))
+        is_bcf, lines, text = vcf_source._sniff(str(p))
         try:
-            ref: Any = vcf._read_header_htslib(str(p), is_bcf, lines)
+            ref: Any = vcf_header._read_header_htslib(str(p), is_bcf, lines)
         except HarmoniseError as exc:
             ref = exc
-        got = None if is_bcf else vcf._parse_header_text(str(p), text, lines)
+        got = None if is_bcf else vcf_header._parse_header_text(str(p), text, lines)
         if got is None:
             continue
         assert got == ref, p
@@ -290,17 +294,17 @@ def test_field_split_by_csv_gives_what_the_split_and_gather_gives(
     p.write_text(HEADER + "".join(lines))
     fast = _read(p, "text")
     calls: list[int] = []
-    real = vcf._split_fields
+    real = vcf_arrow._split_fields
 
     def counted(*a: Any, **k: Any) -> Any:
         got = real(*a, **k)
         calls.append(got is not None)
         return got
 
-    monkeypatch.setattr(vcf, "_split_fields", counted)
+    monkeypatch.setattr(vcf_arrow, "_split_fields", counted)
     assert _read(p, "text") == fast
     assert any(calls), "the CSV split was taken"
-    monkeypatch.setattr(vcf, "_split_fields", lambda *_a, **_k: None)
+    monkeypatch.setattr(vcf_arrow, "_split_fields", lambda *_a, **_k: None)
     slow = _read(p, "text")
     assert fast[0] == slow[0] == "ok"
     assert _same(fast[1], slow[1]) and fast[2] == slow[2]
@@ -321,17 +325,17 @@ def test_typed_sample_parse_gives_the_rows_of_the_string_split(
     p = tmp_path / "typed.vcf"
     p.write_text(HEADER + "".join(lines))
     taken: list[bool] = []
-    real = vcf._typed_sample
+    real = vcf_samples._typed_sample
 
     def counted(col: Any) -> Any:
         got = real(col)
         taken.append(got is not None)
         return got
 
-    monkeypatch.setattr(vcf, "_typed_sample", counted)
+    monkeypatch.setattr(vcf_samples, "_typed_sample", counted)
     fast = _read(p, "text")
     assert taken and all(taken), "every sample column was parsed as integers"
-    monkeypatch.setattr(vcf, "_typed_sample", lambda _col: None)
+    monkeypatch.setattr(vcf_samples, "_typed_sample", lambda _col: None)
     slow = _read(p, "text")
     assert fast[0] == slow[0] == "ok"
     assert _same(fast[1], slow[1]) and fast[2] == slow[2]
@@ -355,7 +359,7 @@ def test_typed_sample_parse_declines_what_is_not_plain_integers(
     p = tmp_path / "odd.vcf"
     p.write_text(HEADER + _rec(100) + odd)
     col = pa.array(["0/1:30:20,10", sample])
-    assert vcf._typed_sample(col) is None
+    assert vcf_samples._typed_sample(col) is None
     auto, ref = _read(p, "auto"), _read(p, "pysam")
     assert auto[0] == ref[0]
     if ref[0] == "ok":

@@ -18,16 +18,17 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from catalog_api.api.deps import ResearcherUser, SessionDep
-from catalog_api.api.routes.discovery import dataset_entries
-from catalog_api.discovery import beacon as bn
-from catalog_api.discovery.errors import DiscoveryError
-from catalog_api.discovery.service import (
-    AuditWriter,
+from catalog_api.api.deps import (
+    ResearcherUser,
+    SessionDep,
     audit_writer_for,
     control_for,
     ready_engine,
 )
+from catalog_api.discovery import beacon as bn
+from catalog_api.discovery.audit_writer import AuditWriter
+from catalog_api.discovery.datasets import dataset_entries
+from catalog_api.discovery.errors import DiscoveryError
 from consent.tags import canonical_json
 
 router = APIRouter(prefix="/api/beacon/v2", tags=["beacon"])
@@ -80,8 +81,8 @@ def filtering_terms(request: Request) -> JSONResponse:
         eng = ready_engine(request)
     except DiscoveryError as exc:
         return _error(exc)
-    with eng.indexer.lock:
-        body = bn.filtering_terms(eng.index)
+    with eng.current() as idx:
+        body = bn.filtering_terms(idx)
     return JSONResponse({"meta": bn.info_meta("filteringTerm"), "response": body})
 
 
@@ -105,8 +106,7 @@ def cohorts(request: Request) -> JSONResponse:
     except DiscoveryError as exc:
         return _error(exc)
     ctl = control_for(request)
-    with eng.indexer.lock:
-        idx = eng.index
+    with eng.current() as idx:
         sizes = {c: ctl.cell(len(idx.feature("centre", c) & idx.live)) for c in idx.centres}
         items = bn.cohort_items(idx, sizes)
     return JSONResponse(bn.collections_response("cohort", items))
@@ -140,7 +140,7 @@ def _count(
         }
         digest = hashlib.sha256(canonical_json(query)).hexdigest()
         result = eng.count(definition, purpose)
-        ctl.check(user.username, digest, result.permitted, result.version_id)
+        ctl.check_result(user.username, digest, result, shown=("count", "excluded"))
     except DiscoveryError as exc:
         fut = audit_writer_for(request.app).submit(
             actor=user.username,

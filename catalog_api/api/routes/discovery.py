@@ -3,24 +3,26 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from catalog_api.api.deps import CurrentUser, ResearcherUser, SessionDep
-from catalog_api.discovery.definition import CohortDefinition
-from catalog_api.discovery.service import (
-    DiscoveryRoute,
-    PendingCount,
-    audit_writer_for,
-    control_for,
-    engine_for,
+from catalog_api.api.deps import (
+    AuditWriterDep,
+    ControlDep,
+    CurrentUser,
+    ReadyEngineDep,
+    ResearcherUser,
+    SessionDep,
+    discovery_engine,
     ready_engine,
-    start_count_query,
 )
+from catalog_api.api.errors import DiscoveryRoute
+from catalog_api.discovery.datasets import DatasetPublic, dataset_entries
+from catalog_api.discovery.definition import CohortDefinition
+from catalog_api.discovery.service import PendingCount, start_count_query
 from catalog_api.discovery.terms import filtering_terms
 from consent.purpose import ResearchPurpose
 
@@ -83,7 +85,12 @@ class CountResponse(BaseModel):
     },
 )
 async def count(
-    body: CountRequest, request: Request, user: ResearcherUser, session: SessionDep
+    body: CountRequest,
+    request: Request,
+    user: ResearcherUser,
+    session: SessionDep,
+    control: ControlDep,
+    audit_writer: AuditWriterDep,
 ) -> Response:
     """Counts: total, basket view by tumour type, by centre, the coverage denominator and how
     many were excluded by consent; every count disclosure-controlled; the query is audited
@@ -94,16 +101,16 @@ async def count(
             session,
             user=user,
             engine=ready_engine(request),
-            control=control_for(request),
+            control=control,
             definition=body.definition,
             purpose=body.purpose,
-            audit_writer=audit_writer_for(request.app),
+            audit_writer=audit_writer,
         )
         # give the connection back while waiting: the audit writer needs one from the pool
         session.close()
         return pending
 
-    if engine_for(request.app.state.lake).indexer.index.version is None:
+    if not discovery_engine(request).ready:
         pending = await run_in_threadpool(start)  # the first index build: wait off the loop
     else:
         # the index is ready: the count is a millisecond or two of GIL-bound work, cheaper
@@ -117,62 +124,10 @@ async def count(
     name="filtering_terms",
     summary="What can be asked: criterion types, fields, codes and labels",
 )
-def get_filtering_terms(request: Request, _user: CurrentUser) -> JSONResponse:
+def get_filtering_terms(_user: CurrentUser, engine: ReadyEngineDep) -> JSONResponse:
     """Every criterion type with its fields and the codes present in the lake (no counts)."""
-    eng = ready_engine(request)
-    with eng.indexer.lock:
-        return JSONResponse(filtering_terms(eng.index))
-
-
-class DatasetPublic(BaseModel):
-    """Catalogue entry of a dataset: metadata only, no patient data."""
-
-    dataset_id: str
-    centre_id: str
-    centre_name: str | None
-    country: str | None
-    title: str | None
-    data_types: list[str]
-    genome_build: str | None
-    assays: list[str]
-    pipeline_id: str | None
-    pipeline_version: str | None
-    pipeline_fingerprint: str | None
-    harmonised: bool | None
-    duo_codes: list[str]
-    consent_form_version: str | None
-    embargo_until: str | None
-    committed_at: str
-
-
-def dataset_entries(eng: Any) -> list[dict[str, Any]]:
-    """The visible datasets as :class:`DatasetPublic` dicts, sorted by id."""
-    with eng.indexer.lock:
-        infos = list(eng.index.datasets.values())
-    out = []
-    for info in infos:
-        r = info.row
-        out.append(
-            DatasetPublic(
-                dataset_id=info.dataset_id,
-                centre_id=info.centre_id,
-                centre_name=r.get("centre_name"),
-                country=r.get("country"),
-                title=r.get("title"),
-                data_types=list(r.get("data_types") or []),
-                genome_build=r.get("genome_build"),
-                assays=list(r.get("assays") or []),
-                pipeline_id=r.get("pipeline_id"),
-                pipeline_version=r.get("pipeline_version"),
-                pipeline_fingerprint=r.get("pipeline_fingerprint"),
-                harmonised=r.get("harmonised"),
-                duo_codes=list(r.get("duo_codes") or []),
-                consent_form_version=r.get("consent_form_version"),
-                embargo_until=r.get("embargo_until"),
-                committed_at=str(r.get("committed_at")),
-            ).model_dump(mode="json")
-        )
-    return sorted(out, key=lambda d: d["dataset_id"])
+    with engine.current() as idx:
+        return JSONResponse(filtering_terms(idx))
 
 
 @router.get(
@@ -181,6 +136,6 @@ def dataset_entries(eng: Any) -> list[dict[str, Any]]:
     response_model=list[DatasetPublic],
     summary="The catalogue of datasets (metadata only)",
 )
-def get_datasets(request: Request, _user: CurrentUser) -> JSONResponse:
+def get_datasets(_user: CurrentUser, engine: ReadyEngineDep) -> JSONResponse:
     """Every visible dataset: centre, data types, assays, pipeline fingerprint, dates, DUO."""
-    return JSONResponse(json.loads(json.dumps(dataset_entries(ready_engine(request)))))
+    return JSONResponse(json.loads(json.dumps(dataset_entries(engine))))

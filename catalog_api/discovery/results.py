@@ -1,0 +1,52 @@
+"""What the engine answers: exact counts of one query, before disclosure control.
+
+Never shown to a user as they are: :func:`catalog_api.discovery.disclosure.disclose` turns
+a :class:`CountResult` into the answer a user sees.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+from pyroaring import BitMap
+
+if TYPE_CHECKING:
+    from catalog_api.discovery.index import LakeIndex
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Exact patients per category: ``counts[i]`` in ``names[i]`` (zero for the categories
+    without any); ``rank[i]`` is the position of ``names[i]`` in name order."""
+
+    names: np.ndarray  # of str (dtype object)
+    rank: np.ndarray
+    counts: np.ndarray
+
+
+@dataclass(frozen=True)
+class CountResult:
+    """Exact counts of one query (before disclosure control), and the patient sets (slots
+    of ``index``) behind each number, for the differencing check."""
+
+    version_id: str
+    matched: int  # patients matching the definition, any consent
+    permitted: BitMap  # of those, patients whose consent permits the purpose
+    excluded: int  # matched - permitted
+    by_tumour_type: Tally
+    by_centre: Tally
+    denominator: int | None  # permitted patients whose assay covered the asked genes
+    genes: tuple[str, ...] = ()
+    definition: str = ""  # the definition's digest
+    index: LakeIndex | None = field(default=None, repr=False, compare=False)
+    #: the patients of ``excluded``: matching, but their consent does not permit the purpose
+    excluded_set: BitMap = field(default_factory=BitMap, repr=False, compare=False)
+    #: the patients of ``denominator`` (only when a variant is asked)
+    covered: BitMap | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def total(self) -> int:
+        """Patients counted: matching and consent-permitted."""
+        return len(self.permitted)
