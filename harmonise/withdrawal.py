@@ -143,7 +143,7 @@ def _rewrite_snapshot(
     tdef = TABLES[name]
     old, new, changed = [], [], 0
     for task in tbl.scan(row_filter=row_filter, snapshot_id=snapshot_id).plan_files():
-        data = lake._read_verified(tbl, task.file.file_path)
+        data = lake.read_file(tbl, task.file.file_path)
         kept, hits = transform(data)
         if not hits:
             continue

@@ -36,8 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyroaring import BitMap
 
-from harmonise.lake import OPERATION_PROP, Lake, LakeVersion
-from harmonise.model import DATA_TABLES
+from harmonise.lake import Lake, LakeVersion
 
 log = logging.getLogger(__name__)
 
@@ -498,7 +497,7 @@ class Indexer:
             if old.version is not None and version.id == old.version.id:
                 self._token = token
                 return False
-            if old.version is None or not self._only_appends(old.version, version):
+            if old.version is None or not self.lake.only_appends(old.version, version):
                 new = self.build(version)
                 with self.lock:
                     self.index = new
@@ -508,26 +507,6 @@ class Indexer:
             self.last_refresh_seconds = time.perf_counter() - t0
             log.info("discovery index at %s in %.2fs", version.id, self.last_refresh_seconds)
             return True
-
-    def _only_appends(self, old: LakeVersion, new: LakeVersion) -> bool:
-        """True if every data table changed between the versions only by appends."""
-        for name in DATA_TABLES:
-            a, b = old.snapshots.get(name), new.snapshots.get(name)
-            if a == b:
-                continue
-            tbl = self.lake.table(name)
-            sid = b
-            while sid is not None and sid != a:
-                snap = tbl.metadata.snapshot_by_id(sid)
-                if snap is None:
-                    return False
-                props = snap.summary.additional_properties if snap.summary else {}
-                if props.get(OPERATION_PROP) != "append":
-                    return False
-                sid = snap.parent_snapshot_id
-            if sid != a:
-                return False
-        return True
 
     def _infos(self, version: LakeVersion) -> dict[str, DatasetInfo]:
         rows = self.lake.visible_submissions(version).to_pylist()
