@@ -1,7 +1,8 @@
 """keyed audit chain: the boundary below which entries keep their plain SHA-256 digests
 
 Revision ID: 0003
-Revises: 0002
+Revises: 0003_disclosure (written beside it from 0002; chained after it so that the
+migrations have one head)
 Create Date: 2026-12-03 19:00:00
 
 Entries written before this revision were chained with plain SHA-256 (anyone could
@@ -17,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
-down_revision = "0002"
+down_revision = "0003_disclosure"
 branch_labels = None
 depends_on = None
 
