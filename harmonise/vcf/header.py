@@ -4,7 +4,7 @@ A text VCF header in the plain shape pipelines write is parsed here, in Python, 
 decompressed header text by a strict grammar (opening a file with htslib costs far more
 than this parse, which matters for a bundle of thousands of small files). Anything else
 (BCF, VCF 4.4+, a line outside the grammar, a duplicate ID, a Flag with Number≠0, …) is
-read by htslib through cyvcf2, which also refuses what is bad. The ``##contig`` and
+read by htslib through pysam, which also refuses what is bad. The ``##contig`` and
 ``##reference`` lines, which htslib's header records do not carry whole, are read by the
 same grammar in both cases. Both give equal headers over the corpus
 (tests/harmonise/test_ingest_perf_paths.py).
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from harmonise.errors import VcfFormatError
-from harmonise.vcf.source import _sniff
+from harmonise.vcf.source import _check_bgzf_eof, _sniff
 
 ANNOTATION_FIELDS = ("BCSQ", "CSQ", "ANN")
 ANN_FIELDS = [
@@ -64,6 +64,7 @@ def read_header(path: str | Path) -> VcfHeader:
     spath = str(path)
     p = Path(spath)
     if p.exists() and p.stat().st_size > 0:
+        _check_bgzf_eof(spath)
         is_bcf, lines, text = _sniff(spath)
         if not is_bcf:
             fast = _parse_header_text(spath, text, lines)
@@ -246,19 +247,20 @@ _parse_meta_cached = functools.lru_cache(maxsize=64)(_parse_meta)
 # -- htslib ---------------------------------------------------------------------------------
 
 
-def _open_cyvcf2(path: str, samples: Sequence[str] | None = None) -> Any:
-    from cyvcf2 import VCF
+def _open_htslib(path: str) -> Any:
+    """``path`` opened by htslib through pysam, its messages silenced (the refusal says
+    what was wrong in one line)."""
+    import pysam
 
     p = Path(path)
     if not p.exists():
         raise VcfFormatError(f"{path}: no such file")
     if p.stat().st_size == 0:
         raise VcfFormatError(f"{path}: the file is empty (0 bytes); a VCF starts with a header")
+    pysam.set_verbosity(0)
     try:
-        if samples is not None:
-            return VCF(path, strict_gt=False, samples=list(samples), lazy=True)
-        return VCF(path, strict_gt=False, lazy=True)
-    except Exception as exc:  # cyvcf2 raises bare Exception/OSError on bad headers
+        return pysam.VariantFile(path)
+    except (OSError, ValueError) as exc:
         raise VcfFormatError(
             f"{path}, header: not a valid VCF/BCF header ({exc}); check the ##fileformat "
             "line, the ##INFO/##FORMAT meta lines and the #CHROM line (tab-separated)"
@@ -266,29 +268,28 @@ def _open_cyvcf2(path: str, samples: Sequence[str] | None = None) -> Any:
 
 
 def _read_header_htslib(spath: str, is_bcf: bool, header_lines: int) -> VcfHeader:
-    vcf = _open_cyvcf2(spath)
+    vcf = _open_htslib(spath)
     try:
-        raw = vcf.raw_header
         infos: dict[str, tuple[str, str]] = {}
         formats: dict[str, tuple[str, str]] = {}
         contigs: dict[str, int | None] = {}
         descriptions: dict[str, str] = {}
-        for h in vcf.header_iter():
-            info = h.info()
-            kind = info.get("HeaderType")
-            if kind == "INFO":
-                infos[info["ID"]] = (info.get("Number", "."), info.get("Type", "String"))
+        for h in vcf.header.records:
+            if h.type not in ("INFO", "FORMAT", "CONTIG"):
+                continue
+            info = dict(h.items())
+            if h.type == "CONTIG":
+                contigs[info["ID"]] = None
+                continue
+            table = infos if h.type == "INFO" else formats
+            table[info["ID"]] = (info.get("Number", "."), info.get("Type", "String"))
+            if h.type == "INFO":
                 descriptions[info["ID"]] = info.get("Description", "")
-            elif kind == "FORMAT":
-                formats[info["ID"]] = (info.get("Number", "."), info.get("Type", "String"))
-            elif kind == "CONTIG":
-                length = info.get("length")
-                contigs[info["ID"]] = int(length) if length and length.isdigit() else None
-        # htslib's header records carry the contig ID only: the length and the assembly
-        # come from the header text, read as the grammar reads them
+        # the length and the assembly of a contig, and ##reference, from the header text
+        # (as htslib writes it), read as the grammar reads them
         references: list[str] = []
         contig_assemblies: list[str | None] = []
-        for line in raw.splitlines():
+        for line in str(vcf.header).splitlines():
             if line.startswith("##reference="):
                 references.append(line.split("=", 1)[1])
             elif line.startswith("##contig=<"):
@@ -297,7 +298,7 @@ def _read_header_htslib(spath: str, is_bcf: bool, header_lines: int) -> VcfHeade
                     contigs[pairs["ID"]] = int(pairs["length"])
                 contig_assemblies.append(pairs.get("assembly"))
         return _make_header(
-            spath, vcf.samples, contigs, infos, formats, descriptions,
+            spath, list(vcf.header.samples), contigs, infos, formats, descriptions,
             _assembly(references, contig_assemblies), header_lines, is_bcf,
         )  # fmt: skip
     finally:

@@ -24,6 +24,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from isal import igzip
 
 from harmonise.errors import ReferenceMismatchError, VcfError, VcfFormatError
 from harmonise.vcf.header import VcfHeader
@@ -35,7 +36,7 @@ from harmonise.vcf.records import (
     _where,
     ad_from_text,
 )
-from harmonise.vcf.source import _check_bgzf_eof
+from harmonise.vcf.source import _check_bgzf_eof, _is_gzip
 
 #: Files up to this size (bytes on disk) are read in-process (pysam); larger ones by
 #: ``bcftools query`` streamed into Arrow.
@@ -56,6 +57,46 @@ def _to_contract(t: pa.Table) -> pa.Table:
     """Raw rows with AD as text → :data:`RAW_SCHEMA`."""
     arrays = [ad_from_text(t[f.name]) if f.name in _AD_COLUMNS else t[f.name] for f in RAW_SCHEMA]
     return pa.Table.from_arrays(arrays, schema=RAW_SCHEMA)
+
+
+def _line_problem(line: bytes) -> str | None:
+    """What is wrong with a record line that htslib cannot parse, where it is one of the
+    things htslib reports as a truncated file: too few columns, or a POS that is not a
+    position."""
+    cols = line.rstrip(b"\r\n").split(b"\t")
+    if len(cols) < 8:
+        return (
+            f"{len(cols)} tab-separated column{'s' if len(cols) != 1 else ''}; a VCF record "
+            "has at least 8 (CHROM POS ID REF ALT QUAL FILTER INFO)"
+        )
+    pos = cols[1].decode(errors="replace")
+    if not pos.isascii() or not pos.isdigit() or not 1 <= int(pos) < 1 << 63:
+        shown = pos if len(pos) <= 40 else pos[:40] + "…"
+        return f"field POS: {shown!r}: POS is a 1-based position, a whole number from 1"
+    return None
+
+
+def _diagnose(header: VcfHeader, start: int, limit: int | None) -> tuple[int, str] | None:
+    """The first record from ``start`` (0-based; at most ``limit`` of them) whose line has
+    a :func:`_line_problem`, read from the text (None for BCF, or if none has)."""
+    if header.is_bcf:
+        return None
+    opener: Any = igzip.open if _is_gzip(header.path) else open
+    try:
+        with opener(header.path, "rb") as stream:
+            rec = -header.header_lines
+            while limit is None or rec < start + limit:
+                line = stream.readline()
+                if not line:
+                    return None
+                if rec >= start:
+                    problem = _line_problem(line)
+                    if problem is not None:
+                        return rec, problem
+                rec += 1
+    except (OSError, EOFError):
+        return None
+    return None
 
 
 def _gt_string(alleles: Sequence[int], phased: bool) -> str:
@@ -119,6 +160,9 @@ def _raw_pysam(header: VcfHeader, roles: SampleRoles, stats: ReadStats) -> pa.Ta
                     ",".join("." if x is None else str(x) for x in ad) if ad else None
                 )
     except (OSError, ValueError, TypeError, KeyError) as exc:
+        found = _diagnose(header, rec + 1, 1)
+        if found is not None:
+            raise VcfFormatError(f"{_where(header, found[0])}, {found[1]}") from None
         raise VcfFormatError(
             f"{_where(header, rec + 1)}: cannot parse the record after "
             f"{'the header' if rec < 0 else 'the previous one'} ({exc}); check it has 8+ "
@@ -196,21 +240,28 @@ def _iter_raw_bcftools(
         t.start()
     types = {f.name: f.type for f in _TEXT_SCHEMA}
     assert proc.stdout is not None
-    reader = pacsv.open_csv(
-        proc.stdout,
-        read_options=pacsv.ReadOptions(column_names=names, block_size=BATCH_BYTES),
-        parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False, escape_char=False),
-        convert_options=pacsv.ConvertOptions(
-            column_types={n: types[n] for n in names},
-            null_values=["."],
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=False,
-        ),
-    )
     offset = 0
     failed: Exception | None = None
     try:
-        while True:
+        try:
+            reader = pacsv.open_csv(
+                proc.stdout,
+                read_options=pacsv.ReadOptions(column_names=names, block_size=BATCH_BYTES),
+                parse_options=pacsv.ParseOptions(
+                    delimiter="\t", quote_char=False, escape_char=False
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={n: types[n] for n in names},
+                    null_values=["."],
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+        except pa.ArrowInvalid as exc:  # no output at all: no records, or bcftools failed
+            if "Empty CSV file" not in str(exc):
+                failed = exc
+            reader = None
+        while reader is not None:
             try:
                 batch = reader.read_next_batch()
             except StopIteration:
@@ -241,6 +292,9 @@ def _iter_raw_bcftools(
             raise ReferenceMismatchError(
                 f"{header.path}: REF does not match the reference {reference_fasta}: {detail}"
             )
+        found = _diagnose(header, 0, None)  # bcftools does not say which record
+        if found is not None:
+            raise VcfFormatError(f"{_where(header, found[0])}, {found[1]}")
         raise VcfFormatError(
             f"{header.path}, record {offset + 1}: bcftools cannot read it ({detail}); "
             "the file is malformed or truncated (re-export it with bgzip/bcftools)"

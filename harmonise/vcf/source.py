@@ -96,11 +96,26 @@ def _sniff(path: str) -> tuple[bool, int, bytes]:
                     return False, n, bytes(buf[:scanned])
 
 
+def _is_bgzf(head: bytes) -> bool:
+    """Whether a gzip stream's first bytes are a BGZF block's: the FEXTRA flag and the
+    ``BC`` subfield (SAM/BAM specification, 4.1)."""
+    return len(head) >= 16 and head[3] & 4 != 0 and head[12:14] == b"BC"
+
+
 def _check_bgzf_eof(path: str) -> None:
-    """Refuse a bgzipped file without the BGZF end-of-file block (cut short)."""
+    """Refuse a gzip file that is not BGZF, and a BGZF file without its end-of-file block
+    (cut short)."""
     with open(path, "rb") as fh:
-        if fh.read(2) != b"\x1f\x8b":
+        head = fh.read(18)
+        if head[:2] != b"\x1f\x8b":
             return
+        if not _is_bgzf(head):
+            # htslib reads plain gzip only from start to end, and the readers seek and
+            # check completeness by the BGZF end-of-file block: refused, with the fix
+            raise VcfFormatError(
+                f"{path}: compressed with plain gzip, not BGZF: recompress it with bgzip "
+                "(`gunzip -c FILE | bgzip > FILE`, htslib) or send it uncompressed"
+            )
         fh.seek(0, io.SEEK_END)
         size = fh.tell()
         fh.seek(max(0, size - len(_BGZF_EOF)))

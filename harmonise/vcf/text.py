@@ -230,9 +230,11 @@ def _variants_text(
     naming: str | None = None,
 ) -> Iterator[pa.Table]:
     """Normalised rows through the text engine; from the first record it does not handle
-    on, the htslib engines read the rest (and refuse what is bad, with their message)."""
+    on, the htslib engines read the rest (and refuse what is bad, with their message, or
+    with the text engine's where both refuse: it names the line and the field)."""
     _check_bgzf_eof(header.path)
     done = 0
+    refused: VcfError | None = None
     workers = _workers()
     with ThreadPoolExecutor(workers, thread_name_prefix="vcf-text") as pool:
         queue: deque[Future[tuple[pa.Table, ReadStats]]] = deque()
@@ -253,6 +255,8 @@ def _variants_text(
                 yield out
             return
         except (_Unsupported, VcfError, pa.ArrowException) as exc:
+            if isinstance(exc, VcfError):
+                refused = exc
             if strict:
                 if isinstance(exc, VcfError):
                     raise
@@ -263,10 +267,15 @@ def _variants_text(
             for f in queue:
                 f.cancel()
     rest = ReadStats()
-    for raw in iter_raw(header, roles, rest, "auto"):
-        if done:
-            raw = raw.filter(pc.greater_equal(raw["rec"], done))
-        if raw.num_rows:
-            yield normalise(raw, header, build, rest, naming)
+    try:
+        for raw in iter_raw(header, roles, rest, "auto"):
+            if done:
+                raw = raw.filter(pc.greater_equal(raw["rec"], done))
+            if raw.num_rows:
+                yield normalise(raw, header, build, rest, naming)
+    except VcfFormatError:
+        if refused is not None:
+            raise refused from None
+        raise
     rest.records -= done
     _merge(stats, rest)

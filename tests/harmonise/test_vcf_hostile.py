@@ -171,3 +171,65 @@ def test_bundle_with_chr_records_and_no_contig_lines_is_refused_at_ingest(
     with pytest.raises(ContigError, match=r"chr7:200\), field CHROM: 'chr7' is a ucsc name"):
         ingest(ingest_lake, bundle)
     assert ingest_lake.current_version() == before
+
+
+# -- issue 19, 6: plain gzip, POS out of range, htslib's own messages -------------------------
+
+
+def test_plain_gzip_vcf_is_refused_as_plain_gzip_not_as_cut_short(tmp_path: Path) -> None:
+    import gzip
+
+    path = tmp_path / "plain.vcf.gz"
+    path.write_bytes(gzip.compress((HEADER + _rec(100)).encode()))
+    for engine in ("auto", "pysam", "bcftools"):
+        state, message = _outcome(path, engine)
+        assert state == "refused"
+        assert "compressed with plain gzip, not BGZF" in message and "cut short" not in message
+    with pytest.raises(VcfFormatError, match="plain gzip"):
+        read_header(path)  # at the centre too: `oncolake submit` reads the header
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+@pytest.mark.parametrize("engine", ["auto", "pysam", "bcftools"])
+@pytest.mark.parametrize("pos", ["-5", "100000000000000000000"])
+def test_pos_out_of_range_is_refused_naming_the_line(
+    tmp_path: Path, pos: str, engine: str, compressed: bool
+) -> None:
+    """POS -5 or 10^20 was refused as a 'truncated file'; now the message names the line,
+    the record and the field."""
+    text = HEADER + _rec(100) + _rec(pos) + _rec(300)
+    path = _bgzip(tmp_path, "pos.vcf", text) if compressed else tmp_path / "pos.vcf"
+    if not compressed:
+        path.write_text(text)
+    state, message = _outcome(path, engine)
+    assert state == "refused"
+    assert f"{path}, line 7 (record 2" in message and "field POS" in message, message
+    assert "truncated" not in message
+
+
+def test_htslib_prints_nothing_before_the_one_line_error(tmp_path: Path) -> None:
+    """htslib's own [E::…]/[W::…] lines no longer reach stderr (the header was read by
+    cyvcf2, whose htslib cannot be silenced; pysam's is)."""
+    import sys
+
+    bad_header = tmp_path / "hdr.vcf"
+    bad_header.write_text(
+        "##fileformat=VCFv4.2\n##INFO=<ID=X,Number=1,Type=Strin\n"
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n1\t5\t.\tA\tC\t.\t.\t.\n"
+    )
+    bad_record = tmp_path / "rec.vcf"
+    bad_record.write_text(HEADER + _rec(100) + "1\tx\n")
+    code = (
+        "import sys\nfrom harmonise.errors import HarmoniseError\n"
+        "from harmonise.vcf import read_variants\n"
+        "for p in sys.argv[1:]:\n"
+        "    try:\n        list(read_variants(p))\n"
+        "    except HarmoniseError as e:\n        print(e)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(bad_header), str(bad_record)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "[E::" not in done.stderr and "[W::" not in done.stderr, done.stderr
+    assert "rec.vcf, line 7 (record 2), 2 tab-separated columns" in done.stdout
