@@ -47,6 +47,7 @@ from harmonise.lake import history
 from harmonise.lake import pins as pin_refs
 from harmonise.lake.bounds import BoundsCache, may_hold_any
 from harmonise.lake.compat import live_overwrite, metadata_pointers
+from harmonise.lake.locks import dataset_lock
 from harmonise.lake.maintenance import LakeMaintenance, MaintenanceReport
 from harmonise.lake.schema import add_missing_columns
 from harmonise.lake.storage import strip, warehouse_fs
@@ -221,6 +222,13 @@ class Lake:
         """Commit a submission atomically (see the package doc); idempotent."""
         say = progress or (lambda _msg: None)
         self._check_submission(sub)
+        # the check for an earlier commit below holds until this commit lands: another
+        # process committing the same dataset waits here (see harmonise.lake.locks)
+        waiting = lambda: say(f"waiting for another commit of dataset {sub.dataset_id}")  # noqa: E731
+        with dataset_lock(self.catalog, sub.dataset_id, waiting):
+            return self._commit_locked(sub, say)
+
+    def _commit_locked(self, sub: Submission, say: Progress) -> CommitResult:
         if self._dataset_rows_where(EqualTo(term="submission_id", value=sub.submission_id)):
             return CommitResult(
                 "unchanged", sub.submission_id, self.current_version(), rows={}, replaced=None
