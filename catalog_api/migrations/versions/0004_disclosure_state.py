@@ -1,8 +1,8 @@
 """disclosure state shared by every replica: query budget, remembered answers, stable
 patient numbers (catalog_api.discovery.history)
 
-Revision ID: 0003_disclosure
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-03 19:20:00
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_disclosure"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
