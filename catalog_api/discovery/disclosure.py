@@ -145,19 +145,23 @@ class DisclosureControl:
         digest: str,
         result: CountResult,
         shown: tuple[str, ...] = ("count", "excluded", "covered"),
+        *,
+        definition: str = "",
     ) -> None:
         """:meth:`check` of every number of ``result`` an answer shows (``shown``): its
-        total (``count``), its excluded count and its coverage denominator."""
+        total (``count``), its excluded count and its coverage denominator (``definition``:
+        the definition's digest, see :meth:`check`)."""
         sets = {"count": result.permitted, "excluded": result.excluded_set}
-        if result.covered is not None:
-            sets["covered"] = result.covered
+        covered = result.covered if "covered" in shown else None
+        if covered is not None:
+            sets["covered"] = covered
         if result.index is None:
             raise ValueError("a count result without its index cannot be checked")
         t = max(self.threshold, 1)
         stable = {
             k: self.stable(result.index, v) for k, v in sets.items() if k in shown and len(v) >= t
         }
-        self.check(user, digest, stable, result.version_id, definition=result.definition)
+        self.check(user, digest, stable, result.version_id, definition=definition)
 
     def check(
         self,

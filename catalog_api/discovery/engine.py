@@ -466,11 +466,10 @@ class DiscoveryEngine:
             has_variant = any(isinstance(x, Variant) for x in definition.leaves())
             denominator = None
             covered = None
+            allowed = self.permitted_by(idx, purpose)
             if has_variant:
-                covered = self.evaluate(idx, definition, coverage=True) & self.permitted_by(
-                    idx, purpose
-                )
-                denominator = len(covered)
+                covered = self.evaluate(idx, definition, coverage=True)
+                denominator = covered.intersection_cardinality(allowed)
             return CountResult(
                 version_id=idx.version_id,
                 matched=len(matched),
@@ -480,10 +479,11 @@ class DiscoveryEngine:
                 by_centre=Tally(*idx.labels("centres"), by_c),
                 denominator=denominator,
                 genes=genes,
-                definition=definition.digest(),
                 index=idx,
-                excluded_set=matched - permitted,
-                covered=covered,
+                # the live bitmap (no criteria) changes in place: the difference is made now
+                excluded_set=matched - permitted if len(matched) > len(permitted) else BitMap(),
+                covered_all=covered,
+                purpose_set=allowed,
             )
 
     def patients(

@@ -39,12 +39,20 @@ class CountResult:
     by_centre: Tally
     denominator: int | None  # permitted patients whose assay covered the asked genes
     genes: tuple[str, ...] = ()
-    definition: str = ""  # the definition's digest
     index: LakeIndex | None = field(default=None, repr=False, compare=False)
     #: the patients of ``excluded``: matching, but their consent does not permit the purpose
     excluded_set: BitMap = field(default_factory=BitMap, repr=False, compare=False)
-    #: the patients of ``denominator`` (only when a variant is asked)
-    covered: BitMap | None = field(default=None, repr=False, compare=False)
+    #: patients whose assay covered the asked genes, and those the purpose permits: their
+    #: intersection is the patients of ``denominator`` (made only when checked)
+    covered_all: BitMap | None = field(default=None, repr=False, compare=False)
+    purpose_set: BitMap | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def covered(self) -> BitMap | None:
+        """The patients of ``denominator`` (None when no variant is asked)."""
+        if self.covered_all is None or self.purpose_set is None:
+            return None
+        return self.covered_all & self.purpose_set
 
     @property
     def total(self) -> int:

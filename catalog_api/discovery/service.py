@@ -104,7 +104,7 @@ def start_count_query(
     digest = hashlib.sha256(canonical_json(query)).hexdigest()
     try:
         result = engine.count(definition, purpose)
-        control.check_result(user.username, digest, result)
+        control.check_result(user.username, digest, result, definition=definition.digest())
     except DiscoveryError as exc:
         fut = _audit(
             session,

@@ -140,7 +140,13 @@ def _count(
         }
         digest = hashlib.sha256(canonical_json(query)).hexdigest()
         result = eng.count(definition, purpose)
-        ctl.check_result(user.username, digest, result, shown=("count", "excluded"))
+        ctl.check_result(
+            user.username,
+            digest,
+            result,
+            shown=("count", "excluded"),
+            definition=definition.digest(),
+        )
     except DiscoveryError as exc:
         fut = audit_writer_for(request.app).submit(
             actor=user.username,
