@@ -25,6 +25,62 @@ class _Reference(BaseModel):
     sha256: str | None = Field(default=None, pattern=SHA256_RE)
 
 
+class QcSample(BaseModel):
+    """One sample's QC figures as the pipeline measured them (missing when not measured)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    reads: int | None = Field(default=None, ge=0, description="Reads (samtools stats).")
+    duplication_rate: float | None = Field(
+        default=None, ge=0, le=1, description="Duplicate share (samtools markdup)."
+    )
+    mapped_rate: float | None = Field(default=None, ge=0, le=1, description="Mapped share.")
+    insert_size_mean: float | None = Field(default=None, ge=0, description="Insert size, bp.")
+    insert_size_sd: float | None = Field(default=None, ge=0, description="Its SD, bp.")
+    mean_coverage: float | None = Field(
+        default=None, ge=0, description="Mean depth over the assay regions (mosdepth)."
+    )
+
+
+class QcIdentity(BaseModel):
+    """Whether the tumour and its normal look like one person (bcftools gtcheck)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: Literal["match", "mismatch", "insufficient"]
+    discordant_sites: int = Field(ge=0)
+    compared_sites: int = Field(ge=0)
+    discordance: float | None = Field(default=None, ge=0, le=1)
+    max_discordance: float = Field(ge=0, le=1)
+    allowed: bool = False
+
+
+class QcPair(BaseModel):
+    """The QC of one tumour/normal pair (in the order of provenance's ``samples``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    tumour: QcSample
+    normal: QcSample
+    identity: QcIdentity | None = None
+
+
+class QcReport(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    path: str = Field(min_length=1)
+    sha256: str = Field(pattern=SHA256_RE)
+
+
+class QcSummary(BaseModel):
+    """The run's QC as ``provenance.json`` states it: the QC report and per-pair figures."""
+
+    model_config = ConfigDict(extra="allow")
+
+    report: QcReport
+    pairs: list[QcPair] = Field(default_factory=list)
+
+
 class Provenance(BaseModel):
     """The fields of ``provenance.json`` the manifest needs (others are kept, not checked)."""
 
@@ -36,6 +92,7 @@ class Provenance(BaseModel):
     harmonised: bool
     tool_versions: dict[str, str] = Field(default_factory=dict)
     reference: _Reference
+    qc: QcSummary | None = None
 
 
 def parse_provenance(data: Mapping[str, Any], where: str = "provenance.json") -> Provenance:
@@ -75,12 +132,15 @@ def manifest_fields_from_provenance(
 def apply_provenance(
     manifest: Mapping[str, Any], provenance: Mapping[str, Any], where: str = "provenance.json"
 ) -> dict[str, Any]:
-    """A copy of the manifest data with ``pipeline`` and ``reference`` taken from provenance.
+    """A copy of the manifest data with ``pipeline`` and ``reference`` taken from provenance,
+    and ``qc`` added to ``data_types`` when the pipeline recorded its QC (the bundle
+    carries provenance.json, whose ``qc`` part is that QC).
 
     If the manifest already states a different reference build, that is an error (the
     variants would be mislabelled), not something to overwrite silently.
     """
     fields = manifest_fields_from_provenance(provenance, where)
+    has_qc = parse_provenance(provenance, where).qc is not None
     out = copy.deepcopy(dict(manifest))
     given = out.get("reference")
     if isinstance(given, Mapping):
@@ -91,4 +151,7 @@ def apply_provenance(
                     f"says {given[key]!r}; submit the results with the manifest of the same run"
                 )
     out.update(fields)
+    types = out.get("data_types")
+    if has_qc and isinstance(types, list | tuple) and "qc" not in types:
+        out["data_types"] = [*types, "qc"]
     return out

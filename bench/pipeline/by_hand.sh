@@ -42,7 +42,8 @@ NO=$(awk -F'\t' '$3=="normal"{print $1}' config/samples.tsv)
 bcftools mpileup --no-version -f out/ref/genome.fa -q 20 -Q 20 -d 10000 -a FORMAT/AD,FORMAT/DP -Ou \
   out/bam/$NO.bam 2> /dev/null | bcftools call --no-version --multiallelic-caller --variants-only \
   -Oz -o out/calls/$P.germline.vcf.gz
-bcftools mpileup --no-version -f out/ref/genome.fa -q 20 -Q 20 -d 10000 -a FORMAT/AD,FORMAT/DP -Ou \
+bcftools mpileup --no-version -f out/ref/genome.fa -q 20 -Q 20 -d 10000 --per-sample-mF \
+  -a FORMAT/AD,FORMAT/DP,FORMAT/ADF,FORMAT/ADR,FORMAT/QS,FORMAT/SP,FORMAT/SCR -Ou \
   out/bam/$TU.bam out/bam/$NO.bam 2> /dev/null | bcftools view --no-version -e 'N_ALT=1 && ALT="<*>"' -Ob \
   -o out/calls/$P.pileup.bcf
 python3 - "$SCRIPTS" out/calls/$P "$TU" "$NO" <<'PY'
@@ -50,15 +51,24 @@ import sys, types, yaml
 sys.path.insert(0, sys.argv[1])
 import call_somatic
 prefix, tumour, normal = sys.argv[2:5]
-params = yaml.safe_load(open(f"{sys.argv[1]}/../analysis.yaml"))["parameters"]["somatic"]
+params = yaml.safe_load(open(f"{sys.argv[1]}/../analysis.yaml"))["parameters"]
 sm = types.SimpleNamespace(
     input=[f"{prefix}.pileup.bcf"],
     output=types.SimpleNamespace(calls=f"{prefix}.somatic.vcf.gz", candidates=f"{prefix}.candidates.vcf.gz"),
-    params=types.SimpleNamespace(somatic=params, tumour=tumour, normal=normal),
+    params=types.SimpleNamespace(
+        somatic=params["somatic"], pileup=params["pileup"], tumour=tumour, normal=normal
+    ),
     log=[f"{prefix}.somatic.log"],
 )
 call_somatic.main(sm)
 PY
+# Tumour/normal identity: the normal's germline SNVs genotyped in both, gtcheck.
+bcftools view --no-version -v snps -i 'QUAL>=30' out/calls/$P.germline.vcf.gz \
+  | bcftools query -f '%CHROM\t%POS\n' > out/qc/$P.sites.tsv
+bcftools mpileup --no-version -f out/ref/genome.fa -q 20 -Q 20 -a FORMAT/AD,FORMAT/DP \
+  -T out/qc/$P.sites.tsv -Ou out/bam/$TU.bam out/bam/$NO.bam 2> /dev/null \
+  | bcftools call --no-version -m -Ou | bcftools view --no-version -i 'MIN(FMT/DP)>=10' -Ou \
+  | bcftools gtcheck -e 0 -u GT,GT - > out/qc/$P.gtcheck.txt 2> /dev/null
 printf '##oncolake_pipeline_id=oncolake/dna_seq\n' > out/calls/header.txt
 for k in somatic germline; do
   bcftools norm --no-version -f out/ref/genome.fa -m -any -c e -Oz -o out/calls/$P.$k.norm.vcf.gz \
@@ -70,5 +80,5 @@ for k in somatic germline; do
   bcftools stats -F out/ref/genome.fa -s - out/calls/$P.$k.annotated.vcf.gz > out/qc/$P.$k.stats.txt
 done
 multiqc --force --no-ai --no-version-check -c "$HERE/../../workflows/dna_seq/workflow/report/multiqc_config.yaml" \
-  -o out/multiqc -n multiqc_report.html out/qc/*.fastp.json out/qc/*.stats.txt out/qc/*.flagstat.txt \
+  -o out/multiqc -n multiqc_report.html out/qc/*.fastp.json out/qc/*.stats.txt out/qc/*.flagstat.txt out/qc/*.markdup.txt \
   out/qc/*.mosdepth.*.txt > /dev/null 2>&1

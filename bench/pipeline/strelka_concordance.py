@@ -85,7 +85,8 @@ def main() -> None:
         sh(
             "bcftools mpileup --no-version -f resources/reference/genome.fa "
             f"-q {p['min_mapq']} -Q {p['min_baseq']} "
-            f"-d {p['max_depth']} -a FORMAT/AD,FORMAT/DP -Ou NA12891.bam NA12892.bam 2>/dev/null "
+            f"-d {p['max_depth']} {p['somatic_extra']} -a {p['somatic_annotations']} "
+            "-Ou NA12891.bam NA12892.bam 2>/dev/null "
             "| bcftools view --no-version -e 'N_ALT=1 && ALT=\"<*>\"' -Ob -o pileup.bcf",
             w,
         )
@@ -98,7 +99,7 @@ def main() -> None:
                     candidates="results/calls/somatic/DEMO.candidates.vcf.gz",
                 ),
                 params=types.SimpleNamespace(
-                    somatic=params["somatic"], tumour="NA12891", normal="NA12892"
+                    somatic=params["somatic"], pileup=p, tumour="NA12891", normal="NA12892"
                 ),
                 log=["somatic.log"],
             )

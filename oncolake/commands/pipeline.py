@@ -56,6 +56,52 @@ def _read_centre_config(path: Path) -> dict[str, object]:
     return data
 
 
+#: Centre-config keys that name files: (key path, what it is).
+_PATH_KEYS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("samples",), "sample sheet"),
+    (("units",), "unit sheet"),
+    (("regions",), "regions BED"),
+    (("reference", "fasta"), "reference FASTA"),
+    (("reference", "gff3"), "GFF3"),
+)
+
+
+def resolve_config_paths(
+    data: dict[str, object], config: Path, directory: Path
+) -> tuple[dict[str, object], bool]:
+    """The centre config with each relative file path made absolute where it exists: under
+    the working directory (Snakemake's rule: paths are relative to ``--directory``),
+    else beside the config file. Returns (config, whether anything changed); raises
+    FileNotFoundError naming the key and both places when the file is in neither."""
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in data.items()}
+    changed = False
+    for keys, what in _PATH_KEYS:
+        holder: object = out
+        for key in keys[:-1]:
+            holder = holder.get(key) if isinstance(holder, dict) else None
+        if not isinstance(holder, dict) or not isinstance(holder.get(keys[-1]), str):
+            continue
+        value = Path(str(holder[keys[-1]]))
+        if value.is_absolute():
+            if not value.exists():
+                raise FileNotFoundError(
+                    f"centre config {config}: {'.'.join(keys)} ({what}) {value} does not exist"
+                )
+            continue
+        if (directory / value).exists():
+            continue
+        beside = config.resolve().parent / value
+        if beside.exists():
+            holder[keys[-1]] = str(beside)
+            changed = True
+            continue
+        raise FileNotFoundError(
+            f"centre config {config}: {'.'.join(keys)} ({what}) '{value}' is neither in the "
+            f"working directory {directory} nor beside the config ({beside.parent})"
+        )
+    return out, changed
+
+
 def snakemake_command(
     config: Path,
     cores: int,
@@ -121,8 +167,19 @@ def run(
 ) -> None:
     """Run workflows/dna_seq on a centre's samples (Snakemake shows its progress)."""
     with user_errors():
-        _read_centre_config(config)
+        data = _read_centre_config(config)
+        resolved, changed = resolve_config_paths(data, config, directory)
         directory.mkdir(parents=True, exist_ok=True)
+        if changed:
+            # Relative paths that exist beside the config, not under --directory: run on a
+            # copy with those made absolute (paths never enter the fingerprint).
+            copy = directory / ".oncolake" / f"{config.stem}.resolved.yaml"
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            copy.write_text(
+                f"# {config.resolve()} with its paths resolved (oncolake pipeline run)\n"
+                + yaml.safe_dump(resolved, sort_keys=False)
+            )
+            config = copy
         cmd = snakemake_command(
             config,
             cores,
@@ -139,6 +196,7 @@ def run(
             code,
         )
     if not dry_run:
+        console.print(f"QC report:  {directory / 'results/qc/multiqc/multiqc_report.html'}")
         console.print(f"provenance: {directory / 'results/provenance/provenance.json'}")
 
 

@@ -87,6 +87,17 @@ def test_somatic_vcf_meets_the_harmonise_contract(local_run: Run) -> None:
             assert gt in {"0/1", "1/1", "0/0"} and dp != "." and "," in ad
 
 
+def test_the_test_pairs_oxidation_artefact_is_filtered_for_strand_bias(local_run: Run) -> None:
+    """1:138980 G>T in .test: all 7 ALT reads forward, REF reads on both strands (the
+    8-oxoG pattern). A candidate failing strand_bias, not a call."""
+    calls = query(local_run.vcf(), "%CHROM:%POS %REF>%ALT\n")
+    assert "1:138980 G>T" not in calls
+    cands = local_run.results / "calls" / "somatic" / "TINY01.candidates.vcf.gz"
+    rows = query(cands, "%CHROM:%POS %REF>%ALT\t%FILTER\t%INFO/TSB\n")
+    (row,) = [r for r in rows if r.startswith("1:138980 G>T")]
+    assert row.split("\t")[1:] == ["strand_bias", "7,0"]
+
+
 def test_germline_vcf_is_annotated_with_fingerprint(local_run: Run) -> None:
     vcf = local_run.vcf(kind="germline")
     lines = header(vcf)
@@ -100,7 +111,19 @@ def test_provenance_json_is_complete_and_readable_by_metadata(local_run: Run) ->
     parse_provenance(prov)  # the submission manifest's reader accepts it
     assert prov["pipeline_id"] == "oncolake/dna_seq"
     assert FINGERPRINT_RE.match(prov["fingerprint"])
-    assert prov["harmonised"] is True
+    # The Sarek tiny tumour and normal are two people: .test allows the identity mismatch,
+    # which marks the run not harmonised (the VCF header's flag is the tool lock's).
+    assert prov["harmonised"] is False
+    (pair,) = prov["qc"]["pairs"]  # in the order of prov["samples"]; no names in "qc"
+    identity = pair["identity"]
+    assert identity["status"] == "mismatch" and identity["allowed"] is True
+    assert identity["discordance"] > identity["max_discordance"] == 0.3
+    assert "tiny_T" not in json.dumps(prov["qc"]) and "TINY01" not in json.dumps(prov["qc"])
+    for row in (pair["tumour"], pair["normal"]):
+        assert 0 <= row["duplication_rate"] < 0.2 and row["mapped_rate"] > 0.95
+        assert 200 < row["insert_size_mean"] < 500 and row["mean_coverage"] > 5
+    report = local_run.workdir / prov["qc"]["report"]["path"]
+    assert prov["qc"]["report"]["sha256"] == hashlib.sha256(report.read_bytes()).hexdigest()
     ref = prov["reference"]
     assert ref["build"] == "GRCh37" and ref["contig_naming"] == "ensembl"
     assert ref["contigs"] == ["1"]
@@ -124,7 +147,7 @@ def test_provenance_json_is_complete_and_readable_by_metadata(local_run: Run) ->
         "multiqc",
     }
     assert all(s["version"] == prov["tool_versions"][s["tool"]] for s in prov["steps"])
-    assert prov["parameters"]["somatic"]["max_somatic_p"] == 0.05
+    assert prov["parameters"]["somatic"]["min_tumour_lod"] == 6.3
     (sample,) = prov["samples"]
     assert sample == {
         "patient": "TINY01",
@@ -145,6 +168,21 @@ def test_multiqc_report_has_every_qc_and_the_versions(local_run: Run) -> None:
     for section in ("fastp", "Samtools", "mosdepth", "Bcftools", "Software Versions"):
         assert section in html, section
     assert "0.7.17-r1188" in html
+    data = local_run.results / "qc" / "multiqc" / "multiqc_report_data"
+    # markdup statistics are shown (MultiQC's own pattern never finds them: see the config)
+    markdup = (data / "multiqc_samtools_markdup.txt").read_text().splitlines()
+    assert sorted(ln.split("\t")[0] for ln in markdup[1:]) == ["tiny_N", "tiny_T"]
+    # one row per sample: coverage, alignment and duplicate columns share the sample's
+    # row (extra_fn_clean_exts keeps MultiQC's built-in name cleaning)
+    stats = (data / "multiqc_general_stats.txt").read_text().splitlines()
+    names = {ln.split("\t")[0] for ln in stats[1:]}
+    assert {"tiny_T", "tiny_N"} <= names
+    assert not [n for n in names if "mosdepth" in n or n.endswith((".stats", ".markdup"))]
+    header_cols = stats[0].split("\t")
+    line_t = next(ln for ln in stats[1:] if ln.startswith("tiny_T\t"))
+    row_t = dict(zip(header_cols, line_t.split("\t"), strict=True))
+    assert any("mosdepth" in k and v for k, v in row_t.items())
+    assert any("markdup" in k and v for k, v in row_t.items())
 
 
 # ---- identity across centres, and the fingerprint ----------------------------------------
@@ -184,6 +222,7 @@ def test_two_centre_configs_give_identical_records_and_fingerprint(
             },
             "threads": 1,
             "memory_mb": 2000,
+            "allow_identity_mismatch": True,  # as in .test: the tiny pair is two people
         },
     )
     workdir = tmp_path / "elsewhere" / "work"
@@ -240,11 +279,11 @@ def test_changed_analysis_parameter_changes_the_fingerprint(
     assert same["fingerprint"] == prov["fingerprint"]  # an identical copy: same fingerprint
     analysis = workflow_copy / "analysis.yaml"
     analysis.write_text(
-        analysis.read_text().replace("min_tumour_vaf: 0.05", "min_tumour_vaf: 0.02")
+        analysis.read_text().replace("min_tumour_vaf: 0.02", "min_tumour_vaf: 0.03")
     )
     changed = _fingerprint(workflow_copy, copy_dot_test(tmp_path / "changed"))
     assert changed["fingerprint"] != same["fingerprint"]
-    assert changed["parameters"]["somatic"]["min_tumour_vaf"] == 0.02  # type: ignore[index]
+    assert changed["parameters"]["somatic"]["min_tumour_vaf"] == 0.03  # type: ignore[index]
 
 
 # ---- the centre config may not set analysis parameters -------------------------------------
@@ -443,7 +482,7 @@ def test_oncolake_pipeline_errors_are_one_line(tmp_path: Path) -> None:
     assert missing.returncode == 1
     assert missing.stderr.strip().startswith("error: centre config")
     assert len(missing.stderr.strip().splitlines()) == 1
-    bad = write_config(tmp_path / "bad.yaml", {**TEST_CONFIG, "somatic": {"max_somatic_p": 0.5}})
+    bad = write_config(tmp_path / "bad.yaml", {**TEST_CONFIG, "somatic": {"min_tumour_lod": 0.5}})
     workdir = copy_dot_test(tmp_path / "w")
     refused = subprocess.run(
         [str(VENV_BIN / "oncolake"), "pipeline", "check", "--config", str(bad)],
@@ -455,6 +494,45 @@ def test_oncolake_pipeline_errors_are_one_line(tmp_path: Path) -> None:
     assert refused.returncode == 1
     assert "config key 'somatic' is an analysis parameter" in refused.stderr
     assert refused.stderr.count("\n") <= 2
+
+
+def test_oncolake_pipeline_run_resolves_paths_beside_the_config_for_another_directory(
+    tmp_path: Path,
+) -> None:
+    """Issue 25: a centre config whose sheet paths are relative to the config file, run
+    with another --directory and a relative --config path: no traceback, a dry run."""
+    centre = tmp_path / "centre"
+    shutil.copytree(DOT_TEST / "data", centre / "data")
+    units = (DOT_TEST / "config" / "units.tsv").read_text()
+    (centre / "units.tsv").write_text(units.replace("data/reads/", f"{centre / 'data/reads'}/"))
+    shutil.copy(DOT_TEST / "config" / "samples.tsv", centre / "samples.tsv")
+    config = {**TEST_CONFIG, "samples": "samples.tsv", "units": "units.tsv"}
+    write_config(centre / "centre.yaml", config)
+    cmd = [str(VENV_BIN / "oncolake"), "pipeline", "run", "--config", "centre/centre.yaml"]
+    proc = subprocess.run(
+        [*cmd, "--directory", "run", "--dry-run"],
+        capture_output=True,
+        text=True,
+        env=tool_env(),
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "Traceback" not in proc.stdout + proc.stderr
+    resolved = yaml.safe_load((tmp_path / "run/.oncolake/centre.resolved.yaml").read_text())
+    assert resolved["samples"] == str(centre / "samples.tsv")
+    assert resolved["reference"]["fasta"] == str(centre / "data/reference/genome.fa.gz")
+    # A path found in neither place: one line naming the key and both places.
+    write_config(centre / "centre.yaml", {**config, "units": "nowhere.tsv"})
+    bad = subprocess.run(
+        [*cmd, "--directory", "run", "--dry-run"],
+        capture_output=True,
+        text=True,
+        env=tool_env(),
+        cwd=tmp_path,
+    )
+    assert bad.returncode == 1
+    (line,) = bad.stderr.strip().splitlines()
+    assert "units (unit sheet) 'nowhere.tsv' is neither in the working directory run" in line
 
 
 # ---- SLURM ----------------------------------------------------------------------------

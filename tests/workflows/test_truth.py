@@ -1,4 +1,5 @@
-"""The truth-set tooling of workflows/dna_seq: the seeded generator and the scorer."""
+"""The truth-set tooling of workflows/dna_seq (seeded generator, scorer), the identity
+check on a swapped normal, and the workflow against the targets on a small truth instance."""
 
 from __future__ import annotations
 
@@ -211,3 +212,104 @@ def test_oxidation_artefact_reads_carry_the_alt_on_one_strand_only(tmp_path: Pat
             clean = "alt_rev" if refb == "G" else "alt_fwd"
             assert counts[damaged] >= 2 and counts[clean] == 0, (pos, counts)
             assert counts["ref_fwd"] > 0 and counts["ref_rev"] > 0, (pos, counts)
+
+
+IDENTITY = {
+    "start": 60_001,
+    "end": 100_000,
+    "tumour_depth": 20.0,
+    "normal_depth": 16.0,
+    "somatic_per_bin": 1,
+    "germline_indels": 0,
+    "oxidation": 0,
+}
+
+
+@needs_art
+def test_identity_check_flags_a_swapped_normal_and_passes_the_true_pair(tmp_path: Path) -> None:
+    """Two simulated people (seeds 7, 8). Patient OK pairs person 7's tumour with its own
+    normal; patient SWAP pairs the same tumour reads with person 8's normal. The real
+    workflow's identity rules (germline calls, gtcheck) on both."""
+    from tests.workflows.conftest import snakemake, write_config
+
+    a = tmp_path / "a"
+    b = tmp_path / "b"
+    simulate.simulate(simulate.Options(seed=7, **IDENTITY), a)
+    simulate.simulate(simulate.Options(seed=8, **IDENTITY), b)
+    centre = tmp_path / "centre"
+    (centre / "reads").mkdir(parents=True)
+    units = ["sample_name\tunit_name\tplatform\tfq1\tfq2"]
+    for sample, src, prefix in (
+        ("okT", a, "sim7_T"),
+        ("okN", a, "sim7_N"),
+        ("swapT", a, "sim7_T"),
+        ("swapN", b, "sim8_N"),
+    ):
+        for lane in ("L001", "L002"):
+            fq = []
+            for read in ("R1", "R2"):
+                dest = centre / "reads" / f"{sample}_{lane}_{read}.fastq.gz"
+                shutil.copy(src / "data" / "reads" / f"{prefix}_{lane}_{read}.fastq.gz", dest)
+                fq.append(str(dest))
+            units.append(f"{sample}\t{lane}\tILLUMINA\t{fq[0]}\t{fq[1]}")
+    (centre / "units.tsv").write_text("\n".join(units) + "\n")
+    (centre / "samples.tsv").write_text(
+        "sample_name\tpatient\ttype\nokT\tOK\ttumour\nokN\tOK\tnormal\n"
+        "swapT\tSWAP\ttumour\nswapN\tSWAP\tnormal\n"
+    )
+    ref = a / "data" / "reference"
+    config = {
+        "samples": str(centre / "samples.tsv"),
+        "units": str(centre / "units.tsv"),
+        "reference": {
+            "fasta": str(ref / "genome.fa.gz"),
+            "gff3": str(ref / "annotation.gff3"),
+            "build": "GRCh37",
+        },
+        "threads": 2,
+        "memory_mb": 1000,
+    }
+    strict = write_config(tmp_path / "strict.yaml", config)
+    targets = ["results/qc/identity/OK.identity.json", "results/qc/identity/SWAP.identity.json"]
+    run = snakemake(centre, "--cores", "2", *targets, configfile=strict, check=False)
+    assert run.returncode != 0
+    assert "tumour swapT and normal swapN do not look like one person" in run.stdout
+    assert "allow_identity_mismatch" in run.stdout
+    assert not (centre / targets[1]).exists()
+    ok = json.loads((centre / targets[0]).read_text())
+    assert ok["status"] == "match" and ok["compared_sites"] >= ok["min_sites"]
+    assert ok["discordance"] <= 0.05
+
+    allowed = write_config(tmp_path / "allowed.yaml", {**config, "allow_identity_mismatch": True})
+    snakemake(centre, "--cores", "2", *targets, configfile=allowed)
+    swap = json.loads((centre / targets[1]).read_text())
+    assert swap["status"] == "mismatch" and swap["allowed"] is True
+    assert swap["discordance"] > swap["max_discordance"]
+    assert (swap["tumour"], swap["normal"]) == ("swapT", "swapN")
+
+
+@needs_art
+@pytest.mark.pipeline
+def test_workflow_meets_the_targets_on_the_small_truth_instance(tmp_path: Path) -> None:
+    """Issue 21's targets on a small instance (40 kb, tumour ~150x, normal ~50x, 10 somatic
+    variants per bin, 4 oxidation artefacts, 5 % tumour in the normal), the real workflow:
+    recall >= 0.95 at VAF >= 0.10 and >= 0.70 at 0.05, precision >= 0.95, at most one
+    artefact site called, no germline site called."""
+    from tests.workflows.conftest import snakemake
+
+    opt = simulate.Options(
+        seed=1, start=60_001, end=100_000, somatic_per_bin=10, germline_indels=4, oxidation=4
+    )
+    inst = tmp_path / "truth"
+    simulate.simulate(opt, inst)
+    snakemake(inst, "--cores", "2", configfile=inst / "config" / "config.yaml")
+    calls = inst / "results" / "annotated" / "bcftools_csq" / "SIM01.somatic.annotated.vcf.gz"
+    result = score.score(inst / "truth", calls, inst / "resources" / "reference" / "genome.fa")
+    assert result.by_bin[">=0.10"]["recall"] >= 0.95, result
+    assert result.by_bin["0.05"]["recall"] >= 0.70, result
+    assert result.precision >= 0.95, result
+    assert result.artefacts_called <= 1 and result.germline_called == 0, result
+    prov = json.loads((inst / "results" / "provenance" / "provenance.json").read_text())
+    (pair,) = prov["qc"]["pairs"]
+    assert pair["identity"]["status"] == "match" and prov["harmonised"] is True
+    assert 100 < pair["tumour"]["mean_coverage"] < 200 and 30 < pair["normal"]["mean_coverage"] < 70

@@ -35,12 +35,14 @@ rule pileup_tumour_normal:
         q=PARAMS["pileup"]["min_mapq"],
         Q=PARAMS["pileup"]["min_baseq"],
         d=PARAMS["pileup"]["max_depth"],
+        annotate=PARAMS["pileup"]["somatic_annotations"],
+        extra=PARAMS["pileup"]["somatic_extra"],
     shell:
         # Joint pileup, tumour first; drop the sites whose only ALT is mpileup's <*>
         # (no observed ALT allele). Not `N_ALT>1`: indel records carry no <*>, so an
         # indel site has N_ALT == 1 and that filter dropped every indel candidate.
         "(bcftools mpileup --no-version -f {input.ref} -q {params.q} -Q {params.Q} "
-        "-d {params.d} -a FORMAT/AD,FORMAT/DP -Ou {input.tumour} {input.normal} "
+        "-d {params.d} {params.extra} -a {params.annotate} -Ou {input.tumour} {input.normal} "
         "| bcftools view --no-version -e 'N_ALT=1 && ALT=\"<*>\"' -Ob -o {output}) "
         "2> {log}"
 
@@ -57,6 +59,7 @@ rule call_somatic:
         "../envs/python.yaml"
     params:
         somatic=PARAMS["somatic"],
+        pileup=PARAMS["pileup"],
         tumour=lambda wildcards: sample_of(wildcards.patient, "tumour"),
         normal=lambda wildcards: sample_of(wildcards.patient, "normal"),
     script:

@@ -46,10 +46,9 @@ def refuse_analysis_parameters(cfg):
 
 refuse_analysis_parameters(config)
 # `--config allow_tool_version_mismatch=true` arrives as a string.
-if isinstance(config.get("allow_tool_version_mismatch"), str):
-    config["allow_tool_version_mismatch"] = config[
-        "allow_tool_version_mismatch"
-    ].lower() in {"true", "1", "yes"}
+for _flag in ("allow_tool_version_mismatch", "allow_identity_mismatch"):
+    if isinstance(config.get(_flag), str):
+        config[_flag] = config[_flag].lower() in {"true", "1", "yes"}
 validate(config, schema="../schemas/config.schema.yaml")
 
 THREADS = int(config["threads"])
@@ -84,6 +83,7 @@ STEPS = [
     ("annotate_consequences", "bcftools"),
     ("annotate_consequences", "htslib"),
     ("stat_variants", "bcftools"),
+    ("genotype_pair_identity", "bcftools"),
     ("report_qc", "multiqc"),
     ("workflow", "snakemake"),
 ]

@@ -6,6 +6,7 @@ localrules:
     record_software_versions,
     compute_fingerprint,
     write_provenance,
+    check_pair_identity,
 
 
 rule record_software_versions:
@@ -51,6 +52,21 @@ rule write_provenance:
         fastqs=all_fastqs(),
         fasta=config["reference"]["fasta"],
         gff3=config["reference"]["gff3"],
+        identity=expand("results/qc/identity/{patient}.identity.json", patient=PATIENTS),
+        markdup=expand(
+            "results/qc/samtools/{sample}.markdup.txt", sample=samples["sample_name"]
+        ),
+        flagstat=expand(
+            "results/qc/samtools/{sample}.flagstat.txt", sample=samples["sample_name"]
+        ),
+        stats=expand(
+            "results/qc/samtools/{sample}.stats.txt", sample=samples["sample_name"]
+        ),
+        mosdepth=expand(
+            "results/qc/mosdepth/{sample}.mosdepth.summary.txt",
+            sample=samples["sample_name"],
+        ),
+        report="results/qc/multiqc/multiqc_report.html",
     output:
         "results/provenance/provenance.json",
     log:

@@ -76,3 +76,49 @@ rule stat_variants:
         "../envs/bcftools.yaml"
     shell:
         "bcftools stats -F {input.ref} -s - {input.vcf} > {output} 2> {log}"
+
+
+rule genotype_pair_identity:
+    input:
+        unpack(get_pair_bams),
+        germline="results/calls/germline/{patient}.germline.vcf.gz",
+        ref="resources/reference/genome.fa",
+        fai="resources/reference/genome.fa.fai",
+    output:
+        sites=temp("results/qc/identity/{patient}.sites.tsv"),
+        gtcheck="results/qc/identity/{patient}.gtcheck.txt",
+    log:
+        "logs/bcftools/gtcheck/{patient}.log",
+    conda:
+        "../envs/bcftools.yaml"
+    params:
+        q=PARAMS["pileup"]["min_mapq"],
+        Q=PARAMS["pileup"]["min_baseq"],
+        min_qual=PARAMS["identity"]["min_qual"],
+        min_depth=PARAMS["identity"]["min_depth"],
+    shell:
+        # The normal's germline SNVs, genotyped in both samples, then gtcheck's genotype
+        # discordance between the two (-e 0 -u GT,GT: counts of differing genotypes).
+        "(bcftools view --no-version -v snps -i 'QUAL>={params.min_qual}' {input.germline} "
+        "| bcftools query -f '%CHROM\\t%POS\\n' > {output.sites} && "
+        "bcftools mpileup --no-version -f {input.ref} -q {params.q} -Q {params.Q} "
+        "-a FORMAT/AD,FORMAT/DP -T {output.sites} -Ou {input.tumour} {input.normal} "
+        "| bcftools call --no-version -m -Ou "
+        "| bcftools view --no-version -i 'MIN(FMT/DP)>={params.min_depth}' -Ou "
+        "| bcftools gtcheck -e 0 -u GT,GT - > {output.gtcheck}) 2> {log}"
+
+
+rule check_pair_identity:
+    input:
+        "results/qc/identity/{patient}.gtcheck.txt",
+    output:
+        "results/qc/identity/{patient}.identity.json",
+    log:
+        "logs/identity/{patient}.log",
+    params:
+        identity=PARAMS["identity"],
+        tumour=lambda wildcards: sample_of(wildcards.patient, "tumour"),
+        normal=lambda wildcards: sample_of(wildcards.patient, "normal"),
+        allow=lambda wildcards: bool(config["allow_identity_mismatch"]),
+    run:
+        dna.job_check_pair_identity(input, output, params, log, wildcards)

@@ -13,7 +13,7 @@ rule report_qc:
         samtools=expand(
             "results/qc/samtools/{sample}.{ext}",
             sample=samples["sample_name"],
-            ext=["stats.txt", "flagstat.txt"],
+            ext=["stats.txt", "flagstat.txt", "markdup.txt"],
         ),
         mosdepth=expand(
             "results/qc/mosdepth/{sample}.mosdepth.{ext}",

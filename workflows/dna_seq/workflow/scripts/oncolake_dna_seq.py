@@ -41,6 +41,10 @@ class ToolVersionMismatch(RuntimeError):
     """The tools on PATH are not the versions this workflow release is locked to."""
 
 
+class PairIdentityMismatch(RuntimeError):
+    """A tumour and its matched normal do not look like one person."""
+
+
 #: Tools that are Python console scripts: their version is the installed distribution's
 #: metadata, read by the script's own interpreter (``multiqc --version`` imports all of
 #: MultiQC, about a second, at every workflow start and in every cluster job).
@@ -373,16 +377,22 @@ def write_provenance(
     fastqs: Iterable[str],
     vcfs: Iterable[str],
     samples: Iterable[Mapping[str, str]],
+    qc: Mapping[str, Any] | None = None,
 ) -> tuple[int, int]:
-    """provenance.json: what ran, with which tools, on what inputs. Returns
-    (inputs, patients)."""
+    """provenance.json: what ran, with which tools, on what inputs, and the run's QC
+    summary. A pair whose identity mismatch was allowed makes the run not harmonised.
+    Returns (inputs, patients)."""
     fp = json.loads(Path(fingerprint_json).read_text())
     versions = yaml.safe_load(Path(versions_yaml).read_text())
+    identity_ok = all(
+        (pair.get("identity") or {}).get("status") != "mismatch"
+        for pair in (qc or {}).get("pairs", [])
+    )
     doc = {
         "pipeline_id": fp["pipeline_id"],
         "pipeline_version": fp["pipeline_version"],
         "fingerprint": fp["fingerprint"],
-        "harmonised": fp["harmonised"],
+        "harmonised": bool(fp["harmonised"] and identity_ok),
         "tool_version_mismatches": fp["tool_version_mismatches"],
         "tool_versions": versions["tool_versions"],
         "steps": versions["steps"],
@@ -394,6 +404,8 @@ def write_provenance(
         "samples": [dict(s) for s in samples],
         "outputs": _checksums(vcfs),
     }
+    if qc is not None:
+        doc["qc"] = dict(qc)
     Path(out).write_text(json.dumps(doc, indent=2) + "\n")
     return len(doc["inputs"]), len(doc["samples"])
 
@@ -429,7 +441,17 @@ def job_compute_fingerprint(input: Any, output: Any, params: Any, log: Any) -> N
 
 
 def job_write_provenance(input: Any, output: Any, params: Any, log: Any) -> None:
+    qc = qc_summary(
+        report=input.report,
+        markdup=input.markdup,
+        flagstat=input.flagstat,
+        stats=input.stats,
+        mosdepth=input.mosdepth,
+        identity=input.identity,
+        pairs=params.samples,
+    )
     n_inputs, n_patients = write_provenance(
+        qc=qc,
         out=output[0],
         fingerprint_json=input.fingerprint,
         versions_yaml=input.versions,
@@ -440,6 +462,139 @@ def job_write_provenance(input: Any, output: Any, params: Any, log: Any) -> None
         samples=params.samples,
     )
     Path(log[0]).write_text(f"{n_inputs} inputs, {n_patients} patients\n")
+
+
+# ---- QC: tumour/normal identity and the run's QC summary --------------------------------
+
+
+def parse_gtcheck(text: str) -> tuple[int, int]:
+    """(discordant, compared) sites from ``bcftools gtcheck -e 0 -u GT,GT`` of two samples
+    (the DC line: discordance count, then -log P(HWE), then the number of sites)."""
+    for line in text.splitlines():
+        if line.startswith("DC\t"):
+            fields = line.split("\t")
+            return round(float(fields[3])), int(fields[5])
+    return 0, 0
+
+
+def judge_identity(discordant: int, compared: int, identity: Mapping[str, Any]) -> dict[str, Any]:
+    """The identity verdict: ``match``, ``mismatch`` or ``insufficient`` (fewer than
+    ``min_sites`` sites compared), with the figures and the thresholds."""
+    fraction = discordant / compared if compared else None
+    if compared < int(identity["min_sites"]):
+        status = "insufficient"
+    elif fraction is not None and fraction > float(identity["max_discordance"]):
+        status = "mismatch"
+    else:
+        status = "match"
+    return {
+        "status": status,
+        "discordant_sites": discordant,
+        "compared_sites": compared,
+        "discordance": round(fraction, 4) if fraction is not None else None,
+        "max_discordance": float(identity["max_discordance"]),
+        "min_sites": int(identity["min_sites"]),
+        "method": "bcftools gtcheck -e 0 -u GT,GT on the normal's germline SNVs",
+    }
+
+
+def job_check_pair_identity(input: Any, output: Any, params: Any, log: Any, wildcards: Any) -> None:
+    discordant, compared = parse_gtcheck(Path(input[0]).read_text())
+    verdict = judge_identity(discordant, compared, params.identity)
+    verdict.update(
+        patient=wildcards.patient,
+        tumour=params.tumour,
+        normal=params.normal,
+        allowed=bool(params.allow),
+    )
+    message = (
+        f"patient {wildcards.patient}: tumour {params.tumour} and normal {params.normal} do "
+        f"not look like one person: {discordant} of {compared} germline sites have "
+        f"different genotypes (bcftools gtcheck; more than "
+        f"{verdict['max_discordance']:.0%} of at least {verdict['min_sites']} sites is a "
+        "mismatch). Check the sample sheet; to go on anyway set allow_identity_mismatch: "
+        "true in the centre config (the results are then marked harmonised: false)."
+    )
+    Path(log[0]).write_text(json.dumps(verdict) + "\n")
+    if verdict["status"] == "mismatch" and not params.allow:
+        raise PairIdentityMismatch(message)
+    Path(output[0]).write_text(json.dumps(verdict, indent=2) + "\n")
+
+
+def _key_values(path: str, sep: str) -> dict[str, str]:
+    out = {}
+    for line in Path(path).read_text().splitlines():
+        if sep in line:
+            key, value = line.split(sep, 1)
+            out[key.strip()] = value.strip()
+    return out
+
+
+def _sample_of(path: str, suffix: str) -> str:
+    return Path(path).name[: -len(suffix)]
+
+
+def qc_summary(
+    *,
+    report: str,
+    markdup: Iterable[str],
+    flagstat: Iterable[str],
+    stats: Iterable[str],
+    mosdepth: Iterable[str],
+    identity: Iterable[str],
+    pairs: Iterable[Mapping[str, str]],
+) -> dict[str, Any]:
+    """The run's QC in provenance.json: the MultiQC report (path, SHA-256) and, per
+    tumour/normal pair in the order of provenance's ``samples``, each sample's duplication
+    rate (samtools markdup), mapped share and insert size (samtools stats), mean coverage
+    over the assay regions (mosdepth), and the pair's identity verdict. No sample or
+    patient names: this part travels with the submission; the names stay in ``samples``."""
+    per: dict[str, dict[str, Any]] = {}
+    for path in markdup:
+        kv = _key_values(path, ":")
+        examined = int(kv.get("EXAMINED", "0"))
+        dups = int(kv.get("DUPLICATE TOTAL", "0"))
+        per.setdefault(_sample_of(path, ".markdup.txt"), {})["duplication_rate"] = (
+            round(dups / examined, 4) if examined else None
+        )
+    for path in stats:
+        sn = {}
+        for line in Path(path).read_text().splitlines():
+            if line.startswith("SN\t"):
+                fields = line.split("\t")
+                sn[fields[1].rstrip(":")] = fields[2]
+        row = per.setdefault(_sample_of(path, ".stats.txt"), {})
+        total = int(sn.get("raw total sequences", "0"))
+        row["reads"] = total
+        row["mapped_rate"] = round(int(sn.get("reads mapped", "0")) / total, 4) if total else None
+        row["insert_size_mean"] = float(sn["insert size average"]) if total else None
+        row["insert_size_sd"] = float(sn["insert size standard deviation"]) if total else None
+    for path in flagstat:
+        per.setdefault(_sample_of(path, ".flagstat.txt"), {})
+    for path in mosdepth:
+        rows = [ln.split("\t") for ln in Path(path).read_text().splitlines()[1:]]
+        by = {r[0]: r for r in rows}
+        region = by.get("total_region") or by.get("total")
+        per.setdefault(_sample_of(path, ".mosdepth.summary.txt"), {})["mean_coverage"] = (
+            float(region[3]) if region else None
+        )
+    verdicts = {}
+    for path in identity:
+        verdict = json.loads(Path(path).read_text())
+        verdicts[verdict["patient"]] = {
+            k: v for k, v in verdict.items() if k not in ("patient", "tumour", "normal")
+        }
+    return {
+        "report": {"path": _rel(report), "sha256": sha256_file(report)},
+        "pairs": [
+            {
+                "tumour": per.get(p["tumour"], {}),
+                "normal": per.get(p["normal"], {}),
+                "identity": verdicts.get(p["patient"]),
+            }
+            for p in pairs
+        ],
+    }
 
 
 def tame_scheduler_timers() -> bool:
