@@ -90,6 +90,10 @@ def main() -> int:
         session.flush()
         _row, token = tokens.create_token(session, user=user, name="demo")
         session.commit()
+    t0 = time.perf_counter()
+    app.state.discovery_engine.start()
+    app.state.discovery_engine.wait_ready(1800)  # the first index build (minutes at 1M)
+    print(f"discovery index ready in {time.perf_counter() - t0:.0f} s", flush=True)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     threading.Thread(target=server.run, daemon=True).start()
@@ -98,7 +102,9 @@ def main() -> int:
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=120) as c:
         patterns = {"definition": BRAF_MEL, "purpose": PURPOSE, "max_lines": 3}
+        t0 = time.perf_counter()
         r = c.post("/api/v1/cohorts/treatment-patterns", json=patterns)
+        print(f"first answer (journey store built) in {time.perf_counter() - t0:.1f} s")
         r.raise_for_status()
         ans = r.json()
         print(

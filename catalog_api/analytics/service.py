@@ -210,19 +210,23 @@ def treatment_patterns_query(
 
     def compute() -> dict[str, Any]:
         snap = evaluate(engine, store, [definition, *groups.values()], purpose)
-        cohort = snap.results[0].permitted
-        control.check(
-            user.username, digest_of(definition=dump_d, purpose=dump_p), cohort, snap.version_id
+        first = snap.results[0]
+        cohort = first.permitted
+        control.check_result(
+            user.username, digest_of(definition=dump_d, purpose=dump_p), first, shown=("count",)
         )
         j = snap.journeys
         masks: dict[str, np.ndarray] = {}
         for (name, g), res in zip(groups.items(), snap.results[1:], strict=True):
             within = cohort & res.permitted
             gd = g.model_dump(mode="json", exclude_none=True)
+            # the breakdown cells of this group count the cohort's patients within it
+            assert first.index is not None
+            stable = control.stable(first.index, within)
             control.check(
                 user.username,
                 digest_of(definition=dump_d, within=gd, purpose=dump_p),
-                within,
+                {"count": stable},
                 snap.version_id,
             )
             masks[name] = _mask(j, within)
@@ -308,11 +312,8 @@ def survival_query(
         j = snap.journeys
         gs = []
         for (name, dump), res in zip(dumps, snap.results, strict=True):
-            control.check(
-                user.username,
-                digest_of(definition=dump, purpose=dump_p),
-                res.permitted,
-                snap.version_id,
+            control.check_result(
+                user.username, digest_of(definition=dump, purpose=dump_p), res, shown=("count",)
             )
             gs.append(Group(name, _mask(j, res.permitted), len(res.permitted)))
         out = survival_answer(
