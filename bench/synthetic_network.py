@@ -13,8 +13,14 @@ alterations' vocabulary comes from the Molecular Oncology Almanac (2022-11) tabl
 ``../shared/data/ontologies``. Passenger variants are drawn from a bounded per-gene
 vocabulary so that protein changes repeat as they do in real cohorts.
 
-Everything is generated column-wise with numpy; one submission per centre (a submission
-has exactly one centre), many patients each.
+Treatment journeys (issue 22) are drawn per patient by ``oncolake.demo.journeys`` (the
+standard-of-care sequences and trial medians cited there, with deaths and censoring at
+the data cut-off), expressed as day offsets from the diagnosis (the anchor), and their
+regimens and lines of therapy derived by ``harmonise.journeys`` exactly as ingest does;
+the time the derivation takes is printed at the end (``derivation: …``).
+
+Everything else is generated column-wise with numpy; one submission per centre (a
+submission has exactly one centre), many patients each.
 
     .venv/bin/python bench/synthetic_network.py --home /tmp/bench-lake --centres 200 \
         --patients 1000000
@@ -35,7 +41,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from harmonise.drugs import drug_class
+from harmonise.journeys import PatientFacts, default_rules, journey_rows
 from harmonise.lake import Lake, LakeConfig, Submission
+from oncolake.demo.journeys import centre_preference, draw_journey, pathway_for, subgroup
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "ontologies"
 if not SHARED.exists():  # the repo lives at /work/main, shared data at /work/shared
@@ -277,7 +286,6 @@ def centre_submission(
     )
     age = np.clip(rng.normal(63, 12, size=n).astype(int), 18, 95)
     dx_year = rng.integers(2010, 2025, size=n)
-    deceased = rng.random(n) < 0.25
     stage = np.array(STAGES, dtype=object)[rng.integers(len(STAGES), size=n)]
     panel = centre_no % 4 == 0  # a quarter of the centres sequence with a gene panel
     genes_all = sorted(set(vocab.gene))
@@ -290,9 +298,12 @@ def centre_submission(
     pat_rows: list[np.ndarray] = []
     var_rows: list[np.ndarray] = []
     origin_rows: list[np.ndarray] = []
+    hot_genes: dict[int, set[str]] = {}
     for g, pc, per_tt, default in HOTSPOTS:
         freq = np.array([per_tt.get(str(c), default) for c in codes])
         hit = np.nonzero(rng.random(n) < freq)[0]
+        for i in hit.tolist():
+            hot_genes.setdefault(i, set()).add(f"{g} {pc}")
         pat_rows.append(hit)
         var_rows.append(np.full(len(hit), vi[(g, pc)]))
         origin_rows.append(np.zeros(len(hit), dtype=bool))
@@ -339,17 +350,6 @@ def centre_submission(
             ),
         }
     )
-    patients = pa.table(
-        {
-            "patient_id": pa.array(pids, pa.string()),
-            "sex": pa.array(sex.astype(object), pa.string()),
-            "birth_year": pa.array((dx_year - age).astype(np.int32)),
-            "deceased": pa.array(deceased),
-            "death_year": pa.array(
-                np.where(deceased, dx_year + 2, 0).astype(np.int32), mask=~deceased
-            ),
-        }
-    )
     conditions = pa.table(
         {
             "patient_id": pa.array(pids, pa.string()),
@@ -358,6 +358,7 @@ def centre_submission(
             "oncotree_code": pa.array(codes, pa.string()),
             "oncotree_tissue": pa.array(tissues, pa.string()),
             "diagnosis_year": pa.array(dx_year.astype(np.int32)),
+            "diagnosis_day": pa.array(np.zeros(n, np.int32)),
             "age_at_diagnosis": pa.array(age.astype(np.int32)),
             "stage_group": pa.array(stage, pa.string()),
             "stage_group_display": pa.array(
@@ -412,19 +413,26 @@ def centre_submission(
             "unit": pa.array(np.where(np.isnan(bval), None, "/[Mb]"), pa.string()),
         }
     )
-    # treatments: one to three lines of medication
-    lines = rng.integers(1, 4, size=n)
-    tp = np.repeat(np.arange(n), lines)
-    line_no = np.concatenate([np.arange(1, x + 1) for x in lines]) if n else np.array([], int)
-    drug_sets = [DRUGS.get(str(t), DRUGS["OTHER"]) for t in tissues[tp]]
-    pick = rng.integers(0, 5, size=len(tp))
-    drugs = np.array([ds[i] for ds, i in zip(drug_sets, pick, strict=True)], dtype=object)
-    treatments = pa.table(
+    her2_pos = dict(zip(np.nonzero(her2_tt)[0].tolist(), pos_.tolist(), strict=True))
+    markers = {
+        i: {"MSI-H": bool(high[i]), **({"HER2": her2_pos[i]} if i in her2_pos else {})}
+        for i in range(n)
+    }
+    jcols, jtables = _journey_tables(
+        rng, centre, pids, codes, tissues, stage, dx_year, hot_genes, markers
+    )
+    deceased = jcols["deceased"]
+    patients = pa.table(
         {
-            "patient_id": pa.array(pids[tp], pa.string()),
-            "kind": pa.array(np.full(len(tp), "medication", dtype=object), pa.string()),
-            "drug": pa.array(drugs, pa.string()),
-            "line_of_therapy": pa.array(line_no.astype(np.int32)),
+            "patient_id": pa.array(pids, pa.string()),
+            "sex": pa.array(sex.astype(object), pa.string()),
+            "birth_year": pa.array((dx_year - age).astype(np.int32)),
+            "deceased": pa.array(deceased),
+            "death_year": pa.array(jcols["death_year"].astype(np.int32), mask=~deceased),
+            "anchor": pa.array(np.full(n, "primary_diagnosis", dtype=object), pa.string()),
+            "anchor_year": pa.array(dx_year.astype(np.int32)),
+            "death_day": pa.array(jcols["death_day"].astype(np.int32), mask=~deceased),
+            "last_known_alive_day": pa.array(jcols["last_known_alive_day"].astype(np.int32)),
         }
     )
     cw = np.array([c[3] for c in CONSENT_PROFILES])
@@ -461,6 +469,7 @@ def centre_submission(
             "harmonised": fingerprint == PIPELINE,
             "duo_codes": ["DUO:0000042"],
             "consent_form_version": "1",
+            "journey_rules": default_rules().to_json(),
         },
         tables={
             "patients": patients,
@@ -468,11 +477,97 @@ def centre_submission(
             "specimens": specimens,
             "variants": variants,
             "biomarkers": biomarkers,
-            "treatments": treatments,
             "consents": consents,
+            **{k: v for k, v in jtables.items() if v.num_rows},
         },
         tags={"metadata_digest": sid, "duo_codes": ["DUO:0000042"], "consent_version": "1"},
     )
+
+
+#: Bench OncoTree codes whose pathways the demo keys under another code.
+PATHWAY_CODE = {"SKCM": "MEL", "HGSOC": "OVT", "CCRCC": "RCC"}
+#: Seconds spent deriving regimens and lines (harmonise.journeys), over all centres.
+DERIVATION = {"seconds": 0.0, "patients": 0}
+
+
+def _journey_tables(
+    rng: np.random.Generator,
+    centre: str,
+    pids: np.ndarray,
+    codes: np.ndarray,
+    tissues: np.ndarray,
+    stage: np.ndarray,
+    dx_year: np.ndarray,
+    genes: dict[int, set[str]],
+    markers: dict[int, dict[str, bool]],
+) -> tuple[dict[str, np.ndarray], dict[str, pa.Table]]:
+    """Per-patient journeys: patient columns (anchor, death, last alive) and the
+    treatments, outcomes, regimens and lines_of_therapy tables."""
+    n = len(pids)
+    doy = rng.integers(0, 365, size=n)
+    death_day = np.full(n, -1, np.int64)
+    alive_day = np.zeros(n, np.int64)
+    treat: list[dict[str, object]] = []
+    outcome: list[dict[str, object]] = []
+    facts: dict[str, PatientFacts] = {}
+    for i in range(n):
+        code = PATHWAY_CODE.get(str(codes[i]), str(codes[i]))
+        group = subgroup(code, genes.get(i, set()), markers.get(i, {}))
+        fallback = DRUGS.get(str(tissues[i]), DRUGS["OTHER"])[:2]
+        path = pathway_for(code, group, fallback, centre_preference(rng, centre, f"{code}|{group}"))
+        dx = dt.date(int(dx_year[i]), 1, 1) + dt.timedelta(days=int(doy[i]))
+        j = draw_journey(rng, dx, str(stage[i]).rstrip("ABC"), path)
+        pid = str(pids[i])
+        for r in j.records:
+            treat.append(
+                {
+                    "patient_id": pid, "kind": "medication", "drug": r.drug,
+                    "drug_class": drug_class(r.drug), "drug_mapped": True,
+                    "start_year": r.start.year, "start_day": (r.start - dx).days,
+                    "end_year": r.end.year if r.end else None,
+                    "end_day": (r.end - dx).days if r.end else None,
+                    "status": "active" if r.active else "completed",
+                }
+            )  # fmt: skip
+        prog = [(p - dx).days for p in j.progressions]
+        for d in prog:
+            outcome.append(
+                {"patient_id": pid, "kind": "disease_status", "code": "271299001",
+                 "status": "progression", "days_from_diagnosis": d, "year": dx.year + d // 365}
+            )  # fmt: skip
+        alive_day[i] = (j.last_contact - dx).days
+        if j.death is not None:
+            death_day[i] = (j.death - dx).days
+            outcome.append(
+                {"patient_id": pid, "kind": "death", "code": "419099009", "status": "death",
+                 "days_from_diagnosis": int(death_day[i]), "year": j.death.year}
+            )  # fmt: skip
+        facts[pid] = PatientFacts(prog, j.death and int(death_day[i]), int(alive_day[i]))
+    t0 = time.perf_counter()
+    lines, regimens = journey_rows(treat, facts)
+    DERIVATION["seconds"] += time.perf_counter() - t0
+    DERIVATION["patients"] += n
+    dead = death_day >= 0
+    cols = {
+        "deceased": dead,
+        "death_day": death_day,
+        "last_known_alive_day": alive_day,
+        "death_year": np.where(dead, dx_year + np.maximum(death_day, 0) // 365, 0),
+    }
+    return cols, {
+        "treatments": _table("treatments", treat),
+        "outcomes": _table("outcomes", outcome),
+        "lines_of_therapy": _table("lines_of_therapy", lines),
+        "regimens": _table("regimens", regimens),
+    }
+
+
+def _table(name: str, rows: list[dict[str, object]]) -> pa.Table:
+    from harmonise.lake import arrow_schema
+
+    schema = arrow_schema(name)
+    names = [c for c in schema.names if rows and c in rows[0]] or ["patient_id"]
+    return pa.Table.from_pylist(rows, schema=pa.schema([schema.field(c) for c in names]))
 
 
 def centre_sizes(centres: int, patients: int, seed: int) -> np.ndarray:
@@ -525,6 +620,10 @@ def main(argv: list[str] | None = None) -> int:
             el = time.perf_counter() - t0
             print(f"{i + 1}/{args.centres} centres, {total} patients, {el:.0f}s", flush=True)
     print(f"done: {total} patients in {time.perf_counter() - t0:.0f}s")
+    print(
+        f"derivation: regimens and lines of {DERIVATION['patients']} patients in "
+        f"{DERIVATION['seconds']:.1f}s (harmonise.journeys.journey_rows)"
+    )
     return 0
 
 

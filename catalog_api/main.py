@@ -18,6 +18,7 @@ from catalog_api.db import make_engine, make_sessionmaker, upgrade
 from catalog_api.discovery.audit_writer import AuditWriter
 from catalog_api.discovery.disclosure import DisclosureControl
 from catalog_api.discovery.engine import engine_for
+from catalog_api.discovery.history import SqlStore
 from catalog_api.web.render import STATIC_DIR, STATIC_URL
 from catalog_api.web.routes import router as web_router
 from harmonise.lake import Lake
@@ -74,6 +75,8 @@ def create_app(config: ApiConfig, lake: Lake, *, migrate: bool = True) -> FastAP
         rounding=config.disclosure_rounding,
         budget=config.query_budget,
         window_seconds=config.query_window_seconds,
+        history_days=config.disclosure_history_days,
+        store=SqlStore(engine, config.secret_key),
     )
     app.state.discovery_audit = AuditWriter(sessions)
     install_error_handlers(app)

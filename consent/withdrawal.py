@@ -46,6 +46,10 @@ class Withdrawal(BaseModel):
     lake_version: str | None = Field(
         default=None, description="Lake version id after the deletes (harmonise LakeVersion)."
     )
+    specimen_ids: list[str] = Field(
+        default_factory=list,
+        description="The patient's specimen ids, found before the deletes (for the purge scan).",
+    )
 
 
 def registry_path(home: Path) -> Path:

@@ -146,6 +146,8 @@ class SubmitInputs:
     clinical: Sequence[Path] = ()
     consent: Sequence[Path] = ()
     drop_identifiers: bool = False
+    #: Clinical day offsets rounded to this many days (1: exact; see harmonise.pseudonymise).
+    day_rounding: int = 1
 
 
 @dataclass
@@ -214,7 +216,9 @@ def build_bundle(inputs: SubmitInputs, key: bytes, workdir: Path) -> tuple[Path,
     centre = (draft.get("centre") or {}).get("id")
     if not isinstance(centre, str) or not centre:
         raise BundleError("the draft manifest needs centre.id (the pseudonym prefix)")
-    ps = Pseudonymiser(key=key, centre_id=centre, drop=inputs.drop_identifiers)
+    ps = Pseudonymiser(
+        key=key, centre_id=centre, drop=inputs.drop_identifiers, day_rounding=inputs.day_rounding
+    )
     stage = workdir / f".stage-{uuid.uuid4().hex[:8]}"
     stage.mkdir(parents=True)
     files: list[str] = []

@@ -36,6 +36,7 @@ class _Table:
     by_code: dict[tuple[str, str], tuple[str, str]]  # (system kind, code) -> (drug, class)
     names: list[tuple[re.Pattern[str], str, str]]  # longest first
     classes: dict[str, str]
+    rxnorm: dict[str, str]  # drug -> its RxNorm ingredient code
 
 
 def _kind(system: str | None) -> str | None:
@@ -54,12 +55,15 @@ def _table() -> _Table:
     by_code: dict[tuple[str, str], tuple[str, str]] = {}
     names: list[tuple[str, str, str]] = []
     classes: dict[str, str] = {}
+    rx: dict[str, str] = {}
     text = (Path(__file__).parent / "data" / "drugs.tsv").read_text(encoding="utf-8")
     for line in text.splitlines():
         if not line or line.startswith("#") or line.startswith("drug\t"):
             continue
         drug, cls, rxnorm, atc, snomed, aliases = (line.split("\t") + [""] * 6)[:6]
         classes[drug] = cls
+        if rxnorm:
+            rx[drug] = rxnorm
         for kind, codes in (("rxnorm", rxnorm), ("atc", atc), ("snomed", snomed)):
             for code in filter(None, codes.split("|")):
                 by_code.setdefault((kind, code.upper() if kind == "atc" else code), (drug, cls))
@@ -67,12 +71,17 @@ def _table() -> _Table:
             names.append((name.lower(), drug, cls))
     names.sort(key=lambda n: -len(n[0]))
     pats = [(re.compile(rf"(?<![\w-]){re.escape(n)}(?![\w-])"), d, c) for n, d, c in names]
-    return _Table(by_code, pats, classes)
+    return _Table(by_code, pats, classes, rx)
 
 
 def drug_class(name: str) -> str | None:
     """The class of a harmonised drug name, or None."""
     return _table().classes.get(name)
+
+
+def rxnorm_codes() -> dict[str, str]:
+    """Harmonised drug name → RxNorm ingredient code, where the table lists one."""
+    return dict(_table().rxnorm)
 
 
 def drug_for(codings: Iterable[Mapping[str, Any]], text: str | None = None) -> Drug | None:

@@ -213,13 +213,16 @@ def _ext(r: Mapping[str, Any], url: str) -> Any:
 
 
 def _days(r: Mapping[str, Any]) -> dict[str, int]:
-    """Element path → days from the patient's anchor (the centre's extension)."""
+    """Element path → days from the patient's anchor (the centre's extension, whose
+    ``valueString`` is ``path=days;path=days``)."""
     ext = _ext(r, RELATIVE_DAYS_URL)
     out: dict[str, int] = {}
-    for sub in (ext or {}).get("extension") or []:
-        v = sub.get("valueInteger")
-        if isinstance(sub.get("url"), str) and isinstance(v, int):
-            out[sub["url"]] = v
+    text = (ext or {}).get("valueString")
+    if isinstance(text, str):
+        for item in text.split(";"):
+            path, _, days = item.rpartition("=")
+            if path and days.lstrip("-").isdigit():
+                out[path] = int(days)
     return out
 
 

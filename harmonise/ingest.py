@@ -250,7 +250,8 @@ def prepare(
             "pipeline_fingerprint": fingerprint,
         }
         vcf_files.append((rel, roles, {k: v for k, v in consts.items() if v is not None}))
-        sources.append(VcfSource(str(path), roles, header))
+        naming = manifest.reference.contig_naming if manifest.reference else None
+        sources.append(VcfSource(str(path), roles, header, naming))
         file_consts.append(consts)
         say("vcf headers", n + 1, len(vcf_paths))
     tables: dict[str, TableRows] = {}

@@ -1,41 +1,387 @@
-"""Applying a consent withdrawal to the lake: delete the patient's rows, then purge.
+"""Applying a consent withdrawal to the lake: every version it keeps, and the inbox.
 
 consent/ owns the withdrawal record and its durable registry; this module owns what a
-withdrawal does to the lake (DESIGN: harmonise owns "withdrawal deletes").
+withdrawal does to the hub's stores (DESIGN: harmonise owns "withdrawal deletes"):
+
+1. the current lake: the patient's rows are deleted (files rewritten, re-signed), and the
+   ``datasets`` rows' manifests are redacted (the patient's samples, their specimen ids
+   and the files named after them are removed from ``manifest_json``);
+2. every pinned version (the pins of submitted access requests): a pin becomes "that
+   version minus the withdrawn patients". For each table whose pinned snapshot holds the
+   patient, only the files that hold them are rewritten without them, in a new snapshot
+   whose parent is the pinned one (committed on a temporary branch, so the table's
+   current state is untouched); the pin's tag is moved to it and the branch dropped. The
+   old pinned snapshot is then held by nothing and the purge removes it with its files;
+3. the inbox: a bundle that names the patient (manifest, clinical or consent files, VCF
+   headers, read decompressed) is deleted whole — the lake holds its data, the centre its
+   source; re-ingesting it is refused anyway (withdrawal registry);
+4. the purge: snapshots no pin holds are expired and the files they released deleted;
+5. the purge report (:func:`scan_stores`): every file of every store read — Parquet with
+   pyarrow, cell by cell and its key-value metadata; gzip/BGZF and Avro (Iceberg
+   manifests) decompressed; anything else as bytes — and each occurrence of the
+   pseudonym or a specimen id counted.
+
+Every step is idempotent and the withdrawal is recorded before the first, so a re-run
+after a crash at any point completes it (a half-moved pin is finished from its branch).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import gzip
+import json
+import shutil
+import uuid
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyiceberg.expressions import AlwaysTrue, BooleanExpression, In
+from pyiceberg.table import Table
+
 from consent.withdrawal import SCOPE_TABLES, Withdrawal, record_withdrawal
-from harmonise.lake import Lake, MaintenanceReport
+from harmonise.lake import Lake, LakeVersion, MaintenanceReport
+from harmonise.model import DATA_TABLES, TABLES
+
+#: Iceberg tags of pinned versions start with this (harmonise.lake's pins).
+PIN_PREFIX = "pin-"
+#: The temporary branch on which a pin's amended snapshot is committed.
+AMEND_PREFIX = "amend-"
+_OPERATION_PROP = "oncolake.operation"
+
+#: A rewrite of one data file's rows: the rows to keep and how many rows it changed.
+Transform = Callable[[pa.Table], tuple[pa.Table, int]]
+
+
+@dataclass(frozen=True)
+class AmendedPin:
+    """A pin moved to "its version minus the withdrawn patients"."""
+
+    name: str
+    before: LakeVersion
+    after: LakeVersion
+    rows_removed: dict[str, int]
 
 
 @dataclass(frozen=True)
 class AppliedWithdrawal:
-    """What a withdrawal removed from the lake."""
+    """What a withdrawal removed from the lake, its pins and the inbox."""
 
     withdrawal: Withdrawal
     rows_removed: dict[str, int]
     maintenance: MaintenanceReport
     lake_version: str
+    pins: list[AmendedPin] = field(default_factory=list)
+    inbox_removed: list[str] = field(default_factory=list)
+    datasets_redacted: int = 0
 
 
-def apply_withdrawal(lake: Lake, home: Path, withdrawal: Withdrawal) -> AppliedWithdrawal:
-    """Record ``withdrawal`` durably first, delete the patient's rows, purge, record applied.
+def _patient_rows(patients: Sequence[str]) -> Transform:
+    wanted = pa.array(list(patients), pa.string())
 
-    The record is written before any delete so that a crash part-way leaves a recorded,
-    unapplied withdrawal that a re-run completes (deleting is idempotent). The purge keeps
-    the default grace so that other centres' commits in flight are never touched; files
-    that held the withdrawn rows are released by snapshot expiry and removed at once.
+    def drop(data: pa.Table) -> tuple[pa.Table, int]:
+        mask = pc.fill_null(pc.is_in(data.column("patient_id"), value_set=wanted), False)
+        hits = int(pc.sum(mask).as_py() or 0)
+        return (data.filter(pc.invert(mask)) if hits else data), hits
+
+    return drop
+
+
+def redact_manifest(manifest_json: str, patients: set[str]) -> str | None:
+    """``manifest_json`` without the samples of ``patients`` (their specimen ids and the
+    files named after those), or None when it names none of them."""
+    if not any(p in manifest_json for p in patients):
+        return None
+    doc = json.loads(manifest_json)
+    samples = doc.get("samples") or []
+    gone = {str(s.get("specimen_id")) for s in samples if s.get("patient_id") in patients}
+    doc["samples"] = [s for s in samples if s.get("patient_id") not in patients]
+    doc["files"] = [
+        f for f in doc.get("files") or [] if not any(g in str(f.get("path")) for g in gone)
+    ]
+    doc["amended"] = "samples of withdrawn patients removed (consent withdrawal)"
+    text = json.dumps(doc, sort_keys=True)
+    leftover = [p for p in patients | gone if p in text]
+    if leftover:  # named elsewhere (a title, a free-text field): blank the id itself
+        for p in leftover:
+            text = text.replace(p, "[withdrawn]")
+    return text
+
+
+def _manifests(patients: Sequence[str]) -> Transform:
+    ids = set(patients)
+
+    def redact(data: pa.Table) -> tuple[pa.Table, int]:
+        col = data.column("manifest_json").to_pylist()
+        new = [redact_manifest(m, ids) if m else None for m in col]
+        hits = sum(1 for n in new if n is not None)
+        if not hits:
+            return data, 0
+        merged = [n if n is not None else m for m, n in zip(col, new, strict=True)]
+        i = data.schema.get_field_index("manifest_json")
+        return data.set_column(i, data.schema.field(i), pa.array(merged, pa.string())), hits
+
+    return redact
+
+
+def _rewrite_snapshot(
+    lake: Lake,
+    name: str,
+    snapshot_id: int,
+    row_filter: BooleanExpression,
+    transform: Transform,
+    branch: str,
+) -> tuple[int | None, int]:
+    """Rewrite the files of ``name``'s snapshot ``snapshot_id`` that ``transform`` changes,
+    as a new snapshot on ``branch`` (created at ``snapshot_id`` if missing; ``main``: the
+    table's own history). Return the new snapshot id (None: nothing changed) and the rows
+    changed. Only the files that held matching rows are rewritten, re-signed."""
+    tbl = lake.table(name)
+    tdef = TABLES[name]
+    old, new, changed = [], [], 0
+    for task in tbl.scan(row_filter=row_filter, snapshot_id=snapshot_id).plan_files():
+        data = lake.read_file(tbl, task.file.file_path)
+        kept, hits = transform(data)
+        if not hits:
+            continue
+        changed += hits
+        old.append(task.file)
+        if kept.num_rows:
+            kept = kept.replace_schema_metadata(None)
+            new += lake._write_files(
+                tbl, tdef, kept, lake._tags_for_rows(kept), f"wd-{uuid.uuid4().hex[:8]}"
+            )
+    if not old:
+        return None, 0
+    if branch != "main" and branch not in tbl.metadata.refs:
+        tbl.manage_snapshots().create_branch(snapshot_id, branch).commit()
+        tbl = lake.table(name)
+    props = {_OPERATION_PROP: "withdrawal"}
+    with (
+        tbl.transaction() as txn,
+        txn.update_snapshot(snapshot_properties=props, branch=branch).overwrite() as ow,
+    ):
+        for f in old:
+            ow.delete_data_file(f)
+        for f in new:
+            ow.append_data_file(f)
+    return _seal(lake, name, branch), changed
+
+
+def _seal(lake: Lake, name: str, branch: str) -> int:
+    """Commit an empty append on ``branch`` of ``name`` and return its snapshot id.
+
+    An overwrite records the files it removed in a manifest of DELETED entries that
+    keep those files' column bounds (the first and last ``patient_id`` of each file). A
+    fast append does not carry such a manifest forward, so after this snapshot the
+    overwrite's snapshot can expire and the purge deletes the manifest with it: no
+    Iceberg metadata of a live or pinned snapshot then names the withdrawn patient."""
+    tbl = lake.table(name)
+    props = {_OPERATION_PROP: "withdrawal-seal"}
+    with (
+        tbl.transaction() as txn,
+        txn.update_snapshot(snapshot_properties=props, branch=branch).fast_append(),
+    ):
+        pass
+    return lake.table(name).metadata.refs[branch].snapshot_id
+
+
+def _move_pin(lake: Lake, name: str, tag: str, branch: str) -> int:
+    """Point ``tag`` at ``branch``'s head and drop the branch (the branch holds the amended
+    snapshot until the tag does, so a crash in between loses nothing)."""
+    tbl = lake.table(name)
+    target = tbl.metadata.refs[branch].snapshot_id
+    ref = tbl.metadata.refs.get(tag)
+    if ref is not None and ref.snapshot_id != target:
+        tbl.manage_snapshots().remove_tag(tag).commit()
+        tbl = lake.table(name)
+    if tag not in tbl.metadata.refs:
+        tbl.manage_snapshots().create_tag(target, tag).commit()
+        tbl = lake.table(name)
+    tbl.manage_snapshots().remove_branch(branch).commit()
+    return target
+
+
+def _tables_with(tables: Iterable[str] | None) -> list[str]:
+    return [t for t in (tables or DATA_TABLES) if "patient_id" in TABLES[t].column_names]
+
+
+def amend_pins(
+    lake: Lake, patients: Sequence[str], tables: Iterable[str] | None = None
+) -> list[AmendedPin]:
+    """Make every pinned version "that version minus ``patients``" (see the module doc)."""
+    if not patients:
+        return []
+    out: list[AmendedPin] = []
+    by_rows = In(term="patient_id", literals=set(patients))
+    steps: list[tuple[str, BooleanExpression, Transform]] = [
+        (t, by_rows, _patient_rows(patients)) for t in _tables_with(tables)
+    ]
+    if tables is None:  # a genomic withdrawal keeps the manifests' samples
+        steps.append(("datasets", AlwaysTrue(), _manifests(patients)))
+    for pin, version in sorted(lake.pins().items()):
+        tag = PIN_PREFIX + pin
+        snaps = dict(version.snapshots)
+        removed: dict[str, int] = {}
+        for table, row_filter, transform in steps:
+            sid = snaps.get(table)
+            tbl = lake.table(table)
+            branch = f"{AMEND_PREFIX}{pin}"
+            if branch in tbl.metadata.refs:  # a crash left the pin half-moved: finish it
+                snaps[table] = _move_pin(lake, table, tag, branch)
+                removed[table] = removed.get(table, 0)
+                continue
+            if sid is None:
+                continue
+            new_sid, n = _rewrite_snapshot(lake, table, sid, row_filter, transform, branch)
+            if new_sid is None:
+                continue
+            snaps[table] = _move_pin(lake, table, tag, branch)
+            removed[table] = n
+        if removed:
+            out.append(AmendedPin(pin, version, LakeVersion(snaps), removed))
+    return out
+
+
+def redact_current_manifests(lake: Lake, patients: Sequence[str]) -> int:
+    """Redact the current ``datasets`` rows' manifests of ``patients``; rows changed."""
+    tbl: Table = lake.table("datasets")
+    snap = tbl.current_snapshot()
+    if snap is None or not patients:
+        return 0
+    _, n = _rewrite_snapshot(
+        lake, "datasets", snap.snapshot_id, AlwaysTrue(), _manifests(patients), "main"
+    )
+    return n
+
+
+def _zigzag(buf: bytes, i: int) -> tuple[int, int]:
+    shift = n = 0
+    while True:
+        b = buf[i]
+        i += 1
+        n |= (b & 0x7F) << shift
+        shift += 7
+        if not b & 0x80:
+            return (n >> 1) ^ -(n & 1), i
+
+
+def _avro_text(raw: bytes) -> bytes:
+    """The bytes of an Avro container file with its blocks decompressed (Iceberg's
+    manifests are deflate-compressed, and hold column bounds and partition values).
+
+    Hand-written, not fastavro (not a dependency): only the container framing is
+    decoded (header map, then blocks of count, size, data, sync marker), not records;
+    strings and bounds are plain bytes inside the decompressed blocks. A file that does
+    not parse is returned as it is."""
+    try:
+        i, header, codec = 4, [raw[:4]], b"null"
+        while True:  # the metadata map: blocks of key/value byte strings
+            count, i = _zigzag(raw, i)
+            if count == 0:
+                break
+            if count < 0:
+                _, i = _zigzag(raw, i)
+                count = -count
+            for _ in range(count):
+                klen, i = _zigzag(raw, i)
+                key = raw[i : i + klen]
+                i += klen
+                vlen, i = _zigzag(raw, i)
+                value = raw[i : i + vlen]
+                i += vlen
+                header.append(key + b"=" + value)
+                if key == b"avro.codec":
+                    codec = value
+        i += 16  # sync marker
+        out = header
+        while i < len(raw):
+            _, i = _zigzag(raw, i)
+            size, i = _zigzag(raw, i)
+            block = raw[i : i + size]
+            i += size + 16
+            out.append(zlib.decompress(block, -15) if codec == b"deflate" else block)
+        return b"\n".join(out)
+    except (IndexError, zlib.error):
+        return raw
+
+
+def _file_text(path: Path) -> bytes:
+    raw = path.read_bytes()
+    if raw[:4] == b"Obj\x01":  # Avro container (Iceberg manifests, manifest lists)
+        return _avro_text(raw)
+    if raw[:2] == b"\x1f\x8b":  # gzip / BGZF (VCF.gz, BCF): the sample names are inside
+        try:
+            return gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error):
+            return raw
+    return raw
+
+
+def bundle_names(bundle: Path, needles: Iterable[bytes]) -> bool:
+    """True if any file of ``bundle`` holds any of ``needles`` (compressed files read
+    decompressed). Links are not followed (bundles hold none; harmonise.bundle)."""
+    wanted = [n for n in needles if n]
+    for p in sorted(bundle.rglob("*")):
+        if p.is_symlink() or not p.is_file():
+            continue
+        text = _file_text(p)
+        if any(n in text for n in wanted):
+            return True
+    return False
+
+
+def purge_inbox(inbox: Path | None, patients: Sequence[str]) -> list[str]:
+    """Delete every bundle of a local ``inbox`` that names ``patients``; their paths."""
+    if inbox is None or not inbox.is_dir() or not patients:
+        return []
+    needles = [p.encode() for p in patients]
+    removed: list[str] = []
+    for bundle in sorted(inbox.iterdir()):
+        if bundle.is_symlink() or not bundle.is_dir():
+            continue
+        if bundle_names(bundle, needles):
+            # out of the inbox's listing first (a hidden name), then removed
+            hidden = bundle.with_name(f".withdrawn-{bundle.name}-{uuid.uuid4().hex[:6]}")
+            bundle.rename(hidden)
+            shutil.rmtree(hidden)
+            removed.append(str(bundle))
+    for leftover in inbox.glob(".withdrawn-*"):  # a crash between rename and removal
+        shutil.rmtree(leftover, ignore_errors=True)
+    return removed
+
+
+def apply_withdrawal(
+    lake: Lake, home: Path, withdrawal: Withdrawal, inboxes: Sequence[Path] = ()
+) -> AppliedWithdrawal:
+    """Record ``withdrawal`` durably first, then remove the patient from the current lake,
+    every pinned version and the inbox, purge, and record it applied.
+
+    The record is written before anything is changed so that a crash part-way leaves a
+    recorded, unapplied withdrawal that a re-run completes (each step is idempotent). The
+    purge expires at once every snapshot no pin holds (the amended pins hold their new
+    snapshots), and keeps the default grace for unreferenced files that no expiry released,
+    so other centres' commits in flight are never touched.
     """
     recorded = record_withdrawal(home, withdrawal)
-    removed = lake.delete_rows(
-        {"patient_id": [withdrawal.patient_id]}, tables=SCOPE_TABLES[recorded.scope]
-    )
+    patients = [withdrawal.patient_id]
+    tables = SCOPE_TABLES[recorded.scope]
+    if not recorded.specimen_ids:  # found before the deletes, kept for the purge scan
+        recorded = record_withdrawal(
+            home, recorded.model_copy(update={"specimen_ids": specimens_of(lake, patients)})
+        )
+    removed = lake.delete_rows({"patient_id": patients}, tables=tables)
+    for table, n in removed.items():
+        if n:
+            _seal(lake, table, "main")
+    redacted = redact_current_manifests(lake, patients) if recorded.scope == "all" else 0
+    pins = amend_pins(lake, patients, tables)
+    inbox_removed = [
+        b for inbox in inboxes if recorded.scope == "all" for b in purge_inbox(inbox, patients)
+    ]
     report = lake.maintain(expire_older_than=dt.timedelta(0))
     version = lake.current_version().id
     applied = record_withdrawal(
@@ -44,4 +390,94 @@ def apply_withdrawal(lake: Lake, home: Path, withdrawal: Withdrawal) -> AppliedW
             update={"status": "applied", "rows_removed": removed, "lake_version": version}
         ),
     )
-    return AppliedWithdrawal(applied, removed, report, version)
+    return AppliedWithdrawal(
+        applied, removed, report, version, pins, inbox_removed, datasets_redacted=redacted
+    )
+
+
+def specimens_of(lake: Lake, patients: Sequence[str]) -> list[str]:
+    """The specimen ids of ``patients`` in the current lake and every pinned version."""
+    found: set[str] = set()
+    wanted = set(patients)
+    for version in [None, *lake.pins().values()]:
+        rows = lake.read("specimens", version, columns=["patient_id", "specimen_id"])
+        found |= {r["specimen_id"] for r in rows.to_pylist() if r["patient_id"] in wanted}
+    return sorted(found)
+
+
+@dataclass
+class StoreScan:
+    """One store of the purge report: what was read, and every file still naming an id."""
+
+    store: str
+    location: str
+    files: int = 0
+    bytes: int = 0
+    hits: dict[str, int] = field(default_factory=dict)
+    note: str = ""
+
+    @property
+    def occurrences(self) -> int:
+        """How many times the ids occur in this store."""
+        return sum(self.hits.values())
+
+
+def count_in_file(path: Path, needles: Sequence[str]) -> int:
+    """Occurrences of ``needles`` in one file, read for what it is: a Parquet file with
+    pyarrow (every cell as text, and its key-value metadata), a gzip/BGZF file
+    decompressed, anything else as bytes. An unreadable Parquet file counts as bytes."""
+    wanted = [n for n in needles if n]
+    if path.suffix == ".parquet":
+        try:
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(path)
+        except (OSError, pa.ArrowException):
+            table = None
+        if table is not None:
+            n = 0
+            for value in (table.schema.metadata or {}).values():
+                n += sum(value.count(w.encode()) for w in wanted)
+            for col in table.columns:
+                for cell in col.to_pylist():
+                    if cell is not None:
+                        cell_text = str(cell)
+                        n += sum(cell_text.count(w) for w in wanted)
+            return n
+    raw = _file_text(path)
+    return sum(raw.count(w.encode()) for w in wanted)
+
+
+def scan_stores(
+    stores: Sequence[tuple[str, Path]], needles: Sequence[str], skip: Sequence[Path] = ()
+) -> list[StoreScan]:
+    """Read every file under each ``(name, folder or file)`` store and count ``needles``
+    (links not followed; the files in ``skip`` — the withdrawal registry, which must name
+    the patient — are left out and said so)."""
+    out: list[StoreScan] = []
+    skipped = {q.resolve() for q in skip}
+    for name, root in stores:
+        scan = StoreScan(name, str(root))
+        if not root.exists():
+            scan.note = "absent"
+            out.append(scan)
+            continue
+        paths = [root] if root.is_file() else sorted(root.rglob("*"))
+        for path in paths:
+            if path.is_symlink() or not path.is_file():
+                continue
+            if path.resolve() in skipped:
+                scan.note = f"{path.name} skipped (the withdrawal registry names the patient)"
+                continue
+            scan.files += 1
+            scan.bytes += path.stat().st_size
+            n = count_in_file(path, needles)
+            if n:
+                scan.hits[str(path)] = n
+        out.append(scan)
+    return out
+
+
+def pinned_version(lake: Lake, pin: str) -> LakeVersion | None:
+    """The version a pin names now (amended by withdrawals), or None if it is not pinned."""
+    return lake.pins().get(pin)

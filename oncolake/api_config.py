@@ -41,6 +41,7 @@ def api_config(settings: Settings | None = None) -> ApiConfig:
         disclosure_rounding=s.disclosure_rounding,
         query_budget=s.query_budget,
         query_window_seconds=s.query_window_seconds,
+        disclosure_history_days=s.disclosure_history_days,
         quorum=s.quorum,
         oidc_issuer=s.oidc_issuer,
         oidc_audience=s.oidc_audience,

@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     )
     query_budget: int = Field(default=200, ge=1, description="Count queries per user per window.")
     query_window_seconds: int = Field(default=3600, ge=1, description="The budget's window.")
+    disclosure_history_days: float = Field(
+        default=365.0, gt=0, description="Days the differencing check remembers each answer."
+    )
     quorum: int = Field(default=1, ge=1, description="Approvals needed per centre.")
     centre_quorums: str = Field(
         default="", description="Per-centre quorums overriding QUORUM, e.g. 'C1=2,C2=1'."

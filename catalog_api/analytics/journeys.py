@@ -28,7 +28,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from catalog_api.discovery.index import LakeIndex
-from harmonise.lake import Lake, LakeVersion
+from harmonise.lake import Lake, LakeVersion, arrow_schema
+from harmonise.model import TABLES
 
 #: Lake columns read per table (``patient_id`` and ``submission_id`` always).
 COLUMNS: dict[str, list[str]] = {
@@ -122,6 +123,21 @@ class CodeBooks:
         out = [book.setdefault(v, len(book)) for v in values]
         return np.array(out, dtype=np.int32)
 
+    @staticmethod
+    def code_array(book: dict[str, int], values: Any) -> np.ndarray:
+        """:meth:`code` of an Arrow string array (each distinct value coded once)."""
+        return _mapped(values, lambda v: book.setdefault(v, len(book)), np.int32)
+
+
+def _mapped(values: Any, fn: Any, dtype: Any) -> np.ndarray:
+    """``fn`` applied to each distinct value of an Arrow array (nulls as None)."""
+    arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    if not len(arr):
+        return np.zeros(0, dtype=dtype)
+    enc = pc.dictionary_encode(arr, null_encoding="encode")
+    table = np.array([fn(v) for v in enc.dictionary.to_pylist()], dtype=dtype)
+    return np.asarray(table[enc.indices.to_numpy(zero_copy_only=False)], dtype=dtype)
+
 
 @dataclass
 class _Piece:
@@ -138,21 +154,22 @@ def _f(col: Any) -> np.ndarray:
     return np.asarray(pc.fill_null(arr, float("nan")).to_numpy(zero_copy_only=False))
 
 
+def stage_code(value: str | None) -> int:
+    """The :data:`STAGES` code of a stage group string (``IIIB`` → III, ``Stage IV`` → IV)."""
+    m = _STAGE_RE.match(str(value).strip().upper()) if value is not None else None
+    return STAGES.index(m.group(1)) if m else STAGES.index("unknown")
+
+
 def stage_codes(stage: Any) -> np.ndarray:
-    """:data:`STAGES` codes of stage group strings (``IIIB`` → III, ``Stage IV`` → IV)."""
-    out = np.full(len(stage), STAGES.index("unknown"), dtype=np.int8)
-    for i, v in enumerate(stage):
-        m = _STAGE_RE.match(str(v).strip().upper()) if v is not None else None
-        if m:
-            out[i] = STAGES.index(m.group(1))
-    return out
+    """:func:`stage_code` of each value (a list or an Arrow array)."""
+    arr = stage if isinstance(stage, pa.Array | pa.ChunkedArray) else pa.array(stage, pa.string())
+    return _mapped(arr, stage_code, np.int8)
 
 
-def regimen_labels(names: pa.Array, drugs: pa.Array) -> list[str]:
+def regimen_labels(names: pa.Array, drugs: pa.Array) -> pa.Array:
     """The regimen of each line: its library name, else its drugs joined with `` + ``."""
     joined = pc.binary_join(pc.cast(drugs, pa.list_(pa.string())), " + ")
-    label = pc.coalesce(names, joined, pa.scalar("unknown"))
-    return [str(x) for x in label.to_pylist()]
+    return pc.coalesce(names, joined, pa.scalar("unknown"))
 
 
 def _positions(values: Any, value_set: Any) -> np.ndarray:
@@ -180,9 +197,10 @@ def build_piece(
     slots = slot_nos[at[keep]].astype(np.int64)
     n = len(slots)
     pat_ids = pats.column("patient_id").combine_chunks()
-    sex_raw = pc.fill_null(pats.column("sex"), "unknown").to_pylist()
-    sex = np.array(
-        [SEXES.index(s) if s in SEXES else SEXES.index("unknown") for s in sex_raw], np.int8
+    sex = _mapped(
+        pats.column("sex"),
+        lambda v: SEXES.index(v) if v in SEXES else SEXES.index("unknown"),
+        np.int8,
     )
     anchor = pc.fill_null(pats.column("anchor"), "").to_numpy(zero_copy_only=False)
     per_slot: dict[str, np.ndarray] = {
@@ -212,15 +230,14 @@ def build_piece(
         per_slot["diagnosis_day"][tgt] = dday[first]
         per_slot["age"][tgt] = _f(cond.column("age_at_diagnosis"))[first]
         stage = pc.coalesce(cond.column("stage_group"), cond.column("stage_group_display"))
-        per_slot["stage"][tgt] = stage_codes(stage.to_pylist())[first]
+        per_slot["stage"][tgt] = stage_codes(stage)[first]
     lot = tables["lines_of_therapy"]
     rows = _positions(lot.column("patient_id"), pat_ids)
     ok = rows >= 0
     lot = lot.filter(pa.array(ok)) if lot.num_rows else lot
     rows = rows[ok]
     line = _f(lot.column("line"))
-    labels = regimen_labels(lot.column("regimen_name"), lot.column("drugs")) if len(rows) else []
-    reason = pc.fill_null(lot.column("end_reason"), "unknown").to_pylist()
+    labels = regimen_labels(lot.column("regimen_name"), lot.column("drugs"))
     year = np.full(len(rows), np.nan)
     tr = tables["treatments"]
     if len(rows) and tr.num_rows:
@@ -241,12 +258,13 @@ def build_piece(
     lines = {
         "l_slot": slots[rows],
         "l_line": np.nan_to_num(line, nan=0).astype(np.int16),
-        "l_regimen": codes.code(codes.regimens, labels),
+        "l_regimen": codes.code_array(codes.regimens, labels),
         "l_start": _f(lot.column("start_day")),
         "l_end": _f(lot.column("end_day")),
         "l_next": _f(lot.column("next_line_start_day")),
-        "l_reason": np.array(
-            [END_REASONS.index(r) if r in END_REASONS else len(END_REASONS) - 1 for r in reason],
+        "l_reason": _mapped(
+            lot.column("end_reason"),
+            lambda r: END_REASONS.index(r) if r in END_REASONS else len(END_REASONS) - 1,
             np.int8,
         ),
         "l_year": year,
@@ -354,16 +372,20 @@ class JourneyStore:
             and self._state == (idx.generation, idx.version.id)
         )
 
-    def current(self) -> Journeys:
-        """The last synchronised journeys."""
-        assert self._current is not None
-        return self._current
+    def get(self, idx: LakeIndex) -> Journeys | None:
+        """The journeys of ``idx`` as it is now, if the store holds them (else None)."""
+        with self._lock:
+            return self._current if self.matches(idx) else None
 
     def sync(self, state: IndexState) -> Journeys:
         """The journeys of the index state ``state`` (reading only what changed)."""
         with self._lock:
             key = (state.generation, state.version.id)
-            if self._index is state.index and self._state == key and self._current is not None:
+            same = self._index is state.index and self._current is not None
+            if same and self._state is not None and key[0] <= self._state[0]:
+                # already there, or a slower caller's older state of the same index (its
+                # generation grows with every update)
+                assert self._current is not None
                 return self._current
             if self._index is not state.index:  # rebuilt: slots renumbered
                 self._pieces = {}
@@ -385,15 +407,7 @@ class JourneyStore:
             return self._current
 
     def _read(self, state: IndexState, submissions: list[str]) -> None:
-        tables = {
-            name: self.lake.read(
-                name,
-                state.version,
-                columns=list(dict.fromkeys([*cols, "submission_id"])),
-                submissions=submissions,
-            )
-            for name, cols in COLUMNS.items()
-        }
+        tables = {name: self._read_table(name, state.version, submissions) for name in COLUMNS}
         ids = state.index.patient_ids  # append-only while this index lives
         split = {name: _by_submission(t) for name, t in tables.items()}
         for sid in submissions:
@@ -408,6 +422,37 @@ class JourneyStore:
             country = (info.row.get("country") if info is not None else None) or "unknown"
             self._pieces[sid] = build_piece(part, slot_ids, slots, centre, country, self._codes)
             self.reads += 1
+
+    def _read_table(self, name: str, version: LakeVersion, submissions: list[str]) -> pa.Table:
+        """The :data:`COLUMNS` of ``name`` for ``submissions``; a table or column the lake
+        does not have yet (a lake from before the journeys schema) reads as nulls."""
+        wanted = [*COLUMNS[name], "submission_id"]
+        known = set(arrow_schema(name).names) if name in TABLES else set()
+        present = [c for c in wanted if c in known]
+        if "patient_id" in present and name in TABLES:
+            t = self.lake.read(name, version, columns=present, submissions=submissions)
+        else:
+            t = pa.table({c: pa.array([], pa.string()) for c in ("patient_id", "submission_id")})
+        for c in wanted:
+            if c not in t.column_names:
+                t = t.append_column(c, pa.nulls(t.num_rows, _TYPES.get(c, pa.string())))
+        return t
+
+
+#: Types of the contract's columns a lake may not have yet (read as nulls).
+_TYPES: dict[str, pa.DataType] = {
+    "death_day": pa.int32(),
+    "last_known_alive_day": pa.int32(),
+    "diagnosis_day": pa.int32(),
+    "age_at_diagnosis": pa.int32(),
+    "line": pa.int32(),
+    "line_of_therapy": pa.int32(),
+    "start_year": pa.int32(),
+    "start_day": pa.int32(),
+    "end_day": pa.int32(),
+    "next_line_start_day": pa.int32(),
+    "drugs": pa.list_(pa.string()),
+}
 
 
 def _by_submission(t: pa.Table) -> dict[str, pa.Table]:

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from catalog_api.analytics.disclosure import OTHER, disclose_curve, disclose_tree, sankey
-from catalog_api.analytics.endpoints import line_rows
+from catalog_api.analytics.disclosure import OTHER, disclose_tree, disclosed_quantiles, sankey
+from catalog_api.analytics.endpoints import time_on_treatment, ttnt
 from catalog_api.analytics.journeys import Journeys
 from catalog_api.discovery.disclosure import DisclosureControl
 
@@ -58,13 +58,20 @@ def pathway_counts(j: Journeys, mask: np.ndarray, max_lines: int) -> dict[tuple[
     m = pathway_matrix(j, cohort_lines(j, mask, max_lines), max_lines)
     out: dict[tuple[str, ...], int] = {}
     names = j.regimens
+    base = len(names) + 1
+    key = np.zeros(len(m), dtype=np.int64)
     for k in range(1, max_lines + 1):
-        rows = m[m[:, k - 1] >= 0, :k]
-        if not len(rows):
+        valid = m[:, k - 1] >= 0
+        if not valid.any():
             break
-        uniq, counts = np.unique(rows, axis=0, return_counts=True)
+        key = key * base + (m[:, k - 1] + 1)  # one integer per prefix of length k
+        uniq, counts = np.unique(key[valid], return_counts=True)
         for u, c in zip(uniq, counts, strict=True):
-            out[tuple(names[int(x)] for x in u)] = int(c)
+            codes, rest = [], int(u)
+            for _ in range(k):
+                rest, digit = divmod(rest, base)
+                codes.append(digit - 1)
+            out[tuple(names[x] for x in reversed(codes))] = int(c)
     return out
 
 
@@ -86,28 +93,38 @@ def _patients(j: Journeys, lines: np.ndarray) -> int:
 
 
 def _by_regimen(j: Journeys, lines: np.ndarray) -> dict[str, int]:
-    pairs = np.unique(np.stack([j.l_regimen[lines], j.l_slot[lines]], 1), axis=0)
-    codes, counts = np.unique(pairs[:, 0], return_counts=True)
+    """Patients per regimen among ``lines`` (one combined key: faster than unique rows)."""
+    key = np.unique(j.l_regimen[lines].astype(np.int64) * j.n_slots + j.l_slot[lines])
+    codes, counts = np.unique(key // j.n_slots, return_counts=True)
     return {j.regimens[int(c)]: int(n) for c, n in zip(codes, counts, strict=True)}
 
 
 def _times(
-    j: Journeys, lines: np.ndarray, control: DisclosureControl, interval: int
-) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for kind, name in (("time_on_treatment", "time_on_treatment"), ("ttnt", "time_to_next")):
-        rows = line_rows(j, lines, kind)
-        curve = disclose_curve(rows.time, rows.event, control, interval).curve
-        if curve is None or not len(curve.time):
-            out[name] = None
-            continue
-        q = [curve.quantile(p).time for p in (0.25, 0.5, 0.75)]
-        out[name] = {
-            "median_days": None if np.isnan(q[1]) else q[1],
-            "q1_days": None if np.isnan(q[0]) else q[0],
-            "q3_days": None if np.isnan(q[2]) else q[2],
-        }
+    j: Journeys,
+    lines: np.ndarray,
+    cell: np.ndarray,
+    n_cells: int,
+    control: DisclosureControl,
+    interval: int,
+) -> dict[str, np.ndarray]:
+    """Disclosed quartiles of time on treatment and time to next treatment per cell
+    (``cell[i]`` the cell of line row ``lines[i]``), all cells at once."""
+    out = {}
+    for fn, name in ((time_on_treatment, "time_on_treatment"), (ttnt, "time_to_next")):
+        time, event = fn(j, lines)
+        ok = np.isfinite(time) & (time >= 0)
+        out[name] = disclosed_quantiles(time[ok], event[ok], cell[ok], n_cells, control, interval)
     return out
+
+
+def _quartiles(q: np.ndarray) -> dict[str, float | None] | None:
+    if np.isnan(q).all():
+        return None
+
+    def v(x: float) -> float | None:
+        return None if np.isnan(x) else float(x)
+
+    return {"median_days": v(q[1]), "q1_days": v(q[0]), "q3_days": v(q[2])}
 
 
 def treatment_patterns(
@@ -125,16 +142,33 @@ def treatment_patterns(
     root = sum(n for p, n in counts.items() if len(p) == 1)
     tree = disclose_tree(control, counts, root, max_lines)
     table = []
+    code_of = {name: i for i, name in enumerate(j.regimens)}
+    shown: dict[tuple[int, int], int] = {}  # (line, regimen code) → cell number
+    per_line = []
     for line in range(1, max_lines + 1):
         mine = lines[j.l_line[lines] == line]
-        n_line = _patients(j, mine)
         regimens = control.breakdown(_by_regimen(j, mine)) if len(mine) else {}
+        for name, count in regimens.items():
+            if name != OTHER and isinstance(count, int):
+                shown[(line, code_of[name])] = len(shown)
+        per_line.append((line, mine, regimens))
+    # time on treatment and to next treatment of every shown cell, in one pass
+    stride = len(j.regimens) + 1
+    lut = np.full((max_lines + 1) * stride, -1, dtype=np.int64)
+    for (line, code), no in shown.items():
+        lut[line * stride + code] = no
+    cell = lut[j.l_line[lines].astype(np.int64) * stride + j.l_regimen[lines]]
+    timed = lines[cell >= 0]
+    times = _times(j, timed, cell[cell >= 0], len(shown), control, interval)
+    for line, mine, regimens in per_line:
+        n_line = _patients(j, mine)
         rows = []
-        for name, cell in regimens.items():
-            row: dict[str, Any] = {"regimen": name, "patients": cell}
-            if name != OTHER and isinstance(cell, int):
-                code = j.regimens.index(name)
-                row.update(_times(j, mine[j.l_regimen[mine] == code], control, interval))
+        for name, count in regimens.items():
+            row: dict[str, Any] = {"regimen": name, "patients": count}
+            at = shown.get((line, code_of.get(name, -1)))
+            if at is not None:
+                for key, q in times.items():
+                    row[key] = _quartiles(q[at])
             rows.append(row)
         entry: dict[str, Any] = {"line": line, "patients": control.cell(n_line), "regimens": rows}
         if breakdown is not None:

@@ -297,45 +297,65 @@ class Cox:
     conf_level: float
 
 
-def _efron(
-    beta: np.ndarray,
-    x: np.ndarray,
-    e: np.ndarray,
-    first: np.ndarray,
-    group_of: np.ndarray,
-    ev_rank: np.ndarray,
-    ev_size: np.ndarray,
-    ev_rows: np.ndarray,
-) -> tuple[float, np.ndarray, np.ndarray]:
-    """Efron partial log-likelihood, score and information at ``beta``; ``x`` sorted by
-    time descending (so that the risk set of a time is a prefix), ``first`` the end of each
-    distinct time's block (exclusive prefix length), ``group_of[i]`` the block of event
-    row ``ev_rows[i]``, ranked ``ev_rank`` of ``ev_size`` within its block."""
-    p = x.shape[1]
+@dataclass(frozen=True)
+class _Blocks:
+    """Rows sorted by time descending, grouped by distinct time (a block): the risk set
+    of a block is every row up to its end; events are grouped by block too."""
+
+    starts: np.ndarray  # first row of each block
+    ev_rows: np.ndarray  # event rows (ascending, hence by block)
+    ev_blocks: np.ndarray  # blocks holding events
+    ev_starts: np.ndarray  # first event (index into ev_rows) of each of those blocks
+    ev_of: np.ndarray  # for each event: its position among ev_blocks
+    frac: np.ndarray  # for each event: its rank within its block / the block's events
+    block: np.ndarray  # for each row: its block
+
+
+def _efron(beta: np.ndarray, x: np.ndarray, b: _Blocks) -> tuple[float, np.ndarray, np.ndarray]:
+    """Efron partial log-likelihood, score and information at ``beta``.
+
+    The sums over each tied event l of a block are written with per-block scalars
+    (sum 1/a_l, f_l/a_l, 1/a_l², f_l/a_l², f_l²/a_l², where a_l = S0 − f_l·D0 and
+    f_l = l / d); the risk-set second moments then collapse into one weighted product
+    Xᵀ diag(w·R) X, R_i being the sum of those scalars over the blocks whose risk set
+    holds row i, so no p × p array per row or per time is built."""
     eta = x @ beta
     w = np.exp(eta)
     xw = x * w[:, None]
-    # prefix sums over the descending order: risk set sums at each block's end
-    s0 = np.cumsum(w)[first - 1]
-    s1 = np.cumsum(xw, axis=0)[first - 1]
-    s2 = np.cumsum(x[:, :, None] * xw[:, None, :], axis=0)[first - 1]
-    # tied events' sums per block
-    ew = w[ev_rows]
-    exw = xw[ev_rows]
-    nb = len(first)
-    d0 = np.bincount(group_of, weights=ew, minlength=nb)
-    d1 = np.zeros((nb, p))
-    np.add.at(d1, group_of, exw)
-    d2 = np.zeros((nb, p, p))
-    np.add.at(d2, group_of, x[ev_rows][:, :, None] * exw[:, None, :])
-    frac = ev_rank / ev_size
-    a0 = s0[group_of] - frac * d0[group_of]
-    a1 = s1[group_of] - frac[:, None] * d1[group_of]
-    a2 = s2[group_of] - frac[:, None, None] * d2[group_of]
-    loglik = float(eta[ev_rows].sum() - np.log(a0).sum())
-    m = a1 / a0[:, None]
-    score = x[ev_rows].sum(axis=0) - m.sum(axis=0)
-    info = (a2 / a0[:, None, None]).sum(axis=0) - m.T @ m
+    # risk-set sums at the event blocks (prefix sums over the descending order)
+    s0 = np.cumsum(np.add.reduceat(w, b.starts))[b.ev_blocks]
+    s1 = np.cumsum(np.add.reduceat(xw, b.starts, axis=0), axis=0)[b.ev_blocks]
+    # the tied events' own sums per event block
+    ew = w[b.ev_rows]
+    d0 = np.add.reduceat(ew, b.ev_starts)
+    d1 = np.add.reduceat(xw[b.ev_rows], b.ev_starts, axis=0)
+    a = s0[b.ev_of] - b.frac * d0[b.ev_of]
+    nb = len(b.ev_blocks)
+
+    def per_block(weights: np.ndarray) -> np.ndarray:
+        return np.bincount(b.ev_of, weights=weights, minlength=nb)
+
+    inv = 1.0 / a
+    sa, sf = per_block(inv), per_block(b.frac * inv)
+    inv2 = inv * inv
+    c0, c1, c2 = per_block(inv2), per_block(b.frac * inv2), per_block(b.frac**2 * inv2)
+    # R_i: sum of sa over the event blocks at or after row i's block (its risk sets)
+    at_block = np.zeros(len(b.starts))
+    at_block[b.ev_blocks] = sa
+    r = np.cumsum(at_block[::-1])[::-1][b.block]
+    rw = w * r
+    sf_ev = sf[b.ev_of]
+    xe = x[b.ev_rows]
+    loglik = float(eta[b.ev_rows].sum() - np.log(a).sum())
+    score = xe.sum(axis=0) - (x.T @ rw - d1.T @ sf)
+    info = x.T @ (x * rw[:, None]) - xe.T @ (xe * (ew * sf_ev)[:, None])
+    cross = np.einsum("bi,bj,b->ij", s1, d1, c1)
+    info -= (
+        np.einsum("bi,bj,b->ij", s1, s1, c0)
+        - cross
+        - cross.T
+        + np.einsum("bi,bj,b->ij", d1, d1, c2)
+    )
     return loglik, score, info
 
 
@@ -365,20 +385,20 @@ def cox(
     xm = xm - xm.mean(axis=0)
     order = np.lexsort((~e, -t))  # time descending; within a time, order is irrelevant
     t, e, xm = t[order], e[order], xm[order]
-    # block ends: a block is one distinct time (descending), its risk set the prefix
-    change = np.flatnonzero(np.diff(t) != 0) + 1
-    starts = np.concatenate([[0], change])
-    first = np.concatenate([change, [len(t)]])
+    # blocks: one per distinct time (descending); the risk set of a block is the prefix
+    starts = np.concatenate([[0], np.flatnonzero(np.diff(t) != 0) + 1])
     block = np.repeat(np.arange(len(starts)), np.diff(np.concatenate([starts, [len(t)]])))
     ev_rows = np.flatnonzero(e)
-    group_of = block[ev_rows]
-    # rank of each event within its block's events, and the block's event count
-    ev_size = np.bincount(group_of, minlength=len(starts))[group_of].astype(float)
-    first_ev = np.searchsorted(group_of, group_of, side="left")
-    ev_rank = (np.arange(len(ev_rows)) - first_ev).astype(float)
+    ev_block = block[ev_rows]
+    ev_starts = np.concatenate([[0], np.flatnonzero(np.diff(ev_block)) + 1])
+    ev_of = np.repeat(
+        np.arange(len(ev_starts)), np.diff(np.concatenate([ev_starts, [len(ev_rows)]]))
+    )
+    size = np.diff(np.concatenate([ev_starts, [len(ev_rows)]]))[ev_of]
+    rank = np.arange(len(ev_rows)) - ev_starts[ev_of]
+    blocks = _Blocks(starts, ev_rows, ev_block[ev_starts], ev_starts, ev_of, rank / size, block)
     beta = np.zeros(xm.shape[1])
-    args = (xm, e, first, group_of, ev_rank, ev_size, ev_rows)
-    loglik, score, info = _efron(beta, *args)
+    loglik, score, info = _efron(beta, xm, blocks)
     loglik_null = loglik
     iterations = 0
     while iterations < max_iter:
@@ -391,12 +411,12 @@ def cox(
                 f"({', '.join(names)})"
             ) from exc
         new = beta + step
-        ll, sc, inf = _efron(new, *args)
+        ll, sc, inf = _efron(new, xm, blocks)
         halvings = 0
         while (not np.isfinite(ll) or ll < loglik - 1e-12) and halvings < 30:
             step /= 2
             new = beta + step
-            ll, sc, inf = _efron(new, *args)
+            ll, sc, inf = _efron(new, xm, blocks)
             halvings += 1
         done = abs(ll - loglik) <= 1e-13 * max(1.0, abs(ll)) and np.abs(step).max() < 1e-10
         beta, loglik, score, info = new, ll, sc, inf

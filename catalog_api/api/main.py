@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from catalog_api.api.routes import (
     access_requests,
+    analytics,
     audit,
     cohorts,
     discovery,
@@ -18,6 +19,7 @@ api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(users.router)
 api_router.include_router(discovery.router)
 api_router.include_router(cohorts.router)
+api_router.include_router(analytics.router)
 api_router.include_router(access_requests.router)
 api_router.include_router(reviews.router)
 api_router.include_router(exports.router)

@@ -28,6 +28,8 @@ class ApiConfig:
     #: Count queries a user may make per window (differencing limit).
     query_budget: int = 200
     query_window_seconds: int = 3600
+    #: Days the differencing check remembers each answer (the disclosure history).
+    disclosure_history_days: float = 365.0
     #: Approvals needed per centre before its part of a request is approved.
     quorum: int = 1
     #: OpenID Connect: issuer, audience and JWKS URL; empty disables OIDC.

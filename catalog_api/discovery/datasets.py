@@ -5,10 +5,12 @@ Read by the datasets API, the Beacon ``/datasets`` endpoint and the web pages.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import BaseModel
 
+from catalog_api.discovery.disclosure import Cell, DisclosureControl
 from catalog_api.discovery.engine import DiscoveryEngine
 
 
@@ -59,3 +61,29 @@ def dataset_entries(engine: DiscoveryEngine) -> list[dict[str, Any]]:
             ).model_dump(mode="json")
         )
     return sorted(out, key=lambda d: d["dataset_id"])
+
+
+def _loaded(text: Any) -> dict[str, Any]:
+    try:
+        value = json.loads(text) if text else {}
+    except (TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def dataset_counts(row: dict[str, Any], control: DisclosureControl) -> dict[str, Any]:
+    """The counts of a dataset's catalogue row (``DatasetInfo.row``) as a researcher may see
+    them: rows per table (``row_counts_json``) and tumour/normal specimens (the manifest's
+    samples), each through the disclosure rule (``"<5"`` or rounded)."""
+    samples = _loaded(row.get("manifest_json")).get("samples") or []
+    roles = [s.get("role") for s in samples if isinstance(s, dict)]
+    rows: dict[str, Cell] = {
+        k: control.cell(v)
+        for k, v in sorted(_loaded(row.get("row_counts_json")).items())
+        if isinstance(v, int) and not isinstance(v, bool)
+    }
+    return {
+        "rows": rows,
+        "tumour_specimens": control.cell(roles.count("tumour")),
+        "normal_specimens": control.cell(roles.count("normal")),
+    }

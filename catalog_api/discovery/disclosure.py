@@ -21,14 +21,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict, deque
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
 from pyroaring import BitMap
+from sqlalchemy import Connection
 
 from catalog_api.discovery.errors import DifferencingRefusedError, QueryBudgetExceededError
+from catalog_api.discovery.history import DisclosureStore, MemoryStore, Remembered
+from catalog_api.discovery.index import LakeIndex, bitmap_of, name_ranks, slots_of
 from catalog_api.discovery.results import CountResult, Tally
 
 Cell = int | str
@@ -49,46 +51,42 @@ def _rounded(n: Any, *, threshold: int, rounding: int) -> Any:
     return np.maximum(threshold, (2 * n + r) // (2 * r) * r) if r > 1 else n
 
 
-def name_ranks(names: list[str]) -> np.ndarray:
-    """``rank[i]``: the position of ``names[i]`` in name order (breakdown ties go by it)."""
-    rank = np.empty(len(names), dtype=np.int64)
-    rank[sorted(range(len(names)), key=names.__getitem__)] = np.arange(len(names))
-    return rank
-
-
-#: Recent answers kept per user for the differencing check.
-MAX_RECENT = 200
-
-
-@dataclass
-class _Recent:
-    at: float
-    digest: str
-    patients: BitMap
-
-
-@dataclass
-class _UserState:
-    queries: deque[float] = field(default_factory=deque)
-    #: (query digest, lake version) → the answer's patients, oldest first: a query repeated
-    #: on the same version is one entry (the same set), refreshed, not one per repeat
-    recent: OrderedDict[tuple[str, str], _Recent] = field(default_factory=OrderedDict)
+#: How long remembered answers are kept for the differencing check, by default (days).
+HISTORY_DAYS = 365
 
 
 class DisclosureControl:
-    """Applies the disclosure rules to counts and keeps the per-user query history."""
+    """Applies the disclosure rules to counts; charges and checks each user's queries
+    against the budget and the remembered answers kept in ``store`` (shared by every
+    replica and durable: :class:`~catalog_api.discovery.history.SqlStore`; in one process:
+    :class:`~catalog_api.discovery.history.MemoryStore`, the default)."""
 
     def __init__(
-        self, threshold: int = 5, rounding: int = 5, budget: int = 200, window_seconds: int = 3600
+        self,
+        threshold: int = 5,
+        rounding: int = 5,
+        budget: int = 200,
+        window_seconds: int = 3600,
+        *,
+        history_days: float = HISTORY_DAYS,
+        store: DisclosureStore | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if threshold < 0 or rounding < 1:
             raise ValueError("the disclosure threshold must be ≥ 0 and the rounding ≥ 1")
+        if history_days * 86400 < window_seconds:
+            raise ValueError(
+                f"the disclosure history ({history_days} days) must be kept at least as long "
+                f"as the query budget's window ({window_seconds} s)"
+            )
         self.threshold = threshold
         self.rounding = rounding
         self.budget = budget
         self.window = window_seconds
-        self._users: dict[str, _UserState] = {}
-        self._lock = threading.Lock()
+        self.horizon = history_days * 86400.0
+        self.store: DisclosureStore = store if store is not None else MemoryStore()
+        self.clock = clock
+        self._numbers_lock = threading.Lock()
 
     @property
     def suppressed(self) -> str:
@@ -100,8 +98,9 @@ class DisclosureControl:
         return disclose_count(n, threshold=self.threshold, rounding=self.rounding)
 
     def breakdown(self, counts: dict[str, int]) -> dict[str, Cell]:
-        """Cells at or above the threshold, largest first (ties by name), the rest merged
-        into ``"other"`` (if any); zero counts are left out."""
+        """Cells at or above the threshold, largest first (ties by name); the rest merged
+        into ``"other"`` when that is itself at or above the threshold (see
+        :meth:`breakdown_counts`)."""
         names = list(counts)
         values = np.fromiter(counts.values(), dtype=np.int64, count=len(names))
         return self.breakdown_counts(np.array(names, dtype=object), values, name_ranks(names))
@@ -112,7 +111,10 @@ class DisclosureControl:
         """:meth:`breakdown` of ``{names[i]: counts[i]}`` (``names`` a numpy object array),
         where ``rank[i]`` is the position of ``names[i]`` in name order. Vectorised: a
         by-centre breakdown has a cell per centre (thousands), and this runs for every
-        count query."""
+        count query.
+
+        A merged ``"other"`` below the threshold is left out, like a zero: an answer with
+        one to four patients in small categories has the same shape as one with none."""
         t = self.threshold
         shown = np.flatnonzero(counts >= max(t, 1))
         other = int(counts[counts < t].sum())  # counts are never negative
@@ -120,60 +122,148 @@ class DisclosureControl:
         order = shown[np.lexsort((rank[shown], -counts[shown]))]
         values = _rounded(counts[order], threshold=t, rounding=self.rounding)
         out: dict[str, Cell] = dict(zip(names[order].tolist(), values.tolist(), strict=True))
-        if other:
+        if other and other >= t:
             out["other"] = self.cell(other)
         return out
 
-    def check(self, user: str, digest: str, patients: BitMap, version: str = "") -> None:
+    # -- budget and differencing ------------------------------------------------------------
+
+    def stable(self, idx: LakeIndex, patients: BitMap) -> BitMap:
+        """``patients`` (slots of ``idx``) as stable patient numbers (the store's: the same
+        in every process, version and index build)."""
+        with self._numbers_lock:
+            have = idx.stable_numbers
+            n = len(idx.patient_ids)
+            if len(have) < n:
+                new = self.store.numbers(idx.patient_ids[len(have) : n])
+                idx.stable_numbers = have = np.concatenate([have, new])
+        return bitmap_of(have[slots_of(patients)])
+
+    def check_result(
+        self,
+        user: str,
+        digest: str,
+        result: CountResult,
+        shown: tuple[str, ...] = ("count", "excluded", "covered"),
+    ) -> None:
+        """:meth:`check` of every number of ``result`` an answer shows (``shown``): its
+        total (``count``), its excluded count and its coverage denominator."""
+        sets = {"count": result.permitted, "excluded": result.excluded_set}
+        if result.covered is not None:
+            sets["covered"] = result.covered
+        if result.index is None:
+            raise ValueError("a count result without its index cannot be checked")
+        t = max(self.threshold, 1)
+        stable = {
+            k: self.stable(result.index, v) for k, v in sets.items() if k in shown and len(v) >= t
+        }
+        self.check(user, digest, stable, result.version_id, definition=result.definition)
+
+    def check(
+        self,
+        user: str,
+        digest: str,
+        patients: BitMap | Mapping[str, BitMap],
+        version: str = "",
+        *,
+        definition: str = "",
+        conn: Connection | None = None,
+    ) -> None:
         """Charge one query to ``user`` and refuse it if over budget or differencing.
 
-        ``patients`` is the set the answer counts on lake ``version``; it is remembered for
-        later checks only when the query is answered.
+        ``patients`` are the stable numbers of the patients the answer counts (or, by name,
+        of each number it shows) on lake ``version``; they are remembered for later checks
+        (for :attr:`horizon` seconds) only when the query is answered (in the transaction of
+        ``conn`` when given, else in one of its own). A query is refused
+        when any number it shows counts a set that differs from one the user was shown
+        before, on any lake version, by 1 to ``threshold - 1`` patients.
+
+        One pair is not compared: a number counted with any consent (a saved cohort's,
+        named ``any:…``) and one counted for a purpose, of the same ``definition`` (its
+        digest) on the same lake version. Their difference is the definition's patients
+        excluded by consent, a number the count answer discloses itself
+        (``excluded_by_consent``, checked like the others); without the exemption a cohort
+        could not be counted, saved and requested.
         """
-        now = time.monotonic()
-        with self._lock:
-            state = self._users.setdefault(user, _UserState())
-            while state.queries and state.queries[0] <= now - self.window:
-                state.queries.popleft()
-            while state.recent and next(iter(state.recent.values())).at <= now - self.window:
-                state.recent.popitem(last=False)
-            if len(state.queries) >= self.budget:
-                wait = int(state.queries[0] + self.window - now) + 1
+        sets = {"count": patients} if isinstance(patients, BitMap) else dict(patients)
+        t = self.threshold
+        shown = {k: v for k, v in sets.items() if len(v) >= max(t, 1)}
+        now = self.clock()
+        refusal: str | None = None
+        with self.store.transaction(user, now - self.horizon, conn) as tx:
+            n_recent, oldest = tx.queries_since(now - self.window)
+            if n_recent >= self.budget:
+                wait = int((oldest or now) + self.window - now) + 1
                 raise QueryBudgetExceededError(
                     f"query budget used: {self.budget} count queries per {self.window} s; "
                     f"try again in {wait} s"
                 )
-            state.queries.append(now)
-            n = len(patients)
-            # a suppressed answer gives nothing to subtract
-            for r in reversed(state.recent.values()) if n >= self.threshold else ():
-                if r.digest == digest or len(r.patients) < self.threshold:
-                    # a repeat, or a suppressed answer: nothing to subtract
-                    continue
-                if abs(len(r.patients) - n) >= self.threshold:
-                    continue
-                d = patients.symmetric_difference_cardinality(r.patients)
-                if 0 < d < self.threshold:
-                    raise DifferencingRefusedError(
-                        "refused: this query's patients differ from those of your query "
-                        f"{r.digest[:12]} (made {int(now - r.at)} s ago) by fewer than "
-                        f"{self.threshold}; comparing the two answers would disclose a group "
-                        "smaller than the disclosure threshold. Broaden the difference or "
-                        "request access."
-                    )
-            key = (digest, version)
-            state.recent.pop(key, None)
-            state.recent[key] = _Recent(now, digest, patients)
-            while len(state.recent) > MAX_RECENT:
-                state.recent.popitem(last=False)
+            tx.charge(now)
+            known: set[str] = set()  # names whose set is remembered as is already
+            for name, bm in shown.items():
+                n = len(bm)
+                for r in tx.candidates(n - t + 1, n + t - 1, now - self.horizon):
+                    if (
+                        definition
+                        and r.definition == definition
+                        and r.lake_version == version
+                        and name.startswith("any:") != r.name.startswith("any:")
+                    ):
+                        continue
+                    d = bm.symmetric_difference_cardinality(r.patients)
+                    if d == 0:
+                        known.add(name)
+                    elif d < t and refusal is None:
+                        refusal = (
+                            f"refused: this query's patients ({_what(name)}) differ from "
+                            f"those of your query {r.digest[:12]} "
+                            f"({_what(r.name)}, made {int(now - r.at)} s ago on "
+                            f"lake version {r.lake_version}) by fewer than {t}; comparing the "
+                            "two answers would disclose a group smaller than the disclosure "
+                            "threshold. Broaden the difference or request access."
+                        )
+            if refusal is None:
+                for name, bm in shown.items():
+                    if name not in known:
+                        tx.remember(Remembered(now, digest, version, name, bm, definition))
+        # raised after the commit: a refused query stays charged to the budget
+        if refusal is not None:
+            raise DifferencingRefusedError(refusal)
+
+    def check_patients(
+        self,
+        user: str,
+        digest: str,
+        patients: Mapping[str, Iterable[str]],
+        version: str,
+        *,
+        definition: str = "",
+        conn: Connection | None = None,
+    ) -> None:
+        """:meth:`check` of numbers shown from patient ids (governance's views: saved
+        cohorts, request parts): ``{name: the patient ids it counts}``."""
+        t = max(self.threshold, 1)
+        sets = {}
+        for name, ids in patients.items():
+            listed = list(ids)
+            if len(listed) >= t:
+                sets[name] = bitmap_of(self.store.numbers(listed))
+        self.check(user, digest, sets, version, definition=definition, conn=conn)
 
     def reset(self, user: str | None = None) -> None:
-        """Forget the history of ``user`` (or of everyone)."""
-        with self._lock:
-            if user is None:
-                self._users.clear()
-            else:
-                self._users.pop(user, None)
+        """Forget the budget and history of ``user`` (or of everyone)."""
+        self.store.reset(user)
+
+
+_WHAT = {"count": "count", "excluded": "excluded-by-consent count", "covered": "denominator"}
+
+
+def _what(name: str) -> str:
+    if name.startswith("any:"):
+        return f"{_what(name.removeprefix('any:'))} (any consent)"
+    if name.startswith("centre:"):
+        return f"count of centre {name.removeprefix('centre:')}"
+    return _WHAT.get(name, name)
 
 
 def disclose(result: CountResult, control: DisclosureControl) -> dict[str, Any]:

@@ -465,9 +465,12 @@ class DiscoveryEngine:
             )
             has_variant = any(isinstance(x, Variant) for x in definition.leaves())
             denominator = None
+            covered = None
             if has_variant:
-                covered = self.evaluate(idx, definition, coverage=True)
-                denominator = covered.intersection_cardinality(self.permitted_by(idx, purpose))
+                covered = self.evaluate(idx, definition, coverage=True) & self.permitted_by(
+                    idx, purpose
+                )
+                denominator = len(covered)
             return CountResult(
                 version_id=idx.version_id,
                 matched=len(matched),
@@ -477,6 +480,10 @@ class DiscoveryEngine:
                 by_centre=Tally(*idx.labels("centres"), by_c),
                 denominator=denominator,
                 genes=genes,
+                definition=definition.digest(),
+                index=idx,
+                excluded_set=matched - permitted,
+                covered=covered,
             )
 
     def patients(

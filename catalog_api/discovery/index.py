@@ -36,9 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyroaring import BitMap
 
-from catalog_api.discovery.disclosure import name_ranks
-from harmonise.lake import OPERATION_PROP, Lake, LakeVersion
-from harmonise.model import DATA_TABLES
+from harmonise.lake import Lake, LakeVersion
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +57,13 @@ def join(*cols: Any) -> Any:
 def bitmap_of(values: np.ndarray) -> BitMap:
     """A bitmap of the uint32 ``values`` (fast path through ``array('I')``)."""
     return BitMap(array.array("I", np.ascontiguousarray(values, dtype=np.uint32).tobytes()))
+
+
+def name_ranks(names: list[str]) -> np.ndarray:
+    """``rank[i]``: the position of ``names[i]`` in name order (breakdown ties go by it)."""
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[sorted(range(len(names)), key=names.__getitem__)] = np.arange(len(names))
+    return rank
 
 
 def slots_of(bm: BitMap) -> np.ndarray:
@@ -101,6 +106,11 @@ class LakeIndex:
     biomarker_values: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     generation: int = 0
     built_at: float = 0.0
+    #: slot → stable patient number (see ``discovery.history``), filled in by the
+    #: disclosure control as slots are added (slots are never renumbered within an index)
+    stable_numbers: np.ndarray = field(
+        default_factory=lambda: np.zeros(0, dtype=np.uint32), repr=False
+    )
     #: Bitmaps computed from this index (criteria, purposes), emptied when it changes.
     memo: dict[Any, BitMap] = field(default_factory=dict, repr=False)
     _values: dict[str, list[Any]] = field(default_factory=dict, repr=False)
@@ -487,7 +497,7 @@ class Indexer:
             if old.version is not None and version.id == old.version.id:
                 self._token = token
                 return False
-            if old.version is None or not self._only_appends(old.version, version):
+            if old.version is None or not self.lake.only_appends(old.version, version):
                 new = self.build(version)
                 with self.lock:
                     self.index = new
@@ -497,26 +507,6 @@ class Indexer:
             self.last_refresh_seconds = time.perf_counter() - t0
             log.info("discovery index at %s in %.2fs", version.id, self.last_refresh_seconds)
             return True
-
-    def _only_appends(self, old: LakeVersion, new: LakeVersion) -> bool:
-        """True if every data table changed between the versions only by appends."""
-        for name in DATA_TABLES:
-            a, b = old.snapshots.get(name), new.snapshots.get(name)
-            if a == b:
-                continue
-            tbl = self.lake.table(name)
-            sid = b
-            while sid is not None and sid != a:
-                snap = tbl.metadata.snapshot_by_id(sid)
-                if snap is None:
-                    return False
-                props = snap.summary.additional_properties if snap.summary else {}
-                if props.get(OPERATION_PROP) != "append":
-                    return False
-                sid = snap.parent_snapshot_id
-            if sid != a:
-                return False
-        return True
 
     def _infos(self, version: LakeVersion) -> dict[str, DatasetInfo]:
         rows = self.lake.visible_submissions(version).to_pylist()

@@ -6,10 +6,14 @@ a :class:`CountResult` into the answer a user sees.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pyroaring import BitMap
+
+if TYPE_CHECKING:
+    from catalog_api.discovery.index import LakeIndex
 
 
 @dataclass(frozen=True)
@@ -24,7 +28,8 @@ class Tally:
 
 @dataclass(frozen=True)
 class CountResult:
-    """Exact counts of one query (before disclosure control)."""
+    """Exact counts of one query (before disclosure control), and the patient sets (slots
+    of ``index``) behind each number, for the differencing check."""
 
     version_id: str
     matched: int  # patients matching the definition, any consent
@@ -34,6 +39,12 @@ class CountResult:
     by_centre: Tally
     denominator: int | None  # permitted patients whose assay covered the asked genes
     genes: tuple[str, ...] = ()
+    definition: str = ""  # the definition's digest
+    index: LakeIndex | None = field(default=None, repr=False, compare=False)
+    #: the patients of ``excluded``: matching, but their consent does not permit the purpose
+    excluded_set: BitMap = field(default_factory=BitMap, repr=False, compare=False)
+    #: the patients of ``denominator`` (only when a variant is asked)
+    covered: BitMap | None = field(default=None, repr=False, compare=False)
 
     @property
     def total(self) -> int:

@@ -104,7 +104,7 @@ def start_count_query(
     digest = hashlib.sha256(canonical_json(query)).hexdigest()
     try:
         result = engine.count(definition, purpose)
-        control.check(user.username, digest, result.permitted, result.version_id)
+        control.check_result(user.username, digest, result)
     except DiscoveryError as exc:
         fut = _audit(
             session,

@@ -11,6 +11,13 @@ every file with its SHA-256 and row count.
 Downloads go through expiring links bound to the requester; a revoked or expired
 request disables them. Withdrawn patients (no longer in the lake with an active consent)
 mark the export.
+
+Consent withdrawal (docs/consent.md): an export is read from its request's pin, which a
+withdrawal amends to "that version minus the withdrawn patients", and never holds a
+patient of the withdrawal registry, whatever version it reads. Exports made before a
+withdrawal are suspended (downloads refused) while it is applied, then re-made without
+the patient at the amended pin into the same folder (:func:`remake_after_withdrawal`),
+or, when their version can no longer be read, deleted and disabled for good.
 """
 
 from __future__ import annotations
@@ -41,12 +48,18 @@ from catalog_api.governance.engine import (
     validate_purpose,
 )
 from catalog_api.governance.errors import Conflict, Forbidden, Gone, NotFound
-from catalog_api.governance.requests import CLOSED, approved_centres, overall_state, refresh
+from catalog_api.governance.requests import (
+    CLOSED,
+    approved_centres,
+    overall_state,
+    pin_name,
+    refresh,
+)
 from catalog_api.governance.schemas import DownloadLink, ExportPublic
 from catalog_api.models import AccessRequest, Export, User
 from consent.tags import canonical_json, sign_tags
 from consent.withdrawal import withdrawn_patients
-from harmonise.errors import HarmoniseError
+from harmonise.errors import HarmoniseError, UnknownVersionError
 from harmonise.lake import Lake, LakeVersion
 
 MANIFEST = "manifest.json"
@@ -54,6 +67,10 @@ MANIFEST_FORMAT_VERSION = 1
 KEY_COLUMNS = ("dataset_id", "centre_id", "patient_id")
 DEFAULT_LINK_SECONDS = 900
 _SALT = "oncolake-export-download"
+#: Export states of a consent withdrawal: being re-made (downloads refused meanwhile),
+#: and disabled for good (files deleted: its version could not be re-read).
+AMENDING = "amending"
+WITHDRAWN = "withdrawn"
 
 
 def _sha256(path: Path) -> str:
@@ -142,6 +159,20 @@ def write_files(
     return files
 
 
+def _header(
+    req: AccessRequest, version: LakeVersion, centres: Sequence[str], patients: int
+) -> dict[str, Any]:
+    """The export manifest's header (everything but its files)."""
+    return {
+        "request_id": req.id,
+        "lake_version": json.loads(version.to_json()),
+        "centres": list(centres),
+        "purpose": req.purpose,
+        "fields": req.fields,
+        "patients": patients,
+    }
+
+
 def run_export(
     session: Session,
     *,
@@ -163,7 +194,7 @@ def run_export(
             "an export needs at least one approval"
         )
     cv = req.cohort_version
-    version = LakeVersion.from_json(cv.lake_version_json)
+    version = request_version(lake, req)
     definition = validate_definition(cv.definition)
     purpose = validate_purpose(req.purpose)
     try:
@@ -172,7 +203,10 @@ def run_export(
         raise Conflict(
             f"the lake version {cv.lake_version_id} can no longer be read: {exc}"
         ) from exc
-    patients = {f"{c}/{p}" for c in centres for p in per_centre.get(c, [])}
+    gone = withdrawn_patients(config.home, "all")
+    patients = {
+        f"{c}/{p}" for c in centres for p in per_centre.get(c, []) if p not in gone
+    }  # a withdrawn patient is never exported, whatever version the request reads
     export = Export(
         request=req,
         state="running",
@@ -185,14 +219,7 @@ def run_export(
     session.add(export)
     session.flush()
     directory = Path(config.exports_dir) / f"export-{export.id}"
-    header = {
-        "request_id": req.id,
-        "lake_version": json.loads(version.to_json()),
-        "centres": centres,
-        "purpose": req.purpose,
-        "fields": req.fields,
-        "patients": len(patients),
-    }
+    header = _header(req, version, centres, len(patients))
     files = write_files(
         lake=lake,
         version=version,
@@ -230,9 +257,166 @@ def run_export(
     return export
 
 
+def request_version(lake: Lake, req: AccessRequest) -> LakeVersion:
+    """The lake version ``req`` reads: its pin (amended by consent withdrawals since it was
+    submitted) when it has one, else its cohort version's."""
+    try:
+        pinned = lake.pins().get(pin_name(req.id))
+    except HarmoniseError:
+        pinned = None
+    return pinned or LakeVersion.from_json(req.cohort_version.lake_version_json)
+
+
 def downloads_enabled(export: Export) -> bool:
     """True while the export is ready and its request neither revoked nor expired."""
     return export.state == "ready" and overall_state(export.request) not in CLOSED
+
+
+def _refuse_withdrawn(session: Session, *, user: User, export: Export, action: str) -> None:
+    """Refuse (audited, committed before the refusal) any use of an export that a consent
+    withdrawal suspended or disabled."""
+    if export.state not in (AMENDING, WITHDRAWN):
+        return
+    why = (
+        "is being re-made without a patient who withdrew consent; try again in a few minutes"
+        if export.state == AMENDING
+        else "was disabled because a patient in it withdrew consent and its lake version "
+        "can no longer be re-read; request a new export"
+    )
+    audit.record(
+        session,
+        actor=user,
+        action="export.download_refused",
+        subject=f"export:{export.id}",
+        details={"attempt": action, "state": export.state},
+    )
+    session.commit()
+    raise Gone(f"export {export.id} {why}")
+
+
+def _holds(export: Export, patients: set[str]) -> bool:
+    return any(k.partition("/")[2] in patients for k in export.patients)
+
+
+def suspend_for_withdrawal(session: Session, *, patients: set[str]) -> list[Export]:
+    """Refuse downloads of every export holding ``patients`` until it is re-made (the
+    first step of a withdrawal, before the lake is changed); the exports suspended."""
+    from sqlalchemy import select
+
+    found = [
+        e
+        for e in session.execute(select(Export).order_by(Export.id)).scalars()
+        if e.state in ("ready", AMENDING) and _holds(e, patients)
+    ]
+    for e in found:
+        if e.state != AMENDING:
+            e.state = AMENDING
+            audit.record(
+                session,
+                actor="system",
+                action="export.suspended_for_withdrawal",
+                subject=f"export:{e.id}",
+                details={"withdrawn_patients": sum(
+                    1 for k in e.patients if k.partition("/")[2] in patients
+                )},
+            )  # fmt: skip
+    return found
+
+
+def record_pin_amendment(
+    session: Session, *, pin: str, before: str, after: str, rows_removed: dict[str, int]
+) -> None:
+    """Audit, on the request and its cohort, that a withdrawal moved the request's pin
+    from lake version ``before`` to ``after`` (that version minus withdrawn patients)."""
+    from sqlalchemy import select
+
+    for req in session.execute(select(AccessRequest)).scalars():
+        if pin_name(req.id) != pin:
+            continue
+        details = {"lake_version_before": before, "lake_version": after, "rows": rows_removed}
+        audit.record(
+            session,
+            actor="system",
+            action="access_request.pin_amended",
+            subject=f"access_request:{req.id}",
+            details=details,
+        )
+        audit.record(
+            session,
+            actor="system",
+            action="cohort.version_amended",
+            subject=f"cohort:{req.cohort_version.cohort_id}",
+            details={**details, "cohort_version": req.cohort_version.version},
+        )
+
+
+def remake_after_withdrawal(
+    session: Session, *, lake: Lake, config: ApiConfig, patients: set[str]
+) -> dict[int, str]:
+    """Re-make every suspended export without ``patients`` (and any other withdrawn
+    patient) at its request's amended pin, in place; disable it when that version cannot
+    be read. Returns the outcome per export id (``remade`` or ``disabled``)."""
+    from sqlalchemy import select
+
+    gone = withdrawn_patients(config.home, "all") | patients
+    out: dict[int, str] = {}
+    rows = session.execute(select(Export).where(Export.state == AMENDING)).scalars().all()
+    for export in rows:
+        req = export.request
+        keep = sorted(k for k in export.patients if k.partition("/")[2] not in gone)
+        removed = len(export.patients) - len(keep)
+        old_sha = export.manifest_sha256
+        directory = Path(export.directory or Path(config.exports_dir) / f"export-{export.id}")
+        try:
+            version = request_version(lake, req)
+            # the header a new export at this version would have: an amended export is
+            # byte-identical to one made afresh at the amended pin
+            header = _header(req, version, export.centres, len(keep))
+            files = write_files(
+                lake=lake,
+                version=version,
+                fields=req.fields,
+                patients=set(keep),
+                directory=directory,
+                tag_key=config.tag_signing_key,
+                header=header,
+            )
+        except (UnknownVersionError, HarmoniseError) as exc:
+            shutil.rmtree(directory, ignore_errors=True)
+            export.state = WITHDRAWN
+            export.files = {}
+            export.patients = keep
+            export.patient_count = len(keep)
+            audit.record(
+                session,
+                actor="system",
+                action="export.disabled_for_withdrawal",
+                subject=f"export:{export.id}",
+                details={"reason": str(exc)[:300], "patients_removed": removed},
+            )
+            out[export.id] = "disabled"
+            continue
+        export.files = files
+        export.manifest_sha256 = _sha256(directory / MANIFEST)
+        export.lake_version_id = version.id
+        export.lake_version_json = version.to_json()
+        export.patients = keep
+        export.patient_count = len(keep)
+        export.state = "ready"
+        audit.record(
+            session,
+            actor="system",
+            action="export.amended_for_withdrawal",
+            subject=f"export:{export.id}",
+            details={
+                "patients_removed": removed,
+                "lake_version": version.id,
+                "manifest_sha256_before": old_sha,
+                "manifest_sha256": export.manifest_sha256,
+            },
+        )
+        out[export.id] = "remade"
+    return out
 
 
 def check_withdrawals(session: Session, *, export: Export, lake: Lake, home: Path) -> list[str]:
@@ -300,6 +484,7 @@ def link_seconds(config: ApiConfig) -> int:
 def make_link(session: Session, *, user: User, export: Export, config: ApiConfig) -> DownloadLink:
     """An expiring link to the export's files, usable only by the requester."""
     policy.ensure_can_download(user, export)
+    _refuse_withdrawn(session, user=user, export=export, action="link")
     if not downloads_enabled(export):
         raise Gone(
             f"downloads of export {export.id} are disabled (its request is "
@@ -336,6 +521,7 @@ def open_download(
     if data.get("u") != user.id:
         raise Forbidden("the download link belongs to another user")
     policy.ensure_can_download(user, export)
+    _refuse_withdrawn(session, user=user, export=export, action=f"download {name}")
     if not downloads_enabled(export):
         raise Gone(
             f"downloads of export {export.id} are disabled (its request is "

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,6 +26,7 @@ from catalog_api import audit, crud
 from catalog_api.auth.oidc import VisaGrant
 from catalog_api.core.config import ApiConfig
 from catalog_api.db import utcnow
+from catalog_api.discovery.disclosure import DisclosureControl
 from catalog_api.governance import policy
 from catalog_api.governance.engine import (
     CohortEngine,
@@ -52,6 +55,7 @@ from catalog_api.models import (
     RequestState,
     User,
 )
+from consent.tags import canonical_json
 from harmonise.errors import HarmoniseError
 from harmonise.lake import Lake, LakeVersion
 from harmonise.model import DATA_TABLES, TABLES
@@ -235,9 +239,14 @@ def submit(
     lake: Lake,
     engine: CohortEngine,
     config: ApiConfig,
+    control: DisclosureControl,
     grants: Sequence[VisaGrant] = (),
 ) -> AccessRequest:
-    """Check consent, split into centre parts, pin the lake version, start a review round."""
+    """Check consent, split into centre parts, pin the lake version, start a review round.
+
+    The parts' patient counts are shown to the requester (disclosed): the submission is
+    charged to their query budget and its numbers go through the differencing check
+    (:class:`DiscoveryError` if refused: nothing is submitted)."""
     policy.ensure_requester(user, req)
     state = refresh(session, req)
     if state not in EDITABLE:
@@ -259,6 +268,21 @@ def submit(
             "no patient of the cohort has a consent that permits this purpose "
             f"({', '.join(purpose.duo_codes())}); change the purpose or the cohort"
         )
+    shown: dict[str, list[str]] = {"count": [p for ids in per_centre.values() for p in ids]}
+    shown.update({f"centre:{c}": ids for c, ids in per_centre.items()})
+    query = {
+        "request_parts": definition.model_dump(mode="json", exclude_none=True),
+        "purpose": purpose.model_dump(mode="json", exclude_defaults=True),
+    }
+    digest = hashlib.sha256(canonical_json(query)).hexdigest()
+    control.check_patients(
+        user.username,
+        digest,
+        shown,
+        version.id,
+        definition=definition.digest(),
+        conn=session.connection(),
+    )
     existing = {p.centre_id: p for p in req.parts}
     for centre, gone in list(existing.items()):
         if centre not in per_centre:
@@ -494,8 +518,44 @@ def is_reviewer_of(user: User, req: AccessRequest) -> bool:
 
 
 def trail_details(details_json: str) -> dict[str, Any]:
-    """Parse an entry's stored details."""
-    import json
-
+    """Parse an entry's stored details (exact, as the audit holds them: admins only; others
+    read :func:`trail_public`)."""
     value = json.loads(details_json)
     return value if isinstance(value, dict) else {"value": value}
+
+
+#: Detail keys of a request's trail whose integers count patients.
+COUNT_KEYS = frozenset(
+    {"patients", "withdrawn_patients", "new", "matching", "permitted", "excluded", "count"}
+)
+
+
+def trail_public(
+    user: User, req: AccessRequest, action: str, details_json: str, config: ApiConfig
+) -> dict[str, Any]:
+    """An entry of ``req``'s trail as ``user`` may read it: admins the exact details (what
+    the audit must hold); everyone else every patient count through the disclosure rule,
+    except the counts of centres they govern (reviewers) and of an export of their own
+    approved request (its patients are theirs to read)."""
+    details = trail_details(details_json)
+    if policy.is_admin(user):
+        return details
+    kw = {"threshold": config.disclosure_threshold, "rounding": config.disclosure_rounding}
+    own_export = action.startswith("export.") and req.requester_id == user.id
+
+    def exact(centres: Sequence[str]) -> bool:
+        return own_export or (bool(centres) and all(user.governs(c) for c in centres))
+
+    def walk(value: Any, key: str, centres: Sequence[str]) -> Any:
+        if isinstance(value, dict):
+            if key == "parts":  # centre → patients
+                return {c: walk(n, "patients", [c]) for c, n in value.items()}
+            return {k: walk(v, k, centres) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, key, centres) for v in value]
+        if isinstance(value, int) and not isinstance(value, bool) and key in COUNT_KEYS:
+            return value if exact(centres) else disclosed(value, **kw)
+        return value
+
+    scope = details.get("centres") or ([details["centre_id"]] if "centre_id" in details else [])
+    return {k: walk(v, k, scope) for k, v in details.items()}

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from catalog_api.discovery.terms import consequence_label, stage_label, variant_class_label
 from consent import oncotree
 
 
@@ -36,13 +37,15 @@ def _leaf(c: dict[str, Any]) -> str:
         sub = " and their subtypes" if c.get("descendants", True) else " (exactly)"
         return f"Tumour type: {_codes(list(c.get('codes', [])))}{sub}"
     if kind == "variant":
-        bits = [str(c[k]) for k in ("gene", "protein_change") if c.get(k)]
-        for k in ("consequence", "variant_class"):
-            if c.get(k):
-                bits.append(", ".join(c[k]))
+        named = " ".join(str(c[k]) for k in ("gene", "protein_change") if c.get(k))
+        bits = [named] if named else []
+        if c.get("consequence"):
+            bits.append(" or ".join(consequence_label(x) for x in c["consequence"]))
+        if c.get("variant_class"):
+            bits.append(" or ".join(variant_class_label(x) for x in c["variant_class"]))
         if c.get("origin"):
             bits.append(str(c["origin"]))
-        return "Variant: " + " ".join(bits)
+        return "Variant: " + ", ".join(bits)
     if kind == "biomarker":
         text = f"Biomarker: {c.get('marker')}"
         if c.get("interpretation"):
@@ -51,7 +54,7 @@ def _leaf(c: dict[str, Any]) -> str:
             text += " value " + _range(c.get("min"), c.get("max"))
         return text
     if kind == "stage_group":
-        return "Stage group: " + ", ".join(c.get("values", []))
+        return "Stage group: " + " or ".join(stage_label(str(v)) for v in c.get("values", []))
     if kind == "treatment":
         bits = [str(c["drug"])] if c.get("drug") else []
         if c.get("line_of_therapy") is not None:
@@ -67,6 +70,16 @@ def _leaf(c: dict[str, Any]) -> str:
         return "Dataset: " + " or ".join(c.get("values", []))
     if kind == "vital_status":
         return f"Vital status: {c.get('value')}"
+    if kind == "assay":
+        bits = [", ".join(c.get(k) or []) for k in ("assay_type", "assay_name") if c.get(k)]
+        return "Sequenced by: " + "; ".join(bits)
+    if kind == "pipeline":
+        bits = []
+        if c.get("fingerprints"):
+            bits.append("fingerprint " + " or ".join(f"{f[:16]}…" for f in c["fingerprints"]))
+        if c.get("harmonised") is not None:
+            bits.append("harmonised" if c["harmonised"] else "not harmonised")
+        return "Pipeline: " + ", ".join(bits)
     return f"{kind}: " + json.dumps({k: v for k, v in c.items() if k != "type"}, sort_keys=True)
 
 
@@ -105,12 +118,10 @@ class CentreDatasets:
     exact: bool = False
 
 
-def qc_summary(
-    row: dict[str, Any], show: Callable[[int], int | str] = lambda n: n
-) -> dict[str, Any]:
+def qc_summary(row: dict[str, Any]) -> dict[str, Any]:
     """What the datasets table says about a dataset's quality: QC data present, harmonised
-    pipeline, tool versions, specimens, rows per table; every count through ``show`` (the
-    disclosure rule for a viewer not entitled to exact counts)."""
+    pipeline, tool versions, specimens, rows per table (exact counts: a viewer not entitled
+    to them gets ``discovery.datasets.dataset_counts`` instead)."""
     manifest: dict[str, Any] = {}
     if row.get("manifest_json"):
         try:
@@ -131,7 +142,80 @@ def qc_summary(
         "qc_data": "qc" in (row.get("data_types") or []),
         "harmonised": row.get("harmonised"),
         "tool_versions": dict(sorted((pipeline.get("tool_versions") or {}).items())),
-        "tumour_specimens": show(sum(1 for s in samples if s.get("role") == "tumour")),
-        "normal_specimens": show(sum(1 for s in samples if s.get("role") == "normal")),
-        "rows": {k: show(v) for k, v in sorted(counts.items()) if isinstance(v, int)},
+        "tumour_specimens": sum(1 for s in samples if s.get("role") == "tumour"),
+        "normal_specimens": sum(1 for s in samples if s.get("role") == "normal"),
+        "rows": {k: v for k, v in sorted(counts.items()) if isinstance(v, int)},
     }
+
+
+# -- audit details ------------------------------------------------------------------------
+
+#: Words for audit-detail keys a board member meets (others: underscores → spaces).
+DETAIL_WORDS: dict[str, str] = {
+    "lake_version": "Lake version",
+    "definition_digest": "Definition (SHA-256)",
+    "manifest_sha256": "Manifest (SHA-256)",
+    "digest": "Query (SHA-256)",
+    "duo_codes": "DUO terms",
+    "purpose": "Purpose (DUO terms)",
+    "centre_id": "Centre",
+    "request_id": "Access request",
+    "cohort_id": "Cohort",
+    "cohort_version": "Cohort version",
+    "export_id": "Export",
+    "token_id": "Token",
+}
+
+
+@dataclass(frozen=True)
+class DetailItem:
+    """One key of an audit entry's details: its words, a value, or nested items."""
+
+    key: str
+    value: str = ""
+    full: str = ""
+    children: tuple[DetailItem, ...] = ()
+
+
+def _detail_key(key: str) -> str:
+    """Words for a key; a key with capitals (a code: ``LUAD``, ``C1``) stays as it is."""
+    if key in DETAIL_WORDS:
+        return DETAIL_WORDS[key]
+    return key if key != key.lower() else key.replace("_", " ").capitalize()
+
+
+def _detail_value(value: Any, label: Callable[[str], str]) -> tuple[str, str]:
+    """``(shown, full)`` of a scalar or a list of scalars; a 64-hex digest is shown as its
+    first 12 characters with the whole in ``full`` (a title to hover, copy or read)."""
+    if value is None:
+        return "—", ""
+    if isinstance(value, bool):
+        return ("yes" if value else "no"), ""
+    if isinstance(value, list):
+        return (", ".join(_detail_value(v, label)[0] for v in value) or "none"), ""
+    text = str(value)
+    if len(text) == 64 and all(c in "0123456789abcdef" for c in text):
+        return f"{text[:12]}…", text
+    return label(text), ""
+
+
+def detail_items(
+    details: dict[str, Any], label: Callable[[str], str] = lambda s: s
+) -> list[DetailItem]:
+    """An audit entry's details as labelled items (nested for dicts and lists of dicts),
+    in the stored key order; ``label`` names coded values (e.g. DUO terms)."""
+
+    def item(key: str, value: Any) -> DetailItem:
+        if isinstance(value, dict):
+            return DetailItem(
+                _detail_key(key), children=tuple(item(k, v) for k, v in value.items())
+            )
+        if isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
+            return DetailItem(
+                _detail_key(key),
+                children=tuple(item(str(i + 1), v) for i, v in enumerate(value)),
+            )
+        shown, full = _detail_value(value, label)
+        return DetailItem(_detail_key(key), shown, full)
+
+    return [item(str(k), v) for k, v in details.items()]

@@ -25,7 +25,7 @@ from catalog_api.discovery.terms import (
 from catalog_api.governance.errors import Invalid
 from consent import duo, oncotree
 from consent.purpose import GENETIC_DUO, METHODS_DUO, PRIMARY_DUO
-from harmonise.model import CONSEQUENCE_SEVERITY, VARIANT_CLASSES
+from harmonise.model import CONSEQUENCE_SEVERITY, DATA_TABLES, TABLES, VARIANT_CLASSES
 
 #: Plain-word explanation of each kind of research (the DUO permission it states).
 PRIMARY_WORDS: dict[str, str] = {
@@ -51,14 +51,88 @@ PURPOSE_FLAGS: dict[str, tuple[str, str]] = {
     "will_return_results": ("I will return derived data to the network.", ""),
 }
 
-#: Fields of the lake offered in the request form (``table.column``), default ones first.
-DEFAULT_FIELDS = (
+#: The fields a new access request asks for unless the researcher changes them: what a
+#: basket analysis (response by tumour type and variant) needs — tumour type, stage, age at
+#: diagnosis and sex; the variant's gene, protein change, consequence, class and origin;
+#: biomarker results; drugs and lines of therapy; outcomes. Left out by default (data
+#: minimisation, GDPR art. 5(1)(c); and a shorter list for the boards to review): codes as
+#: given at the centre (the harmonised fields above replace them), read-level metrics
+#: (depths, quality, filters), specimen details, event years and the consent records.
+#: docs/web.md says the same.
+DEFAULT_FIELDS: tuple[str, ...] = (
     "patients.sex",
+    "patients.deceased",
+    "conditions.kind",
     "conditions.oncotree_code",
     "conditions.stage_group",
+    "conditions.stage_group_display",
+    "conditions.age_at_diagnosis",
     "variants.gene",
     "variants.protein_change",
+    "variants.consequence",
+    "variants.variant_class",
+    "variants.origin",
+    "biomarkers.marker",
+    "biomarkers.interpretation",
+    "biomarkers.value_numeric",
+    "biomarkers.unit",
+    "treatments.drug",
+    "treatments.line_of_therapy",
+    "outcomes.kind",
+    "outcomes.display",
+    "outcomes.days_from_diagnosis",
 )
+
+#: Columns every exported file holds anyway (or that are internal): not offered.
+IMPLIED_COLUMNS = ("centre_id", "patient_id", "dataset_id", "submission_id")
+
+
+@dataclass(frozen=True)
+class FieldChoice:
+    """One column of the request form: ``table.column``, its documentation, checked."""
+
+    name: str
+    column: str
+    doc: str
+    checked: bool
+    default: bool
+
+
+@dataclass(frozen=True)
+class FieldGroup:
+    """The request form's columns of one lake table."""
+
+    table: str
+    doc: str
+    fields: list[FieldChoice]
+
+    @property
+    def chosen(self) -> int:
+        """How many of the table's columns are ticked."""
+        return sum(1 for f in self.fields if f.checked)
+
+
+def field_groups(chosen: list[str]) -> list[FieldGroup]:
+    """Every requestable column, grouped by lake table (``harmonise.model`` order), ticked
+    when in ``chosen``."""
+    picked = set(chosen)
+    out = []
+    for table in DATA_TABLES:
+        tdef = TABLES[table]
+        fields = [
+            FieldChoice(
+                f"{table}.{c.name}",
+                c.name,
+                c.doc,
+                f"{table}.{c.name}" in picked,
+                f"{table}.{c.name}" in DEFAULT_FIELDS,
+            )
+            for c in tdef.columns
+            if c.name not in IMPLIED_COLUMNS
+        ]
+        if fields:
+            out.append(FieldGroup(table, tdef.doc, fields))
+    return out
 
 
 @dataclass(frozen=True)
@@ -98,6 +172,12 @@ def duo_label(code: str) -> str:
     except ValueError:
         return code
     return f"{term.shorthand}: {term.label}" if term.shorthand else term.label
+
+
+def primary_label(primary: str) -> str:
+    """``health`` → ``health (HMB: health or medical or biomedical research)``."""
+    curie = PRIMARY_DUO.get(primary)
+    return f"{primary} ({duo_label(curie)})" if curie else primary
 
 
 def purpose_words(purpose: dict[str, Any]) -> list[str]:

@@ -22,7 +22,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from catalog_api.core.config import ApiConfig
 from catalog_api.web import session as web_session
-from catalog_api.web.forms import duo_label
+from catalog_api.web.forms import duo_label, primary_label
 from consent import oncotree
 
 HERE = Path(__file__).parent
@@ -76,6 +76,7 @@ env.filters["pretty_json"] = _pretty_json
 env.filters["when"] = _when
 env.filters["state"] = _state
 env.filters["duo_label"] = duo_label
+env.filters["primary_label"] = primary_label
 env.filters["tumour_label"] = tumour_label
 templates = Jinja2Templates(env=env)
 

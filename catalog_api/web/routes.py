@@ -30,8 +30,7 @@ from catalog_api.api.deps import (
     get_engine,
     ready_engine,
 )
-from catalog_api.discovery.datasets import dataset_entries
-from catalog_api.discovery.disclosure import disclose_count
+from catalog_api.discovery.datasets import dataset_counts, dataset_entries
 from catalog_api.discovery.errors import DiscoveryError
 from catalog_api.discovery.service import count_query
 from catalog_api.discovery.terms import filtering_terms
@@ -48,7 +47,12 @@ from catalog_api.models import CentreState, DecisionKind, Role, User
 from catalog_api.web import forms
 from catalog_api.web import session as web_session
 from catalog_api.web.chart import basket_svg
-from catalog_api.web.describe import CentreDatasets, describe_definition, qc_summary
+from catalog_api.web.describe import (
+    CentreDatasets,
+    describe_definition,
+    detail_items,
+    qc_summary,
+)
 from catalog_api.web.render import WebRoute, finish, render, tumour_label
 from catalog_api.web.session import (
     AdminWeb,
@@ -60,7 +64,6 @@ from catalog_api.web.session import (
 )
 from harmonise.errors import HarmoniseError
 from harmonise.lake import LakeVersion
-from harmonise.model import DATA_TABLES, TABLES
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -367,6 +370,7 @@ def save_cohort(
         lake=lake,
         engine=get_engine(request),
         config=config,
+        control=control_for(request),
     )
     session.commit()
     return _redirect(request, f"/web/cohorts/{cohort.id}", f"Cohort {cohort.name!r} saved")
@@ -413,6 +417,7 @@ def datasets_page(request: Request, user: WebUser) -> Response:
     eng = ready_engine(request)
     rows = {i.dataset_id: i.row for i in eng.datasets()}
     kw = _kw(request)
+    control = control_for(request)
     centres: dict[str, CentreDatasets] = {}
     for entry in dataset_entries(eng):
         cid = entry["centre_id"]
@@ -421,8 +426,11 @@ def datasets_page(request: Request, user: WebUser) -> Response:
             cid,
             CentreDatasets(cid, entry["centre_name"] or "", entry["country"] or "", exact=exact),
         )
-        show = (lambda n: n) if exact else (lambda n: disclose_count(n, **kw))
-        c.datasets.append({**entry, "qc": qc_summary(rows.get(entry["dataset_id"], {}), show)})
+        row = rows.get(entry["dataset_id"], {})
+        qc = qc_summary(row)  # exact: for who governs the centre
+        if not exact:  # everyone else: discovery's disclosure of the catalogue's counts
+            qc.update(dataset_counts(row, control))
+        c.datasets.append({**entry, "qc": qc})
     return render(
         request,
         "datasets.html",
@@ -437,17 +445,11 @@ def _request_form_context(
     session: SessionDep, user: User, values: dict[str, list[str]], error: str = ""
 ) -> dict[str, Any]:
     mine = crud.list_cohorts(session, owner=user, limit=500)
-    fields = [f"{t}.{c}" for t in DATA_TABLES for c in TABLES[t].column_names]
     return {
         "cohorts": [cohorts.cohort_public(c) for c in mine],
         "primaries": forms.primary_options(),
         "flags": forms.PURPOSE_FLAGS,
-        # every file holds dataset, centre and patient ids anyway; submission ids are internal
-        "all_fields": [
-            f
-            for f in fields
-            if not f.endswith((".centre_id", ".patient_id", ".dataset_id", ".submission_id"))
-        ],
+        "field_groups": forms.field_groups(values.get("fields", [])),
         "fv": lambda name: (values.get(name) or [""])[0],
         "fhas": lambda name, value="on": value in values.get(name, []),
         "error": error,
@@ -504,7 +506,13 @@ def create_request(
     try:
         req = requests.create(session, user=user, body=body)
         requests.submit(
-            session, user=user, req=req, lake=lake, engine=get_engine(request), config=config
+            session,
+            user=user,
+            req=req,
+            lake=lake,
+            engine=get_engine(request),
+            config=config,
+            control=control_for(request),
         )
     except ApiError as exc:
         session.rollback()
@@ -694,6 +702,7 @@ def part_page(
         request,
         "part.html",
         {
+            **_kw(request),
             "req": pub,
             "part": part_pub,
             "round": part.round,
@@ -748,19 +757,34 @@ def decide(
 # -- audit -------------------------------------------------------------------------------------
 
 
-def _entries(session: SessionDep, stmt: Any) -> list[dict[str, Any]]:
-    return [
-        {
-            "seq": e.seq,
-            "at": e.at,
-            "actor": e.actor,
-            "action": e.action,
-            "subject": e.subject,
-            "details": requests.trail_details(e.details_json),
-            "digest": e.digest,
-        }
-        for e in session.execute(stmt).scalars()
-    ]
+def _coded_label(value: str) -> str:
+    """A DUO term with its label; other values as they are."""
+    if value.startswith("DUO:"):
+        return f"{value} ({forms.duo_label(value)})"
+    return value
+
+
+def _entries(
+    session: SessionDep, stmt: Any, details_of: Callable[[Any], dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """Audit entries for the page; ``details_of(entry)`` the details as the viewer may read
+    them (exact, as stored, when not given: the admins' log)."""
+    out = []
+    for e in session.execute(stmt).scalars():
+        details = details_of(e) if details_of else requests.trail_details(e.details_json)
+        out.append(
+            {
+                "seq": e.seq,
+                "at": e.at,
+                "actor": e.actor,
+                "action": e.action,
+                "subject": e.subject,
+                "details": details,
+                "items": detail_items(details, _coded_label),
+                "digest": e.digest,
+            }
+        )
+    return out
 
 
 @router.get("/web/audit")
@@ -797,9 +821,10 @@ def audit_page(
 
 @router.get("/web/requests/{request_id}/audit")
 def request_trail(
-    request: Request, request_id: IdPath, user: WebUser, session: SessionDep
+    request: Request, request_id: IdPath, user: WebUser, session: SessionDep, config: ConfigDep
 ) -> Response:
-    """The audit trail of one request and its exports (requester, its reviewers, admins)."""
+    """The audit trail of one request and its exports (requester, its reviewers, admins),
+    every count as the API's trail shows it to this user (``requests.trail_public``)."""
     req = crud.get_access_request(session, request_id=request_id)
     policy.ensure_can_read_trail(user, req)
     stmt = audit.query(subjects=requests.audit_subjects(req), limit=1000)
@@ -807,7 +832,11 @@ def request_trail(
         request,
         "audit.html",
         {
-            "entries": _entries(session, stmt),
+            "entries": _entries(
+                session,
+                stmt,
+                lambda e: requests.trail_public(user, req, e.action, e.details_json, config),
+            ),
             "report": None,
             "filters": None,
             "next_seq": None,

@@ -152,7 +152,9 @@ def _parse_header_text(spath: str, text: bytes, header_lines: int) -> VcfHeader 
     end = text.rfind(b"\n#CHROM")
     if end < 0:
         return None
-    meta = _parse_meta(text[: end + 1], header_lines)
+    meta_text = text[: end + 1]
+    parse = _parse_meta_cached if len(meta_text) <= _CACHED_META_BYTES else _parse_meta
+    meta = parse(meta_text, header_lines)
     if meta is None:
         return None
     try:
@@ -175,10 +177,8 @@ def _parse_header_text(spath: str, text: bytes, header_lines: int) -> VcfHeader 
     )  # fmt: skip
 
 
-@functools.lru_cache(maxsize=64)
 def _parse_meta(text: bytes, header_lines: int) -> tuple[Any, ...] | None:
-    """The ``##`` lines of a header (cached: a centre's files share them, only the #CHROM
-    line with the sample names differs)."""
+    """The ``##`` lines of a header (:func:`_parse_meta_cached` for the usual sizes)."""
     try:
         lines = text.decode("utf-8").split("\n")
     except UnicodeDecodeError:
@@ -235,6 +235,12 @@ def _parse_meta(text: bytes, header_lines: int) -> tuple[Any, ...] | None:
         elif key in ("FILTER", "ALT") and not value.startswith("<ID="):
             return None
     return infos, formats, contigs, descriptions, _assembly(references, contig_assemblies)
+
+
+#: ``##`` lines up to this size are cached (a centre's files share them, only the #CHROM
+#: line with the sample names differs); a larger header is parsed but not kept.
+_CACHED_META_BYTES = 1 << 20
+_parse_meta_cached = functools.lru_cache(maxsize=64)(_parse_meta)
 
 
 # -- htslib ---------------------------------------------------------------------------------

@@ -37,11 +37,13 @@ _RECORD_BYTES = 100
 
 @dataclass(frozen=True)
 class VcfSource:
-    """One VCF to read with :func:`read_many` (``header`` if it was read already)."""
+    """One VCF to read with :func:`read_many` (``header`` if it was read already;
+    ``naming``, the manifest's contig naming, as for :func:`read_variants`)."""
 
     path: str
     roles: SampleRoles | None = None
     header: VcfHeader | None = None
+    naming: str | None = None
 
 
 def _small(src: VcfSource) -> tuple[VcfHeader, bytes | None]:
@@ -57,16 +59,16 @@ def _small(src: VcfSource) -> tuple[VcfHeader, bytes | None]:
     return header, got[2]
 
 
-def _group_key(header: VcfHeader, roles: SampleRoles) -> tuple[Any, ...]:
+def _group_key(header: VcfHeader, roles: SampleRoles, naming: str | None) -> tuple[Any, ...]:
     """Files with equal keys are parsed and normalised together."""
     at = tuple(header.samples.index(r) if r else None for r in (roles.tumour, roles.normal))
     fmts = tuple(header.formats.get(k) for k in ("GT", "DP", "AD"))
-    return (header.annotation, header.annotation_fields, tuple(header.contigs), at, fmts,
-            len(header.samples))  # fmt: skip
+    return (header.annotation, header.annotation_fields, tuple(header.contigs.items()), at,
+            fmts, len(header.samples), naming)  # fmt: skip
 
 
 def _read_group(
-    members: Sequence[tuple[int, VcfHeader, SampleRoles, bytes]], build: str
+    members: Sequence[tuple[int, VcfHeader, SampleRoles, bytes]], build: str, naming: str | None
 ) -> tuple[pa.Table, np.ndarray, list[ReadStats]]:
     """Parse the bodies of several small VCFs at once and normalise them together: the
     rows (ordered by member), each row's member index, and each member's read counts."""
@@ -87,7 +89,7 @@ def _read_group(
     raw = _raw_from_text(t, header, roles, rec)
     alleles = _np(pc.add(pc.count_substring(raw["alt"], ","), 1))
     has_alt = _np(pc.cast(pc.is_valid(raw["alt"]), pa.int8())).astype(bool)
-    out, source = _normalise(raw, header, build, ReadStats())
+    out, source = _normalise(raw, header, build, ReadStats(), naming)
     fcol = file[source]
     rows = np.bincount(fcol, minlength=len(members))
     ref_only = np.bincount(file[~has_alt], minlength=len(members))
@@ -144,12 +146,15 @@ def iter_many(
 
     def run(chunk: list[tuple[int, VcfHeader, SampleRoles, bytes]]) -> Any:
         try:
-            return _read_group(chunk, build)
+            return _read_group(chunk, build, sources[chunk[0][0]].naming)
         except (_Unsupported, VcfError, pa.ArrowException):
             return None  # each file alone: the text engine, then htslib, decides
 
     def one(i: int, header: VcfHeader, roles: SampleRoles) -> Iterator[FilePiece]:
-        for t in read_variants(header.path, roles, build, engine, reference_fasta, st[i], header):
+        naming = sources[i].naming
+        for t in read_variants(
+            header.path, roles, build, engine, reference_fasta, st[i], header, naming
+        ):
             yield t, i
 
     def finish(
@@ -184,7 +189,7 @@ def iter_many(
                 if body is None:
                     yield from one(i, header, roles)
                     continue
-                key = _group_key(header, roles)
+                key = _group_key(header, roles, src.naming)
                 groups.setdefault(key, []).append((i, header, roles, body))
                 sizes[key] = sizes.get(key, 0) + len(body)
                 if sizes[key] >= text.NORMALISE_ROWS * _RECORD_BYTES:

@@ -23,12 +23,14 @@ from harmonise.vcf.arrow import (
     _first_bad,
     _idx,
     _list_parts,
+    _map,
     _np,
     _only_bytes,
     _string_views,
 )
 from harmonise.vcf.header import VcfHeader
 from harmonise.vcf.records import ReadStats, _where
+from harmonise.vcf.reference import ContigRules, contig_problem, contig_rules
 
 _BASES = "^[ACGTNacgtn]+$"
 _SYMBOLIC = r"^(\*|<.+>|\.|.*[\[\]].*|\.[ACGTNacgtn]+|[ACGTNacgtn]+\.)$"
@@ -60,7 +62,27 @@ def _refuse(header: VcfHeader, raw: pa.Table, i: int, fld: str, hint: str) -> Vc
     return VcfFormatError(f"{where}, field {fld}: {value!r}: {hint}")
 
 
-def _validate(raw: pa.Table, header: VcfHeader, stats: ReadStats) -> tuple[pa.Table, np.ndarray]:
+def _check_contigs(raw: pa.Table, header: VcfHeader, rules: ContigRules) -> None:
+    """Refuse the first record whose CHROM or POS breaks ``rules``."""
+    if rules.empty or not raw.num_rows:
+        return
+    bad: list[int] = []
+    if rules.wrong_names:
+        hit = pc.is_in(raw["chrom"], value_set=pa.array(sorted(rules.wrong_names), pa.string()))
+        bad += [i for i in [_first_bad(hit)] if i is not None]
+    if rules.lengths:
+        limit = _map(raw["chrom"], {k: v + 1 for k, v in rules.lengths.items()}, pa.int64())
+        over = pc.fill_null(pc.greater(raw["pos"], limit), False)
+        bad += [i for i in [_first_bad(over)] if i is not None]
+    if bad:
+        row = raw.slice(min(bad), 1).to_pylist()[0]
+        problem = contig_problem(rules, row["chrom"], row["pos"])
+        raise ContigError(f"{_where(header, row['rec'], row['chrom'], row['pos'])}, {problem}")
+
+
+def _validate(
+    raw: pa.Table, header: VcfHeader, stats: ReadStats, rules: ContigRules
+) -> tuple[pa.Table, np.ndarray]:
     """Refuse bad CHROM/POS/REF/ALT; drop reference-only records (ALT '.'). The rows kept,
     and their indexes in ``raw``."""
     if not _only_bytes(raw["ref"], _BASE_BYTES):
@@ -81,6 +103,7 @@ def _validate(raw: pa.Table, header: VcfHeader, stats: ReadStats) -> tuple[pa.Ta
                 f"{row['chrom']!r} is not declared in the header (##contig); declare it or "
                 "remove the record"
             )
+    _check_contigs(raw, header, rules)
     has_alt = pc.is_valid(raw["alt"])
     n_ref_only = raw.num_rows - int(pc.sum(pc.cast(has_alt, pa.int64())).as_py() or 0)
     stats.skipped_reference_only += n_ref_only
@@ -151,21 +174,25 @@ def _empty_to_null(a: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(a, ""), pa.scalar(None, pa.string()), a)
 
 
-def normalise(raw: pa.Table, header: VcfHeader, build: str, stats: ReadStats) -> pa.Table:
+def normalise(
+    raw: pa.Table, header: VcfHeader, build: str, stats: ReadStats, naming: str | None = None
+) -> pa.Table:
     """Raw rows → ``variants`` columns (split, checked, depths, VAF, annotation).
 
     Raises :class:`VcfFormatError` naming the file, line/record and field of the first bad
-    value. Symbolic alleles (``<DEL>``, breakends, ``*``) and reference-only records (ALT
-    ``.``) are skipped and counted in ``stats``.
+    value, :class:`ContigError` for a record off the reference (see
+    :func:`~harmonise.vcf.reference.contig_rules`; ``naming`` is the manifest's contig
+    naming, None if not stated). Symbolic alleles (``<DEL>``, breakends, ``*``) and
+    reference-only records (ALT ``.``) are skipped and counted in ``stats``.
     """
-    return _normalise(raw, header, build, stats)[0]
+    return _normalise(raw, header, build, stats, naming)[0]
 
 
 def _normalise(
-    raw: pa.Table, header: VcfHeader, build: str, stats: ReadStats
+    raw: pa.Table, header: VcfHeader, build: str, stats: ReadStats, naming: str | None = None
 ) -> tuple[pa.Table, np.ndarray]:
     """:func:`normalise`, and the index in ``raw`` of the record each row came from."""
-    raw, source = _validate(raw, header, stats)
+    raw, source = _validate(raw, header, stats, contig_rules(header, build, naming))
     t, k, n_alt, parent = _split_alleles(raw)
     if parent is not None:
         source = source[parent]

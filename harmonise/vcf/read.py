@@ -36,6 +36,7 @@ def read_variants(
     reference_fasta: str | None = None,
     stats: ReadStats | None = None,
     header: VcfHeader | None = None,
+    naming: str | None = None,
 ) -> Iterator[pa.Table]:
     """Stream normalised ``variants`` columns of one VCF/BCF, batch by batch.
 
@@ -45,13 +46,16 @@ def read_variants(
     for text VCFs, htslib for BCF, for a reference check and for whatever the text engine
     leaves to it), ``text`` (the text engine only), ``pysam`` (``cyvcf2`` is its old name;
     in-process htslib) or ``bcftools`` (``bcftools query`` streamed into Arrow).
+    ``naming``: the manifest's contig naming (``ensembl``/``ucsc``); with it, the records
+    are held to ``build``'s chromosome names and lengths even where the header declares
+    no contigs (:func:`~harmonise.vcf.reference.contig_rules`).
     """
     header = header or read_header(path)
     roles = _roles_for(header, roles)
     st = stats if stats is not None else ReadStats()
     if _text_eligible(header, roles, engine, reference_fasta):
-        yield from _variants_text(header, roles, build, st, strict=engine == "text")
+        yield from _variants_text(header, roles, build, st, engine == "text", naming)
         return
     for raw in iter_raw(header, roles, st, engine, reference_fasta):
         if raw.num_rows:
-            yield normalise(raw, header, build, st)
+            yield normalise(raw, header, build, st, naming)

@@ -1,34 +1,34 @@
-"""The genome build and contig names of a VCF against its manifest: header checks.
+"""The genome build and contig names of a VCF against its manifest.
 
 A submission whose build or contig naming does not match its manifest is refused
 (DESIGN, "Variant input"): the header's ``##reference``/``assembly=`` and the lengths of
-its ``##contig`` lines tell GRCh37 from GRCh38; ``chr``-prefixed names are UCSC's.
+its ``##contig`` lines tell GRCh37 from GRCh38; ``chr``-prefixed names are UCSC's
+(:func:`check_reference`). The records are held to the same rules whether or not the
+header has ``##contig`` lines (:class:`ContigRules`): a primary chromosome named the other
+way is refused, and POS may not pass the contig's length (the header's, and the build's).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 from harmonise.errors import ContigError, GenomeBuildError
 from harmonise.vcf.header import VcfHeader
 
-#: Primary chromosome lengths per build (Ensembl names), to tell GRCh37 from GRCh38.
-BUILD_LENGTHS: dict[str, dict[str, int]] = {
-    "GRCh37": {
-        "1": 249250621, "2": 243199373, "3": 198022430, "4": 191154276, "5": 180915260,
-        "6": 171115067, "7": 159138663, "8": 146364022, "9": 141213431, "10": 135534747,
-        "11": 135006516, "12": 133851895, "13": 115169878, "14": 107349540,
-        "15": 102531392, "16": 90354753, "17": 81195210, "18": 78077248, "19": 59128983,
-        "20": 63025520, "21": 48129895, "22": 51304566, "X": 155270560, "Y": 59373566,
-    },
-    "GRCh38": {
-        "1": 248956422, "2": 242193529, "3": 198295559, "4": 190214555, "5": 181538259,
-        "6": 170805979, "7": 159345973, "8": 145138636, "9": 138394717, "10": 133797422,
-        "11": 135086622, "12": 133275309, "13": 114364328, "14": 107043718,
-        "15": 101991189, "16": 90338345, "17": 83257441, "18": 80373285, "19": 58617616,
-        "20": 64444167, "21": 46709983, "22": 50818468, "X": 156040895, "Y": 57227415,
-    },
-}  # fmt: skip
+
+def _build_lengths() -> dict[str, dict[str, int]]:
+    """The builds' primary chromosome lengths (``harmonise/data/genome_builds.tsv``)."""
+    text = (Path(__file__).parents[1] / "data" / "genome_builds.tsv").read_text()
+    rows = [ln.split("\t") for ln in text.splitlines() if ln and not ln.startswith("#")]
+    builds = rows[0][1:]
+    return {b: {r[0]: int(r[1 + i]) for r in rows[1:]} for i, b in enumerate(builds)}
+
+
+#: Primary chromosome lengths per build (Ensembl names), to tell GRCh37 from GRCh38 and
+#: to bound POS.
+BUILD_LENGTHS: dict[str, dict[str, int]] = _build_lengths()
 
 
 def contig_naming(name: str) -> str:
@@ -80,10 +80,18 @@ def check_reference(
                 (b for b, table in BUILD_LENGTHS.items() if table.get(_ensembl(name)) == length),
                 None,
             )
-            if which is None:
-                # a length of no known build: a reference cut to some regions (test and
-                # demo references are), which says nothing about the build
+            if which is None and length < expected:
+                # shorter than the build's and of no build: a reference cut to some regions
+                # (test and demo references are), which says nothing about the build; the
+                # records are still held to it (ContigRules)
                 continue
+            if which is None:
+                raise GenomeBuildError(
+                    f"{header.path}, header ##contig=<ID={name},length={length}>: the length "
+                    f"is that of no known build and longer than {build}'s ({expected}), so "
+                    f"the VCF was not called against {build} as the manifest says; submit "
+                    f"variants called against {build}, or correct reference.build"
+                )
             raise GenomeBuildError(
                 f"{header.path}, header ##contig=<ID={name},length={length}>: the length is "
                 f"that of {which}, not of {build} ({expected}) as the manifest says; submit "
@@ -98,3 +106,59 @@ def check_reference(
                     f"reference in the manifest/provenance ({len(allowed)} contigs, e.g. "
                     f"{', '.join(sorted(allowed)[:3])}); call against the declared reference"
                 )
+
+
+#: Positions past a contig's length N: N + 1 is VCF's telomere position, beyond it nothing.
+_TELOMERE = 1
+
+
+@dataclass(frozen=True)
+class ContigRules:
+    """What the records' CHROM and POS must satisfy (:func:`contig_rules`)."""
+
+    #: CHROM values refused: the build's primary chromosomes in the other naming.
+    wrong_names: frozenset[str]
+    #: The longest a contig is (the header's ``length=``, else the build's); POS may be at
+    #: most that + 1 (the telomere).
+    lengths: Mapping[str, int]
+    naming: str | None
+
+    @property
+    def empty(self) -> bool:
+        return not self.wrong_names and not self.lengths
+
+
+def contig_rules(header: VcfHeader, build: str, naming: str | None) -> ContigRules:
+    """The rules for ``header``'s records: the declared contig lengths, and with the
+    manifest's ``naming`` (None: not stated) also the build's chromosome names and
+    lengths, which apply whether or not the header has ``##contig`` lines."""
+    lengths: dict[str, int] = {}
+    wrong: set[str] = set()
+    known = BUILD_LENGTHS.get(build) if naming is not None else None
+    if known is not None:
+        for name, length in known.items():
+            ucsc = "chr" + name
+            right, other = (name, ucsc) if naming == "ensembl" else (ucsc, name)
+            lengths[right] = length
+            wrong.add(other)
+    for name, declared in header.contigs.items():
+        if declared is not None:
+            lengths[name] = min(declared, lengths.get(name, declared))
+    return ContigRules(frozenset(wrong), lengths, naming)
+
+
+def contig_problem(rules: ContigRules, chrom: str, pos: int) -> str | None:
+    """Why a record at ``chrom``:``pos`` breaks ``rules`` (the field and the fix), or None."""
+    if chrom in rules.wrong_names:
+        return (
+            f"field CHROM: {chrom!r} is a {contig_naming(chrom)} name but the manifest "
+            f"declares {rules.naming} contig names (reference.contig_naming); rename the "
+            "contigs or fix the manifest"
+        )
+    length = rules.lengths.get(chrom)
+    if length is not None and pos > length + _TELOMERE:
+        return (
+            f"field POS: {pos} is past the end of contig {chrom!r} ({length:,} bp); the "
+            "record is not on the declared reference"
+        )
+    return None

@@ -36,9 +36,19 @@ _GUNZIP_ERRORS: tuple[type[Exception], ...] = (OSError, EOFError, *_INFLATE_ERRO
 _BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
 
 
+#: The longest header (all its lines, inflated) a VCF may have: a longer one is refused
+#: rather than held in memory. Records may be as long as the engines take.
+MAX_HEADER_BYTES = 64 << 20
+
+#: Bytes inflated ahead of the header scan: enough for the header lines plus the start of
+#: the first record, without inflating much of the records.
+_SNIFF_AHEAD = 1 << 16
+
+
 def _sniff(path: str) -> tuple[bool, int, bytes]:
-    """(is BCF, header lines, header text) of a VCF, plain or bgzipped: decompresses only as
-    far as the first record."""
+    """(is BCF, header lines, header text) of a VCF, plain or bgzipped: inflates only as far
+    as the first byte of the first record. Every round of the loop consumes input, so a
+    line of any length ends it; a header over :data:`MAX_HEADER_BYTES` is refused."""
     with open(path, "rb") as fh:
         pending = fh.read(1 << 16)
         gz = pending[:2] == b"\x1f\x8b"
@@ -53,23 +63,31 @@ def _sniff(path: str) -> tuple[bool, int, bytes]:
                 pending = b""
             else:
                 try:
-                    while pending and len(buf) - scanned < (1 << 16):
+                    while pending:  # member by member (BGZF blocks), as far as needed
                         buf += dec.decompress(pending)
                         pending = dec.unused_data
                         if dec.eof:
                             dec = isal_zlib.decompressobj(31)
+                        if len(buf) - scanned >= _SNIFF_AHEAD:
+                            break
                 except _INFLATE_ERRORS:
                     return False, n, bytes(buf[:scanned])
                 if scanned == 0 and buf[:3] == b"BCF":
                     return True, 0, b""
-            while True:
+            while scanned < len(buf):
+                if buf[scanned] != ord("#"):  # the first record starts here
+                    return False, n, bytes(buf[:scanned])
                 nl = buf.find(b"\n", scanned)
                 if nl < 0:
                     break
-                if buf[scanned : scanned + 1] != b"#":
-                    return False, n, bytes(buf[:scanned])
                 n += 1
                 scanned = nl + 1
+            if len(buf) > MAX_HEADER_BYTES:
+                raise VcfFormatError(
+                    f"{path}, header line {n + 1}: the header is longer than "
+                    f"{MAX_HEADER_BYTES >> 20} MiB (a line without its end?); a VCF header is "
+                    "the ## lines and the #CHROM line"
+                )
             if not pending:
                 pending = fh.read(1 << 16)
                 if not pending:

@@ -196,13 +196,13 @@ def _iter_text_tables(header: VcfHeader, roles: SampleRoles) -> Iterator[pa.Tabl
 
 
 def _text_batch(
-    t: pa.Table, rec0: int, header: VcfHeader, roles: SampleRoles, build: str
+    t: pa.Table, rec0: int, header: VcfHeader, roles: SampleRoles, build: str, naming: str | None
 ) -> tuple[pa.Table, ReadStats]:
     """One table of VCF columns → normalised rows (run on a worker thread: Arrow and numpy
     kernels release the GIL, so batches are normalised on all cores while Arrow reads)."""
     raw = _raw_from_text(t, header, roles, np.arange(rec0, rec0 + t.num_rows))
     part = ReadStats(records=t.num_rows)
-    return normalise(raw, header, build, part), part
+    return normalise(raw, header, build, part, naming), part
 
 
 def _text_eligible(
@@ -222,7 +222,12 @@ def _text_eligible(
 
 
 def _variants_text(
-    header: VcfHeader, roles: SampleRoles, build: str, stats: ReadStats, strict: bool
+    header: VcfHeader,
+    roles: SampleRoles,
+    build: str,
+    stats: ReadStats,
+    strict: bool,
+    naming: str | None = None,
 ) -> Iterator[pa.Table]:
     """Normalised rows through the text engine; from the first record it does not handle
     on, the htslib engines read the rest (and refuse what is bad, with their message)."""
@@ -234,7 +239,7 @@ def _variants_text(
         try:
             rec = 0
             for t in _iter_text_tables(header, roles):
-                queue.append(pool.submit(_text_batch, t, rec, header, roles, build))
+                queue.append(pool.submit(_text_batch, t, rec, header, roles, build, naming))
                 rec += t.num_rows
                 while len(queue) > workers:  # in order; at most workers+1 batches in flight
                     out, part = queue.popleft().result()
@@ -262,6 +267,6 @@ def _variants_text(
         if done:
             raw = raw.filter(pc.greater_equal(raw["rec"], done))
         if raw.num_rows:
-            yield normalise(raw, header, build, rest)
+            yield normalise(raw, header, build, rest, naming)
     rest.records -= done
     _merge(stats, rest)

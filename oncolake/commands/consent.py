@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -13,9 +14,9 @@ from consent.errors import ConsentError
 from consent.matching import permits
 from consent.purpose import load_purpose
 from consent.records import load_consent
-from consent.withdrawal import SCOPE_TABLES, Withdrawal, list_withdrawals
+from consent.withdrawal import SCOPE_TABLES, Withdrawal, list_withdrawals, registry_path
 from harmonise.lake import Lake
-from harmonise.withdrawal import apply_withdrawal
+from harmonise.withdrawal import AppliedWithdrawal, StoreScan, apply_withdrawal, scan_stores
 from oncolake.errors import fail, user_errors
 from oncolake.settings import get_settings
 
@@ -50,8 +51,26 @@ def withdraw(
     date: Annotated[
         str | None, typer.Option(help="Date of the withdrawal, YYYY-MM-DD (default today).")
     ] = None,
+    inbox: Annotated[
+        list[Path] | None,
+        typer.Option(help="A local inbox folder whose bundles naming the patient are deleted."),
+    ] = None,
+    report_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            help="Write the purge report (JSON): every store scanned and what still names "
+            "the patient, found by reading every file.",
+        ),
+    ] = None,
 ) -> None:
-    """Record a withdrawal, delete the patient's rows from the lake, purge old files."""
+    """Record a withdrawal; remove the patient from the lake, every pinned version, the
+    inbox and every export (re-made without them); purge old files."""
+    from catalog_api.db import session_scope
+    from catalog_api.governance import exports
+    from oncolake.api_config import api_config
+    from oncolake.commands.users import sessions
+
     with user_errors():
         if scope not in SCOPE_TABLES:
             raise fail(f"--scope {scope!r} is not a withdrawal scope; use 'all' or 'genomic'")
@@ -61,9 +80,33 @@ def withdraw(
             raise fail("the lake is not initialised; run `oncolake lake init` first")
         when = dt.date.fromisoformat(date) if date else dt.date.today()
         home = settings.ensure_home()
+        config = api_config(settings)
+        factory = sessions()
+        gone = {patient}
+        # 1. downloads of every export holding the patient are refused from now on
+        with session_scope(factory) as session:
+            suspended = exports.suspend_for_withdrawal(session, patients=gone)
+        # 2. the lake (current and pinned versions) and the inbox
         done = apply_withdrawal(
-            lake, home, Withdrawal(patient_id=patient, date=when, reason=reason, scope=scope)
+            lake,
+            home,
+            Withdrawal(patient_id=patient, date=when, reason=reason, scope=scope),
+            inboxes=list(inbox or []),
         )
+        # 3. the exports, re-made at their requests' amended pins (or disabled)
+        with session_scope(factory) as session:
+            remade = exports.remake_after_withdrawal(
+                session, lake=lake, config=config, patients=gone
+            )
+            for amended in done.pins:
+                exports.record_pin_amendment(
+                    session,
+                    pin=amended.name,
+                    before=amended.before.id,
+                    after=amended.after.id,
+                    rows_removed=amended.rows_removed,
+                )
+        _compact_sqlite(config.database_url)
         w, removed, report, version = (
             done.withdrawal,
             done.rows_removed,
@@ -75,10 +118,125 @@ def withdraw(
     for table, n in sorted(removed.items()):
         if n:
             typer.echo(f"  {table}: {n} row(s) removed")
+    for amended in done.pins:
+        rows = sum(amended.rows_removed.values())
+        typer.echo(
+            f"  pin {amended.name}: {rows} row(s) rewritten out, version "
+            f"{amended.before.id} -> {amended.after.id}"
+        )
+    for path in done.inbox_removed:
+        typer.echo(f"  inbox: deleted bundle {path}")
+    for export_id, outcome in sorted(remade.items()):
+        typer.echo(f"  export {export_id}: {outcome}")
+    if report_file is not None:
+        with user_errors():
+            scans = _purge_report(report_file, settings, config, done, remade, list(inbox or []))
+        found = sum(s.occurrences for s in scans)
+        typer.echo(
+            f"purge report {report_file}: {sum(s.files for s in scans)} file(s) read in "
+            f"{len(scans)} store(s); {found} occurrence(s) of the patient's ids"
+        )
+        for scan in scans:
+            for path, n in sorted(scan.hits.items())[:5]:
+                typer.echo(f"  still named: {scan.store}: {path} ({n})", err=True)
     typer.echo(
-        f"{total} row(s) removed; purge: {sum(report.snapshots_expired.values())} snapshot(s) "
-        f"expired, {report.orphan_files_removed} file(s) deleted; lake version {version}"
+        f"{total} row(s) removed; {len(done.pins)} pin(s) amended; {len(suspended)} export(s) "
+        f"affected; {len(done.inbox_removed)} inbox bundle(s) deleted; purge: "
+        f"{sum(report.snapshots_expired.values())} snapshot(s) expired, "
+        f"{report.orphan_files_removed} file(s) deleted; lake version {version}"
     )
+
+
+def _compact_sqlite(url: str) -> None:
+    """Rebuild a SQLite application database (``VACUUM``) and empty its write-ahead log,
+    so that no freed page or old log frame keeps a row the withdrawal rewrote (the
+    patient's key in an export's patient list). PostgreSQL keeps dead row versions until
+    its own vacuum; they are not reachable through SQL."""
+    if not url.startswith("sqlite:///"):
+        return
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("VACUUM"))
+            conn.execute(sa.text("PRAGMA wal_checkpoint(TRUNCATE)"))
+    finally:
+        engine.dispose()
+
+
+def _sqlite_files(url: str) -> list[Path]:
+    if not url.startswith("sqlite:///"):
+        return []
+    db = Path(url.removeprefix("sqlite:///"))
+    return [p for p in (db, Path(f"{db}-wal")) if p.exists()] or [db]
+
+
+def _purge_report(
+    path: Path,
+    settings: Any,
+    config: Any,
+    done: AppliedWithdrawal,
+    exports_done: dict[int, str],
+    inboxes: list[Path],
+) -> list[StoreScan]:
+    """Scan every store for the patient's ids and write the report (JSON) to ``path``."""
+    w = done.withdrawal
+    needles = [w.patient_id, *w.specimen_ids]
+    home = settings.home_path
+    stores: list[tuple[str, Path]] = []
+    warehouse = settings.warehouse_uri
+    notes = []
+    if "://" in warehouse:
+        notes.append(f"warehouse {warehouse}: object store not scanned by this report")
+    else:
+        stores.append(("warehouse", Path(warehouse)))
+    stores += [("catalog database", p) for p in _sqlite_files(settings.catalog_uri)]
+    stores += [("application database", p) for p in _sqlite_files(settings.database_uri)]
+    if not _sqlite_files(settings.database_uri):
+        notes.append("application database: not a SQLite file, not scanned by this report")
+    stores.append(("exports", Path(config.exports_dir)))
+    stores += [("inbox", p) for p in inboxes]
+    stores.append(("home (every file)", home))
+    skip = [registry_path(home), path]
+    scans = scan_stores(stores, needles, skip=skip)
+    doc = {
+        "withdrawal_id": w.withdrawal_id,
+        "patient_id": w.patient_id,
+        "specimen_ids": len(w.specimen_ids),
+        "scope": w.scope,
+        "lake_version": done.lake_version,
+        "written_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "rows_removed": done.rows_removed,
+        "datasets_manifests_redacted": done.datasets_redacted,
+        "pins_amended": [
+            {"pin": p.name, "before": p.before.id, "after": p.after.id, "rows": p.rows_removed}
+            for p in done.pins
+        ],
+        "exports": {str(k): v for k, v in sorted(exports_done.items())},
+        "inbox_bundles_deleted": done.inbox_removed,
+        "purge": {
+            "snapshots_expired": done.maintenance.snapshots_expired,
+            "files_deleted": done.maintenance.orphan_files_removed,
+        },
+        "stores": [
+            {
+                "store": s.store,
+                "location": s.location,
+                "files_read": s.files,
+                "bytes_read": s.bytes,
+                "occurrences": s.occurrences,
+                "files_naming_the_patient": s.hits,
+                "note": s.note,
+            }
+            for s in scans
+        ],
+        "not_scanned": notes,
+        "total_occurrences": sum(s.occurrences for s in scans),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    return scans
 
 
 @app.command("withdrawals")

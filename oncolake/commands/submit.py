@@ -29,6 +29,12 @@ def submit(
     drop_identifiers: bool = typer.Option(
         False, help="Remove names, identifiers, narrative and notes instead of refusing."
     ),
+    day_rounding: int = typer.Option(
+        1,
+        min=1,
+        help="Round clinical day offsets to this many days (7: weeks, 30: months); "
+        "default exact days from the patient's anchor.",
+    ),
 ) -> None:
     """Pseudonymise, checksum and deliver a submission bundle to the hub's inbox."""
     with user_errors():
@@ -37,7 +43,9 @@ def submit(
         except (OSError, json.JSONDecodeError) as exc:
             raise BundleError(f"{manifest}: cannot read the draft manifest ({exc})") from None
         s = get_settings()
-        inputs = SubmitInputs(draft, provenance, vcf, clinical, consent, drop_identifiers)
+        inputs = SubmitInputs(
+            draft, provenance, vcf, clinical, consent, drop_identifiers, day_rounding
+        )
         with tempfile.TemporaryDirectory() as tmp, console.status("packaging…"):
             bundle, result = build_bundle(inputs, s.secret("pseudonym_key"), Path(tmp))
             location = deliver(bundle, inbox, s.s3_storage_options())
@@ -46,6 +54,11 @@ def submit(
     console.print(
         f"pseudonymised {rep.resources} resource(s); {rep.dates_reduced} date(s) reduced to "
         f"years; {rep.resources_dropped} people/organisation resource(s) left out"
+    )
+    anchors = ", ".join(f"{n} {kind}" for kind, n in sorted(rep.anchors.items())) or "none"
+    console.print(
+        f"clinical time: {rep.days_computed} date(s) as days from the patient's anchor "
+        f"(rounded to {day_rounding} day(s)); anchors: {anchors}"
     )
     if rep.dropped:
         console.print(

@@ -20,7 +20,9 @@ vocabulary so that protein changes repeat. Everything is drawn from one seeded
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,15 @@ from typing import Any
 
 import numpy as np
 import pysam
+
+from harmonise.drugs import rxnorm_codes
+from oncolake.demo.journeys import (
+    centre_preference,
+    draw_journey,
+    journey_resources,
+    pathway_for,
+    subgroup,
+)
 
 MCODE = "http://hl7.org/fhir/us/mcode/StructureDefinition/"
 SNOMED = "http://snomed.info/sct"
@@ -189,11 +200,11 @@ CONSENT_MODIFIERS: tuple[tuple[str, float], ...] = (
 )
 STAGES = ("I", "II", "III", "IV")
 STAGE_SNOMED = {"I": "1222806003", "II": "1222805004", "III": "1222804000", "IV": "1222801008"}
-DISEASE_STATUS = (
-    ("268910001", "Patient's condition improved"),
-    ("359746009", "Patient's condition stable"),
-    ("271299001", "Patient's condition worsened"),
-)
+DISEASE_STATUS_DISPLAY = {
+    "268910001": "Patient's condition improved",
+    "359746009": "Patient's condition stable",
+    "271299001": "Patient's condition worsened",
+}
 
 
 @dataclass(frozen=True)
@@ -257,7 +268,7 @@ def write_centre(spec: CentreSpec, out: Path, seed: int, pipeline: dict[str, Any
         pid = f"{spec.centre_id}-{i + 1:05d}"
         tt = TUMOUR_TYPES[int(types[i])]
         variants = _variants(rng, tt)
-        clinical += _patient_resources(rng, pid, tt, variants)
+        clinical += _patient_resources(rng, pid, tt, variants, spec.centre_id)
         consents.append(_consent(rng, pid, tt, spec))
         tumour, normal = f"{pid}-T", f"{pid}-N"
         samples += _samples(rng, spec, pid, tumour, normal)
@@ -361,14 +372,36 @@ def _coding(system: str, code: str, display: str | None = None) -> dict[str, Any
     return {"coding": [c], **({"text": display} if display else {})}
 
 
+def _genes(variants: Sequence[_Variant]) -> set[str]:
+    """``GENE V600E``-style names of the hotspot changes (csq ``600V>600E``)."""
+    out = set()
+    for v in variants:
+        if ">" in v.aa:
+            ref, alt = v.aa.split(">")
+            out.add(f"{v.gene} {ref[-1]}{ref[:-1]}{alt[-1]}")
+    return out
+
+
+def _marker_values(markers: Sequence[dict[str, Any]]) -> dict[str, bool]:
+    pos = {"10828004", "LA26203-2"}
+    out: dict[str, bool] = {}
+    for m in markers:
+        code = m["code"]["coding"][0]["code"]
+        value = ((m.get("valueCodeableConcept") or {}).get("coding") or [{}])[0].get("code")
+        name = {"48676-1": "HER2", "16112-5": "ER", "81695-9": "MSI-H"}.get(code)
+        if name:
+            out[name] = value in pos
+    return out
+
+
 def _patient_resources(
-    rng: np.random.Generator, pid: str, tt: TumourType, variants: list[_Variant]
+    rng: np.random.Generator, pid: str, tt: TumourType, variants: list[_Variant], centre: str
 ) -> list[dict[str, Any]]:
     subject = {"reference": f"Patient/{pid}"}
     dx_year = int(rng.integers(2015, 2025))
+    dx_date = dt.date(dx_year, int(rng.integers(1, 13)), int(rng.integers(1, 29)))
     age = int(np.clip(rng.normal(63, 12), 18, 95))
     birth_year = dx_year - age
-    deceased = bool(rng.random() < 0.18)
     sex = (
         "female"
         if tt.oncotree in ("IDC", "OVT")
@@ -381,10 +414,9 @@ def _patient_resources(
         "gender": sex,
         "birthDate": str(birth_year),
     }
-    if deceased:
-        patient["deceasedDateTime"] = str(min(2025, dx_year + int(rng.integers(0, 5))))
     cond_id = f"{pid}-dx"
     stage = str(rng.choice(STAGES, p=[0.25, 0.3, 0.27, 0.18]))
+    staged = int(rng.integers(0, 21))  # days from diagnosis to the staging observation
     out: list[dict[str, Any]] = [
         patient,
         {
@@ -402,7 +434,7 @@ def _patient_resources(
                 ]
             },
             "subject": subject,
-            "onsetDateTime": f"{dx_year}-{int(rng.integers(1, 13)):02d}-15",
+            "onsetDateTime": dx_date.isoformat(),
         },
         {
             "resourceType": "Observation",
@@ -411,42 +443,41 @@ def _patient_resources(
             "status": "final",
             "code": _coding(LOINC, "21908-9", "Stage group.clinical Cancer"),
             "subject": subject,
-            "effectiveDateTime": f"{dx_year}-06-01",
+            "effectiveDateTime": (dx_date + dt.timedelta(days=staged)).isoformat(),
             "valueCodeableConcept": _coding(SNOMED, STAGE_SNOMED[stage], f"Stage {stage}"),
             "focus": [{"reference": f"Condition/{cond_id}"}],
         },
     ]
-    out += _markers(rng, pid, tt, subject, dx_year, len(variants))
-    drugs = list(tt.drugs)
-    rng.shuffle(drugs)
-    for line, drug in enumerate(drugs[: int(rng.integers(0, min(3, len(drugs)) + 1))], start=1):
+    markers = _markers(rng, pid, tt, subject, dx_date, len(variants))
+    out += markers
+    group = subgroup(tt.oncotree, _genes(variants), _marker_values(markers))
+    pathway = pathway_for(
+        tt.oncotree, group, tt.drugs, centre_preference(rng, centre, f"{tt.oncotree}|{group}")
+    )
+    journey = draw_journey(rng, dx_date, stage, pathway)
+    if journey.death is not None:
+        patient["deceasedDateTime"] = journey.death.isoformat()
+    codes = {**RXNORM_CODES, **rxnorm_codes()}
+    administrations = zlib.crc32(centre.encode()) % 3 == 0  # how the centre exports
+    out += journey_resources(journey, pid, cond_id, codes, administrations, MCODE, RXNORM)
+    statuses = [(d, "271299001") for d in journey.progressions]
+    statuses += [(d, "268910001") for d in journey.responses]
+    if journey.death is None:  # the last contact: follow-up of a living patient
+        statuses.append((journey.last_contact, "359746009"))
+    for n, (when, code) in enumerate(sorted(statuses), start=1):
         out.append(
             {
-                "resourceType": "MedicationRequest",
-                "id": f"{pid}-rx{line}",
-                "meta": {"profile": [MCODE + "mcode-cancer-related-medication-request"]},
-                "status": "completed",
-                "intent": "order",
-                "medicationCodeableConcept": _coding(RXNORM, RXNORM_CODES[drug], drug),
+                "resourceType": "Observation",
+                "id": f"{pid}-status{n}",
+                "meta": {"profile": [MCODE + "mcode-cancer-disease-status"]},
+                "status": "final",
+                "code": _coding(LOINC, "97509-4", "Cancer disease status"),
                 "subject": subject,
-                "authoredOn": f"{dx_year + line - 1}-0{line + 1}-10",
-                "reasonReference": [{"reference": f"Condition/{cond_id}"}],
+                "effectiveDateTime": when.isoformat(),
+                "valueCodeableConcept": _coding(SNOMED, code, DISEASE_STATUS_DISPLAY[code]),
+                "focus": [{"reference": f"Condition/{cond_id}"}],
             }
         )
-    status, display = DISEASE_STATUS[int(rng.integers(len(DISEASE_STATUS)))]
-    out.append(
-        {
-            "resourceType": "Observation",
-            "id": f"{pid}-status",
-            "meta": {"profile": [MCODE + "mcode-cancer-disease-status"]},
-            "status": "final",
-            "code": _coding(LOINC, "97509-4", "Cancer disease status"),
-            "subject": subject,
-            "effectiveDateTime": f"{min(2025, dx_year + 1)}-01-20",
-            "valueCodeableConcept": _coding(SNOMED, status, display),
-            "focus": [{"reference": f"Condition/{cond_id}"}],
-        }
-    )
     return out
 
 
@@ -455,7 +486,7 @@ def _markers(
     pid: str,
     tt: TumourType,
     subject: dict[str, str],
-    year: int,
+    diagnosis: dt.date,
     n_variants: int,
 ) -> list[dict[str, Any]]:
     def marker(code: str, display: str, value: dict[str, Any], suffix: str) -> dict[str, Any]:
@@ -469,7 +500,7 @@ def _markers(
             ],
             "code": _coding(LOINC, code, display),
             "subject": subject,
-            "effectiveDateTime": f"{year}-05-02",
+            "effectiveDateTime": (diagnosis + dt.timedelta(days=7)).isoformat(),
             **value,
         }
 

@@ -7,9 +7,14 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from catalog_api.analytics.disclosure import disclose_curve, interval_ends
+from catalog_api.analytics.disclosure import (
+    disclose_curve,
+    disclosed_quantiles,
+    interval_ends,
+    rounded,
+)
 from catalog_api.analytics.survival import kaplan_meier
-from catalog_api.discovery.disclosure import DisclosureControl
+from catalog_api.discovery.disclosure import DisclosureControl, disclose_count
 
 
 @settings(max_examples=200, deadline=None)
@@ -82,3 +87,37 @@ def test_curve_stops_before_a_small_risk_set() -> None:
     assert dc.curve is not None
     assert dc.curve.time[-1] < 1200
     assert dc.stopped_at is not None and dc.stopped_at <= 1200
+
+
+def test_vectorised_rounding_is_the_count_rule() -> None:
+    values = np.arange(0, 200)
+    for unit in (1, 2, 5, 7, 10):
+        want = [disclose_count(int(v), threshold=0, rounding=unit) for v in values]
+        assert rounded(values, unit).tolist() == want
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(0, 300),
+    groups=st.integers(1, 6),
+    threshold=st.integers(1, 8),
+    interval=st.sampled_from([7, 30]),
+)
+def test_many_groups_quantiles_equal_one_curve_each(
+    seed: int, n: int, groups: int, threshold: int, interval: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    time = np.floor(rng.exponential(200, n))
+    event = rng.random(n) < 0.7
+    group = rng.integers(0, groups, n)
+    control = DisclosureControl(threshold=threshold, rounding=5)
+    got = disclosed_quantiles(time, event, group, groups, control, interval)
+    for g in range(groups):
+        dc = disclose_curve(time[group == g], event[group == g], control, interval)
+        want = (
+            [np.nan] * 3
+            if dc.curve is None or not len(dc.curve.time)
+            else [dc.curve.quantile(p).time for p in (0.25, 0.5, 0.75)]
+        )
+        np.testing.assert_array_equal(got[g], np.array(want))

@@ -69,10 +69,11 @@ def test_cells_are_rounded_or_suppressed_and_small_cells_merged(
     assert hmb["excluded_by_consent"] == "<5"
     # melanoma of centre B: 8 patients; B's lung patients (6, consent lung only) excluded
     ages = post(http, headers, {"type": "age_at_diagnosis", "min": 40, "max": 41}).json()
-    # exact: 4 patients (A 2, B 2): total suppressed, no centre cell shown, "other" <5
+    # exact: 4 patients (A 2, B 2): total suppressed, no cell shown, no "other" either (an
+    # "other" below the threshold would tell one to four patients apart from none)
     assert ages["count"] == "<5"
-    assert ages["by_centre"] == {"other": "<5"}
-    assert ages["by_tumour_type"] == {"other": "<5"}
+    assert ages["by_centre"] == {}
+    assert ages["by_tumour_type"] == {}
     # every cell of every answer is "<5" or a multiple of 5
     everyone = post(http, headers, None).json()
     cells = [
@@ -97,7 +98,7 @@ def test_cell_rules() -> None:
         15,
         1235,
     ]
-    assert ctl.breakdown({"A": 3, "B": 40, "C": 1, "D": 0}) == {"B": 40, "other": "<5"}
+    assert ctl.breakdown({"A": 3, "B": 40, "C": 1, "D": 0}) == {"B": 40}
     assert ctl.breakdown({"A": 3, "B": 40, "C": 4}) == {"B": 40, "other": 5}
     assert DisclosureControl(threshold=10, rounding=10).cell(10) == 10
 
@@ -120,7 +121,7 @@ def test_breakdown_is_each_cell_disclosed_largest_first(
     )
     small = sum(n for n in counts.values() if n < threshold)
     want: dict[str, int | str] = {k: ctl.cell(n) for k, n in big}
-    if small:
+    if small and small >= threshold:
         want["other"] = ctl.cell(small)
     assert list(got.items()) == list(want.items())
     assert all(type(v) is int or v == ctl.suppressed for v in got.values())
@@ -129,16 +130,20 @@ def test_breakdown_is_each_cell_disclosed_largest_first(
 def test_repeats_are_one_remembered_answer_and_differencing_still_checks_each() -> None:
     from pyroaring import BitMap
 
-    from catalog_api.discovery.errors import DifferencingRefusedError
+    from catalog_api.discovery.errors import DifferencingRefusedError, QueryBudgetExceededError
+    from catalog_api.discovery.history import MemoryStore
 
-    ctl = DisclosureControl(threshold=5, rounding=5, budget=1000, window_seconds=3600)
+    store = MemoryStore()
+    ctl = DisclosureControl(threshold=5, rounding=5, budget=50, window_seconds=3600, store=store)
     wide = BitMap(range(100))
-    for _ in range(50):  # the same query on the same lake version, again and again
+    for _ in range(49):  # the same query on the same lake version, again and again
         ctl.check("ann", "q-wide", wide, "v1")
-    assert len(ctl._users["ann"].recent) == 1
-    assert len(ctl._users["ann"].queries) == 50  # every repeat is charged to the budget
+    assert len(store.remembered("ann")) == 1
     ctl.check("ann", "q-wide", BitMap(range(120)), "v2")  # a new version: another answer
-    assert len(ctl._users["ann"].recent) == 2
+    assert len(store.remembered("ann")) == 2
+    with pytest.raises(QueryBudgetExceededError):  # every repeat was charged to the budget
+        ctl.check("ann", "q-wide", wide, "v1")
+    ctl.budget = 1000
     # against each remembered answer: 98 patients differ from v1's 100 by two
     with pytest.raises(DifferencingRefusedError, match="q-wide"):
         ctl.check("ann", "q-narrow", BitMap(range(98)), "v1")

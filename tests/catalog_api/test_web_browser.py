@@ -32,6 +32,7 @@ from tests.catalog_api.web_fixtures import (
     VIEWPORT,
     assert_chart_fits,
     assert_labelled,
+    assert_text_fits,
     new_page,
     shot,
     sign_in,
@@ -44,6 +45,7 @@ def _open(page: Any, url: str, name: str) -> Any:
     response = page.goto(url)
     assert_labelled(page)
     shot(page, name)
+    assert_text_fits(page)
     return response
 
 
@@ -80,6 +82,8 @@ def test_web_researcher_to_export_through_two_boards(
     assert chart.locator("rect").count() == 1  # only the numeric cell has a bar
     assert page.locator("#denominator").inner_text() == "10"
     assert_chart_fits(page)
+    assert_text_fits(page)
+    assert "whose consent allows your purpose" in page.inner_text("#counts-explained")
     # the lake-version card holds the whole id, inside its box
     assert page.inner_text("#lake-version") == lake.current_version().id
     assert page.evaluate(
@@ -92,6 +96,9 @@ def test_web_researcher_to_export_through_two_boards(
     page.click("form[action='/web/cohorts'] button[type=submit]")
     page.wait_for_url(re.compile(r".*/web/cohorts/\d+\?done=.*"))
     assert "Cohort 'BRAF V600E basket' saved" in page.inner_text(".flash")
+    # the saved cohort's count (any consent: 15) beside the builder's 10 is explained
+    assert page.inner_text("table.compact tr.total td.num") == "15"
+    assert "whatever their consent" in page.inner_text(".counts-explained")
     shot(page, "04-cohort-saved")
     page.click("#request-access")
     assert_labelled(page)
@@ -101,11 +108,13 @@ def test_web_researcher_to_export_through_two_boards(
     page.check("#purpose_health")
     assert "Health, medical or biomedical research" in page.inner_text("fieldset.purpose")
     shot(page, "05-request-form")
+    assert_text_fits(page)
     page.click("#submit-request")
     page.wait_for_url(re.compile(r".*/web/requests/\d+\?done=.*"))
     request_url = page.url.split("?")[0]
     request_id = int(request_url.rsplit("/", 1)[1])
     assert page.inner_text("#request-state") == "submitted"
+    assert "whatever their consent" in page.inner_text("#parts-explained")
     assert "under review" in page.inner_text("#part-C1")
     shot(page, "06-request-submitted")
 
@@ -236,7 +245,7 @@ def test_web_builder_or_group_and_not_count_what_the_api_counts(
     page.check("#not_centre")
     page.click("#add-group")  # the form comes back with a second group, values kept
     assert page.input_value("#gene") == "BRAF" and page.is_checked("#not_centre")
-    page.select_option("#g2_tumour_codes", "LUAD")
+    page.check("#g2_tumour_codes_LUAD")
     page.locator("#group-2 details.more summary").click()
     page.check("#g2_centre_C1")
     page.check("#purpose_health")
@@ -281,3 +290,44 @@ def test_web_builder_or_group_and_not_count_what_the_api_counts(
     assert_chart_fits(page)
     shot(page, "18-builder-or-not-counted")
     page.context.close()
+
+
+@pytest.mark.parametrize("width", [VIEWPORT["width"], 390])
+def test_web_main_pages_fit_the_window(
+    chromium: Any, server: str, api_user: ApiUserFactory, width: int
+) -> None:
+    """Each main page at a laptop and a phone width: no text overflows its box, the page is
+    no wider than the window; screenshots ``narrow-*`` / ``wide-*``."""
+    researcher = api_user("researcher")
+    admin = api_user("admin")
+    tag = "wide" if width > 1000 else "narrow"
+    context = chromium.new_context(base_url=server, viewport={"width": width, "height": 900})
+    page = context.new_page()
+    sign_in(page, researcher.token)
+    page.goto("/web/cohorts/new")
+    page.fill("#gene", "BRAF")
+    page.check("#purpose_health")
+    page.click("#count")
+    shot(page, f"{tag}-builder")
+    assert_text_fits(page)
+    assert_chart_fits(page)
+    page.fill("#cohort_name", "BRAF")
+    page.click("form[action='/web/cohorts'] button[type=submit]")
+    page.wait_for_url(re.compile(r".*/web/cohorts/\d+\?done=.*"))
+    shot(page, f"{tag}-cohort")
+    assert_text_fits(page)
+    for url, name in [
+        ("/web/", "home"),
+        ("/web/cohorts", "cohorts"),
+        ("/web/datasets", "datasets"),
+        ("/web/requests/new", "request-form"),
+        ("/web/requests", "requests"),
+    ]:
+        _open(page, url, f"{tag}-{name}")
+    admin_page = context.browser.new_context(
+        base_url=server, viewport={"width": width, "height": 900}
+    ).new_page()
+    sign_in(admin_page, admin.token)
+    _open(admin_page, "/web/audit", f"{tag}-audit")
+    admin_page.context.close()
+    context.close()

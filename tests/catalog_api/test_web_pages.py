@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import get_args
 
 import httpx
@@ -13,14 +14,18 @@ from fastapi import FastAPI
 from starlette.datastructures import FormData
 
 from catalog_api.discovery.definition import Leaf
+from catalog_api.discovery.terms import consequence_label, stage_label
 from catalog_api.governance.engine import validate_definition
 from catalog_api.governance.errors import Invalid
 from catalog_api.web import forms
 from catalog_api.web.chart import basket_svg
+from catalog_api.web.describe import describe_definition
 from catalog_api.web.routes import router
+from harmonise.model import DATA_TABLES, TABLES
 from tests.catalog_api.conftest import ApiUserFactory
 from tests.catalog_api.web_fixtures import WebClient
 
+WEB_DOC = (Path(__file__).resolve().parents[2] / "docs" / "web.md").read_text()
 BRAF_FORM = {"gene": "BRAF", "protein_change": "V600E", "purpose_primary": "health"}
 
 
@@ -341,3 +346,146 @@ def test_web_builder_removes_a_group_and_renumbers_the_rest(
     assert (
         web.post("/web/cohorts/count", {"csrf_token": csrf, "action": "explode"}).status_code == 422
     )
+
+
+def test_web_request_form_groups_fields_by_table_with_the_documented_default_set(
+    http: httpx.Client, api_user: ApiUserFactory
+) -> None:
+    user = api_user("researcher")
+    saved = http.post(
+        "/api/v1/cohorts",
+        headers=user.headers,
+        json={
+            "name": "braf",
+            "definition": {"format_version": 1, "criteria": {"type": "variant", "gene": "BRAF"}},
+        },
+    )
+    assert saved.status_code in (200, 201), saved.text
+    html = WebClient(http).sign_in(user.token).get("/web/requests/new").text
+    tables = re.findall(r'<details class="table-fields" id="fields-(\w+)"', html)
+    assert tables == list(DATA_TABLES)  # one group per lake table, in the model's order
+    checked = re.findall(r'name="fields" value="([\w.]+)" checked', html)
+    assert sorted(checked) == sorted(forms.DEFAULT_FIELDS)
+    for name in forms.DEFAULT_FIELDS:  # real columns, documented in docs/web.md
+        table, column = name.split(".")
+        assert column in TABLES[table].column_names, name
+        assert f"`{name}`" in WEB_DOC, f"docs/web.md does not name the default field {name}"
+    offered = re.findall(r'name="fields" value="([\w.]+)"', html)
+    assert not [f for f in offered if f.endswith((".patient_id", ".submission_id"))]
+    # each field is labelled with its column and described by the model's documentation
+    assert 'aria-describedby="field_variants_vaf_doc"' in html and "variant allele fraction" in html
+
+
+def test_web_audit_details_are_labelled_key_values_not_cut_json(
+    http: httpx.Client, api_user: ApiUserFactory
+) -> None:
+    researcher = api_user("researcher")
+    definition = {"format_version": 1, "criteria": {"type": "variant", "gene": "BRAF"}}
+    r = http.post(
+        "/api/v1/cohorts", headers=researcher.headers, json={"name": "b", "definition": definition}
+    )
+    assert r.status_code in (200, 201), r.text
+    admin = WebClient(http).sign_in(api_user("admin").token)
+    html = admin.get("/web/audit?action=cohort.saved").text
+    cell = re.search(r'<td class="details"[^>]*>(.*?)</td>', html, re.S)
+    assert cell, html[-2000:]
+    text = cell.group(1)
+    # every key in words, nested counts as their own list, digests whole in a title
+    for words in ("Lake version", "Definition (SHA-256)", "Counts", "Total", "Centres"):
+        assert f"<dt>{words}</dt>" in text, (words, text)
+    digest = re.search(r'<code title="([0-9a-f]{64})">([0-9a-f]{12})…</code>', text)
+    assert digest and digest.group(1).startswith(digest.group(2))
+    assert text.count('<dl class="kv">') >= 3  # details → counts → centres
+    assert "<summary>{" not in html  # no raw JSON as the visible summary
+
+
+def test_web_definition_in_words_labels_every_coded_value() -> None:
+    definition = {
+        "criteria": {
+            "type": "and",
+            "criteria": [
+                {"type": "tumour_type", "codes": ["LUAD"]},
+                {"type": "stage_group", "values": ["IV", "1222801008"]},
+                {"type": "variant", "gene": "BRAF", "consequence": ["missense_variant"]},
+                {"type": "variant", "variant_class": ["SNV"]},
+            ],
+        }
+    }
+    text = " | ".join(line.text for line in describe_definition(definition))
+    assert "LUAD (Lung Adenocarcinoma)" in text
+    assert "Stage IV or Stage III (SNOMED CT 1222801008)" in text
+    assert "Variant: BRAF, missense variant (changes one amino acid)" in text
+    assert "SNV: single-nucleotide variant" in text
+    assert forms.duo_label("DUO:0000006") == "HMB: health or medical or biomedical research"
+    # the API's filtering terms carry the same labels
+    assert stage_label("IIIA") == "Stage IIIA"
+    assert consequence_label("stop_gained").startswith("stop gained (")
+
+
+def test_web_request_trail_shows_a_researcher_no_exact_count(
+    http: httpx.Client, api_user: ApiUserFactory
+) -> None:
+    researcher = api_user("researcher")
+    definition = {"format_version": 1, "criteria": {"type": "variant", "gene": "BRAF"}}
+    cohort = http.post(
+        "/api/v1/cohorts", headers=researcher.headers, json={"name": "b", "definition": definition}
+    ).json()
+    req = http.post(
+        "/api/v1/access-requests",
+        headers=researcher.headers,
+        json={
+            "cohort_id": cohort["id"],
+            "purpose": {"primary": "health"},
+            "title": "BRAF basket",
+            "description": "d",
+            "institution": "i",
+            "duration_days": 30,
+            "fields": ["patients.sex"],
+        },
+    ).json()
+    r = http.post(f"/api/v1/access-requests/{req['id']}/submit", headers=researcher.headers)
+    assert r.status_code == 200, r.text
+
+    def parts(html: str) -> str:
+        found = re.search(r"<dt>Parts</dt>\s*<dd>(.*?)</dl>\s*</dd>", html, re.S)
+        assert found, html[-3000:]
+        return re.sub(r"\s+", "", found.group(1))
+
+    # six consenting patients at each centre: the researcher reads 5 (rounded), not 6
+    mine = WebClient(http).sign_in(researcher.token).get(f"/web/requests/{req['id']}/audit")
+    assert parts(mine.text) == '<dlclass="kv"><dt>C1</dt><dd>5</dd><dt>C2</dt><dd>5</dd>'
+    # C1's reviewer reads C1's exact count only
+    board = WebClient(http).sign_in(api_user("reviewer", ["C1"]).token)
+    assert "<dt>C1</dt><dd>6</dd>" in parts(board.get(f"/web/requests/{req['id']}/audit").text)
+
+
+def test_web_saved_cohorts_of_zero_and_two_patients_look_alike(
+    http: httpx.Client, api_user: ApiUserFactory
+) -> None:
+    researcher = api_user("researcher")
+    web = WebClient(http).sign_in(researcher.token)
+
+    def saved(criteria: dict[str, object]) -> str:
+        r = http.post(
+            "/api/v1/cohorts",
+            headers=researcher.headers,
+            json={"name": "c", "definition": {"format_version": 1, "criteria": criteria}},
+        )
+        assert r.status_code in (200, 201), r.text
+        html = web.get(f"/web/cohorts/{r.json()['id']}").text
+        table = re.search(r"<table class=\"compact\">.*?</table>", html, re.S)
+        assert table
+        return table.group(0)
+
+    zero = saved({"type": "tumour_type", "codes": ["MEL"]})
+    # COAD at C2: two patients (C2-p00, C2-p03)
+    two = saved(
+        {
+            "type": "and",
+            "criteria": [
+                {"type": "tumour_type", "codes": ["COAD"]},
+                {"type": "centre", "values": ["C2"]},
+            ],
+        }
+    )
+    assert zero == two and "Fewer than 5 patients matched" in zero

@@ -60,6 +60,32 @@ CHART_OVERFLOW_JS = """() => {
 }"""
 
 
+#: Text boxes whose content is wider than the box (cut off or spilling over), and a page
+#: wider than the window. ``overflow-x: auto`` boxes (scrollable on purpose) are skipped.
+TEXT_OVERFLOW_JS = """() => {
+  const out = [];
+  if (document.documentElement.scrollWidth > window.innerWidth + 1)
+    out.push(`page ${document.documentElement.scrollWidth} px wide, window ${window.innerWidth}`);
+  const sel = 'main td, main th, main dd, main dt, main label, main p, main li, main h1, main h2,'
+    + ' main h3, main summary, main button, main code, main legend, main option';
+  for (const el of document.querySelectorAll(sel)) {
+    if (!el.getClientRects().length) continue;
+    const scroller = el.closest('.chart-box, pre, .sr-only');
+    if (scroller) continue;
+    if (el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).display !== 'inline')
+      out.push(`${el.tagName.toLowerCase()} "${el.textContent.trim().slice(0, 40)}":`
+               + ` ${el.scrollWidth} > ${el.clientWidth}`);
+  }
+  return out;
+}"""
+
+
+def assert_text_fits(page: Any) -> None:
+    """No text of the page overflows its box, and the page is no wider than the window."""
+    problems = page.evaluate(TEXT_OVERFLOW_JS)
+    assert problems == [], f"{page.url}: {problems[:10]}"
+
+
 def assert_chart_fits(page: Any) -> None:
     """No chart text is clipped by its SVG or runs into a bar (measured in the browser)."""
     problems = page.evaluate(CHART_OVERFLOW_JS)

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
 
 import pyarrow as pa
 
-from harmonise.lake import Submission
+from harmonise.lake import LakeConfig, Submission
 
 
 def make_submission(
@@ -83,3 +90,52 @@ def make_submission(
         },
         tags={"metadata_digest": sid, "duo_codes": ["DUO:0000042"], "consent_version": "1"},
     )
+
+
+WORKER = Path(__file__).with_name("lake_worker.py")
+
+
+def worker_config(tmp_path: Path, config: LakeConfig, tag_key: bytes) -> Path:
+    """The lake's config as a file for :func:`spawn_worker`."""
+    path = tmp_path / f"worker-{time.monotonic_ns()}.json"
+    path.write_text(
+        json.dumps(
+            {
+                "config": {**asdict(config), "properties": dict(config.properties)},
+                "tag_key": tag_key.decode(),
+            }
+        )
+    )
+    return path
+
+
+def spawn_worker(
+    cfg: Path,
+    dataset: str,
+    centre: str,
+    n: int,
+    pause_at: str,
+    marker: Path,
+    release: Path | None = None,
+) -> subprocess.Popen[bytes]:
+    """A separate process committing a submission (``lake_worker.py``)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(Path(__file__).resolve().parents[2]), env.get("PYTHONPATH", "")]
+    )
+    args = [str(cfg), dataset, centre, str(n), pause_at, str(marker)]
+    return subprocess.Popen(
+        [sys.executable, str(WORKER), *args, *([str(release)] if release else [])],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def wait_for(marker: Path, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    """Wait until the worker ``proc`` writes ``marker`` (fail if it exits first)."""
+    deadline = time.monotonic() + timeout
+    while not marker.exists():
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        assert time.monotonic() < deadline, "the worker never reached its pause point"
+        time.sleep(0.02)

@@ -293,11 +293,11 @@ def test_record_refused_mid_stream_leaves_no_files_and_no_snapshot(
     are deleted and no table gets a snapshot."""
     import gzip
 
-    import harmonise.lake
+    import harmonise.lake.writer
     import harmonise.vcf.many
     import harmonise.vcf.text
 
-    monkeypatch.setattr(harmonise.lake, "WRITE_CHUNK_ROWS", 500)  # files written early
+    monkeypatch.setattr(harmonise.lake.writer, "WRITE_CHUNK_ROWS", 500)  # files written early
     monkeypatch.setattr(harmonise.vcf.many, "MANY_FILE_BYTES", 0)  # streamed, not grouped
     monkeypatch.setattr(harmonise.vcf.text, "TEXT_BLOCK_BYTES", 16 << 10)  # many text batches
     monkeypatch.setattr(harmonise.vcf.text, "NORMALISE_ROWS", 200)
@@ -321,13 +321,13 @@ def test_record_refused_mid_stream_leaves_no_files_and_no_snapshot(
     warehouse = Path(ingest_lake.config.warehouse)
     files_before = {p for p in warehouse.rglob("*") if p.is_file()}
     written: list[int] = []
-    real_write = harmonise.lake._PartitionFiles.write
+    real_write = harmonise.lake.writer.DataFileWriter.write
 
     def counting_write(self: Any, data: pa.Table) -> None:
         written.append(data.num_rows)
         real_write(self, data)
 
-    monkeypatch.setattr(harmonise.lake._PartitionFiles, "write", counting_write)
+    monkeypatch.setattr(harmonise.lake.writer.DataFileWriter, "write", counting_write)
     line = len(header) + len(good) + 1
     where = rf"variants/TST-[0-9a-f]+_TST-[0-9a-f]+\.vcf\.gz, line {line} \(record 5001, "
     _refused(ingest_lake, bundle, VcfFormatError, where + r"7:55999999\), field REF: 'CQ'")

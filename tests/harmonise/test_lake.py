@@ -34,9 +34,10 @@ from harmonise.lake import (
     LakeConfig,
     LakeVersion,
     Submission,
-    _may_hold,
     constant,
 )
+from harmonise.lake.bounds import may_hold as _may_hold
+from harmonise.lake.writer import conform
 from harmonise.model import DATA_TABLES, TABLES
 from tests.conftest import TAG_KEY
 from tests.harmonise.lakefixtures import make_submission
@@ -139,7 +140,7 @@ def test_read_filters_by_submission_and_expression_on_unprojected_columns(
 def test_streamed_rows_commit_in_chunks_and_a_failing_stream_leaves_nothing(
     local_lake: Lake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import harmonise.lake as lake_module
+    import harmonise.lake.writer as lake_module
 
     monkeypatch.setattr(lake_module, "WRITE_CHUNK_ROWS", 4)
     sub = make_submission("ds-a", "c1", [f"c1-p{i}" for i in range(5)])
@@ -363,7 +364,7 @@ def test_purge_with_default_grace_removes_released_files_but_spares_commits_in_f
         local_lake._write_files(
             local_lake.table("patients"),
             TABLES["patients"],
-            local_lake._conform(TABLES["patients"], in_flight.tables["patients"], in_flight),
+            conform(TABLES["patients"], in_flight.tables["patients"], in_flight),
             {"ds-b": dict(in_flight.tags)},
             in_flight.submission_id,
         ),

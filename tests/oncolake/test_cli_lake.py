@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from harmonise.model import TABLES
 from tests.conftest import S3Server
+from tests.harmonise.lakefixtures import make_submission
 
 ONCOLAKE = str(Path(sys.executable).with_name("oncolake"))
 
@@ -17,7 +19,7 @@ ONCOLAKE = str(Path(sys.executable).with_name("oncolake"))
 def run(
     *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, **(env or {}), "COLUMNS": "200"}
+    full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
     return subprocess.run(
         [ONCOLAKE, *args], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=300
     )
@@ -37,9 +39,9 @@ def test_lake_init_and_tables_on_the_embedded_default(tmp_path: Path) -> None:
     env = {"ONCOLAKE_HOME": str(tmp_path / "home")}
     first = run("lake", "init", env=env)
     assert first.returncode == 0, first.stderr
-    assert "created 9 table(s)" in first.stdout
+    assert f"created {len(TABLES)} table(s)" in first.stdout
     again = run("lake", "init", env=env)
-    assert "all 9 tables exist" in again.stdout
+    assert f"all {len(TABLES)} tables exist" in again.stdout
     tables = run("lake", "tables", env=env)
     assert tables.returncode == 0, tables.stderr
     for name in ("datasets", "patients", "variants", "consents"):
@@ -49,6 +51,57 @@ def test_lake_init_and_tables_on_the_embedded_default(tmp_path: Path) -> None:
     maintain = run("lake", "maintain", env=env)
     assert maintain.returncode == 0, maintain.stderr
     assert "orphan files removed: 0" in maintain.stdout
+
+
+def test_lake_maintain_says_what_it_did_once_and_snapshots_fit_80_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    env = {"ONCOLAKE_HOME": str(home), "COLUMNS": "80"}
+    assert run("lake", "init", env=env).returncode == 0
+    monkeypatch.setenv("ONCOLAKE_HOME", str(home))
+    from oncolake.commands.lake import open_lake
+    from oncolake.settings import Settings
+
+    lake = open_lake(Settings())
+    subs = [make_submission(f"ds-{i}", f"c{i}", [f"c{i}-p1"]) for i in range(2)]
+    for sub in subs:
+        lake.commit(sub)
+    lake.pin(lake.current_version(), "export-1")
+
+    out = run("lake", "snapshots", env=env)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80, out.stdout
+    assert "…" not in out.stdout
+    for snap in lake.snapshots():  # every id and time whole, once per snapshot
+        stamp = snap["timestamp"].strftime("%Y-%m-%d %H:%M:%S")
+        assert sum(str(snap["snapshot_id"]) in line and stamp in line for line in lines) == 1
+    for sub in subs:
+        assert f"    submission {sub.submission_id}" in lines
+    assert "    pinned as pin-export-1" in lines
+    only = run("lake", "snapshots", "--table", "datasets", env=env).stdout.splitlines()
+    assert len([line for line in only if " datasets " in line]) == 2
+
+    out = run("lake", "maintain", "--purge", env=env)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80, out.stdout
+    heads = [line for line in lines if not line.startswith("      ")]
+    assert heads == [
+        "lake maintenance done",
+        "  uncommitted rows removed: none",
+        heads[2],
+        heads[3],
+        "  orphan files removed: " + heads[4].removeprefix("  orphan files removed: "),
+    ]
+    assert heads[2].startswith("  compaction: ") and "files into" in heads[2]
+    assert "patients 2 → 1" in out.stdout
+    assert heads[3].startswith("  snapshots expired: ") and "all but the current" in heads[3]
+    assert sum("orphan" in line for line in lines) == 1  # said once
+    again = run("lake", "maintain", env=env).stdout.splitlines()
+    assert again[2] == "  compaction: none needed"
+    assert again[3] == "  snapshots expired: none older than 7 day(s) (pinned ones kept)"
 
 
 def test_lake_init_and_tables_on_s3(tmp_path: Path, s3_server: S3Server) -> None:

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, status
 from catalog_api import audit, crud
 from catalog_api.api.deps import (
     ConfigDep,
+    ControlDep,
     CurrentUser,
     EngineDep,
     IdPath,
@@ -89,12 +90,21 @@ def submit_access_request(
     lake: LakeDep,
     engine: EngineDep,
     config: ConfigDep,
+    control: ControlDep,
     grants: VisaGrants,
 ) -> AccessRequestPublic:
-    """Check consent, split the request per contributing centre and start the review."""
+    """Check consent, split the request per contributing centre and start the review (the
+    parts' counts are charged to the requester's budget and checked for differencing)."""
     req = crud.get_access_request(session, request_id=request_id)
     requests.submit(
-        session, user=user, req=req, lake=lake, engine=engine, config=config, grants=grants
+        session,
+        user=user,
+        req=req,
+        lake=lake,
+        engine=engine,
+        config=config,
+        control=control,
+        grants=grants,
     )
     session.commit()
     return requests.request_public(req, user, config)
@@ -164,10 +174,12 @@ def request_trail(
     request_id: IdPath,
     session: SessionDep,
     user: CurrentUser,
+    config: ConfigDep,
     after_seq: int = Query(0, ge=0, le=2_147_483_647),
     limit: int = Query(500, ge=1, le=5000),
 ) -> list[AuditEntryPublic]:
-    """The audit trail of a request and its exports (requester, its reviewers, admins)."""
+    """The audit trail of a request and its exports (requester, its reviewers, admins);
+    patient counts disclosure-controlled except for admins and a reviewer's own centres."""
     req = crud.get_access_request(session, request_id=request_id)
     policy.ensure_can_read_trail(user, req)
     stmt = audit.query(subjects=requests.audit_subjects(req), after_seq=after_seq, limit=limit)
@@ -178,7 +190,7 @@ def request_trail(
             actor=e.actor,
             action=e.action,
             subject=e.subject,
-            details=requests.trail_details(e.details_json),
+            details=requests.trail_public(user, req, e.action, e.details_json, config),
             prev_digest=e.prev_digest,
             digest=e.digest,
         )

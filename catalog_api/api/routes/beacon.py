@@ -140,7 +140,7 @@ def _count(
         }
         digest = hashlib.sha256(canonical_json(query)).hexdigest()
         result = eng.count(definition, purpose)
-        ctl.check(user.username, digest, result.permitted, result.version_id)
+        ctl.check_result(user.username, digest, result, shown=("count", "excluded"))
     except DiscoveryError as exc:
         fut = audit_writer_for(request.app).submit(
             actor=user.username,

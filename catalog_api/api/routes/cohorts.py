@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, status
 from catalog_api import crud
 from catalog_api.api.deps import (
     ConfigDep,
+    ControlDep,
     CurrentUser,
     EngineDep,
     IdPath,
@@ -35,6 +36,7 @@ def save_cohort(
     lake: LakeDep,
     engine: EngineDep,
     config: ConfigDep,
+    control: ControlDep,
 ) -> CohortPublic:
     """Save a cohort definition (version 1, pinned to the current lake version)."""
     cohort = cohorts.save_cohort(
@@ -46,6 +48,7 @@ def save_cohort(
         lake=lake,
         engine=engine,
         config=config,
+        control=control,
     )
     session.commit()
     return cohorts.cohort_public(cohort)
@@ -83,6 +86,7 @@ def add_cohort_version(
     lake: LakeDep,
     engine: EngineDep,
     config: ConfigDep,
+    control: ControlDep,
 ) -> CohortVersionPublic:
     """Save a new version of a cohort, counted on the current lake."""
     cohort = crud.get_cohort(session, cohort_id=cohort_id)
@@ -95,6 +99,7 @@ def add_cohort_version(
         lake=lake,
         engine=engine,
         config=config,
+        control=control,
     )
     session.commit()
     return CohortVersionPublic.model_validate(row)
@@ -108,6 +113,7 @@ def recount_cohort(
     lake: LakeDep,
     engine: EngineDep,
     config: ConfigDep,
+    control: ControlDep,
     version: int | None = Query(None, ge=1, le=1_000_000, description="Default: newest."),
 ) -> RecountPublic:
     """Count a saved version on the current lake (disclosure-controlled)."""
@@ -115,7 +121,14 @@ def recount_cohort(
     policy.ensure_cohort_writer(user, cohort)
     cv = crud.get_cohort_version(session, cohort=cohort, version=version)
     out = cohorts.recount(
-        session, user=user, cohort=cohort, version=cv, lake=lake, engine=engine, config=config
+        session,
+        user=user,
+        cohort=cohort,
+        version=cv,
+        lake=lake,
+        engine=engine,
+        config=config,
+        control=control,
     )
     session.commit()
     return out

@@ -1,7 +1,8 @@
 """keyed audit chain: the boundary below which entries keep their plain SHA-256 digests
 
 Revision ID: 0003
-Revises: 0002
+Revises: 0002 (the disclosure-state revision, written beside it, follows as 0004 so that
+the migrations have one head)
 Create Date: 2026-12-03 19:00:00
 
 Entries written before this revision were chained with plain SHA-256 (anyone could

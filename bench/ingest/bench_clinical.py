@@ -1,0 +1,98 @@
+"""Clinical ingest rate, this tree against another checkout, on the same centre export.
+
+One synthetic centre's mCODE export (``oncolake.demo.network``, with its treatment
+journeys) is pseudonymised as ``oncolake submit`` does and then read, validated and
+mapped as ``oncolake ingest`` does; each step is timed in a fresh interpreter per tree,
+the trees alternating, and the ratios of the medians printed.
+
+    git archive <commit> | tar -x -C /tmp/oncolake-old
+    flock /tmp/oncolake-bench.lock .venv/bin/python bench/ingest/bench_clinical.py \\
+        --other /tmp/oncolake-old --patients 500 --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parents[2]
+
+WORKER = r"""
+import json, sys, time
+from harmonise.fhir import full_urls, map_resources, read_resources
+from harmonise.pseudonymise import Pseudonymiser
+src = sys.argv[1]
+t0 = time.perf_counter()
+res = read_resources(src)
+urls = full_urls(res)
+for _, r in res:
+    r.pop("_fullUrl", None)
+clean = Pseudonymiser(key=b"bench", centre_id="NKI").resources(res, urls)
+t1 = time.perf_counter()
+out = sys.argv[2]
+with open(out, "w") as fh:
+    for r in clean:
+        fh.write(json.dumps(r, sort_keys=True, separators=(",", ":")) + "\n")
+t2 = time.perf_counter()
+rows = map_resources(read_resources(out))
+t3 = time.perf_counter()
+import harmonise
+print(json.dumps({"code": harmonise.__file__, "submit": t1 - t0, "hub": t3 - t2,
+                  "resources": len(clean),
+                  "tables": {k: len(v) for k, v in rows.tables.items()}}))
+"""
+
+
+def run(tree: Path, src: Path, tmp: Path) -> dict[str, object]:
+    """Time one submit + hub mapping with the code of ``tree``."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    out = subprocess.run(
+        [sys.executable, "-c", WORKER, str(src), str(tmp / "pseudonymised.ndjson")],
+        env=env, check=True, capture_output=True, text=True, cwd=tree,
+    )  # fmt: skip
+    # ``python -c`` puts the working directory first on sys.path: run in the tree
+    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Generate the export, time both trees, print medians and ratios."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--other", type=Path, required=True, help="the other checkout (before)")
+    ap.add_argument("--patients", type=int, default=500)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args(argv)
+    from oncolake.demo.network import CentreSpec, write_centre
+
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        pipeline = {"id": "oncolake/dna_seq", "version": "0.1.0", "fingerprint": "x"}
+        spec = CentreSpec("NKI", "NKI", "NL", args.patients, "panel")
+        export = write_centre(spec, tmp / "export", 6, pipeline)
+        times: dict[str, list[dict[str, object]]] = {"other": [], "this": []}
+        for _ in range(args.rounds):
+            times["other"].append(run(args.other, export.clinical, tmp))
+            times["this"].append(run(HERE, export.clinical, tmp))
+    med = {
+        k: {s: statistics.median(float(str(r[s])) for r in v) for s in ("submit", "hub")}
+        for k, v in times.items()
+    }
+    n = times["this"][0]["resources"]
+    print(f"{args.patients} patients, {n} resources, {args.rounds} rounds (medians):")
+    for step in ("submit", "hub"):
+        o, t = med["other"][step], med["this"][step]
+        print(f"  {step:6s} other {o:6.2f} s  this {t:6.2f} s  this/other {t / o:.2f}")
+    print(f"  code: this {times['this'][0]['code']}, other {times['other'][0]['code']}")
+    print(f"  tables this: {times['this'][0]['tables']}")
+    print(f"  tables other: {times['other'][0]['tables']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

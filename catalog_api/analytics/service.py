@@ -1,0 +1,350 @@
+"""Analytics questions answered as counts are: consent-aware, disclosure-checked, audited.
+
+Every cohort of a question (the cohort of a treatment-patterns question and each of its
+breakdown groups within it; each group of a survival question) is evaluated by the
+discovery engine (``DiscoveryEngine.count``: matching patients whose consent permits the
+purpose, on the current index), charged to the user's query budget and checked for
+differencing by the app's :class:`DisclosureControl` exactly as a count is (so a curve
+whose cohort differs from a recent answer's by fewer than the threshold is refused), and
+the question is audited, answered or refused, before its answer is sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import weakref
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+from pyroaring import BitMap
+from sqlalchemy.orm import Session
+
+from catalog_api import audit
+from catalog_api.analytics.disclosure import INTERVAL_DAYS, step_unit
+from catalog_api.analytics.journeys import SEXES, STAGES, IndexState, Journeys, JourneyStore
+from catalog_api.analytics.outcomes import Group, survival_answer
+from catalog_api.analytics.patterns import (
+    Breakdown,
+    group_breakdown,
+    slot_breakdown,
+    treatment_patterns,
+    year_breakdown,
+)
+from catalog_api.discovery.audit_writer import AuditWriter
+from catalog_api.discovery.definition import CohortDefinition
+from catalog_api.discovery.disclosure import DisclosureControl
+from catalog_api.discovery.engine import DiscoveryEngine
+from catalog_api.discovery.errors import DiscoveryError, IndexNotReadyError
+from catalog_api.discovery.index import slots_of
+from catalog_api.discovery.results import CountResult
+from catalog_api.discovery.service import PendingCount
+from catalog_api.models import User
+from consent.purpose import ResearchPurpose
+from consent.tags import canonical_json
+from harmonise.lake import Lake
+
+_STORES: weakref.WeakKeyDictionary[Lake, JourneyStore] = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
+#: Breakdowns of the regimen table.
+BREAKDOWNS = ("tumour_type", "centre", "country", "start_year", "stage", "sex", "groups")
+
+
+def store_for(lake: Lake) -> JourneyStore:
+    """The journey store of ``lake`` (one per lake, like its discovery engine)."""
+    with _LOCK:
+        store = _STORES.get(lake)
+        if store is None:
+            store = _STORES[lake] = JourneyStore(lake)
+        return store
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Cohorts evaluated on one index state, with the journeys of that state."""
+
+    journeys: Journeys
+    results: list[CountResult]
+    basket: np.ndarray  # slot → tumour-type code (the index's basket of each patient)
+    baskets: list[str]
+    version_id: str
+
+
+def evaluate(
+    engine: DiscoveryEngine,
+    store: JourneyStore,
+    definitions: Sequence[CohortDefinition],
+    purpose: ResearchPurpose,
+    attempts: int = 5,
+) -> Snapshot:
+    """Each definition's consenting patients and the journeys, on one index state (the
+    store is brought to the index's state first, outside the index lock)."""
+    for _ in range(attempts):
+        with engine.indexer.lock:
+            idx = engine.index
+            j = store.get(idx)
+            if j is not None:
+                results = [engine.count(d, purpose) for d in definitions]
+                basket = np.asarray(idx.basket_of[: j.n_slots]).copy()
+                return Snapshot(j, results, basket, list(idx.baskets), idx.version_id)
+            state = IndexState.of(idx)
+        store.sync(state)
+    raise IndexNotReadyError("the lake changes too fast to answer this question; retry")
+
+
+def digest_of(**parts: Any) -> str:
+    """The digest a question's cohort is remembered under (a count of the same definition
+    and purpose has the same digest: asking both is a repeat, not a difference)."""
+    return hashlib.sha256(canonical_json(parts)).hexdigest()
+
+
+def _audit(
+    session: Session,
+    user: User,
+    action: str,
+    version: str,
+    details: dict[str, Any],
+    writer: AuditWriter | None,
+) -> Future[None] | None:
+    if writer is not None:
+        return writer.submit(
+            actor=user.username, action=action, subject=f"lake:{version}", details=details
+        )
+    audit.record(session, actor=user, action=action, subject=f"lake:{version}", details=details)
+    session.commit()
+    return None
+
+
+def _answer(
+    session: Session,
+    *,
+    user: User,
+    engine: DiscoveryEngine,
+    control: DisclosureControl,
+    audit_writer: AuditWriter | None,
+    action: str,
+    query: dict[str, Any],
+    compute: Callable[[], dict[str, Any]],
+) -> PendingCount:
+    """Run ``compute`` (which charges and checks the cohorts) and audit the outcome."""
+    try:
+        answer = compute()
+    except DiscoveryError as exc:
+        version = engine.indexer.index.version_id
+        fut = _audit(
+            session,
+            user,
+            f"{action}_refused",
+            version,
+            {**query, "status": exc.status_code, "reason": str(exc)},
+            audit_writer,
+        )
+        return PendingCount(None, None, exc, fut)
+    answer["disclosure"] = disclosure_terms(control, query.get("interval_days", INTERVAL_DAYS))
+    body = orjson.dumps(answer)
+    fut = _audit(
+        session,
+        user,
+        action,
+        str(answer["lake_version"]),
+        {**query, "answer": orjson.Fragment(body)},
+        audit_writer,
+    )
+    return PendingCount(answer, body, None, fut)
+
+
+def disclosure_terms(control: DisclosureControl, interval: int) -> dict[str, Any]:
+    """The disclosure rules applied to the answer, stated in it."""
+    return {
+        "threshold": control.threshold,
+        "rounding": control.rounding,
+        "suppressed_as": control.suppressed,
+        "survival_interval_days": interval,
+        "survival_count_unit": step_unit(control),
+        "rule": (
+            "counts below the threshold are shown as '<threshold' and merged into 'other' "
+            "in tables and pathways; other counts are rounded; survival curves are "
+            "computed from event and censoring counts per interval rounded to the count "
+            "unit, and stop before the risk set falls below the threshold"
+        ),
+    }
+
+
+def _mask(j: Journeys, bm: BitMap) -> np.ndarray:
+    slots = slots_of(bm).astype(np.intp)
+    return j.cohort_mask(slots[slots < j.n_slots])
+
+
+def treatment_patterns_query(
+    session: Session,
+    *,
+    user: User,
+    engine: DiscoveryEngine,
+    store: JourneyStore,
+    control: DisclosureControl,
+    definition: CohortDefinition,
+    purpose: ResearchPurpose,
+    max_lines: int = 3,
+    interval: int = INTERVAL_DAYS,
+    breakdown: str | None = None,
+    groups: dict[str, CohortDefinition] | None = None,
+    audit_writer: AuditWriter | None = None,
+) -> PendingCount:
+    """The disclosed treatment patterns of ``definition`` for ``purpose`` (pending its
+    audit entry; see the module doc)."""
+    groups = dict(groups or {})
+    dump_p = purpose.model_dump(mode="json", exclude_defaults=True)
+    dump_d = definition.model_dump(mode="json", exclude_none=True)
+    query: dict[str, Any] = {
+        "definition": dump_d,
+        "purpose": dump_p,
+        "max_lines": max_lines,
+        "interval_days": interval,
+        "breakdown": breakdown,
+        "groups": {k: g.model_dump(mode="json", exclude_none=True) for k, g in groups.items()},
+    }
+
+    def compute() -> dict[str, Any]:
+        snap = evaluate(engine, store, [definition, *groups.values()], purpose)
+        cohort = snap.results[0].permitted
+        control.check(
+            user.username, digest_of(definition=dump_d, purpose=dump_p), cohort, snap.version_id
+        )
+        j = snap.journeys
+        masks: dict[str, np.ndarray] = {}
+        for (name, g), res in zip(groups.items(), snap.results[1:], strict=True):
+            within = cohort & res.permitted
+            gd = g.model_dump(mode="json", exclude_none=True)
+            control.check(
+                user.username,
+                digest_of(definition=dump_d, within=gd, purpose=dump_p),
+                within,
+                snap.version_id,
+            )
+            masks[name] = _mask(j, within)
+        mask = _mask(j, cohort)
+        by = _breakdown(snap, breakdown, masks)
+        out = treatment_patterns(
+            j, mask, control, max_lines=max_lines, interval=interval, breakdown=by
+        )
+        return {
+            "lake_version": snap.version_id,
+            "count": control.cell(len(cohort)),
+            "parameters": {
+                "max_lines": max_lines,
+                "interval_days": interval,
+                "breakdown": breakdown,
+                "regimen": "lines_of_therapy.regimen_name, else its drugs joined with ' + '",
+            },
+            **out,
+        }
+
+    return _answer(
+        session,
+        user=user,
+        engine=engine,
+        control=control,
+        audit_writer=audit_writer,
+        action="analytics.treatment_patterns",
+        query=query,
+        compute=compute,
+    )
+
+
+def _breakdown(snap: Snapshot, kind: str | None, groups: dict[str, np.ndarray]) -> Breakdown | None:
+    j = snap.journeys
+    if kind is None:
+        return None
+    if kind == "tumour_type":
+        return slot_breakdown(j, kind, snap.basket.astype(np.int64), snap.baskets)
+    if kind == "centre":
+        return slot_breakdown(j, kind, j.centre.astype(np.int64), j.centres)
+    if kind == "country":
+        return slot_breakdown(j, kind, j.country.astype(np.int64), j.countries)
+    if kind == "stage":
+        return slot_breakdown(j, kind, j.stage.astype(np.int64), STAGES)
+    if kind == "sex":
+        return slot_breakdown(j, kind, j.sex.astype(np.int64), SEXES)
+    if kind == "start_year":
+        return year_breakdown(j)
+    return group_breakdown(j, groups)
+
+
+def survival_query(
+    session: Session,
+    *,
+    user: User,
+    engine: DiscoveryEngine,
+    store: JourneyStore,
+    control: DisclosureControl,
+    groups: Sequence[tuple[str, CohortDefinition]],
+    purpose: ResearchPurpose,
+    endpoint: str,
+    line: int | None = None,
+    interval: int = INTERVAL_DAYS,
+    adjust: Sequence[str] = (),
+    at_risk_every: int = 180,
+    audit_writer: AuditWriter | None = None,
+) -> PendingCount:
+    """The disclosed survival answer of ``groups`` (each a cohort definition) for
+    ``purpose`` (pending its audit entry; see the module doc)."""
+    dump_p = purpose.model_dump(mode="json", exclude_defaults=True)
+    dumps = [(n, d.model_dump(mode="json", exclude_none=True)) for n, d in groups]
+    query: dict[str, Any] = {
+        "groups": [{"name": n, "definition": d} for n, d in dumps],
+        "purpose": dump_p,
+        "endpoint": endpoint,
+        "line": line,
+        "interval_days": interval,
+        "adjust_for": list(adjust),
+    }
+
+    def compute() -> dict[str, Any]:
+        snap = evaluate(engine, store, [d for _, d in groups], purpose)
+        j = snap.journeys
+        gs = []
+        for (name, dump), res in zip(dumps, snap.results, strict=True):
+            control.check(
+                user.username,
+                digest_of(definition=dump, purpose=dump_p),
+                res.permitted,
+                snap.version_id,
+            )
+            gs.append(Group(name, _mask(j, res.permitted), len(res.permitted)))
+        out = survival_answer(
+            j,
+            gs,
+            control,
+            kind=endpoint,
+            line=line,
+            interval=interval,
+            adjust=adjust,
+            at_risk_every=at_risk_every,
+        )
+        return {
+            "lake_version": snap.version_id,
+            "parameters": {
+                "endpoint": endpoint,
+                "line": line,
+                "interval_days": interval,
+                "adjust_for": list(adjust),
+                "confidence": 0.95,
+                "band": "log-log (R survfit conf.type = 'log-log')",
+            },
+            **out,
+        }
+
+    return _answer(
+        session,
+        user=user,
+        engine=engine,
+        control=control,
+        audit_writer=audit_writer,
+        action="analytics.survival",
+        query=query,
+        compute=compute,
+    )

@@ -1,0 +1,324 @@
+"""Disclosure state that every replica sees and that survives restarts: the query budget
+and the remembered answers of the differencing check.
+
+Kept in the application database (the one store a hub already runs: SQLite under
+``ONCOLAKE_HOME`` in the embedded default, PostgreSQL in production), in three tables:
+
+* ``disclosure_queries``: one row per count query charged to a user (the budget counts
+  the rows of the sliding window);
+* ``disclosure_answers``: one row per number shown to a user (a total, an excluded count,
+  a coverage denominator): the patients it counted, as a Roaring bitmap of *stable
+  patient numbers*, its size (the differencing check only compares answers whose sizes
+  differ by less than the threshold, so it reads only those rows), the query digest and
+  the lake version;
+* ``disclosure_patients``: the stable numbers: one small integer per patient, keyed by a
+  keyed hash of the pseudonym (the pseudonym itself is not stored). The in-memory index
+  numbers patients by slots that change when it is rebuilt (after a withdrawal, in
+  another process): answers are remembered in stable numbers so that answers from other
+  lake versions, processes and restarts can be compared.
+
+A check runs in one transaction per user, serialised across replicas (PostgreSQL: an
+advisory transaction lock on the user; SQLite: the first write takes the database's write
+lock), so two replicas cannot both let through the two halves of a differencing pair.
+Rows older than the retention horizon (``history_days``, default a year) are deleted at
+the user's next query.
+
+:class:`MemoryStore` keeps the same state in one process (unit tests, tools).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import threading
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import sqlalchemy as sa
+from pyroaring import BitMap
+from sqlalchemy import Engine
+from sqlalchemy.dialects import postgresql, sqlite
+
+from catalog_api.models import Base
+
+#: Keys looked up or inserted per statement when numbering patients.
+NUMBER_CHUNK = 5_000
+
+queries_table = sa.Table(
+    "disclosure_queries",
+    Base.metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(256), nullable=False),
+    sa.Column("at", sa.Float, nullable=False, comment="Unix time of the query."),
+    sa.Index("ix_disclosure_queries_user_at", "username", "at"),
+)
+answers_table = sa.Table(
+    "disclosure_answers",
+    Base.metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("username", sa.String(256), nullable=False),
+    sa.Column("at", sa.Float, nullable=False, comment="Unix time of the answer."),
+    sa.Column("digest", sa.String(64), nullable=False, comment="Query digest (SHA-256)."),
+    sa.Column("definition", sa.String(64), nullable=False, comment="Definition digest."),
+    sa.Column("lake_version", sa.String(256), nullable=False),
+    sa.Column("name", sa.String(32), nullable=False, comment="count, excluded or covered."),
+    sa.Column("size", sa.Integer, nullable=False, comment="Patients counted."),
+    sa.Column("patients", sa.LargeBinary, nullable=False, comment="zlib(Roaring bitmap)."),
+    sa.Index("ix_disclosure_answers_user_size", "username", "size"),
+    sa.Index("ix_disclosure_answers_at", "at"),
+)
+patients_table = sa.Table(
+    "disclosure_patients",
+    Base.metadata,
+    sa.Column("number", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(32), nullable=False, unique=True, comment="Keyed hash."),
+)
+
+
+@dataclass(frozen=True)
+class Remembered:
+    """A number shown to a user earlier: what it counted, on which version, when."""
+
+    at: float
+    digest: str
+    lake_version: str
+    name: str
+    patients: BitMap
+    #: the cohort definition's digest (without the purpose)
+    definition: str = ""
+
+
+class Transaction(Protocol):
+    """One user's disclosure state, locked for one check (see the module doc)."""
+
+    def queries_since(self, since: float) -> tuple[int, float | None]:
+        """``(queries made since since, the oldest of them)``."""
+
+    def charge(self, at: float) -> None:
+        """Charge one query made at ``at``."""
+
+    def candidates(self, lo: int, hi: int, since: float) -> list[Remembered]:
+        """Remembered answers made since ``since`` counting ``lo``…``hi`` patients."""
+
+    def remember(self, answer: Remembered) -> None:
+        """Remember one shown number."""
+
+
+class DisclosureStore(Protocol):
+    """Where budgets, remembered answers and stable patient numbers are kept."""
+
+    def transaction(
+        self, user: str, forget_before: float, conn: sa.Connection | None = None
+    ) -> AbstractContextManager[Transaction]:
+        """One check's transaction for ``user``, serialised with every other for them
+        (on ``conn``, in its transaction, when given); the user's queries and answers made
+        before ``forget_before`` are deleted first."""
+
+    def numbers(self, patient_ids: Sequence[str]) -> np.ndarray:
+        """The stable numbers (uint32) of ``patient_ids``, assigned on first sight."""
+
+    def reset(self, user: str | None = None) -> None:
+        """Forget the state of ``user`` (or of everyone): for operators and tests."""
+
+
+def pack(bm: BitMap) -> bytes:
+    """A bitmap as stored (Roaring's portable serialisation, zlib-compressed)."""
+    return zlib.compress(bm.serialize(), 1)
+
+
+def unpack(data: bytes) -> BitMap:
+    """The bitmap :func:`pack` stored."""
+    return BitMap.deserialize(zlib.decompress(data))
+
+
+def patient_key(secret: bytes, patient_id: str) -> str:
+    """The keyed hash that names a patient in ``disclosure_patients`` (no pseudonym is
+    stored there: a withdrawal's purge finds none)."""
+    return hmac.new(secret, patient_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+# -- in one process -----------------------------------------------------------------------
+
+
+@dataclass
+class _MemoryUser:
+    queries: list[float]
+    answers: list[Remembered]
+
+
+class _MemoryTransaction:
+    def __init__(self, state: _MemoryUser, cutoff: float) -> None:
+        self.state = state
+        state.queries = [q for q in state.queries if q >= cutoff]
+        state.answers = [a for a in state.answers if a.at >= cutoff]
+
+    def queries_since(self, since: float) -> tuple[int, float | None]:
+        recent = [q for q in self.state.queries if q > since]
+        return len(recent), min(recent) if recent else None
+
+    def charge(self, at: float) -> None:
+        self.state.queries.append(at)
+
+    def candidates(self, lo: int, hi: int, since: float) -> list[Remembered]:
+        return [a for a in self.state.answers if lo <= len(a.patients) <= hi and a.at > since]
+
+    def remember(self, answer: Remembered) -> None:
+        self.state.answers.append(answer)
+
+
+class MemoryStore:
+    """The disclosure state of one process (lost on restart: tests and tools only)."""
+
+    def __init__(self) -> None:
+        self._users: dict[str, _MemoryUser] = {}
+        self._numbers: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def transaction(
+        self, user: str, forget_before: float, conn: sa.Connection | None = None
+    ) -> Iterator[_MemoryTransaction]:
+        """See :meth:`DisclosureStore.transaction` (``conn`` is ignored)."""
+        with self._lock:
+            state = self._users.setdefault(user, _MemoryUser([], []))
+            yield _MemoryTransaction(state, forget_before)
+
+    def numbers(self, patient_ids: Sequence[str]) -> np.ndarray:
+        """See :meth:`DisclosureStore.numbers`."""
+        with self._lock:
+            out = np.empty(len(patient_ids), dtype=np.uint32)
+            for i, pid in enumerate(patient_ids):
+                out[i] = self._numbers.setdefault(pid, len(self._numbers) + 1)
+            return out
+
+    def remembered(self, user: str) -> list[Remembered]:
+        """The user's remembered answers, oldest first."""
+        with self._lock:
+            state = self._users.get(user)
+            return list(state.answers) if state else []
+
+    def reset(self, user: str | None = None) -> None:
+        """See :meth:`DisclosureStore.reset`."""
+        with self._lock:
+            if user is None:
+                self._users.clear()
+            else:
+                self._users.pop(user, None)
+
+
+# -- in the application database ----------------------------------------------------------
+
+
+class _SqlTransaction:
+    def __init__(self, conn: sa.Connection, user: str) -> None:
+        self.conn = conn
+        self.user = user
+
+    def queries_since(self, since: float) -> tuple[int, float | None]:
+        q = queries_table
+        n, oldest = self.conn.execute(
+            sa.select(sa.func.count(), sa.func.min(q.c.at)).where(
+                q.c.username == self.user, q.c.at > since
+            )
+        ).one()
+        return int(n), oldest
+
+    def charge(self, at: float) -> None:
+        self.conn.execute(queries_table.insert().values(username=self.user, at=at))
+
+    def candidates(self, lo: int, hi: int, since: float) -> list[Remembered]:
+        a = answers_table
+        rows = self.conn.execute(
+            sa.select(
+                a.c.at, a.c.digest, a.c.lake_version, a.c.name, a.c.patients, a.c.definition
+            ).where(a.c.username == self.user, a.c.size.between(lo, hi), a.c.at > since)
+        )
+        return [Remembered(r[0], r[1], r[2], r[3], unpack(r[4]), r[5]) for r in rows]
+
+    def remember(self, answer: Remembered) -> None:
+        self.conn.execute(
+            answers_table.insert().values(
+                username=self.user,
+                at=answer.at,
+                digest=answer.digest,
+                definition=answer.definition,
+                lake_version=answer.lake_version,
+                name=answer.name,
+                size=len(answer.patients),
+                patients=pack(answer.patients),
+            )
+        )
+
+
+class SqlStore:
+    """The disclosure state in the application database (see the module doc)."""
+
+    def __init__(self, engine: Engine, secret: bytes) -> None:
+        self.engine = engine
+        self._secret = secret
+        self._known: dict[str, int] = {}  # patient key → number (numbers never change)
+        self._numbers_lock = threading.Lock()
+
+    @contextmanager
+    def transaction(
+        self, user: str, forget_before: float, conn: sa.Connection | None = None
+    ) -> Iterator[_SqlTransaction]:
+        """See :meth:`DisclosureStore.transaction`; with ``conn``, inside the caller's
+        transaction on that connection (committed or rolled back with it: a governance
+        action that writes first must not wait for its own database lock on SQLite)."""
+        if conn is not None:
+            yield self._begin(conn, user, forget_before)
+            return
+        with self.engine.begin() as own:
+            yield self._begin(own, user, forget_before)
+
+    @staticmethod
+    def _begin(conn: sa.Connection, user: str, forget_before: float) -> _SqlTransaction:
+        if conn.dialect.name == "postgresql":
+            # one check per user at a time across every replica (released at commit)
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key(user))))
+        # SQLite: this first statement writes, which takes the database's write lock until
+        # the commit (had a read come first, two checks could read the same history)
+        for t in (queries_table, answers_table):
+            conn.execute(t.delete().where(t.c.username == user, t.c.at < forget_before))
+        return _SqlTransaction(conn, user)
+
+    def numbers(self, patient_ids: Sequence[str]) -> np.ndarray:
+        """See :meth:`DisclosureStore.numbers` (new keys inserted once, by any replica)."""
+        keys = [patient_key(self._secret, p) for p in patient_ids]
+        with self._numbers_lock:
+            missing = [k for k in dict.fromkeys(keys) if k not in self._known]
+            for i in range(0, len(missing), NUMBER_CHUNK):
+                self._fetch(missing[i : i + NUMBER_CHUNK])
+            return np.fromiter((self._known[k] for k in keys), dtype=np.uint32, count=len(keys))
+
+    def _fetch(self, keys: list[str]) -> None:
+        t = patients_table
+        with self.engine.begin() as conn:
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            conn.execute(
+                dialect.insert(t).on_conflict_do_nothing(index_elements=["key"]),
+                [{"key": k} for k in keys],
+            )
+            for key, number in conn.execute(
+                sa.select(t.c.key, t.c.number).where(t.c.key.in_(keys))
+            ):
+                self._known[key] = int(number)
+
+    def reset(self, user: str | None = None) -> None:
+        """See :meth:`DisclosureStore.reset`."""
+        with self.engine.begin() as conn:
+            for t in (queries_table, answers_table):
+                stmt = t.delete() if user is None else t.delete().where(t.c.username == user)
+                conn.execute(stmt)
+
+
+def _lock_key(user: str) -> int:
+    """A signed 64-bit advisory-lock key for ``user``."""
+    return int.from_bytes(
+        hashlib.sha256(b"disclosure:" + user.encode()).digest()[:8], "big", signed=True
+    )
