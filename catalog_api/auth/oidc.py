@@ -244,9 +244,12 @@ def user_from_claims(session: Session, claims: dict[str, Any], config: ApiConfig
             centres=centres,
         )
         session.add(user)
-        session.flush()
     else:
         if not user.is_active:
             raise NotAuthenticated(f"the user {user.username} is deactivated")
         user.roles, user.centres = roles, centres
+    # Provisioning is its own unit of work, committed now: left pending, it would hold
+    # SQLite's write lock for the whole request, and the disclosure store's writes on
+    # their own connection (catalog_api.discovery.history) would wait behind it.
+    session.commit()
     return user
