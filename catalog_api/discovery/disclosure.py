@@ -151,13 +151,15 @@ class DisclosureControl:
         """:meth:`check` of every number of ``result`` an answer shows (``shown``): its
         total (``count``), its excluded count and its coverage denominator (``definition``:
         the definition's digest, see :meth:`check`)."""
-        sets = {"count": result.permitted, "excluded": result.excluded_set}
+        t = max(self.threshold, 1)
+        sets = {"count": result.permitted}
+        if result.excluded >= t:  # a suppressed number is not remembered
+            sets["excluded"] = result.excluded_set
         covered = result.covered if "covered" in shown else None
         if covered is not None:
             sets["covered"] = covered
         if result.index is None:
             raise ValueError("a count result without its index cannot be checked")
-        t = max(self.threshold, 1)
         stable = {
             k: self.stable(result.index, v) for k, v in sets.items() if k in shown and len(v) >= t
         }

@@ -480,8 +480,8 @@ class DiscoveryEngine:
                 denominator=denominator,
                 genes=genes,
                 index=idx,
-                # the live bitmap (no criteria) changes in place: the difference is made now
-                excluded_set=matched - permitted if len(matched) > len(permitted) else BitMap(),
+                # the live bitmap (no criteria) changes in place: kept as a copy
+                matched_set=matched.copy() if matched is idx.live else matched,
                 covered_all=covered,
                 purpose_set=allowed,
             )

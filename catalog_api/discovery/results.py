@@ -40,12 +40,20 @@ class CountResult:
     denominator: int | None  # permitted patients whose assay covered the asked genes
     genes: tuple[str, ...] = ()
     index: LakeIndex | None = field(default=None, repr=False, compare=False)
-    #: the patients of ``excluded``: matching, but their consent does not permit the purpose
-    excluded_set: BitMap = field(default_factory=BitMap, repr=False, compare=False)
+    #: the patients matching (any consent); never changed after the count
+    matched_set: BitMap | None = field(default=None, repr=False, compare=False)
     #: patients whose assay covered the asked genes, and those the purpose permits: their
     #: intersection is the patients of ``denominator`` (made only when checked)
     covered_all: BitMap | None = field(default=None, repr=False, compare=False)
     purpose_set: BitMap | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def excluded_set(self) -> BitMap:
+        """The patients of ``excluded``: matching, but their consent does not permit the
+        purpose (made only when checked)."""
+        if self.matched_set is None or not self.excluded:
+            return BitMap()
+        return self.matched_set - self.permitted
 
     @property
     def covered(self) -> BitMap | None:
