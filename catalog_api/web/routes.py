@@ -44,18 +44,16 @@ from catalog_api.governance.engine import (
 from catalog_api.governance.errors import ApiError, Invalid, NotAuthenticated, NotFound
 from catalog_api.governance.schemas import AccessRequestCreate, DecisionCreate
 from catalog_api.models import CentreState, DecisionKind, Role, User
-from catalog_api.web import forms
+from catalog_api.web import audit_pages, forms
 from catalog_api.web import session as web_session
 from catalog_api.web.chart import basket_svg
 from catalog_api.web.describe import (
     CentreDatasets,
     describe_definition,
-    detail_items,
     qc_summary,
 )
 from catalog_api.web.render import WebRoute, finish, render, tumour_label
 from catalog_api.web.session import (
-    AdminWeb,
     CheckedForm,
     MaybeUser,
     ResearcherWeb,
@@ -754,92 +752,5 @@ def decide(
     )
 
 
-# -- audit -------------------------------------------------------------------------------------
-
-
-def _coded_label(value: str) -> str:
-    """A DUO term with its label; other values as they are."""
-    if value.startswith("DUO:"):
-        return f"{value} ({forms.duo_label(value)})"
-    return value
-
-
-def _entries(
-    session: SessionDep, stmt: Any, details_of: Callable[[Any], dict[str, Any]] | None = None
-) -> list[dict[str, Any]]:
-    """Audit entries for the page; ``details_of(entry)`` the details as the viewer may read
-    them (exact, as stored, when not given: the admins' log)."""
-    out = []
-    for e in session.execute(stmt).scalars():
-        details = details_of(e) if details_of else requests.trail_details(e.details_json)
-        out.append(
-            {
-                "seq": e.seq,
-                "at": e.at,
-                "actor": e.actor,
-                "action": e.action,
-                "subject": e.subject,
-                "details": details,
-                "items": detail_items(details, _coded_label),
-                "digest": e.digest,
-            }
-        )
-    return out
-
-
-@router.get("/web/audit")
-def audit_page(
-    request: Request,
-    user: AdminWeb,
-    session: SessionDep,
-    after_seq: int = Query(0, ge=0, le=2_147_483_647),
-    actor: str = Query("", max_length=256),
-    action: str = Query("", max_length=64),
-    subject: str = Query("", max_length=256),
-) -> Response:
-    """The whole audit log with its chain verification (admins)."""
-    stmt = audit.query(
-        subjects=[subject] if subject else None,
-        actor=actor or None,
-        action=action or None,
-        after_seq=after_seq,
-        limit=100,
-    )
-    entries = _entries(session, stmt)
-    return render(
-        request,
-        "audit.html",
-        {
-            "entries": entries,
-            "report": audit.verify(session),
-            "filters": {"actor": actor, "action": action, "subject": subject},
-            "next_seq": entries[-1]["seq"] if len(entries) == 100 else None,
-            "trail_of": None,
-        },
-    )
-
-
-@router.get("/web/requests/{request_id}/audit")
-def request_trail(
-    request: Request, request_id: IdPath, user: WebUser, session: SessionDep, config: ConfigDep
-) -> Response:
-    """The audit trail of one request and its exports (requester, its reviewers, admins),
-    every count as the API's trail shows it to this user (``requests.trail_public``)."""
-    req = crud.get_access_request(session, request_id=request_id)
-    policy.ensure_can_read_trail(user, req)
-    stmt = audit.query(subjects=requests.audit_subjects(req), limit=1000)
-    return render(
-        request,
-        "audit.html",
-        {
-            "entries": _entries(
-                session,
-                stmt,
-                lambda e: requests.trail_public(user, req, e.action, e.details_json, config),
-            ),
-            "report": None,
-            "filters": None,
-            "next_seq": None,
-            "trail_of": req,
-        },
-    )
+# the audit log and a request's trail: their own module, on this router
+router.include_router(audit_pages.router)
