@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import re
@@ -319,6 +320,12 @@ def _date_at(value: str, parts: list[str], out: list[tuple[str, dt.date]]) -> No
 _OURS = "https://oncolake.org/fhir/"
 
 
+@functools.lru_cache(maxsize=4096)
+def _alive_evidence(path: str) -> bool:
+    """Whether a date at ``path`` shows the patient alive (paths repeat: cached)."""
+    return not NOT_ALIVE_EVIDENCE.match(path)
+
+
 def _is_primary(r: Mapping[str, Any]) -> bool:
     profiles = (r.get("meta") or {}).get("profile") or []
     return r.get("resourceType") == "Condition" and any(
@@ -364,7 +371,7 @@ class _ClinicalTime:
                     continue
                 if pid not in first or d < first[pid]:
                     first[pid] = d
-                if not NOT_ALIVE_EVIDENCE.match(path) and (pid not in last or d > last[pid]):
+                if (pid not in last or d > last[pid]) and _alive_evidence(path):
                     last[pid] = d
         out = cls(dates=out_dates)
         for pid in first.keys() | primary.keys():
