@@ -67,7 +67,7 @@ def test_breakdown_cells_differing_by_fewer_than_the_threshold_are_refused(store
     with pytest.raises(DifferencingRefusedError, match="count of centre C7"):
         ctl.check("eve", "qf", _answer(c2, {"centre:C7": BitMap(range(3, 30))}), "v2")
     # and a total against an earlier cell
-    with pytest.raises(DifferencingRefusedError, match="your query q[ac]"):
+    with pytest.raises(DifferencingRefusedError, match=r"your query q[ac]"):
         ctl.check("eve", "qg", BitMap(range(100, 137)), "v3")
     # cells that differ by five or more pass, and another user's history is their own
     far1 = BitMap(range(5, 30))
