@@ -39,7 +39,9 @@ def contig_naming(name: str) -> str:
 
 #: Scaffold and decoy names in Ensembl's (and GATK b37's) style; UCSC writes these with a
 #: ``chr`` prefix (``chrUn_gl000220``, ``chrUn_KI270302v1``).
-_ENSEMBL_SCAFFOLD = r"^(?:(?:GL|KI|JH|KN|KQ|KV|KZ|ML|MU)[0-9]+\.[0-9]+|hs37d5|NC_[0-9]+(?:\.[0-9]+)?)$"
+_ENSEMBL_SCAFFOLD = (
+    r"^(?:(?:GL|KI|JH|KN|KQ|KV|KZ|ML|MU)[0-9]+\.[0-9]+|hs37d5|NC_[0-9]+(?:\.[0-9]+)?)$"
+)
 
 
 def other_naming(naming: str | None) -> str | None:
