@@ -130,14 +130,9 @@ class DisclosureControl:
 
     def stable(self, idx: LakeIndex, patients: BitMap) -> BitMap:
         """``patients`` (slots of ``idx``) as stable patient numbers (the store's: the same
-        in every process, version and index build)."""
-        with self._numbers_lock:
-            have = idx.stable_numbers
-            n = len(idx.patient_ids)
-            if len(have) < n:
-                new = self.store.numbers(idx.patient_ids[len(have) : n])
-                idx.stable_numbers = have = np.concatenate([have, new])
-        return bitmap_of(have[slots_of(patients)])
+        in every process, version and index build); only slots not numbered yet are looked
+        up (:meth:`LakeIndex.stable_slots`)."""
+        return bitmap_of(idx.stable_slots(slots_of(patients), self.store.numbers))
 
     def check_result(
         self,
