@@ -10,6 +10,8 @@ STAMP := $(VENV)/.installed
 # survival reference (R's survival package) use.
 DEB_TOOLS := bwa samtools bcftools tabix fastp mosdepth
 DEB_PKGS := bwa samtools bcftools tabix fastp mosdepth art-nextgen-simulation-tools libhts-dev chromium chromium-driver slurm-wlm munge r-cran-survival
+# The somatic SV caller (workflows/dna_seq rules/sv.smk, issue 23).
+DEB_PKGS += delly
 PYTEST_ARGS ?=
 
 .PHONY: help

@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
+import importlib.util
 import itertools
 import json
 import re
@@ -43,10 +44,12 @@ import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[3]
+HERE = Path(__file__).resolve().parent
 SHARED = (REPO / ".." / "shared" / "data").resolve()
 FASTA = SHARED / "genome" / "sarek-data" / "reference" / "human_g1k_v37_decoy.small.fasta.gz"
 GFF3 = SHARED / "annotation" / "grch37-ensembl75" / "sarek_small.GRCh37.75.gff3"
@@ -83,6 +86,7 @@ class Options:
     oxidation: int = 10
     oxidation_depth_share: float = 0.3
     threads: int = 2
+    sv: int = 0  # 1: structural variants and fusions spiked in (truth/sv.py)
 
 
 @dataclass
@@ -484,6 +488,9 @@ def simulate(opt: Options, out: Path) -> dict[str, object]:
             )
             pairs["tumour"] += oxidise(prefix, start0, artefacts)
 
+    if opt.sv:  # issue 23: SVs and fusions (contig 2 joins the reference), truth/sv.py
+        for kind, extra in _sibling("sv").spike(opt, out, run_art, read_fastq).items():
+            pairs[kind] += extra
     names = {"tumour": f"sim{opt.seed}_T", "normal": f"sim{opt.seed}_N"}
     unit_rows = []
     for kind in ("tumour", "normal"):
@@ -532,6 +539,15 @@ def simulate(opt: Options, out: Path) -> dict[str, object]:
     }  # fmt: skip
     (out / "truth" / "truth.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def _sibling(name: str) -> Any:
+    """A sibling module of truth/ (e.g. sv.py), loaded by path (this file may be too)."""
+    spec = importlib.util.spec_from_file_location(f"dna_seq_truth_{name}", HERE / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
+    spec.loader.exec_module(module)
+    return module
 
 
 def digest_tree(root: Path) -> str:

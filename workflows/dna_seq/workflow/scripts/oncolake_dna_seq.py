@@ -32,6 +32,7 @@ _PROBES: dict[str, tuple[list[str], str]] = {
     "fastp": (["fastp", "--version"], r"fastp\s+(\S+)"),
     "mosdepth": (["mosdepth", "--version"], r"mosdepth\s+(\S+)"),
     "multiqc": (["multiqc", "--version"], r"version\s+(\S+)"),
+    "delly": (["delly", "--version"], r"Delly version:\s*v?(\S+)"),
 }
 #: Python packages whose version is read from their installed metadata.
 _PY_PACKAGES = ("pysam", "snakemake")
