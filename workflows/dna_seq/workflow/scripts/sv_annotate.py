@@ -208,9 +208,9 @@ def annotate(bcf: str, gff3: str, header_lines: Iterable[str], out_vcf: str) -> 
     n = n_fusions = 0
     with pysam.VariantFile(bcf) as src:
         header = src.header.copy()
-        for line in list(header.records):
-            if line.key == "fileDate":  # the same calls give the same file on any day
-                line.remove()
+        for record in list(header.records):
+            if record.key == "fileDate":  # the same calls give the same file on any day
+                record.remove()
         for line in (*INFO_LINES, *header_lines):
             if line.strip() and not line.startswith("#CHROM"):
                 header.add_line(line.strip())
