@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # Debian tools the pipeline, its truth set, the browser tests, the SLURM test and the
 # survival reference (R's survival package) use.
 DEB_TOOLS := bwa samtools bcftools tabix fastp mosdepth
-DEB_PKGS := bwa samtools bcftools tabix fastp mosdepth art-nextgen-simulation-tools libhts-dev chromium chromium-driver slurm-wlm munge r-cran-survival
+DEB_PKGS := bwa samtools bcftools tabix fastp mosdepth art-nextgen-simulation-tools libhts-dev chromium chromium-driver slurm-wlm munge r-cran-survival r-bioc-dnacopy
 PYTEST_ARGS ?=
 
 .PHONY: help

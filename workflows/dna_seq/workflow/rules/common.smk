@@ -85,6 +85,10 @@ STEPS = [
     ("stat_variants", "bcftools"),
     ("genotype_pair_identity", "bcftools"),
     ("report_qc", "multiqc"),
+    ("compute_callable_depth", "mosdepth"),
+    ("call_copy_ratios_cnvkit", "cnvkit"),
+    ("call_copy_ratios_cnvkit", "dnacopy"),
+    ("score_msi", "pysam"),
     ("workflow", "snakemake"),
 ]
 
