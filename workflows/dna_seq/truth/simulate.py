@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[3]
+HERE = Path(__file__).resolve().parent
 SHARED = (REPO / ".." / "shared" / "data").resolve()
 FASTA = SHARED / "genome" / "sarek-data" / "reference" / "human_g1k_v37_decoy.small.fasta.gz"
 GFF3 = SHARED / "annotation" / "grch37-ensembl75" / "sarek_small.GRCh37.75.gff3"
@@ -66,7 +67,7 @@ EDGE = 500
 COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
 
 
-def _sibling(name: str) -> Any:
+def _issue23_module(name: str) -> Any:
     """A module beside this file (truth/cnv.py, ...), whether run as a script or loaded."""
     spec = importlib.util.spec_from_file_location(
         f"dna_seq_truth_{name}", Path(__file__).with_name(f"{name}.py")
@@ -78,7 +79,7 @@ def _sibling(name: str) -> Any:
     return module
 
 
-truth_cnv, truth_msi, truth_tmb = _sibling("cnv"), _sibling("msi"), _sibling("tmb")
+truth_cnv, truth_msi, truth_tmb = (_issue23_module(n) for n in ("cnv", "msi", "tmb"))
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ class Options:
     oxidation: int = 10
     oxidation_depth_share: float = 0.3
     threads: int = 2
+    sv: int = 0  # 1: structural variants and fusions spiked in (truth/sv.py)
     # Issue 23 copy number, TMB and MSI spikes (truth/cnv.py, tmb.py, msi.py); off by default.
     cnv: int = 0
     coding_snvs: int = 0
@@ -522,6 +524,9 @@ def simulate(opt: Options, out: Path) -> dict[str, object]:
         pairs["tumour"] += extra["tumour"]
         pairs["normal"] += extra["normal"]
 
+    if opt.sv:  # issue 23: SVs and fusions (contig 2 joins the reference), truth/sv.py
+        for kind, extra in _sibling("sv").spike(opt, out, run_art, read_fastq).items():
+            pairs[kind] += extra
     names = {"tumour": f"sim{opt.seed}_T", "normal": f"sim{opt.seed}_N"}
     unit_rows = []
     for kind in ("tumour", "normal"):
@@ -576,6 +581,15 @@ def simulate(opt: Options, out: Path) -> dict[str, object]:
     }  # fmt: skip
     (out / "truth" / "truth.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def _sibling(name: str) -> Any:
+    """A sibling module of truth/ (e.g. sv.py), loaded by path (this file may be too)."""
+    spec = importlib.util.spec_from_file_location(f"dna_seq_truth_{name}", HERE / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
+    spec.loader.exec_module(module)
+    return module
 
 
 def digest_tree(root: Path) -> str:

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from cnvlib import access, coverage, fix, reference, segmentation, target
-from skgenome import tabio
 from cnvlib.cmdutil import read_cna
+from skgenome import tabio
 
 
 def make_bins(fasta: str, regions: str, bin_size: int, out: Path) -> None:

@@ -32,6 +32,7 @@ _PROBES: dict[str, tuple[list[str], str]] = {
     "fastp": (["fastp", "--version"], r"fastp\s+(\S+)"),
     "mosdepth": (["mosdepth", "--version"], r"mosdepth\s+(\S+)"),
     "multiqc": (["multiqc", "--version"], r"version\s+(\S+)"),
+    "delly": (["delly", "--version"], r"Delly version:\s*v?(\S+)"),
     "dnacopy": (
         ["Rscript", "-e", "cat('DNAcopy', format(packageVersion('DNAcopy')))"],
         r"DNAcopy\s+(\S+)",
