@@ -12,7 +12,6 @@ same dataset replaces the old rows.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +21,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from harmonise.bundle import MANIFEST, check_confined, verify_checksums
+from harmonise.bundle import (
+    MANIFEST,
+    check_confined,
+    provenance_contigs,
+    read_json_object,
+    verify_checksums,
+)
 from harmonise.errors import (
     BundleError,
     ConsentMissingError,
@@ -112,7 +117,7 @@ def prepare(
     paths = [f.path for f in manifest.files]
     prov: dict[str, Any] = {}
     if "provenance/provenance.json" in paths:
-        prov = json.loads((bundle / "provenance/provenance.json").read_text())
+        prov = read_json_object(bundle / "provenance/provenance.json", "provenance.json")
 
     # clinical + consent resources
     clinical = [r for p in paths if p.startswith("clinical/") for r in read_resources(bundle / p)]
@@ -200,9 +205,7 @@ def prepare(
     vcf_paths = [f.path for f in manifest.files if f.format in ("format_3016", "format_3584")]
     fingerprint = manifest.pipeline.fingerprint if manifest.pipeline else None
     build = manifest.reference.build if manifest.reference else "GRCh38"
-    contigs = (prov.get("reference") or {}).get("contigs")
-    if isinstance(contigs, str):
-        contigs = None
+    contigs = provenance_contigs(prov)
     sources: list[VcfSource] = []
     file_consts: list[dict[str, str | None]] = []
     for n, rel in enumerate(vcf_paths):
