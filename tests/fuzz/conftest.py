@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, settings
 
 #: Examples per target: ``ci`` keeps the whole suite under a minute; ``long`` is by hand.
 PROFILES = {
-    "ci": settings(max_examples=60, derandomize=True),
+    "ci": settings(max_examples=100, derandomize=True),
     "long": settings(max_examples=5000),
 }
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
