@@ -22,7 +22,7 @@ from typing import Any
 
 from harmonise.drugs import drug_for
 from harmonise.errors import FhirError, UnknownPatientError
-from harmonise.journeys import PatientFacts, Rules, default_rules, journey_rows
+from harmonise.journeys import Rules, default_rules, journey_rows, patient_facts
 from harmonise.mapping import oncotree_for, tissue_of
 from harmonise.pseudonymise import (
     AGE_AT_DIAGNOSIS_URL,
@@ -566,18 +566,13 @@ def map_resources(
     for row in conditions.values():
         out.add("conditions", row)
     # lines of therapy and regimens, by the journey rules (harmonise.journeys)
-    facts: dict[str, PatientFacts] = {}
-    for p in out.tables.get("patients", []):
-        facts[p["patient_id"]] = PatientFacts([], p.get("death_day"), p.get("last_known_alive_day"))
     rules = rules or default_rules()
-    for o in out.tables.get("outcomes", []):
-        if (
-            o["kind"] == "disease_status"
-            and o.get("code") in rules.progression_codes
-            and o.get("days_from_diagnosis") is not None
-        ):
-            f = facts.setdefault(o["patient_id"], PatientFacts([]))
-            f.progression_days = [*f.progression_days, o["days_from_diagnosis"]]
+    facts = patient_facts(
+        out.tables.get("patients", []),
+        out.tables.get("conditions", []),
+        out.tables.get("outcomes", []),
+        rules,
+    )
     for m in medications:
         m["line_of_therapy"] = None
     lines, regimens = journey_rows(medications, facts, rules)

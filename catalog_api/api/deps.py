@@ -62,8 +62,11 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         yield session
 
 
-#: How long a request waits for the first index build before answering 503.
-FIRST_BUILD_WAIT = 60.0
+#: How long a request waits for the first index (loaded or built) before answering 503
+#: "not ready" with ``Retry-After`` (``app.state.index_wait_seconds`` overrides it): long
+#: enough for a small lake's build or a persisted index's load, short enough never to
+#: look like a hang while a large lake is built (minutes at a million patients).
+FIRST_BUILD_WAIT = 5.0
 
 
 def get_engine(request: Request) -> CohortEngine:
@@ -83,7 +86,7 @@ def ready_engine(request: Request) -> DiscoveryEngine:
     """The app's discovery engine, waiting (up to :data:`FIRST_BUILD_WAIT` s) for its first
     index (:class:`~catalog_api.discovery.errors.IndexNotReadyError` otherwise)."""
     engine = discovery_engine(request)
-    engine.wait_ready(FIRST_BUILD_WAIT)
+    engine.wait_ready(getattr(request.app.state, "index_wait_seconds", FIRST_BUILD_WAIT))
     return engine
 
 

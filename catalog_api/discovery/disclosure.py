@@ -166,20 +166,17 @@ class DisclosureControl:
 
     # -- budget and differencing ------------------------------------------------------------
 
-    def _numbers_of(self, idx: LakeIndex) -> np.ndarray:
-        """slot → stable patient number for every slot of ``idx`` (numbered on first use)."""
-        with self._numbers_lock:
-            have = idx.stable_numbers
-            n = len(idx.patient_ids)
-            if len(have) < n:
-                new = self.store.numbers(idx.patient_ids[len(have) : n])
-                idx.stable_numbers = have = np.concatenate([have, new])
-        return have
+    def _numbers_of(self, idx: LakeIndex, needed: BitMap) -> np.ndarray:
+        """slot → stable patient number of ``idx``, the slots of ``needed`` numbered (only
+        those not numbered yet are looked up: :meth:`LakeIndex.stable_slots`; the others
+        are numbered in the background, 0 until then)."""
+        idx.stable_slots(slots_of(needed), self.store)
+        return idx.stable_numbers
 
     def stable(self, idx: LakeIndex, patients: BitMap) -> BitMap:
         """``patients`` (slots of ``idx``) as stable patient numbers (the store's: the same
         in every process, version and index build)."""
-        return bitmap_of(self._numbers_of(idx)[slots_of(patients)])
+        return bitmap_of(idx.stable_slots(slots_of(patients), self.store))
 
     def cells(
         self, kind: str, numbers: np.ndarray, labels: np.ndarray, tally: Tally
@@ -230,7 +227,8 @@ class DisclosureControl:
         idx = result.index
         if idx is None:
             raise ValueError("a count result without its index cannot be checked")
-        numbers = self._numbers_of(idx)
+        used = [v for k, v in sets.items() if k in shown and len(v) >= t]
+        numbers = self._numbers_of(idx, BitMap.union(result.permitted, *used))
         stable = {
             k: bitmap_of(numbers[slots_of(v)])
             for k, v in sets.items()
