@@ -34,6 +34,7 @@ from harmonise.journeys import default_rules
 from harmonise.lake import CommitResult, Lake, Submission, TableRows
 from harmonise.model import TABLES
 from harmonise.pseudonymise import check_no_direct_identifiers
+from harmonise.somatic_results import SomaticResults, read_somatic_results
 from harmonise.vcf import (
     Engine,
     ReadStats,
@@ -254,6 +255,9 @@ def prepare(
         sources.append(VcfSource(str(path), roles, header, naming))
         file_consts.append(consts)
         say("vcf headers", n + 1, len(vcf_paths))
+    # the pipeline's results beyond small variants (issue 23), read and checked whole
+    somatic = read_somatic_results(bundle, manifest, contigs if isinstance(contigs, list) else None)
+    _add_somatic(rows.tables, specimens, vcf_files, somatic)
     tables: dict[str, TableRows] = {}
     for name, lst in rows.tables.items():
         if name == "variants" or not lst:
@@ -299,6 +303,29 @@ def prepare(
     sub = Submission(digest, m.dataset_id, m.centre.id, dataset, tables, tags)
     report.seconds = time.perf_counter() - t0
     return Prepared(sub, manifest, bundle, report, vcf_files)
+
+
+def _add_somatic(
+    tables: dict[str, list[dict[str, Any]]],
+    specimens: Mapping[str, dict[str, Any]],
+    vcf_files: Sequence[tuple[str, SampleRoles, dict[str, str]]],
+    somatic: SomaticResults,
+) -> None:
+    """Add the result files' rows to ``tables`` (FHIR biomarkers marked ``fhir``) and say
+    in each specimen's row which pipeline results the submission carries for it."""
+    for row in tables.get("biomarkers", []):
+        row.setdefault("source", "fhir")
+    for name, lst in somatic.tables.items():
+        tables.setdefault(name, []).extend(lst)
+    analyses = {sid: set(kinds) for sid, kinds in somatic.analyses.items()}
+    for _, _, consts in vcf_files:
+        analyses.setdefault(consts["specimen_id"], set()).add("small_variants")
+    for sid, kinds in analyses.items():
+        if sid in specimens:
+            specimens[sid]["analyses"] = sorted(kinds)
+    for sid, purity in somatic.purity.items():
+        if sid in specimens:
+            specimens[sid]["purity"] = purity
 
 
 def _variant_rows(
