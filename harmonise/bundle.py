@@ -315,7 +315,7 @@ def _pack_results(
                     f"{rf.source}: VCF sample(s) {', '.join(unknown)} are not samples of the "
                     "manifest (specimen_id or vcf_sample); add them to the manifest"
                 )
-            _reheader(rf.source, dst, rename)
+            _reheader_text(rf.source, dst, rename)
         else:
             shutil.copyfile(rf.source, dst)
         out[str(dst.relative_to(stage))] = tumour
@@ -323,6 +323,37 @@ def _pack_results(
         if rf.kind not in types:
             draft["data_types"] = [*types, rf.kind]
     return out
+
+
+def _reheader_text(src: Path, dst: Path, rename: Mapping[str, str]) -> None:
+    """:func:`_reheader` for a small text VCF (the SV VCF), in process: the header's
+    sample columns renamed, command lines removed, the records copied, bgzipped."""
+    import gzip
+
+    import pysam
+
+    with open(src, "rb") as fh:
+        gz = fh.read(2) == b"\x1f\x8b"
+    opener = gzip.open if gz else open
+    try:
+        with opener(src, "rt", encoding="utf-8") as fh:
+            lines = fh.read().split("\n")
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise VcfError(f"{src}: cannot be read ({exc})") from None
+    out = []
+    for line in lines:
+        if line.startswith("##") and "Command=" in line.split("=", 1)[0] + "=":
+            continue  # command lines carry local paths and sample names
+        if line.startswith("#CHROM"):
+            cols = line.split("\t")
+            line = "\t".join(cols[:9] + [rename.get(c, c) for c in cols[9:]])
+        out.append(line)
+    plain = dst.with_name(dst.name.removesuffix(".gz") + ".tmp")
+    plain.write_text("\n".join(out))
+    try:
+        pysam.tabix_compress(str(plain), str(dst), force=True)
+    finally:
+        plain.unlink()
 
 
 def _reheader(src: Path, dst: Path, rename: Mapping[str, str]) -> None:
