@@ -11,10 +11,16 @@ DataSHIELD):
   merged into one ``"other"`` cell (itself suppressed/rounded), so that the answer never
   says which centre or tumour type holds one to four patients;
 * a user may make ``budget`` count queries per sliding ``window`` seconds (HTTP 429 after);
-* a query whose counted patient set differs from one of the user's recent answers (same
-  window) by between 1 and ``threshold - 1`` patients is refused (HTTP 409) when both
-  answers are shown as numbers: subtracted, they would isolate fewer than the threshold,
-  however the definitions are written (a suppressed answer gives nothing to subtract).
+* a query any of whose shown numbers counts a patient set that differs from one the user
+  was shown before by between 1 and ``threshold - 1`` patients is refused (HTTP 409):
+  subtracted, the two would isolate fewer than the threshold, however the definitions are
+  written (a suppressed number gives nothing to subtract). The shown numbers are the
+  totals (count, excluded by consent, denominator) *and every breakdown cell* (by centre,
+  by tumour type, their ``other``): a cell is compared with the remembered cells of the
+  same category (``centre:NKI`` with ``centre:NKI``, whatever query showed it) and with
+  every remembered total; a total with every remembered number (see :meth:`check`);
+* who sees exact counts instead: :func:`sees_exact_counts`, the one rule of the API's
+  trails and the web pages.
 """
 
 from __future__ import annotations
@@ -30,10 +36,42 @@ from sqlalchemy import Connection
 
 from catalog_api.discovery.errors import DifferencingRefusedError, QueryBudgetExceededError
 from catalog_api.discovery.history import DisclosureStore, MemoryStore, Remembered
+from catalog_api.discovery.history import category as category_of
 from catalog_api.discovery.index import LakeIndex, bitmap_of, name_ranks, slots_of
 from catalog_api.discovery.results import CountResult, Tally
+from catalog_api.models import Role, User
 
 Cell = int | str
+
+#: The longest name the store keeps (``disclosure_answers.name``).
+NAME_MAX = 32
+
+
+def sees_exact_counts(user: User, centres: Iterable[str]) -> bool:
+    """True if ``user`` may see the exact counts of the patients of ``centres``: admins
+    (what the audit must hold), and the reviewers and stewards of a centre for its own
+    patients (all of ``centres`` governed; none given: no). Everyone else sees every
+    count through the disclosure rule (the one rule of the API's request trails,
+    ``governance.requests``, and of the web pages)."""
+    if user.has_role(Role.admin):
+        return True
+    listed = list(centres)
+    return (
+        bool(listed)
+        and user.has_role(Role.reviewer, Role.steward)
+        and all(user.governs(c) for c in listed)
+    )
+
+
+def cell_name(kind: str, category: str) -> str:
+    """The store's name of a breakdown cell (``centre:C1``); a category too long for the
+    store is named by a digest of it."""
+    name = f"{kind}{category}"
+    if len(name) + 4 <= NAME_MAX:  # room for a saved cohort's "any:"
+        return name
+    import hashlib
+
+    return f"{kind}#{hashlib.sha256(category.encode()).hexdigest()[: NAME_MAX - len(kind) - 5]}"
 
 
 def disclose_count(n: int, *, threshold: int, rounding: int) -> Cell:
@@ -128,29 +166,57 @@ class DisclosureControl:
 
     # -- budget and differencing ------------------------------------------------------------
 
+    def _numbers_of(self, idx: LakeIndex, needed: BitMap) -> np.ndarray:
+        """slot → stable patient number of ``idx``, the slots of ``needed`` numbered (only
+        those not numbered yet are looked up: :meth:`LakeIndex.stable_slots`; the others
+        are numbered in the background, 0 until then)."""
+        idx.stable_slots(slots_of(needed), self.store.numbers)
+        return idx.stable_numbers
+
     def stable(self, idx: LakeIndex, patients: BitMap) -> BitMap:
         """``patients`` (slots of ``idx``) as stable patient numbers (the store's: the same
         in every process, version and index build)."""
-        with self._numbers_lock:
-            have = idx.stable_numbers
-            n = len(idx.patient_ids)
-            if len(have) < n:
-                new = self.store.numbers(idx.patient_ids[len(have) : n])
-                idx.stable_numbers = have = np.concatenate([have, new])
-        return bitmap_of(have[slots_of(patients)])
+        return bitmap_of(idx.stable_slots(slots_of(patients), self.store.numbers))
+
+    def cells(
+        self, kind: str, numbers: np.ndarray, labels: np.ndarray, tally: Tally
+    ) -> dict[str, BitMap]:
+        """The patient sets (stable ``numbers``, each of category ``labels[i]``) of every
+        cell of ``tally`` that its breakdown shows as a number (:meth:`breakdown_counts`):
+        the categories at or above the threshold, and their ``other`` when it is; named
+        ``kind`` + category (:func:`cell_name`)."""
+        t = max(self.threshold, 1)
+        counts = tally.counts
+        if not len(numbers):
+            return {}
+        big = np.flatnonzero(counts >= t)
+        order = np.argsort(labels, kind="stable")
+        grouped, numbers_by = labels[order], numbers[order]
+        lo = np.searchsorted(grouped, big, side="left")
+        hi = np.searchsorted(grouped, big, side="right")
+        names = tally.names
+        out = {
+            cell_name(kind, str(names[c])): bitmap_of(numbers_by[a:b])
+            for c, a, b in zip(big.tolist(), lo.tolist(), hi.tolist(), strict=True)
+        }
+        small = numbers[counts[labels] < t]
+        if len(small) >= t:
+            out[cell_name(kind, "other")] = bitmap_of(small)
+        return out
 
     def check_result(
         self,
         user: str,
         digest: str,
         result: CountResult,
-        shown: tuple[str, ...] = ("count", "excluded", "covered"),
+        shown: tuple[str, ...] = ("count", "excluded", "covered", "by_centre", "by_tumour_type"),
         *,
         definition: str = "",
     ) -> None:
         """:meth:`check` of every number of ``result`` an answer shows (``shown``): its
-        total (``count``), its excluded count and its coverage denominator (``definition``:
-        the definition's digest, see :meth:`check`)."""
+        total (``count``), its excluded count, its coverage denominator and every cell of
+        its breakdowns by centre and by tumour type (``definition``: the definition's
+        digest, see :meth:`check`)."""
         t = max(self.threshold, 1)
         sets = {"count": result.permitted}
         if result.excluded >= t:  # a suppressed number is not remembered
@@ -158,11 +224,25 @@ class DisclosureControl:
         covered = result.covered if "covered" in shown else None
         if covered is not None:
             sets["covered"] = covered
-        if result.index is None:
+        idx = result.index
+        if idx is None:
             raise ValueError("a count result without its index cannot be checked")
+        used = [v for k, v in sets.items() if k in shown and len(v) >= t]
+        numbers = self._numbers_of(idx, BitMap.union(result.permitted, *used))
         stable = {
-            k: self.stable(result.index, v) for k, v in sets.items() if k in shown and len(v) >= t
+            k: bitmap_of(numbers[slots_of(v)])
+            for k, v in sets.items()
+            if k in shown and len(v) >= t
         }
+        if len(result.permitted) >= t and {"by_centre", "by_tumour_type"} & set(shown):
+            slots = slots_of(result.permitted).astype(np.intp)
+            mine = numbers[slots]
+            if "by_centre" in shown:
+                labels = idx.centre_of.take(slots)
+                stable.update(self.cells("centre:", mine, labels, result.by_centre))
+            if "by_tumour_type" in shown:
+                labels = idx.basket_of.take(slots)
+                stable.update(self.cells("tumour:", mine, labels, result.by_tumour_type))
         self.check(user, digest, stable, result.version_id, definition=definition)
 
     def check(
@@ -180,9 +260,15 @@ class DisclosureControl:
         ``patients`` are the stable numbers of the patients the answer counts (or, by name,
         of each number it shows) on lake ``version``; they are remembered for later checks
         (for :attr:`horizon` seconds) only when the query is answered (in the transaction of
-        ``conn`` when given, else in one of its own). A query is refused
-        when any number it shows counts a set that differs from one the user was shown
-        before, on any lake version, by 1 to ``threshold - 1`` patients.
+        ``conn`` when given, else in one of its own). A query is refused when any number it
+        shows counts a set that differs from one the user was shown before, on any lake
+        version, by 1 to ``threshold - 1`` patients: a total (``count``, ``excluded``,
+        ``covered``) compared with every remembered number, a breakdown cell (named
+        ``centre:…`` or ``tumour:…``, :func:`cell_name`) with every remembered total and
+        every remembered cell of its category. Cells of different categories
+        (``centre:C1`` against ``tumour:LUAD``) are not compared (docs/discovery.md). A
+        query repeated on the same lake version, with the same total, compares its totals
+        only: its cells were checked and remembered when it was first answered.
 
         One pair is not compared: a number counted with any consent (a saved cohort's,
         named ``any:…``) and one counted for a purpose, of the same ``definition`` (its
@@ -194,9 +280,12 @@ class DisclosureControl:
         sets = {"count": patients} if isinstance(patients, BitMap) else dict(patients)
         t = self.threshold
         shown = {k: v for k, v in sets.items() if len(v) >= max(t, 1)}
+        totals = {k: v for k, v in shown.items() if category_of(k) is None}
+        cells = {k: v for k, v in shown.items() if category_of(k) is not None}
         now = self.clock()
+        since = now - self.horizon
         refusal: str | None = None
-        with self.store.transaction(user, now - self.horizon, conn) as tx:
+        with self.store.transaction(user, since, conn) as tx:
             n_recent, oldest = tx.queries_since(now - self.window)
             if n_recent >= self.budget:
                 wait = int((oldest or now) + self.window - now) + 1
@@ -206,35 +295,51 @@ class DisclosureControl:
                 )
             tx.charge(now)
             known: set[str] = set()  # names whose set is remembered as is already
-            for name, bm in shown.items():
+            repeated = False
+            for name, bm in totals.items():
                 n = len(bm)
-                for r in tx.candidates(n - t + 1, n + t - 1, now - self.horizon):
-                    if (
-                        definition
-                        and r.definition == definition
-                        and r.lake_version == version
-                        and name.startswith("any:") != r.name.startswith("any:")
-                    ):
-                        continue
-                    d = bm.symmetric_difference_cardinality(r.patients)
-                    if d == 0:
+                for r in tx.candidates(n - t + 1, n + t - 1, since):
+                    d = self._difference(name, bm, r, definition, version)
+                    if d == 0 and category_of(r.name) is None:
                         known.add(name)
-                    elif d < t and refusal is None:
-                        refusal = (
-                            f"refused: this query's patients ({_what(name)}) differ from "
-                            f"those of your query {r.digest[:12]} "
-                            f"({_what(r.name)}, made {int(now - r.at)} s ago on "
-                            f"lake version {r.lake_version}) by fewer than {t}; comparing the "
-                            "two answers would disclose a group smaller than the disclosure "
-                            "threshold. Broaden the difference or request access."
-                        )
+                        repeated |= (name, digest, version) == (r.name, r.digest, r.lake_version)
+                    elif d is not None and 0 < d < t and refusal is None:
+                        refusal = _refusal(name, r, now, t)
+            if repeated and totals.get("count") is not None:
+                cells = {}  # shown, checked and remembered with this answer before
+            if cells:
+                found = tx.cell_candidates(
+                    {k: (len(v) - t + 1, len(v) + t - 1) for k, v in cells.items()}, since
+                )
+                for name, bm in cells.items():
+                    for r in found.get(name, ()):
+                        d = self._difference(name, bm, r, definition, version)
+                        if d == 0:
+                            known.add(name)
+                        elif d is not None and 0 < d < t and refusal is None:
+                            refusal = _refusal(name, r, now, t)
             if refusal is None:
-                for name, bm in shown.items():
+                for name, bm in {**totals, **cells}.items():
                     if name not in known:
                         tx.remember(Remembered(now, digest, version, name, bm, definition))
         # raised after the commit: a refused query stays charged to the budget
         if refusal is not None:
             raise DifferencingRefusedError(refusal)
+
+    @staticmethod
+    def _difference(
+        name: str, bm: BitMap, r: Remembered, definition: str, version: str
+    ) -> int | None:
+        """Patients by which ``bm`` and remembered ``r`` differ; None for the exempt pair
+        (see :meth:`check`)."""
+        if (
+            definition
+            and r.definition == definition
+            and r.lake_version == version
+            and name.startswith("any:") != r.name.startswith("any:")
+        ):
+            return None
+        return int(bm.symmetric_difference_cardinality(r.patients))
 
     def check_patients(
         self,
@@ -247,13 +352,15 @@ class DisclosureControl:
         conn: Connection | None = None,
     ) -> None:
         """:meth:`check` of numbers shown from patient ids (governance's views: saved
-        cohorts, request parts): ``{name: the patient ids it counts}``."""
+        cohorts, request parts): ``{name: the patient ids it counts}``. The patients are
+        numbered on ``conn`` too when given (in the caller's transaction: a request that
+        wrote before its check must not wait for its own write lock)."""
         t = max(self.threshold, 1)
         sets = {}
         for name, ids in patients.items():
             listed = list(ids)
             if len(listed) >= t:
-                sets[name] = bitmap_of(self.store.numbers(listed))
+                sets[name] = bitmap_of(self.store.numbers(listed, conn))
         self.check(user, digest, sets, version, definition=definition, conn=conn)
 
     def reset(self, user: str | None = None) -> None:
@@ -269,7 +376,19 @@ def _what(name: str) -> str:
         return f"{_what(name.removeprefix('any:'))} (any consent)"
     if name.startswith("centre:"):
         return f"count of centre {name.removeprefix('centre:')}"
+    if name.startswith("tumour:"):
+        return f"count of tumour type {name.removeprefix('tumour:')}"
     return _WHAT.get(name, name)
+
+
+def _refusal(name: str, r: Remembered, now: float, t: int) -> str:
+    return (
+        f"refused: this query's patients ({_what(name)}) differ from those of your query "
+        f"{r.digest[:12]} ({_what(r.name)}, made {int(now - r.at)} s ago on lake version "
+        f"{r.lake_version}) by fewer than {t}; comparing the two answers would disclose a "
+        "group smaller than the disclosure threshold. Broaden the difference or request "
+        "access."
+    )
 
 
 def disclose(result: CountResult, control: DisclosureControl) -> dict[str, Any]:

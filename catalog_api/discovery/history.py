@@ -32,7 +32,7 @@ import hashlib
 import hmac
 import threading
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Protocol
@@ -104,6 +104,13 @@ class Transaction(Protocol):
     def candidates(self, lo: int, hi: int, since: float) -> list[Remembered]:
         """Remembered answers made since ``since`` counting ``lo``…``hi`` patients."""
 
+    def cell_candidates(
+        self, cells: Mapping[str, tuple[int, int]], since: float
+    ) -> dict[str, list[Remembered]]:
+        """For each breakdown cell's name (``centre:C1``), the remembered answers made since
+        ``since`` counting ``lo``…``hi`` patients that are totals or cells of the same
+        category (:func:`category`)."""
+
     def remember(self, answer: Remembered) -> None:
         """Remember one shown number."""
 
@@ -118,11 +125,28 @@ class DisclosureStore(Protocol):
         (on ``conn``, in its transaction, when given); the user's queries and answers made
         before ``forget_before`` are deleted first."""
 
-    def numbers(self, patient_ids: Sequence[str]) -> np.ndarray:
-        """The stable numbers (uint32) of ``patient_ids``, assigned on first sight."""
+    def numbers(self, patient_ids: Sequence[str], conn: sa.Connection | None = None) -> np.ndarray:
+        """The stable numbers (uint32) of ``patient_ids``, assigned on first sight (on
+        ``conn``, in its transaction, when given)."""
 
     def reset(self, user: str | None = None) -> None:
         """Forget the state of ``user`` (or of everyone): for operators and tests."""
+
+
+#: Prefixes of breakdown cells' names (as ``catalog_api.discovery.disclosure`` names them).
+CELL_KINDS = ("centre:", "tumour:")
+
+
+def category(name: str) -> str | None:
+    """A breakdown cell's category (``centre:C1`` for ``any:centre:C1``); None: a total."""
+    bare = name.removeprefix("any:")
+    return bare if bare.startswith(CELL_KINDS) else None
+
+
+def _comparable(cell: str, stored: str) -> bool:
+    """Whether a new cell named ``cell`` is compared with a remembered number ``stored``."""
+    kind = category(stored)
+    return kind is None or kind == category(cell)
 
 
 def pack(bm: BitMap) -> bytes:
@@ -166,6 +190,18 @@ class _MemoryTransaction:
     def candidates(self, lo: int, hi: int, since: float) -> list[Remembered]:
         return [a for a in self.state.answers if lo <= len(a.patients) <= hi and a.at > since]
 
+    def cell_candidates(
+        self, cells: Mapping[str, tuple[int, int]], since: float
+    ) -> dict[str, list[Remembered]]:
+        return {
+            name: [
+                a
+                for a in self.state.answers
+                if lo <= len(a.patients) <= hi and a.at > since and _comparable(name, a.name)
+            ]
+            for name, (lo, hi) in cells.items()
+        }
+
     def remember(self, answer: Remembered) -> None:
         self.state.answers.append(answer)
 
@@ -187,8 +223,8 @@ class MemoryStore:
             state = self._users.setdefault(user, _MemoryUser([], []))
             yield _MemoryTransaction(state, forget_before)
 
-    def numbers(self, patient_ids: Sequence[str]) -> np.ndarray:
-        """See :meth:`DisclosureStore.numbers`."""
+    def numbers(self, patient_ids: Sequence[str], conn: sa.Connection | None = None) -> np.ndarray:
+        """See :meth:`DisclosureStore.numbers` (``conn`` is ignored)."""
         with self._lock:
             out = np.empty(len(patient_ids), dtype=np.uint32)
             for i, pid in enumerate(patient_ids):
@@ -239,6 +275,46 @@ class _SqlTransaction:
         )
         return [Remembered(r[0], r[1], r[2], r[3], unpack(r[4]), r[5]) for r in rows]
 
+    def cell_candidates(
+        self, cells: Mapping[str, tuple[int, int]], since: float
+    ) -> dict[str, list[Remembered]]:
+        if not cells:
+            return {}
+        a = answers_table
+        kinds = {category(n) for n in cells}
+        names = sorted({f"{p}{k}" for k in kinds if k for p in ("", "any:")})
+        is_total = sa.and_(*(sa.not_(a.c.name.like(f"%{k}%")) for k in CELL_KINDS))
+        lo = min(r[0] for r in cells.values())
+        hi = max(r[1] for r in cells.values())
+        # sizes and names first (no bitmaps), then the bitmaps of the rows a cell needs
+        rows = self.conn.execute(
+            sa.select(a.c.id, a.c.name, a.c.size).where(
+                a.c.username == self.user,
+                a.c.size.between(lo, hi),
+                a.c.at > since,
+                sa.or_(a.c.name.in_(names), is_total),
+            )
+        ).all()
+        wanted: dict[str, list[int]] = {}
+        for name, (clo, chi) in cells.items():
+            wanted[name] = [r[0] for r in rows if clo <= r[2] <= chi and _comparable(name, r[1])]
+        ids = sorted({i for v in wanted.values() for i in v})
+        loaded: dict[int, Remembered] = {}
+        for i in range(0, len(ids), NUMBER_CHUNK):
+            for r in self.conn.execute(
+                sa.select(
+                    a.c.id,
+                    a.c.at,
+                    a.c.digest,
+                    a.c.lake_version,
+                    a.c.name,
+                    a.c.patients,
+                    a.c.definition,
+                ).where(a.c.id.in_(ids[i : i + NUMBER_CHUNK]))
+            ):
+                loaded[r[0]] = Remembered(r[1], r[2], r[3], r[4], unpack(r[5]), r[6])
+        return {name: [loaded[i] for i in v] for name, v in wanted.items()}
+
     def remember(self, answer: Remembered) -> None:
         self.conn.execute(
             answers_table.insert().values(
@@ -287,27 +363,43 @@ class SqlStore:
             conn.execute(t.delete().where(t.c.username == user, t.c.at < forget_before))
         return _SqlTransaction(conn, user)
 
-    def numbers(self, patient_ids: Sequence[str]) -> np.ndarray:
-        """See :meth:`DisclosureStore.numbers` (new keys inserted once, by any replica)."""
+    def numbers(self, patient_ids: Sequence[str], conn: sa.Connection | None = None) -> np.ndarray:
+        """See :meth:`DisclosureStore.numbers` (new keys inserted once, by any replica).
+
+        Without ``conn``, on a connection of its own, committed at once. With ``conn``, in
+        the caller's transaction: nothing waits on a write lock the caller holds (SQLite
+        has one per database). Only numbers read on a connection of its own are kept in
+        memory: those read in the caller's transaction may be its own uncommitted inserts
+        (rolled back, another replica gives the number to another patient)."""
         keys = [patient_key(self._secret, p) for p in patient_ids]
         with self._numbers_lock:
             missing = [k for k in dict.fromkeys(keys) if k not in self._known]
+            found: dict[str, int] = {}
             for i in range(0, len(missing), NUMBER_CHUNK):
-                self._fetch(missing[i : i + NUMBER_CHUNK])
-            return np.fromiter((self._known[k] for k in keys), dtype=np.uint32, count=len(keys))
-
-    def _fetch(self, keys: list[str]) -> None:
-        t = patients_table
-        with self.engine.begin() as conn:
-            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-            conn.execute(
-                dialect.insert(t).on_conflict_do_nothing(index_elements=["key"]),
-                [{"key": k} for k in keys],
+                chunk = missing[i : i + NUMBER_CHUNK]
+                if conn is None:
+                    with self.engine.begin() as own:
+                        self._known.update(self._fetch(own, chunk))
+                else:
+                    found.update(self._fetch(conn, chunk))
+            known = self._known
+            return np.fromiter(
+                (known[k] if k in known else found[k] for k in keys),
+                dtype=np.uint32,
+                count=len(keys),
             )
-            for key, number in conn.execute(
-                sa.select(t.c.key, t.c.number).where(t.c.key.in_(keys))
-            ):
-                self._known[key] = int(number)
+
+    @staticmethod
+    def _fetch(conn: sa.Connection, keys: list[str]) -> dict[str, int]:
+        """The numbers of ``keys``, inserting the missing ones on ``conn``."""
+        t = patients_table
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        conn.execute(
+            dialect.insert(t).on_conflict_do_nothing(index_elements=["key"]),
+            [{"key": k} for k in keys],
+        )
+        select = sa.select(t.c.key, t.c.number).where(t.c.key.in_(keys))
+        return {key: int(number) for key, number in conn.execute(select)}
 
     def reset(self, user: str | None = None) -> None:
         """See :meth:`DisclosureStore.reset`."""

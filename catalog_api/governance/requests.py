@@ -26,7 +26,7 @@ from catalog_api import audit, crud
 from catalog_api.auth.oidc import VisaGrant
 from catalog_api.core.config import ApiConfig
 from catalog_api.db import utcnow
-from catalog_api.discovery.disclosure import DisclosureControl
+from catalog_api.discovery.disclosure import DisclosureControl, sees_exact_counts
 from catalog_api.governance import policy
 from catalog_api.governance.engine import (
     CohortEngine,
@@ -417,6 +417,8 @@ def revoke(
 def request_public(req: AccessRequest, user: User, config: ApiConfig) -> AccessRequestPublic:
     """The API view of ``req`` for ``user`` (only the parts they may see)."""
     kw = {"threshold": config.disclosure_threshold, "rounding": config.disclosure_rounding}
+    visible = policy.visible_parts(user, req)
+    small = _small_centres(user, req, config.disclosure_threshold)
     parts = [
         CentrePartPublic(
             centre_id=p.centre_id,
@@ -427,8 +429,12 @@ def request_public(req: AccessRequest, user: User, config: ApiConfig) -> AccessR
             preapproved_by_visa=p.visa is not None,
             decided_at=p.decided_at,
         )
-        for p in policy.visible_parts(user, req)
+        for p in visible
+        if p.centre_id not in small
     ]
+    merged = [p for p in visible if p.centre_id in small]
+    if sum(p.patient_count for p in merged) >= config.disclosure_threshold:
+        parts.append(_merged_part(merged, kw))
     cv = req.cohort_version
     return AccessRequestPublic(
         id=req.id,
@@ -448,6 +454,33 @@ def request_public(req: AccessRequest, user: User, config: ApiConfig) -> AccessR
         expires_at=req.expires_at,
         revoked_at=req.revoked_at,
         parts=parts,
+    )
+
+
+def _merged_state(parts: Sequence[CentrePart]) -> CentreState:
+    """One state for merged parts: theirs when they agree; otherwise changes requested if
+    any board asked for them, under review while any part is, else approved (some of the
+    merged centres approved, the others rejected: their patients are the approved ones)."""
+    states = {CentreState(p.state) for p in parts}
+    if len(states) == 1:
+        return states.pop()
+    for s in (CentreState.changes_requested, CentreState.under_review, CentreState.pending):
+        if s in states:
+            return s
+    return CentreState.approved
+
+
+def _merged_part(parts: Sequence[CentrePart], kw: dict[str, int]) -> CentrePartPublic:
+    """The centres below the threshold as one part named :data:`OTHER`."""
+    decided = [p.decided_at for p in parts if p.decided_at is not None]
+    return CentrePartPublic(
+        centre_id=OTHER,
+        state=_merged_state(parts),
+        patients=disclosed(sum(p.patient_count for p in parts), **kw),
+        quorum=max(p.quorum for p in parts),
+        approvals=min(part_approvals(p) for p in parts),
+        preapproved_by_visa=all(p.visa is not None for p in parts),
+        decided_at=max(decided) if len(decided) == len(parts) else None,
     )
 
 
@@ -543,14 +576,18 @@ def trail_public(
     kw = {"threshold": config.disclosure_threshold, "rounding": config.disclosure_rounding}
     own_export = action.startswith("export.") and req.requester_id == user.id
 
+    small = _small_centres(user, req, config.disclosure_threshold)
+
     def exact(centres: Sequence[str]) -> bool:
-        return own_export or (bool(centres) and all(user.governs(c) for c in centres))
+        return own_export or sees_exact_counts(user, centres)
 
     def walk(value: Any, key: str, centres: Sequence[str]) -> Any:
         if isinstance(value, dict):
             if key == "parts":  # centre → patients
-                return {c: walk(n, "patients", [c]) for c, n in value.items()}
+                return _parts_shown(value, small, kw, lambda c: walk(value[c], "patients", [c]))
             return {k: walk(v, k, centres) for k, v in value.items()}
+        if key == "centre_id" and isinstance(value, str) and value in small:
+            return OTHER
         if isinstance(value, list):
             return [walk(v, key, centres) for v in value]
         if isinstance(value, int) and not isinstance(value, bool) and key in COUNT_KEYS:
@@ -558,4 +595,35 @@ def trail_public(
         return value
 
     scope = details.get("centres") or ([details["centre_id"]] if "centre_id" in details else [])
-    return {k: walk(v, k, scope) for k, v in details.items()}
+    out = {k: walk(v, k, scope) for k, v in details.items()}
+    if isinstance(out.get("centres"), list) and small:
+        out["centres"] = sorted({OTHER if c in small else c for c in out["centres"]})
+    return out
+
+
+#: The name of the merged part of the centres whose counts are below the threshold.
+OTHER = "other"
+
+
+def _small_centres(user: User, req: AccessRequest, threshold: int) -> set[str]:
+    """The centres of ``req`` whose part ``user`` sees merged into :data:`OTHER`: fewer
+    consenting patients than the threshold and not theirs to see exactly (the rule of
+    the count answer's breakdowns: a part listed by name would tell that the centre holds
+    at least one consenting patient where its count says ``<5``)."""
+    return {
+        p.centre_id
+        for p in req.parts
+        if p.patient_count < threshold and not sees_exact_counts(user, [p.centre_id])
+    }
+
+
+def _parts_shown(
+    parts: dict[str, Any], small: set[str], kw: dict[str, int], shown: Any
+) -> dict[str, Any]:
+    """A trail entry's ``{centre: patients}`` as :func:`request_public` lists the parts:
+    the small centres merged into ``other`` (left out when that is below the threshold)."""
+    out = {c: shown(c) for c in parts if c not in small}
+    merged = sum(n for c, n in parts.items() if c in small and isinstance(n, int))
+    if merged >= kw["threshold"]:
+        out[OTHER] = disclosed(merged, **kw)
+    return out

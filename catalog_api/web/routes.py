@@ -31,6 +31,7 @@ from catalog_api.api.deps import (
     ready_engine,
 )
 from catalog_api.discovery.datasets import dataset_counts, dataset_entries
+from catalog_api.discovery.disclosure import sees_exact_counts
 from catalog_api.discovery.errors import DiscoveryError
 from catalog_api.discovery.service import count_query
 from catalog_api.discovery.terms import filtering_terms
@@ -87,15 +88,6 @@ def _safe_next(target: str) -> str:
     if target.startswith("/web/") and not target.startswith("//") and "\\" not in target:
         return target
     return "/web/"
-
-
-def _sees_exact_counts(user: User, centre_id: str) -> bool:
-    """Exact counts of a centre's data are for admins and the centre's own reviewers and
-    stewards; everyone else sees them disclosure-controlled (issue 20: one rule for every
-    number a non-reviewer sees). The same rule as ``policy.visible_parts``."""
-    return policy.is_admin(user) or (
-        user.has_role(Role.reviewer, Role.steward) and user.governs(centre_id)
-    )
 
 
 def _kw(request: Request) -> dict[str, int]:
@@ -419,7 +411,7 @@ def datasets_page(request: Request, user: WebUser) -> Response:
     centres: dict[str, CentreDatasets] = {}
     for entry in dataset_entries(eng):
         cid = entry["centre_id"]
-        exact = _sees_exact_counts(user, cid)
+        exact = sees_exact_counts(user, [cid])
         c = centres.setdefault(
             cid,
             CentreDatasets(cid, entry["centre_name"] or "", entry["country"] or "", exact=exact),

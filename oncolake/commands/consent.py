@@ -10,6 +10,8 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from catalog_api.discovery.index_store import INDEX_DIR
+from catalog_api.discovery.index_store import discard as discard_index_files
 from consent.errors import ConsentError
 from consent.matching import permits
 from consent.purpose import load_purpose
@@ -93,6 +95,8 @@ def withdraw(
             Withdrawal(patient_id=patient, date=when, reason=reason, scope=scope),
             inboxes=list(inbox or []),
         )
+        # the persisted discovery indexes name the patient: deleted (rebuilt by the server)
+        discard_index_files(home / INDEX_DIR)
         # 3. the exports, re-made at their requests' amended pins (or disabled)
         with session_scope(factory) as session:
             remade = exports.remake_after_withdrawal(

@@ -1,4 +1,4 @@
-"""Ingest's stage for the pipeline's somatic results beyond small variants (issue 23).
+"""The row stage of the pipeline's somatic results beyond small variants (issue 23).
 
 A bundle lists them in ``manifest.json`` (CONTRACT23): ``structural/<name>.vcf.gz``,
 ``copy_number/<name>.segments.tsv``, ``copy_number/<name>.genes.tsv`` and
@@ -10,6 +10,10 @@ the rows it returns are committed by ingest in the same atomic commit as the sma
 variants (``structural_variants``, ``copy_number_genes``, ``copy_number_segments``, and
 ``biomarkers`` rows with ``source`` = ``pipeline``). A bad file raises, naming file, line
 and field, and nothing is written.
+
+:func:`read_somatic_results_stage` is the :data:`~harmonise.ingest.types.RowStage` (in
+``ROW_STAGES``): its rows, and the specimens' ``analyses`` and ``purity``
+(:attr:`StageRows.specimens`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import pyarrow as pa
 
 from harmonise.copy_number import read_genes, read_segments
 from harmonise.errors import BundleError, SampleLinkError
+from harmonise.ingest.tables import rows_to_table
+from harmonise.ingest.types import Checked, IngestReport, StageRows
 from harmonise.structural import read_structural
 from harmonise.tmb_msi import biomarker_rows, read_tmb_msi
 
@@ -140,6 +146,20 @@ def _link_vcf_samples(
         )
 
 
-def result_tables(res: SomaticResults, schema_of: Any) -> dict[str, pa.Table]:
-    """``res``'s rows as Arrow tables of the lake schema (``schema_of(name, rows)``)."""
-    return {name: schema_of(name, rows) for name, rows in res.tables.items() if rows}
+def read_somatic_results_stage(checked: Checked, report: IngestReport) -> StageRows:
+    """The row stage: every result file read, checked and linked (see the module doc);
+    the FHIR-reported biomarkers of the clinical rows are marked ``source`` = fhir."""
+    for row in checked.clinical.tables.get("biomarkers", []):
+        row.setdefault("source", "fhir")
+    res = read_somatic_results(checked.bundle, checked.manifest, checked.contigs)
+    if res.files:
+        checked.progress("results", res.files, res.files)
+    tables: dict[str, pa.Table] = {
+        name: rows_to_table(name, rows) for name, rows in res.tables.items() if rows
+    }
+    specimens: dict[str, dict[str, Any]] = {
+        sid: {"analyses": sorted(kinds)} for sid, kinds in res.analyses.items()
+    }
+    for sid, purity in res.purity.items():
+        specimens.setdefault(sid, {})["purity"] = purity
+    return StageRows(tables, specimens=specimens)
