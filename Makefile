@@ -12,6 +12,8 @@ DEB_TOOLS := bwa samtools bcftools tabix fastp mosdepth
 DEB_PKGS := bwa samtools bcftools tabix fastp mosdepth art-nextgen-simulation-tools libhts-dev chromium chromium-driver slurm-wlm munge r-cran-survival wrk
 # The somatic SV caller (workflows/dna_seq rules/sv.smk, issue 23).
 DEB_PKGS += delly
+# CNVkit's CBS segmentation (DNAcopy; workflows/dna_seq rules/cnv.smk, issue 23).
+DEB_PKGS += r-bioc-dnacopy
 PYTEST_ARGS ?=
 
 .PHONY: help

@@ -22,7 +22,7 @@ from typing import Any
 
 from harmonise.drugs import drug_for
 from harmonise.errors import FhirError, UnknownPatientError
-from harmonise.journeys import PatientFacts, Rules, default_rules, journey_rows
+from harmonise.journeys import Rules, default_rules, journey_rows, patient_facts
 from harmonise.mapping import oncotree_for, tissue_of
 from harmonise.pseudonymise import (
     AGE_AT_DIAGNOSIS_URL,
@@ -99,8 +99,10 @@ def validate_resource(resource: Any, where: str) -> dict[str, Any]:
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"] if p != "__root__")
+        # one line: pydantic's message can quote a pattern holding line breaks
+        msg = str(err["msg"]).encode("unicode_escape").decode("ascii")
         raise FhirError(
-            f"{where}: invalid {rtype}: field {loc or '(resource)'}: {err['msg']} "
+            f"{where}: invalid {rtype}: field {loc or '(resource)'}: {msg} "
             f"({len(exc.errors())} problem(s)); fix the export"
         ) from None
     return resource
@@ -211,6 +213,8 @@ def read_resources(path: str | Path, validate: bool = True) -> list[tuple[str, d
                 docs.append((f"{p}, line {n}", json.loads(line)))
             except json.JSONDecodeError as exc:
                 raise FhirError(f"{p}, line {n}, column {exc.colno}: not JSON: {exc.msg}") from None
+            except RecursionError:
+                raise FhirError(f"{p}, line {n}: JSON nested too deeply to read") from None
     else:
         try:
             docs.append((str(p), json.loads(text)))
@@ -218,6 +222,8 @@ def read_resources(path: str | Path, validate: bool = True) -> list[tuple[str, d
             raise FhirError(
                 f"{p}, line {exc.lineno}, column {exc.colno}: not JSON: {exc.msg}"
             ) from None
+        except RecursionError:
+            raise FhirError(f"{p}: JSON nested too deeply to read") from None
     out: list[tuple[str, dict[str, Any]]] = []
     for where, doc in docs:
         if not isinstance(doc, dict):
@@ -387,6 +393,8 @@ def map_resources(
             )
         profiles = _profiles(r)
         if rtype == "Patient":
+            if not isinstance(r.get("id"), str) or not r["id"]:
+                raise FhirError(f"{where}: a Patient without id; give it the patient's pseudonym")
             deceased = bool(r.get("deceasedBoolean")) or "deceasedDateTime" in r
             anchor = {
                 e.get("url"): e.get("valueCode", e.get("valueInteger"))
@@ -566,18 +574,13 @@ def map_resources(
     for row in conditions.values():
         out.add("conditions", row)
     # lines of therapy and regimens, by the journey rules (harmonise.journeys)
-    facts: dict[str, PatientFacts] = {}
-    for p in out.tables.get("patients", []):
-        facts[p["patient_id"]] = PatientFacts([], p.get("death_day"), p.get("last_known_alive_day"))
     rules = rules or default_rules()
-    for o in out.tables.get("outcomes", []):
-        if (
-            o["kind"] == "disease_status"
-            and o.get("code") in rules.progression_codes
-            and o.get("days_from_diagnosis") is not None
-        ):
-            f = facts.setdefault(o["patient_id"], PatientFacts([]))
-            f.progression_days = [*f.progression_days, o["days_from_diagnosis"]]
+    facts = patient_facts(
+        out.tables.get("patients", []),
+        out.tables.get("conditions", []),
+        out.tables.get("outcomes", []),
+        rules,
+    )
     for m in medications:
         m["line_of_therapy"] = None
     lines, regimens = journey_rows(medications, facts, rules)

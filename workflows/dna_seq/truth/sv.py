@@ -6,17 +6,18 @@ heterozygous somatic SVs to the tumour (``SPIKES``; every breakpoint lies outsid
 ``Options.start..end``, where the small variants are, and outside the N runs):
 
 * a deletion, a tandem duplication and a balanced inversion between genes;
-* a 13-kb deletion from intron 1 of AL627309.1 (``-``) into RP11-34P13.13 (``-``): the
-  deletion joins RP11-34P13.13's 5' part to AL627309.1's 3' part, a fusion
-  ``RP11-34P13.13::AL627309.1`` (the TMPRSS2::ERG kind: two same-strand genes, the
-  interval between them deleted);
+* a 10-kb deletion from OR4G4P (``+``, bases up to 1:53500 kept: its 5' part) into
+  OR4G11P (``+``, bases from 1:63401 on: its 3' part), a fusion ``OR4G4P::OR4G11P`` (the
+  TMPRSS2::ERG kind: two same-strand genes, the interval between them deleted);
 * a translocation t(1;2) joining OR4F5 (``+``, its 5' part: the bases up to 1:69500) to
   the inverted 3' part of FAM110C (``-``, the bases up to 2:44000): BND ``t]p]``, the
   fusion ``OR4F5::FAM110C`` (the ETV6::NTRK3 kind: 5' partner's exons, then the 3'
   partner's in its own direction of transcription);
-* a translocation with the same join (``t]p]``) between RP11-34P13.7 (``-``) and FAM110C
-  (``-``): both breakends keep their gene's 3' part (tail-to-tail), so the genes are
-  annotated and no fusion is expected.
+* a translocation with the same join (``t]p]``) between FAM138A (``-``, 1:35300) and
+  FAM110C (``-``, 2:40000): both breakends keep their gene's 3' part (tail-to-tail), so
+  the genes are annotated and no fusion is expected.
+
+Every partner has an HGNC symbol (the annotation leaves clone-named loci out).
 
 Reads: for each SV, windows of ``FLANK`` bp around every breakpoint of the reference
 allele (the whole interval for the deletions and the duplication) and the derived allele
@@ -90,18 +91,18 @@ class Spike:
 SPIKES: tuple[Spike, ...] = (
     Spike("del_intergenic", "DEL", "1", 40_000, 43_000),
     Spike("dup_intergenic", "DUP", "1", 75_000, 77_000, sides=(RIGHT, LEFT)),
-    Spike("inv_intergenic", "INV", "1", 56_000, 59_000, sides=(LEFT, LEFT)),
+    Spike("inv_intergenic", "INV", "1", 81_000, 84_000, sides=(LEFT, LEFT)),
     Spike(
-        "del_fusion", "DEL", "1", 137_000, 150_000,
-        gene_a="AL627309.1", gene_b="RP11-34P13.13", fusion="RP11-34P13.13::AL627309.1",
+        "del_fusion", "DEL", "1", 53_500, 63_400,
+        gene_a="OR4G4P", gene_b="OR4G11P", fusion="OR4G4P::OR4G11P",
     ),
     Spike(
         "tra_fusion", "BND", "1", 69_500, 44_000, chrom2=CONTIG2, sides=(LEFT, LEFT),
         gene_a="OR4F5", gene_b="FAM110C", fusion="OR4F5::FAM110C",
     ),
     Spike(
-        "tra_tail_to_tail", "BND", "1", 110_000, 40_000, chrom2=CONTIG2, sides=(LEFT, LEFT),
-        gene_a="RP11-34P13.7", gene_b="FAM110C",
+        "tra_tail_to_tail", "BND", "1", 35_300, 40_000, chrom2=CONTIG2, sides=(LEFT, LEFT),
+        gene_a="FAM138A", gene_b="FAM110C",
     ),
 )  # fmt: skip
 

@@ -87,6 +87,10 @@ STEPS = [
     ("annotate_structural_variants", "pysam"),
     ("genotype_pair_identity", "bcftools"),
     ("report_qc", "multiqc"),
+    ("compute_callable_depth", "mosdepth"),
+    ("call_copy_ratios_cnvkit", "cnvkit"),
+    ("call_copy_ratios_cnvkit", "dnacopy"),
+    ("score_msi", "pysam"),
     ("workflow", "snakemake"),
 ]
 

@@ -49,6 +49,7 @@ rule write_provenance:
         fingerprint="results/provenance/fingerprint.json",
         versions="results/provenance/software_versions.yaml",
         vcfs=annotated_vcfs() + structural_variant_vcfs(),
+        cnv23=callable_beds() + copy_number_tables() + biomarker_files(),
         fastqs=all_fastqs(),
         fasta=config["reference"]["fasta"],
         gff3=config["reference"]["gff3"],

@@ -9,9 +9,14 @@ and field kept, with three INFO fields added:
   the second breakpoint, comma-separated in GFF3 order; absent where there is none. The
   first breakpoint is POS; the second is END for ``<DEL>``, ``<DUP>``, ``<INV>`` and
   ``<INS>``, and the mate (``CHR2``:``POS2``, as the BND ALT states it) for BND records.
-* ``FUSION``: ``FIVE::THREE`` (HGNC notation, e.g. ``ETV6::NTRK3``) for every pair of
+  Only names shaped like HGNC symbols count (``HGNC_SYMBOL``: letters, digits, hyphens):
+  Ensembl's clone-based names of unnamed loci (``AL627309.1``, ``RP11-34P13.7``) are not
+  HGNC symbols and are left out (CONTRACT23 item 1 asks for HGNC symbols).
+* ``FUSION``: ``FIVE::THREE`` (HGNC notation, e.g. ``ETV6::NTRK3``) for a pair of
   different genes, one at each breakend of a junction, that the junction joins in a
-  transcript-compatible orientation (below); comma-separated if there are several.
+  transcript-compatible orientation (below). One per record: where overlapping genes make
+  several pairs, the first in GFF3 order (and, for an ``<INV>`` without CT, the 3to3
+  junction's) is named; delly writes each inversion junction as its own record.
 
 The rule. A junction joins two breakends; at each breakend one side of the breakpoint is
 kept in the rearranged molecule: ``left`` (the bases up to the breakpoint, the piece's
@@ -53,6 +58,7 @@ from pathlib import Path
 from typing import Any
 
 GENE_TYPES = frozenset({"gene", "ncRNA_gene", "pseudogene"})
+HGNC_SYMBOL = re.compile(r"^[A-Z0-9][A-Za-z0-9-]*$")
 LEFT, RIGHT = "left", "right"
 _CT_SIDE = {"3": LEFT, "5": RIGHT}
 _BND = re.compile(
@@ -64,7 +70,7 @@ INFO_LINES = (
     'the first breakpoint (POS) (oncolake sv_annotate.py)">',
     '##INFO=<ID=GENE_B,Number=.,Type=String,Description="Genes of the GFF3 overlapped by '
     'the second breakpoint (END, or the BND mate) (oncolake sv_annotate.py)">',
-    '##INFO=<ID=FUSION,Number=.,Type=String,Description="Gene fusion FIVE::THREE the '
+    '##INFO=<ID=FUSION,Number=1,Type=String,Description="Gene fusion FIVE::THREE the '
     'junction makes in a transcript-compatible orientation (rule: sv_annotate.py)">',
 )
 
@@ -91,7 +97,7 @@ class Junction:
 
 
 def read_genes(gff3: str | Path) -> dict[str, list[Gene]]:
-    """Gene features of a GFF3 by contig, in file order."""
+    """Gene features of a GFF3 with an HGNC-shaped name, by contig, in file order."""
     genes: dict[str, list[Gene]] = {}
     with open(gff3) as fh:
         for line in fh:
@@ -101,7 +107,9 @@ def read_genes(gff3: str | Path) -> dict[str, list[Gene]]:
             if len(f) < 9 or f[2] not in GENE_TYPES:
                 continue
             attrs = dict(kv.split("=", 1) for kv in f[8].split(";") if "=" in kv)
-            name = attrs.get("Name") or attrs.get("gene_id") or attrs.get("ID", "")
+            name = attrs.get("Name", "")
+            if not HGNC_SYMBOL.match(name):
+                continue
             genes.setdefault(f[0], []).append(Gene(name, f[0], int(f[3]), int(f[4]), f[6]))
     return genes
 
@@ -200,9 +208,9 @@ def annotate(bcf: str, gff3: str, header_lines: Iterable[str], out_vcf: str) -> 
     n = n_fusions = 0
     with pysam.VariantFile(bcf) as src:
         header = src.header.copy()
-        for line in list(header.records):
-            if line.key == "fileDate":  # the same calls give the same file on any day
-                line.remove()
+        for record in list(header.records):
+            if record.key == "fileDate":  # the same calls give the same file on any day
+                record.remove()
         for line in (*INFO_LINES, *header_lines):
             if line.strip() and not line.startswith("#CHROM"):
                 header.add_line(line.strip())
@@ -215,7 +223,7 @@ def annotate(bcf: str, gff3: str, header_lines: Iterable[str], out_vcf: str) -> 
                 if gene_b:
                     rec.info["GENE_B"] = gene_b
                 if fusion:
-                    rec.info["FUSION"] = fusion
+                    rec.info["FUSION"] = fusion[0]
                     n_fusions += 1
                 dst.write(rec)
                 n += 1
