@@ -19,6 +19,7 @@ from catalog_api.discovery.audit_writer import AuditWriter
 from catalog_api.discovery.disclosure import DisclosureControl
 from catalog_api.discovery.engine import engine_for
 from catalog_api.discovery.history import SqlStore
+from catalog_api.discovery.index_store import INDEX_DIR, IndexStore
 from catalog_api.web.render import STATIC_DIR, STATIC_URL
 from catalog_api.web.routes import router as web_router
 from harmonise.lake import Lake
@@ -42,7 +43,8 @@ def create_app(config: ApiConfig, lake: Lake, *, migrate: bool = True) -> FastAP
     engine = make_engine(config.database_url)
     if migrate:
         upgrade(engine)
-    discovery = engine_for(lake)
+    # the index is persisted per lake version in the home (a restart loads it)
+    discovery = engine_for(lake, IndexStore(config.home / INDEX_DIR, config.secret_key))
 
     sessions = make_sessionmaker(engine)
     audit.configure(
@@ -78,6 +80,8 @@ def create_app(config: ApiConfig, lake: Lake, *, migrate: bool = True) -> FastAP
         history_days=config.disclosure_history_days,
         store=SqlStore(engine, config.secret_key),
     )
+    # patients get their stable numbers in the background, not on a first count
+    discovery.number_patients_with(app.state.disclosure_control.store)
     app.state.discovery_audit = AuditWriter(sessions)
     install_error_handlers(app)
     app.include_router(api_router)

@@ -91,3 +91,8 @@ class DirectIdentifierError(HarmoniseError):
 
 class VerifyError(HarmoniseError):
     """Committed lake rows differ from the source files re-read by an independent reader."""
+
+
+class ResultFileError(HarmoniseError):
+    """A pipeline result file (copy-number TSV, TMB/MSI JSON) is malformed; the message
+    names the file, the line or field, and what is expected."""

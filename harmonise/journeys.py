@@ -49,13 +49,16 @@ themselves are a few comparisons per exposure.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from consent import oncotree
 from harmonise.errors import FhirError
 
 RULES_PATH = Path(__file__).parent / "data" / "journey_rules.json"
@@ -81,6 +84,12 @@ class Rules:
     death_within_days: int = 120
     ongoing_statuses: frozenset[str] = frozenset({"active", "in-progress", "on-hold"})
     systemic_kinds: frozenset[str] = frozenset({"medication"})
+    #: ``anchor``: lines count from day 0; ``metastatic``: from the patient's metastatic
+    #: index day (:func:`patient_facts`), earlier therapy being early-setting therapy
+    index: str = "anchor"
+    #: per tumour type (an OncoTree code; a patient's nearest listed ancestor applies):
+    #: the parameters that differ there, as rules of their own
+    by_tumour: tuple[tuple[str, Rules], ...] = ()
 
     @classmethod
     def from_mapping(cls, doc: Mapping[str, Any], where: str = "journey rules") -> Rules:
@@ -94,8 +103,14 @@ class Rules:
         kw: dict[str, Any] = {}
         for k, v in doc.items():
             default = cls.__dataclass_fields__[k].default
-            if k == "substitutions":
-                kw[k] = tuple(frozenset(p) for p in v)
+            if k == "by_tumour":
+                continue
+            if k == "index":
+                if v not in INDEX_KINDS:
+                    raise FhirError(f"{where}: index must be one of {', '.join(INDEX_KINDS)}")
+                kw[k] = v
+            elif k == "substitutions":
+                kw[k] = tuple(sorted((frozenset(p) for p in v), key=sorted))
             elif isinstance(default, frozenset):
                 kw[k] = frozenset(v)
             elif isinstance(default, bool):
@@ -108,23 +123,66 @@ class Rules:
                 kw[k] = v
             else:
                 kw[k] = v
-        return cls(**kw)
+        base = cls(**kw)
+        tumours = doc.get("by_tumour") or {}
+        if not isinstance(tumours, dict):
+            raise FhirError(f"{where}: by_tumour must map OncoTree codes to parameters")
+        subs: list[tuple[str, Rules]] = []
+        for code, over in sorted(tumours.items()):
+            if not isinstance(over, dict) or {"version", "by_tumour"} & set(over):
+                raise FhirError(f"{where}: by_tumour.{code}: parameters other than version")
+            if not oncotree.is_code(code):
+                raise FhirError(f"{where}: by_tumour.{code}: not an OncoTree code")
+            merged = {**json.loads(base.to_json()), **over, "version": base.version}
+            merged.pop("by_tumour", None)
+            subs.append((code, cls.from_mapping(merged, f"{where}: by_tumour.{code}")))
+        return dataclasses.replace(base, by_tumour=tuple(subs))
 
     def to_json(self) -> str:
-        """The rules as canonical JSON (recorded in the dataset row)."""
+        """The rules as canonical JSON (recorded in the dataset row); a tumour's rules
+        as the parameters that differ from these."""
+        out = self._plain()
+        if self.by_tumour:
+            out["by_tumour"] = {
+                code: {k: v for k, v in r._plain().items() if out.get(k) != v}
+                for code, r in self.by_tumour
+            }
+        return json.dumps(out, sort_keys=True, separators=(",", ":"))
+
+    def _plain(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for k in self.__dataclass_fields__:
             v = getattr(self, k)
+            if k == "by_tumour":
+                continue
             if k == "substitutions":
                 v = sorted(sorted(p) for p in v)
             elif isinstance(v, frozenset):
                 v = sorted(v)
             out[k] = v
-        return json.dumps(out, sort_keys=True, separators=(",", ":"))
+        return out
+
+    def for_tumour(self, oncotree_code: str | None) -> Rules:
+        """The rules for a patient's tumour type: those of the nearest listed code among
+        ``oncotree_code`` and its ancestors, else these."""
+        return _for_tumour(self, oncotree_code) if self.by_tumour and oncotree_code else self
 
     def partners(self, drug: str) -> frozenset[str]:
         """Drugs that may replace ``drug`` within a line."""
         return frozenset().union(*(p - {drug} for p in self.substitutions if drug in p))
+
+
+INDEX_KINDS = ("anchor", "metastatic")
+
+
+@functools.lru_cache(maxsize=1024)
+def _for_tumour(rules: Rules, code: str) -> Rules:
+    listed = dict(rules.by_tumour)
+    try:
+        chain = [oncotree.node(code).code, *oncotree.ancestors(code)]
+    except ValueError:
+        return rules
+    return next((listed[c] for c in chain if c in listed), rules)
 
 
 @functools.cache
@@ -183,6 +241,79 @@ class PatientFacts:
     progression_days: Sequence[int] = ()
     death_day: int | None = None
     last_known_alive_day: int | None = None
+    #: the day advanced (metastatic) disease is first recorded, for rules whose
+    #: ``index`` is ``metastatic``; None: none recorded (all therapy is early-setting)
+    index_day: int | None = 0
+    oncotree_code: str | None = None  # the tumour type whose rules apply
+
+
+#: SNOMED CT concepts of AJCC stage IV, IVA, IVB, IVC (the codes the mCODE stage group
+#: value set draws from; table and sources in tests/oncolake/test_demo_stage_codes.py)
+STAGE_IV_SNOMED = frozenset({"1222837003", "1222838008", "1222841004", "1222842006"})
+_STAGE = re.compile(r"(?:^|\bstage\s*)(0|IV|III|II|I)(?:[A-D]\d?|IS)?(?:\b|$)", re.IGNORECASE)
+
+
+def stage_group(code: str | None, display: str | None) -> str | None:
+    """The TNM stage group (0, I, II, III or IV) of a stage code or display, or None."""
+    if code in STAGE_IV_SNOMED:
+        return "IV"
+    for text in (code, display):
+        m = _STAGE.search(text or "")
+        if m and not (text or "").isdigit():
+            return m.group(1).upper()
+    return None
+
+
+def patient_facts(
+    patients: Iterable[Mapping[str, Any]],
+    conditions: Iterable[Mapping[str, Any]],
+    outcomes: Iterable[Mapping[str, Any]],
+    rules: Rules | None = None,
+) -> dict[str, PatientFacts]:
+    """What the rules read of each patient, from lake rows (ingest and re-derivation).
+
+    The metastatic index day (rules with ``index`` ``metastatic``): the earliest of the
+    day of a stage IV primary diagnosis (its stage day, else its diagnosis day, else 0),
+    a secondary (metastatic) cancer condition's diagnosis day, and, after a stage 0-III
+    diagnosis, the first recorded progression (the recurrence). A patient staged 0-III
+    with none of these has no index (no advanced disease recorded); a patient without a
+    stage, none of the first two, is counted from the anchor (day 0)."""
+    rules = rules or default_rules()
+    out: dict[str, PatientFacts] = {}
+    for p in patients:
+        out[p["patient_id"]] = PatientFacts([], p.get("death_day"), p.get("last_known_alive_day"))
+    for o in outcomes:
+        if (
+            o.get("kind") == "disease_status"
+            and (o.get("code") in rules.progression_codes or o.get("status") == "progression")
+            and o.get("days_from_diagnosis") is not None
+        ):
+            f = out.setdefault(o["patient_id"], PatientFacts([]))
+            f.progression_days = [*f.progression_days, o["days_from_diagnosis"]]
+    primary: dict[str, Mapping[str, Any]] = {}
+    metastatic: dict[str, list[int]] = {}
+    for c in conditions:
+        pid = c["patient_id"]
+        if c.get("kind") == "secondary":
+            metastatic.setdefault(pid, []).append(c.get("diagnosis_day") or 0)
+            continue
+        day = c.get("diagnosis_day")
+        have = primary.get(pid)
+        if have is None or (day is not None and day < (have.get("diagnosis_day") or 0)):
+            primary[pid] = c
+    for pid, f in out.items():
+        c = primary.get(pid) or {}
+        f.oncotree_code = c.get("oncotree_code")
+        stage = stage_group(c.get("stage_group"), c.get("stage_group_display"))
+        seen = list(metastatic.get(pid, []))
+        if stage == "IV":
+            seen.append(
+                next((d for d in (c.get("stage_day"), c.get("diagnosis_day")) if d is not None), 0)
+            )
+        elif stage is not None and f.progression_days:
+            seen.append(min(f.progression_days))
+        f.index_day = min(seen) if seen else (None if stage is not None else 0)
+    return out
 
 
 @dataclass
@@ -216,17 +347,20 @@ def derive_lines(
     exposures: Iterable[Exposure], facts: PatientFacts, rules: Rules | None = None
 ) -> list[Line]:
     """One patient's lines of therapy by the rules (see the module doc)."""
-    rules = rules or default_rules()
-    exps = sorted(
-        (e for e in exposures if not rules.first_line_on_or_after_anchor or e.start >= 0),
-        key=lambda e: (e.start, e.drug),
-    )
+    rules = (rules or default_rules()).for_tumour(facts.oncotree_code)
+    index = facts.index_day if rules.index == "metastatic" else 0
+    if index is None:
+        return []  # no advanced disease recorded: early-setting therapy only, no lines
+    every = sorted(exposures, key=lambda e: (e.start, e.drug))
+    exps = [e for e in every if not rules.first_line_on_or_after_anchor or e.start >= index]
     progressions = sorted(facts.progression_days)
     raw: list[_Line] = []
     cur: _Line | None = None
     for e in exps:
         if cur is None:
-            cur = _open(e, rules, [])
+            # early-setting drugs still running when the first line starts join it (rule 8)
+            early = [x for x in every if x.start < index and x.last >= e.start] if index else []
+            cur = _open(e, rules, early)
             raw.append(cur)
             continue
         gap = e.start - cur.last

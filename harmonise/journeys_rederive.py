@@ -19,7 +19,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from harmonise.journeys import PatientFacts, Rules, default_rules, journey_rows
+from harmonise.journeys import Rules, default_rules, journey_rows, patient_facts
 from harmonise.lake import Lake, Submission, arrow_schema
 from harmonise.model import DATA_TABLES
 
@@ -54,19 +54,12 @@ def rederive(
         old = ds["submission_id"]
         tables = {name: lake.read(name, version=version, submissions=[old]) for name in DATA_TABLES}
         treatments = tables["treatments"].to_pylist()
-        facts: dict[str, PatientFacts] = {}
-        for p in tables["patients"].to_pylist():
-            facts[p["patient_id"]] = PatientFacts(
-                [], p.get("death_day"), p.get("last_known_alive_day")
-            )
-        for o in tables["outcomes"].to_pylist():
-            if (
-                o.get("kind") == "disease_status"
-                and (o.get("code") in rules.progression_codes or o.get("status") == "progression")
-                and o.get("days_from_diagnosis") is not None
-            ):
-                f = facts.setdefault(o["patient_id"], PatientFacts([]))
-                f.progression_days = [*f.progression_days, o["days_from_diagnosis"]]
+        facts = patient_facts(
+            tables["patients"].to_pylist(),
+            tables["conditions"].to_pylist(),
+            tables["outcomes"].to_pylist(),
+            rules,
+        )
         for t in treatments:
             if t.get("kind") in rules.systemic_kinds:
                 t["line_of_therapy"] = None

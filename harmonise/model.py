@@ -20,6 +20,23 @@ Partitioning and sort order (chosen for the catalogue's lookups across all centr
   ``biomarkers`` by ``marker``, ``treatments`` by ``drug``) and then ``patient_id``, so
   compaction keeps them to a handful of files with tight statistics.
 * ``datasets`` is the commit point; one row per visible submission, unpartitioned.
+* The pipeline's somatic results beyond small variants (issue 23, CONTRACT23):
+
+  - ``copy_number_genes`` (one row per gene a segment overlaps: ~20,000 per WGS/WES
+    specimen, the largest of them) is partitioned like ``variants``, by ``bucket(8,
+    gene)``, and sorted by ``gene, call, patient_id``: "ERBB2 amplification" reads one
+    eighth of the files and, after compaction, only the row groups of ERBB2 rows; the
+    calls of one gene are contiguous, so a ``call`` filter prunes inside the gene.
+  - ``structural_variants`` holds tens of rows per specimen: unpartitioned (a bucket
+    per submission would only make tiny files; Iceberg cannot partition on the list
+    column ``fusion_genes`` that "NTRK1, any partner" reads), sorted by ``fusion,
+    patient_id`` so that the few fusion rows sit together in a few row groups whose
+    ``fusion`` statistics (min/max, null count) let a reader skip the rest; lookups by
+    partner gene read ``fusion_genes``/``gene_a``/``gene_b`` (lists of HGNC symbols) from
+    those few files, or the catalogue's index built from one scan.
+  - ``copy_number_segments`` (tens to a few thousand rows per specimen) is
+    unpartitioned, sorted by ``chrom, start`` so a region query prunes by statistics.
+  - TMB and MSI are ``biomarkers`` rows with ``source`` = ``pipeline``.
 """
 
 from __future__ import annotations
@@ -177,7 +194,12 @@ DATASETS = _t(
     Column("centre_name", STR, "Centre name (manifest `centre.name`)."),
     Column("country", STR, "Centre country, ISO 3166-1 alpha-2 (manifest `centre.country`)."),
     Column("title", STR, "Human-readable dataset title."),
-    Column("data_types", STR_LIST, "Data types present: variants, clinical, consent, qc."),
+    Column(
+        "data_types",
+        STR_LIST,
+        "Data types present: variants, clinical, consent, qc, structural_variants, "
+        "copy_number, biomarkers (pipeline TMB/MSI).",
+    ),
     Column("genome_build", STR, "Reference genome build of the variants (GRCh37 or GRCh38)."),
     Column("assays", STR_LIST, "Assays of the sequenced specimens (`type:name:version`)."),
     Column("pipeline_id", STR, "Pipeline id (e.g. `oncolake/dna_seq`)."),
@@ -273,6 +295,19 @@ SPECIMENS = _t(
     ),
     Column("vcf_sample", STR, "Sample column name in the source VCF, if sequenced."),
     Column("collection_day", INT, "Day of collection from the anchor (Specimen.collection)."),
+    Column(
+        "analyses",
+        STR_LIST,
+        "Pipeline results the submission carries for this specimen, even when they hold no "
+        "call: small_variants, structural_variants, copy_number, tmb, msi (the denominator "
+        "of counts over those results); null for specimens without pipeline results and "
+        "for rows written before the column existed.",
+    ),
+    Column(
+        "purity",
+        DOUBLE,
+        "Tumour purity 0–1 estimated by the pipeline (tmb_msi.json `purity`), or null.",
+    ),
 )
 
 VARIANTS = _t(
@@ -331,19 +366,164 @@ VARIANTS = _t(
 
 BIOMARKERS = _t(
     "biomarkers",
-    "Tumour markers (mCODE TumorMarkerTest): HER2, ER, PR, PD-L1, MSI, TMB …",
-    _pid("Observation.subject"),
-    Column("marker", STR, "Harmonised marker name: HER2, ER, PR, PD-L1, MSI, TMB, …"),
-    Column("code", STR, "Observation code (LOINC)."),
+    "Tumour markers: reported in FHIR (mCODE TumorMarkerTest: HER2, ER, PR, PD-L1, MSI, "
+    "TMB …) and computed by the pipeline (TMB, MSI: `source` = pipeline).",
+    _pid("Observation.subject, or the pipeline sample's patient"),
+    Column(
+        "marker",
+        STR,
+        "Harmonised marker name: HER2, ER, PR, PD-L1, MSI, TMB, … (pipeline rows: TMB, MSI).",
+    ),
+    Column("code", STR, "Observation code (LOINC; pipeline TMB 94076-7, MSI 81695-9)."),
     Column("code_system", STR, "Code system URI of `code`."),
-    Column("value_code", STR, "Coded result (e.g. SNOMED/LOINC answer code)."),
-    Column("value_display", STR, "Result display text."),
-    Column("value_numeric", DOUBLE, "Numeric result (e.g. TMB in mutations/Mb)."),
-    Column("unit", STR, "UCUM unit of `value_numeric`."),
-    Column("interpretation", STR, "positive, negative, high, low, equivocal, or null."),
+    Column(
+        "value_code",
+        STR,
+        "Coded result (e.g. SNOMED/LOINC answer code; pipeline MSI: LA26203-2 MSI-H, "
+        "LA26204-0 MSS).",
+    ),
+    Column("value_display", STR, "Result display text (pipeline MSI: `MSI-H` or `MSS`)."),
+    Column(
+        "value_numeric",
+        DOUBLE,
+        "Numeric result: TMB in mutations per megabase (FHIR and pipeline), pipeline MSI "
+        "score in percent of unstable loci.",
+    ),
+    Column(
+        "unit",
+        STR,
+        "UCUM unit of `value_numeric` as given (pipeline TMB: `1/1000000`, per million "
+        "bases, as the HL7 Genomics Reporting TMB example; pipeline MSI: `%`).",
+    ),
+    Column(
+        "interpretation",
+        STR,
+        "positive, negative, high, low, equivocal, or null. Pipeline TMB: high at or above "
+        "10 mutations/Mb (FDA 2020 threshold), else low; pipeline MSI: high (MSI-H) or "
+        "negative (MSS).",
+    ),
     Column("year", INT, "Year of the observation (effective[x])."),
     Column("day", INT, "Day of the observation from the anchor (effective[x], else issued)."),
+    Column(
+        "source",
+        STR,
+        "fhir (reported in the clinical export) or pipeline (computed from the sequencing "
+        "by the submission's pipeline, results/biomarkers/*.tmb_msi.json). Null on rows "
+        "written before the column existed: read it as fhir (`coalesce(source, 'fhir')`).",
+    ),
+    Column("specimen_id", STR, "Tumour specimen the pipeline computed the marker on, or null."),
+    Column(
+        "details_json",
+        STR,
+        "Pipeline rows: the result's record as JSON (TMB: mutations, callable_mb, counted "
+        "classes, rule; MSI: loci_evaluated, loci_unstable, threshold_percent).",
+    ),
     sort=("marker", "patient_id"),
+)
+
+_SPECIMEN_COLS = (
+    _pid("linked through the specimen (manifest sample)"),
+    Column("specimen_id", STR, "Tumour specimen the result was computed on.", True),
+    Column("normal_specimen_id", STR, "Matched normal specimen, or null (tumour-only)."),
+    Column("genome_build", STR, "GRCh37 or GRCh38 (manifest reference.build).", True),
+)
+
+STRUCTURAL_VARIANTS = _t(
+    "structural_variants",
+    "Somatic structural variants and gene fusions: the pipeline's SV VCF "
+    "(structural/<name>.vcf.gz: delly, `delly filter -f somatic`), one row per record; "
+    "a BND pair linked by MATEID is one row (its first record).",
+    *_SPECIMEN_COLS,
+    Column("sv_id", STR, "VCF ID of the record (e.g. delly's `BND00000001`), or null."),
+    Column(
+        "sv_type",
+        STR,
+        "DEL, DUP, INV, INS or BND (INFO/SVTYPE; `<DUP:TANDEM>` and other subtypes are kept "
+        "as their base type).",
+        True,
+    ),
+    Column("chrom", STR, "Contig of the first breakpoint (VCF CHROM).", True),
+    Column("pos", LONG, "1-based position of the first breakpoint (VCF POS).", True),
+    Column(
+        "chrom2",
+        STR,
+        "Contig of the second breakpoint: the BND mate's (ALT bracket notation or INFO/CHR2), "
+        "else CHROM.",
+        True,
+    ),
+    Column(
+        "pos2",
+        LONG,
+        "1-based position of the second breakpoint: the BND mate's (ALT or INFO/POS2); "
+        "INFO/END for DEL/DUP/INV (the last base of the event); INS: INFO/END or POS.",
+        True,
+    ),
+    Column("sv_length", LONG, "END − POS for DEL/DUP/INV; INFO/SVLEN for INS; null for BND."),
+    Column(
+        "connection",
+        STR,
+        "Junction orientation, delly INFO/CT: 3to5, 5to3, 3to3, 5to5 (NtoN for INS).",
+    ),
+    Column("gene_a", STR_LIST, "HGNC symbols of genes at the first breakpoint (INFO/GENE_A)."),
+    Column("gene_b", STR_LIST, "HGNC symbols of genes at the second breakpoint (INFO/GENE_B)."),
+    Column(
+        "fusion",
+        STR,
+        "Gene fusion `5PRIME::3PRIME` in HGNC notation (e.g. `ETV6::NTRK3`, INFO/FUSION), "
+        "where the junction is transcript-compatible (the pipeline's rule); else null.",
+    ),
+    Column(
+        "fusion_genes",
+        STR_LIST,
+        "Both partners of `fusion` (5' then 3'), for \"NTRK1, any partner\"; null if none.",
+    ),
+    Column("filter", STR, "VCF FILTER (`PASS`, or delly's `LowQual` …); count PASS rows."),
+    Column("qual", DOUBLE, "VCF QUAL, or null."),
+    Column("pe", INT, "Paired-end reads supporting the junction (INFO/PE)."),
+    Column("sr", INT, "Split reads supporting the junction (INFO/SR)."),
+    Column("caller", STR, "Caller and version (INFO/SVMETHOD, e.g. `EMBL.DELLYv1.1.6`)."),
+    Column("pipeline_fingerprint", STR, "Fingerprint of the pipeline that called it."),
+    sort=("fusion", "patient_id"),
+    no_bounds=("sv_id", "qual", "pe", "sr", "connection", "caller", "sv_length"),
+)
+
+COPY_NUMBER_GENES = _t(
+    "copy_number_genes",
+    "Gene-level copy-number calls: the pipeline's copy_number/<name>.genes.tsv (CNVkit), "
+    "one row per gene of the workflow's GFF3 that a segment overlaps.",
+    *_SPECIMEN_COLS,
+    Column("gene", STR, "HGNC gene symbol (GFF3 gene name).", True),
+    Column("chrom", STR, "Contig of the gene.", True),
+    Column("start", LONG, "0-based start of the gene (half-open).", True),
+    Column("end", LONG, "0-based exclusive end of the gene (half-open).", True),
+    Column("log2", DOUBLE, "log2 tumour/normal copy ratio of the gene's segment(s)."),
+    Column("copy_number", DOUBLE, "Absolute copy number after purity adjustment."),
+    Column(
+        "call",
+        STR,
+        "amplification, gain, neutral, loss or deep_deletion (thresholds in the workflow's "
+        "analysis.yaml); neutral rows are kept: they say the gene was assessed.",
+        True,
+    ),
+    Column("pipeline_fingerprint", STR, "Fingerprint of the pipeline that called it."),
+    bucket=("gene", 8),
+    sort=("gene", "call", "patient_id"),
+    no_bounds=("log2", "copy_number"),
+)
+
+COPY_NUMBER_SEGMENTS = _t(
+    "copy_number_segments",
+    "Copy-number segments: the pipeline's copy_number/<name>.segments.tsv (CNVkit).",
+    *_SPECIMEN_COLS,
+    Column("chrom", STR, "Contig of the segment.", True),
+    Column("start", LONG, "0-based start (half-open).", True),
+    Column("end", LONG, "0-based exclusive end (half-open).", True),
+    Column("log2", DOUBLE, "log2 tumour/normal copy ratio."),
+    Column("copy_number", DOUBLE, "Absolute copy number after purity adjustment."),
+    Column("probes", INT, "Bins (CNVkit probes) the segment spans."),
+    Column("pipeline_fingerprint", STR, "Fingerprint of the pipeline that called it."),
+    sort=("chrom", "start", "patient_id"),
+    no_bounds=("log2", "copy_number", "probes"),
 )
 
 TREATMENTS = _t(
@@ -452,8 +632,19 @@ TABLES: dict[str, TableDef] = {
         CONSENTS,
         REGIMENS,
         LINES_OF_THERAPY,
+        STRUCTURAL_VARIANTS,
+        COPY_NUMBER_GENES,
+        COPY_NUMBER_SEGMENTS,
     )
 }
+
+#: Tables of the pipeline's somatic results beyond small variants (issue 23): what a
+#: genomic-scope withdrawal removes besides ``variants``.
+GENOMIC_RESULT_TABLES: tuple[str, ...] = (
+    "structural_variants",
+    "copy_number_genes",
+    "copy_number_segments",
+)
 
 #: Tables a submission writes rows to (``datasets`` is written last, as the commit point).
 DATA_TABLES: tuple[str, ...] = tuple(n for n in TABLES if n != "datasets")

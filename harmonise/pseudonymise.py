@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import re
@@ -150,7 +151,7 @@ class Pseudonymiser:
             clean = {k: v for k, v in r.items() if k not in _direct(rtype)}
             self.report.dropped += hits
             _derive(clean, births, urls)
-            self._add_days(clean, times, urls)
+            self._add_days(clean, times, urls, times.dates.get(id(r)))
             clean = self._walk(clean, urls, rtype)
             out.append(clean)
             self.report.resources += 1
@@ -167,8 +168,15 @@ class Pseudonymiser:
         n = self.day_rounding
         return days if n == 1 else ((days + n // 2) // n) * n
 
-    def _add_days(self, r: dict[str, Any], times: _ClinicalTime, urls: Mapping[str, str]) -> None:
-        """Add every full date's offset from the patient's anchor (before years remain)."""
+    def _add_days(
+        self,
+        r: dict[str, Any],
+        times: _ClinicalTime,
+        urls: Mapping[str, str],
+        found: list[tuple[str, dt.date]] | None = None,
+    ) -> None:
+        """Add every full date's offset from the patient's anchor (before years remain);
+        ``found``: the dates :class:`_ClinicalTime` read from the exported resource."""
         pid = _patient_of(r, urls)
         if r.get("resourceType") in NOT_CLINICAL_TIME:
             return
@@ -177,7 +185,9 @@ class Pseudonymiser:
             return
         # one string, ``path=days;path=days``, rather than a sub-extension per date: FHIR
         # validation at the hub costs per Extension (13 % more per bundle, measured)
-        subs = [f"{path}={self._round((d - anchor).days)}" for path, d in _dates(r)]
+        # elements removed since (direct identifiers) are no dated facts of ``r``
+        found = _dates(r) if found is None else [(p, d) for p, d in found if _top_key(p) in r]
+        subs = [f"{path}={self._round((d - anchor).days)}" for path, d in found]
         if subs:
             r.setdefault("extension", []).append(
                 {"url": RELATIVE_DAYS_URL, "valueString": ";".join(subs)}
@@ -264,24 +274,56 @@ def _dates(value: Any, path: str = "") -> list[tuple[str, dt.date]]:
     """Every full calendar date in a resource, with its element path (``a.b[0].c``);
     meta, consent provisions and our own extensions are not clinical dates."""
     out: list[tuple[str, dt.date]] = []
-    if isinstance(value, dict):
-        for k, v in value.items():
-            if not path and k in ("meta", "provision"):
-                continue
-            if k == "extension" and isinstance(v, list):
-                v = [e for e in v if not str((e or {}).get("url", "")).startswith(_OURS)]
-            out += _dates(v, f"{path}.{k}" if path else k)
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            out += _dates(v, f"{path}[{i}]")
-    elif isinstance(value, str) and DATE_RE.match(value):
-        d = _date(value)
-        if d is not None:
-            out.append((path, d))
+    _collect_dates(value, [path] if path else [], out)
     return out
 
 
+def _top_key(path: str) -> str:
+    return path.split(".", 1)[0].split("[", 1)[0]
+
+
+def _collect_dates(value: Any, parts: list[str], out: list[tuple[str, dt.date]]) -> None:
+    # the path is joined only where a date is found (profiled, issue 22: building every
+    # element's path string was most of the submit-side cost of the day offsets)
+    if isinstance(value, dict):
+        top = not parts
+        for k, v in value.items():
+            if top and k in ("meta", "provision"):
+                continue
+            if k == "extension" and isinstance(v, list):
+                v = [e for e in v if not str((e or {}).get("url", "")).startswith(_OURS)]
+            parts.append(k if top else f".{k}")
+            if isinstance(v, str):
+                _date_at(v, parts, out)
+            elif isinstance(v, dict | list):
+                _collect_dates(v, parts, out)
+            parts.pop()
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            parts.append(f"[{i}]")
+            if isinstance(v, str):
+                _date_at(v, parts, out)
+            elif isinstance(v, dict | list):
+                _collect_dates(v, parts, out)
+            parts.pop()
+    elif isinstance(value, str):
+        _date_at(value, parts, out)
+
+
+def _date_at(value: str, parts: list[str], out: list[tuple[str, dt.date]]) -> None:
+    if value[:1].isdigit() and DATE_RE.match(value):
+        d = _date(value)
+        if d is not None:
+            out.append(("".join(parts), d))
+
+
 _OURS = "https://oncolake.org/fhir/"
+
+
+@functools.lru_cache(maxsize=4096)
+def _alive_evidence(path: str) -> bool:
+    """Whether a date at ``path`` shows the patient alive (paths repeat: cached)."""
+    return not NOT_ALIVE_EVIDENCE.match(path)
 
 
 def _is_primary(r: Mapping[str, Any]) -> bool:
@@ -298,12 +340,15 @@ class _ClinicalTime:
     anchors: dict[str, dt.date] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)
     alive: dict[str, dt.date] = field(default_factory=dict)
+    #: the dates found in each resource (by ``id`` of the exported dict), read once
+    dates: dict[int, list[tuple[str, dt.date]]] = field(default_factory=dict)
 
     @classmethod
     def of(
         cls, items: Iterable[tuple[str, Mapping[str, Any]]], urls: Mapping[str, str]
     ) -> _ClinicalTime:
         """The anchor rule and last-known-alive rule applied to a centre's export."""
+        out_dates: dict[int, list[tuple[str, dt.date]]] = {}
         primary: dict[str, dt.date] = {}
         first: dict[str, dt.date] = {}
         last: dict[str, dt.date] = {}
@@ -312,7 +357,7 @@ class _ClinicalTime:
             pid = _patient_of(r, urls)
             if pid is None or r.get("resourceType") in NOT_CLINICAL_TIME:
                 continue
-            dates = _dates(r)
+            dates = out_dates[id(r)] = _dates(r)
             if _is_primary(r):
                 onset = next((d for p in ONSET_PATHS for q, d in dates if q == p), None)
                 if onset is not None and (pid not in primary or onset < primary[pid]):
@@ -326,9 +371,9 @@ class _ClinicalTime:
                     continue
                 if pid not in first or d < first[pid]:
                     first[pid] = d
-                if not NOT_ALIVE_EVIDENCE.match(path) and (pid not in last or d > last[pid]):
+                if (pid not in last or d > last[pid]) and _alive_evidence(path):
                     last[pid] = d
-        out = cls()
+        out = cls(dates=out_dates)
         for pid in first.keys() | primary.keys():
             if pid in primary:
                 out.anchors[pid], out.kinds[pid] = primary[pid], "primary_diagnosis"

@@ -17,11 +17,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 
 from metadata.errors import CrossFieldError, Issue, ManifestFileError, ManifestValidationError
@@ -424,6 +425,24 @@ CROSS_FIELD_RULES: tuple[Callable[[ManifestV1], list[Issue]], ...] = (
     years_are_not_in_the_future,
 )
 
+#: The top-level fields each cross-field rule reads. When a manifest also has bad fields,
+#: the rules whose fields are all valid still run (on those fields alone), so that one
+#: answer lists every problem; a rule reading a bad field waits for it to be fixed.
+RULE_FIELDS: dict[str, tuple[str, ...]] = {
+    "specimen_ids_are_unique": ("samples",),
+    "somatic_tumours_have_normals": ("analysis", "samples"),
+    "variants_need_samples_reference_and_pipeline": (
+        "data_types",
+        "samples",
+        "reference",
+        "pipeline",
+        "analysis",
+    ),
+    "panel_assays_declare_coverage": ("samples",),
+    "bundle_paths_are_listed_once": ("files", "samples"),
+    "years_are_not_in_the_future": ("samples",),
+}
+
 Manifest = ManifestV1
 #: Every manifest format version and its model.
 MANIFEST_VERSIONS: dict[int, type[ManifestV1]] = {1: ManifestV1}
@@ -457,10 +476,30 @@ def _message(err: ErrorDetails) -> str:
     if kind == "string_pattern_mismatch":
         hint = PATTERN_HINTS.get(str(ctx.get("pattern")), f"must match {ctx.get('pattern')}")
         return f"{hint}; got {given!r}"
+    if kind == "too_short" and isinstance(given, list | tuple):
+        return f"must list at least {ctx.get('min_length')} item(s); got {given!r}"
     if kind == "literal_error":
         return f"must be one of {ctx.get('expected')}; got {given!r}"
     msg = err["msg"]
     return f"{msg[0].lower()}{msg[1:]}; got {given!r}" if given is not None else msg
+
+
+def _required_parts(loc: tuple[int | str, ...]) -> list[str]:
+    """The required fields of the object at ``loc`` of a manifest, if it is one."""
+    model: type[BaseModel] = ManifestV1
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        ann = field.annotation
+        inner = [a for a in getattr(ann, "__args__", (ann,)) if a not in (type(None), Ellipsis)]
+        found = inner[0] if len(inner) == 1 else None
+        if not (isinstance(found, type) and issubclass(found, BaseModel)):
+            return []
+        model = found
+    return [n for n, f in model.model_fields.items() if f.is_required()]
 
 
 def issues_of(exc: ValidationError) -> list[Issue]:
@@ -474,7 +513,93 @@ def issues_of(exc: ValidationError) -> list[Issue]:
                 Issue(f"{prefix}.{i.path}" if prefix else i.path, i.message) for i in error.issues
             ]
         else:
-            out.append(Issue(_path(err["loc"]), _message(err)))
+            message = _message(err)
+            parts = _required_parts(err["loc"]) if err["type"] == "missing" else []
+            if parts:
+                message = (
+                    f"required field is missing; add it, an object with {', '.join(parts)} "
+                    "(`oncolake metadata schema` documents it)"
+                )
+            out.append(Issue(_path(err["loc"]), message))
+    return out
+
+
+#: What ``oncolake submit`` fills into a draft manifest: checked in a draft only if given.
+DRAFT_FILLED = ("files", "pipeline", "reference")
+#: Sample fields holding the centre's local ids in a draft (submit pseudonymises them).
+DRAFT_LOCAL_IDS = ("specimen_id", "patient_id", "matched_normal")
+
+
+def _field_adapter(model: type[BaseModel], name: str) -> TypeAdapter[Any]:
+    field = model.model_fields[name]
+    ann: Any = field.annotation
+    if field.metadata:
+        ann = Annotated[(ann, *field.metadata)]
+    return TypeAdapter(ann)
+
+
+def _rules_on_valid_fields(
+    model: type[ManifestV1], data: Mapping[str, Any], bad: set[str]
+) -> list[Issue]:
+    """The cross-field rules whose fields are all valid, run on those fields alone."""
+    values: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        if name in bad:
+            continue
+        if name in data:
+            try:
+                values[name] = _field_adapter(model, name).validate_python(data[name])
+            except ValidationError:  # valid inside the model only (never expected)
+                continue
+        elif not field.is_required():
+            values[name] = field.get_default(call_default_factory=True)
+    partial = model.model_construct(**values)
+    out: list[Issue] = []
+    for rule in CROSS_FIELD_RULES:
+        if all(f in values for f in RULE_FIELDS[rule.__name__]):
+            out += rule(partial)
+    return out
+
+
+def manifest_issues(data: Any) -> list[Issue]:
+    """Every problem of a manifest (a parsed JSON object), in one list: each missing or bad
+    field with its path, then the cross-field rules that its valid fields allow to run.
+    Empty when the manifest is valid."""
+    if not isinstance(data, Mapping):
+        return [Issue("", f"a manifest is a JSON object; got {type(data).__name__}")]
+    model = ManifestV1
+    out: list[Issue] = []
+    version = data.get("format_version")
+    if "format_version" not in data:
+        out.append(
+            Issue(
+                "format_version",
+                f'required field is missing; add it ("format_version": '
+                f"{CURRENT_FORMAT_VERSION}, the version this oncolake writes)",
+            )
+        )
+    elif (
+        not isinstance(version, int)
+        or isinstance(version, bool)
+        or version not in (MANIFEST_VERSIONS)
+    ):
+        known = ", ".join(str(v) for v in MANIFEST_VERSIONS)
+        out.append(
+            Issue(
+                "format_version",
+                f"unknown format version {version!r}; this oncolake reads {known}",
+            )
+        )
+    else:
+        model = MANIFEST_VERSIONS[version]
+    try:
+        model.model_validate(dict(data))
+    except ValidationError as exc:
+        issues = [i for i in issues_of(exc) if i.path != "format_version"]
+        bad = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+        out += issues
+        if bad:  # field errors stopped the model's own cross-field check: run what can run
+            out += _rules_on_valid_fields(model, data, bad)
     return out
 
 
@@ -483,43 +608,50 @@ def validate_manifest(data: Any, where: str = "manifest") -> ManifestV1:
 
     ``where`` names the source (a file path) in the error message.
     """
-    if not isinstance(data, Mapping):
-        raise ManifestValidationError(
-            where, [Issue("", f"a manifest is a JSON object; got {type(data).__name__}")]
-        )
-    version = data.get("format_version")
-    model = MANIFEST_VERSIONS.get(version) if isinstance(version, int) else None
-    if model is None:
-        known = ", ".join(str(v) for v in MANIFEST_VERSIONS)
-        raise ManifestValidationError(
-            where,
-            [
-                Issue(
-                    "format_version",
-                    f"unknown format version {version!r}; this oncolake reads {known}",
-                )
-            ],
-        )
-    try:
-        return model.model_validate(dict(data))
-    except ValidationError as exc:
-        raise ManifestValidationError(where, issues_of(exc)) from None
+    issues = manifest_issues(data)
+    if issues:
+        raise ManifestValidationError(where, issues)
+    return MANIFEST_VERSIONS[data["format_version"]].model_validate(dict(data))
 
 
-def load_manifest(path: str | Path) -> ManifestV1:
-    """Read and validate ``manifest.json``."""
+def _filled_by_submit(issue: Issue) -> bool:
+    if issue.path in DRAFT_FILLED:
+        return True
+    m = re.fullmatch(r"samples\[\d+\]\.(\w+)", issue.path)
+    return m is not None and m.group(1) in DRAFT_LOCAL_IDS and "must be" in issue.message
+
+
+def validate_draft(data: Any, where: str = "draft manifest") -> None:
+    """Validate a draft manifest, the one a centre writes for ``oncolake submit``: as
+    :func:`validate_manifest`, except that what submit fills in may be absent
+    (:data:`DRAFT_FILLED`: ``files``, and ``pipeline`` and ``reference`` from the
+    pipeline's provenance.json) and the samples' ids are the centre's local ids, which
+    submit replaces with pseudonyms. Whatever is given is checked."""
+    issues = [i for i in manifest_issues(data) if not _filled_by_submit(i)]
+    if issues:
+        raise ManifestValidationError(where, issues)
+
+
+def load_json(path: str | Path) -> Any:
+    """Read a JSON file, refusing a missing file or bad JSON in one line."""
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ManifestFileError(f"{p}: no such file; give the path of manifest.json") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ManifestFileError(f"{p}: cannot be read as UTF-8 text ({exc})") from None
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise ManifestFileError(
             f"{p}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
         ) from None
-    return validate_manifest(data, where=str(p))
+
+
+def load_manifest(path: str | Path) -> ManifestV1:
+    """Read and validate ``manifest.json``."""
+    return validate_manifest(load_json(path), where=str(Path(path)))
 
 
 def manifest_json(manifest: ManifestV1) -> bytes:

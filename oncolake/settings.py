@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import uuid
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -35,10 +36,16 @@ SECRET_FIELDS: dict[str, str] = {
 }
 
 SECRETS_FILE = "secrets.json"
+#: The home's identity, written when the home is made: where it was made, and an id.
+HOME_FILE = "home.json"
 
 
 class SettingsError(ValueError):
     """The settings cannot be used (for example a production secret is missing)."""
+
+
+class HomeMovedError(SettingsError):
+    """The home was copied or moved: its catalog and database name files of the original."""
 
 
 class Settings(BaseSettings):
@@ -165,9 +172,11 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{self.home_path / 'oncolake.db'}"
 
     def ensure_home(self) -> Path:
-        """Create the home folder (and a local warehouse folder) if they are missing."""
+        """Create the home folder (and a local warehouse folder) if they are missing, and
+        check that it is the home it says it is (:func:`check_home_identity`)."""
         home = self.home_path
         home.mkdir(parents=True, exist_ok=True)
+        check_home_identity(home)
         if "://" not in self.warehouse_uri:
             Path(self.warehouse_uri).mkdir(parents=True, exist_ok=True)
         return home
@@ -222,6 +231,53 @@ class Settings(BaseSettings):
             warehouse=self.warehouse_uri,
             properties=props,
         )
+
+
+def check_home_identity(home: Path) -> dict[str, Any]:
+    """The home's identity (``$HOME/home.json``), written on first use; refuse a home that
+    was made somewhere else.
+
+    The Iceberg catalog keeps absolute locations of every metadata and data file, and the
+    application database those of the exports, so a copied or moved home would write into,
+    and its maintenance delete from, the original's files. ``home.json`` records where the
+    home was made; a home whose record names another folder is refused, saying so. (A home
+    made before ``home.json`` gets one on first use; ``harmonise.lake.Lake`` then still
+    refuses a catalog whose tables lie outside its warehouse.)
+    """
+    path = home / HOME_FILE
+    here = str(home)
+    try:
+        record: dict[str, Any] = json.loads(path.read_text())
+    except FileNotFoundError:
+        record = {"format": 1, "id": uuid.uuid4().hex, "path": here}
+        tmp = home / f".{HOME_FILE}.{uuid.uuid4().hex[:8]}"
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
+        try:
+            os.link(tmp, path)  # never replaces a record another process wrote first
+        except FileExistsError:
+            record = json.loads(path.read_text())
+        finally:
+            tmp.unlink()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SettingsError(
+            f"{path} is not valid JSON ({exc}); it records where this home was made: "
+            "restore it, or build a fresh home"
+        ) from None
+    if not isinstance(record, dict) or not isinstance(record.get("path"), str):
+        raise SettingsError(
+            f'{path} does not record where this home was made (no "path"); restore it, '
+            "or build a fresh home"
+        )
+    made = record["path"]
+    if made != here:
+        raise HomeMovedError(
+            f"{home} is a copy or a move of the oncolake home made at {made} ({path} says "
+            f"so): its catalog and database name that home's files, which using this one "
+            f"would write into and delete. Use the original (ONCOLAKE_HOME={made}), or "
+            "build a fresh home here (an empty ONCOLAKE_HOME, `oncolake lake init`, then "
+            "ingest the bundles again); copying or moving a home is not supported"
+        )
+    return record
 
 
 def _load_or_create_secrets(path: Path) -> dict[str, str]:

@@ -2,8 +2,10 @@
 
 One synthetic centre's mCODE export (``oncolake.demo.network``, with its treatment
 journeys) is pseudonymised as ``oncolake submit`` does and then read, validated and
-mapped as ``oncolake ingest`` does; each step is timed in a fresh interpreter per tree,
-the trees alternating, and the ratios of the medians printed.
+mapped as ``oncolake ingest`` does; each step is timed (wall and CPU time; CPU time is
+steadier on a shared machine) in a fresh interpreter per tree, the trees alternating, with
+the worker's peak RSS after submit and after the hub step, and the ratios of the medians
+printed.
 
     git archive <commit> | tar -x -C /tmp/oncolake-old
     flock /tmp/oncolake-bench.lock .venv/bin/python bench/ingest/bench_clinical.py \\
@@ -24,27 +26,32 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parents[2]
 
 WORKER = r"""
-import json, sys, time
+import json, resource, sys, time
 from harmonise.fhir import full_urls, map_resources, read_resources
 from harmonise.pseudonymise import Pseudonymiser
 src = sys.argv[1]
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 res = read_resources(src)
 urls = full_urls(res)
 for _, r in res:
     r.pop("_fullUrl", None)
 clean = Pseudonymiser(key=b"bench", centre_id="NKI").resources(res, urls)
-t1 = time.perf_counter()
+t1, c1 = time.perf_counter(), time.process_time()
+rss_submit = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 out = sys.argv[2]
 with open(out, "w") as fh:
     for r in clean:
         fh.write(json.dumps(r, sort_keys=True, separators=(",", ":")) + "\n")
-t2 = time.perf_counter()
+del res, clean
+t2, c2 = time.perf_counter(), time.process_time()
 rows = map_resources(read_resources(out))
-t3 = time.perf_counter()
+t3, c3 = time.perf_counter(), time.process_time()
 import harmonise
 print(json.dumps({"code": harmonise.__file__, "submit": t1 - t0, "hub": t3 - t2,
-                  "resources": len(clean),
+                  "submit_cpu": c1 - c0, "hub_cpu": c3 - c2,
+                  "rss_submit_mb": rss_submit / 1024,
+                  "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "resources": sum(1 for _ in open(out)),
                   "tables": {k: len(v) for k, v in rows.tables.items()}}))
 """
 
@@ -79,15 +86,18 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(args.rounds):
             times["other"].append(run(args.other, export.clinical, tmp))
             times["this"].append(run(HERE, export.clinical, tmp))
+    keys = ("submit", "hub", "submit_cpu", "hub_cpu", "rss_submit_mb", "rss_peak_mb")
     med = {
-        k: {s: statistics.median(float(str(r[s])) for r in v) for s in ("submit", "hub")}
+        k: {s: statistics.median(float(str(r.get(s, "nan"))) for r in v) for s in keys}
         for k, v in times.items()
     }
     n = times["this"][0]["resources"]
     print(f"{args.patients} patients, {n} resources, {args.rounds} rounds (medians):")
-    for step in ("submit", "hub"):
+    for step, unit in zip(keys, ("s", "s", "s CPU", "s CPU", "MB", "MB"), strict=True):
         o, t = med["other"][step], med["this"][step]
-        print(f"  {step:6s} other {o:6.2f} s  this {t:6.2f} s  this/other {t / o:.2f}")
+        print(
+            f"  {step:13s} other {o:7.2f} {unit:5s} this {t:7.2f} {unit:5s} this/other {t / o:.2f}"
+        )
     print(f"  code: this {times['this'][0]['code']}, other {times['other'][0]['code']}")
     print(f"  tables this: {times['this'][0]['tables']}")
     print(f"  tables other: {times['other'][0]['tables']}")

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-import harmonise  # noqa: F401  (before pyarrow: its allocator setting, as `oncolake` runs)
+import oncolake  # noqa: F401  (before pyarrow: its allocator setting, as `oncolake` runs)
 
 if TYPE_CHECKING:
     from harmonise.vcf import Engine

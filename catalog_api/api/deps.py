@@ -9,14 +9,17 @@ rules (whose request, which centre) live in :mod:`catalog_api.governance.policy`
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from catalog_api.auth import oidc, tokens
+from catalog_api.auth.cache import TokenCache
 from catalog_api.auth.oidc import VisaGrant
 from catalog_api.core.config import ApiConfig
 from catalog_api.discovery.audit_writer import AuditWriter
@@ -59,8 +62,11 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         yield session
 
 
-#: How long a request waits for the first index build before answering 503.
-FIRST_BUILD_WAIT = 60.0
+#: How long a request waits for the first index (loaded or built) before answering 503
+#: "not ready" with ``Retry-After`` (``app.state.index_wait_seconds`` overrides it): long
+#: enough for a small lake's build or a persisted index's load, short enough never to
+#: look like a hang while a large lake is built (minutes at a million patients).
+FIRST_BUILD_WAIT = 5.0
 
 
 def get_engine(request: Request) -> CohortEngine:
@@ -80,7 +86,7 @@ def ready_engine(request: Request) -> DiscoveryEngine:
     """The app's discovery engine, waiting (up to :data:`FIRST_BUILD_WAIT` s) for its first
     index (:class:`~catalog_api.discovery.errors.IndexNotReadyError` otherwise)."""
     engine = discovery_engine(request)
-    engine.wait_ready(FIRST_BUILD_WAIT)
+    engine.wait_ready(getattr(request.app.state, "index_wait_seconds", FIRST_BUILD_WAIT))
     return engine
 
 
@@ -119,36 +125,77 @@ BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 IdPath = Annotated[int, Path(ge=1, le=2_147_483_647, description="Numeric id.")]
 
 
-def get_current_user(
-    request: Request, session: SessionDep, config: ConfigDep, creds: BearerDep
-) -> User:
-    """The authenticated caller, or 401 naming what is wrong with the credentials."""
+_CACHE_LOCK = threading.Lock()
+
+
+def token_cache_for(app: Any) -> TokenCache:
+    """The app's cache of verified API tokens (made on first use, over its database)."""
+    cache: TokenCache | None = getattr(app.state, "token_cache", None)
+    if cache is None:
+        with _CACHE_LOCK:
+            cache = getattr(app.state, "token_cache", None)
+            if cache is None:
+                cache = app.state.token_cache = TokenCache(app.state.engine)
+    return cache
+
+
+async def get_current_user(request: Request, config: ConfigDep, creds: BearerDep) -> User:
+    """The authenticated caller, or 401 naming what is wrong with the credentials.
+
+    An API token verified before is answered from :class:`~catalog_api.auth.cache.TokenCache`
+    on the event loop: one primary-key read of the token's and its owner's current state
+    (revocation, expiry, active, roles) per request, no session, no ORM, no worker thread.
+    Anything else (first use, a changed state, an OpenID Connect token) is verified the
+    full way in a worker thread (:func:`_verify`)."""
     if creds is None or not creds.credentials:
         raise NotAuthenticated(
             "not authenticated: send 'Authorization: Bearer <token>' with an API token "
             "(create one with `oncolake tokens create`)"
         )
     token = creds.credentials
+    cached = (
+        token_cache_for(request.app).lookup(token)
+        if token.startswith(tokens.TOKEN_PREFIX)
+        else None
+    )
     grants: list[VisaGrant] = []
-    if token.startswith(tokens.TOKEN_PREFIX):
-        user = tokens.authenticate(session, token=token)
-    elif oidc.looks_like_jwt(token) and config.oidc_issuer:
-        claims = oidc.verify_access_token(token, config)
-        user = oidc.user_from_claims(session, claims, config)
-        grants = oidc.passport_grants(claims, config)
+    if cached is None:
+        user, grants = await run_in_threadpool(_verify, request, config, token)
     else:
-        raise NotAuthenticated("the bearer token is not an oncolake API token (olk_…)")
-    if session.new or session.dirty:  # last-used time (once a minute), provisioned OIDC user
-        session.commit()
+        user = cached
     request.state.user = user
     request.state.visa_grants = grants
     return user
 
 
+def _verify(request: Request, config: ApiConfig, token: str) -> tuple[User, list[VisaGrant]]:
+    """Verify ``token`` the full way in a session of its own (committed: last-used time,
+    once a minute; a provisioned OpenID Connect user); a verified API token is cached."""
+    factory: sessionmaker[Session] = request.app.state.sessionmaker
+    with factory() as session:
+        grants: list[VisaGrant] = []
+        row = None
+        if token.startswith(tokens.TOKEN_PREFIX):
+            row = tokens.verify(session, token=token)
+            user = row.user
+        elif oidc.looks_like_jwt(token) and config.oidc_issuer:
+            claims = oidc.verify_access_token(token, config)
+            user = oidc.user_from_claims(session, claims, config)
+            grants = oidc.passport_grants(claims, config)
+        else:
+            raise NotAuthenticated("the bearer token is not an oncolake API token (olk_…)")
+        if session.new or session.dirty:
+            session.commit()
+        if row is not None:
+            token_cache_for(request.app).remember(token, row)
+        session.expunge(user)  # the routes read it; their own sessions load what they change
+    return user, grants
+
+
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def get_visa_grants(request: Request, _user: CurrentUser) -> list[VisaGrant]:
+async def get_visa_grants(request: Request, _user: CurrentUser) -> list[VisaGrant]:
     """The caller's verified GA4GH ControlledAccessGrants visas (empty for API tokens)."""
     grants: list[VisaGrant] = getattr(request.state, "visa_grants", [])
     return grants

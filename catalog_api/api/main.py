@@ -11,11 +11,13 @@ from catalog_api.api.routes import (
     cohorts,
     discovery,
     exports,
+    health,
     reviews,
     users,
 )
 
 api_router = APIRouter(prefix="/api/v1")
+api_router.include_router(health.router)
 api_router.include_router(users.router)
 api_router.include_router(discovery.router)
 api_router.include_router(cohorts.router)

@@ -62,6 +62,12 @@ def authenticate(session: Session, *, token: str) -> User:
     :data:`LAST_USED_RESOLUTION`, so a busy token costs one write a minute, not one per
     request.
     """
+    return verify(session, token=token).user
+
+
+def verify(session: Session, *, token: str) -> ApiToken:
+    """The row of ``token`` if it is valid and its user active (see :func:`authenticate`,
+    which this is; the API caches the row's outcome: :mod:`catalog_api.auth.cache`)."""
     row = session.execute(
         select(ApiToken).where(ApiToken.token_hash == hash_token(token))
     ).scalar_one_or_none()
@@ -78,7 +84,7 @@ def authenticate(session: Session, *, token: str) -> User:
         raise NotAuthenticated(f"the user {row.user.username} is deactivated")
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
         row.last_used_at = now  # at most one write per token and minute
-    return row.user
+    return row
 
 
 def list_tokens(session: Session, *, user: User) -> list[ApiToken]:

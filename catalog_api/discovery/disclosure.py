@@ -166,20 +166,32 @@ class DisclosureControl:
 
     # -- budget and differencing ------------------------------------------------------------
 
-    def _numbers_of(self, idx: LakeIndex) -> np.ndarray:
-        """slot → stable patient number for every slot of ``idx`` (numbered on first use)."""
+    def _numbers_of(self, idx: LakeIndex, needed: BitMap) -> np.ndarray:
+        """slot → stable patient number of ``idx``, the slots of ``needed`` numbered (only
+        those not numbered yet are looked up: :meth:`LakeIndex.stable_slots`; the others
+        are numbered in the background, 0 until then)."""
+        self._own(idx)
+        idx.stable_slots(slots_of(needed), self.store)
+        return idx.stable_numbers
+
+    def _own(self, idx: LakeIndex) -> None:
+        """Make ``idx``'s stable numbers (and patient keys) this control's store's: an
+        index shared by apps of one process over different application databases (one
+        engine per lake object, ``engine_for``; tests) would otherwise compare numbers of
+        one database with another's, and miss a differencing pair."""
+        if getattr(idx, "_numbered_by", None) is self.store:
+            return
         with self._numbers_lock:
-            have = idx.stable_numbers
-            n = len(idx.patient_ids)
-            if len(have) < n:
-                new = self.store.numbers(idx.patient_ids[len(have) : n])
-                idx.stable_numbers = have = np.concatenate([have, new])
-        return have
+            if getattr(idx, "_numbered_by", None) is not self.store:
+                idx.stable_numbers = np.zeros(0, dtype=np.uint32)
+                idx.patient_keys = np.zeros(0, dtype="S32")
+                object.__setattr__(idx, "_numbered_by", self.store)
 
     def stable(self, idx: LakeIndex, patients: BitMap) -> BitMap:
         """``patients`` (slots of ``idx``) as stable patient numbers (the store's: the same
         in every process, version and index build)."""
-        return bitmap_of(self._numbers_of(idx)[slots_of(patients)])
+        self._own(idx)
+        return bitmap_of(idx.stable_slots(slots_of(patients), self.store))
 
     def cells(
         self, kind: str, numbers: np.ndarray, labels: np.ndarray, tally: Tally
@@ -230,7 +242,8 @@ class DisclosureControl:
         idx = result.index
         if idx is None:
             raise ValueError("a count result without its index cannot be checked")
-        numbers = self._numbers_of(idx)
+        used = [v for k, v in sets.items() if k in shown and len(v) >= t]
+        numbers = self._numbers_of(idx, BitMap.union(result.permitted, *used))
         stable = {
             k: bitmap_of(numbers[slots_of(v)])
             for k, v in sets.items()

@@ -53,9 +53,11 @@ from catalog_api.discovery.index import (
     DatasetInfo,
     Indexer,
     LakeIndex,
+    Numbering,
     bitmap_of,
     slots_of,
 )
+from catalog_api.discovery.index_store import IndexStore
 from catalog_api.discovery.results import CountResult, Tally
 from consent import oncotree
 from consent.errors import ConsentError
@@ -81,6 +83,8 @@ INTERPRETATIONS = frozenset(
 )
 #: Indexes of non-current lake versions kept (saved cohorts, requests, exports pin one).
 PINNED_INDEXES = 3
+#: Patients numbered per step of the background numbering (a count waits at most one step).
+NUMBER_CHUNK = 5_000
 SUBSTAGE_RE = re.compile(r"[A-C][0-9]?|IS")
 STAGE_RE = re.compile(r"^(0|0A|0IS|IS|I|II|III|IV)([A-C][0-9]?)?$")
 
@@ -97,15 +101,22 @@ class DiscoveryEngine:
     """Counts on the index of the lake's current version (see the module doc)."""
 
     def __init__(
-        self, lake: Lake, refresh_interval: float = 1.0, pinned_indexes: int = PINNED_INDEXES
+        self,
+        lake: Lake,
+        refresh_interval: float = 1.0,
+        pinned_indexes: int = PINNED_INDEXES,
+        *,
+        store: IndexStore | None = None,
     ) -> None:
         self.lake = lake
-        self.indexer = Indexer(lake, interval=refresh_interval)
+        self.indexer = Indexer(lake, interval=refresh_interval, store=store)
         self.pinned_indexes = pinned_indexes
         self._pinned: OrderedDict[str, LakeIndex] = OrderedDict()  # version id → index
         self._pinned_lock = threading.Lock()  # one pinned build at a time
         self.pinned_builds = 0  # indexes built for non-current versions (for tests, metrics)
         self._start_lock = threading.Lock()
+        self._numbers: Numbering | None = None
+        self._numberer: threading.Thread | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -114,6 +125,53 @@ class DiscoveryEngine:
         nothing)."""
         with self._start_lock:
             self.indexer.start()
+            if self._numbers is not None and self._numberer is None:
+                self._numberer = threading.Thread(
+                    target=self._number_all, name="discovery-numbers", daemon=True
+                )
+                self._numberer.start()
+
+    def number_patients_with(self, numbers: Numbering) -> None:
+        """Give every patient of the live index its stable number (``numbers``: the
+        disclosure store's) in the background, once the index is ready and as patients are
+        added, so that no count waits for the numbering of patients it does not count (a
+        count numbers its own patients first if they are not yet: see
+        :meth:`LakeIndex.stable_slots`). The first call wins; started by :meth:`start`."""
+        if self._numbers is None:
+            self._numbers = numbers
+
+    def _number_all(self) -> None:
+        numbers = self._numbers
+        assert numbers is not None
+        stop = self.indexer._stop
+        preload = getattr(numbers, "preload", None)
+        if preload is not None:
+            try:
+                preload()  # one query for every number already given (a restart)
+            except Exception:
+                log.exception("reading the known patient numbers failed; numbering by chunks")
+        pass_had_new_keys = False
+        while not stop.is_set():
+            idx = self.indexer.index
+            todo = idx.unnumbered(NUMBER_CHUNK) if idx.version is not None else None
+            if todo is None or not len(todo):
+                if pass_had_new_keys:  # keep the keys with the index (a restart reuses them)
+                    self.indexer.request_save()
+                    pass_had_new_keys = False
+                stop.wait(0.5)
+                continue
+            try:
+                if (
+                    len(idx.patient_keys) < len(idx.patient_ids)
+                    or (idx.patient_keys[todo] == b"").any()
+                ):
+                    pass_had_new_keys = True
+                idx.stable_slots(todo, numbers)
+            except Exception:  # the database is busy or gone: try again shortly
+                log.exception("numbering the indexed patients failed; retrying")
+                stop.wait(5)
+            else:
+                time.sleep(0.002)  # let requests have the GIL between steps
 
     @property
     def ready(self) -> bool:
@@ -156,12 +214,38 @@ class DiscoveryEngine:
         """The current index (raises :class:`IndexNotReadyError` before the first build)."""
         idx = self.indexer.index
         if idx.version is None:
-            if self.indexer.last_error:
-                raise IndexNotReadyError(
-                    f"the discovery index could not be built: {self.indexer.last_error}"
-                )
-            raise IndexNotReadyError("the discovery index is being built; retry in a few seconds")
+            raise IndexNotReadyError(self.not_ready_reason())
         return idx
+
+    def not_ready_reason(self) -> str:
+        """One line saying why counts cannot be answered yet (the 503's detail)."""
+        ix = self.indexer
+        if ix.last_error:
+            return f"the discovery index could not be built: {ix.last_error}; retrying"
+        if ix.state == "loading":
+            return "the discovery index is being loaded from disk; retry in a few seconds"
+        done, total = ix.progress
+        if ix.state == "building" and total:
+            return (
+                f"the discovery index is being built ({done} of {total} submissions read); "
+                "retry in a few seconds"
+            )
+        return "the discovery index is being built; retry in a few seconds"
+
+    def status(self) -> dict[str, Any]:
+        """What the readiness endpoint shows: ready or not and why, the lake version and
+        the number of patients indexed (no count of any cohort)."""
+        ix = self.indexer
+        idx = ix.index
+        out: dict[str, Any] = {"ready": idx.version is not None, "state": ix.state}
+        if idx.version is None:
+            out["detail"] = self.not_ready_reason()
+        else:
+            out["lake_version"] = idx.version_id
+            out["index_age_seconds"] = round(time.time() - idx.built_at, 1)
+        if ix.last_error:
+            out["last_error"] = ix.last_error
+        return out
 
     def index_at(self, version: LakeVersion) -> LakeIndex:
         """The index of ``version``: the live index when it is at that version (brought up to
@@ -553,11 +637,15 @@ _ENGINES: weakref.WeakKeyDictionary[Lake, DiscoveryEngine] = weakref.WeakKeyDict
 _ENGINES_LOCK = threading.Lock()
 
 
-def engine_for(lake: Lake) -> DiscoveryEngine:
+def engine_for(lake: Lake, store: IndexStore | None = None) -> DiscoveryEngine:
     """The one discovery engine of ``lake`` (made on first use, not started): every app
-    serving the same :class:`~harmonise.lake.Lake` object shares its index."""
+    serving the same :class:`~harmonise.lake.Lake` object shares its index. ``store``:
+    where its index is persisted (:mod:`catalog_api.discovery.index_store`); given to an
+    engine made without one, it is used from its first refresh on."""
     with _ENGINES_LOCK:
         eng = _ENGINES.get(lake)
         if eng is None:
-            eng = _ENGINES[lake] = DiscoveryEngine(lake)
+            eng = _ENGINES[lake] = DiscoveryEngine(lake, store=store)
+        elif store is not None and eng.indexer.store is None:
+            eng.indexer.store = store
         return eng

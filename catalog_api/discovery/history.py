@@ -407,23 +407,40 @@ class SqlStore:
         has one per database). Only numbers read on a connection of its own are kept in
         memory: those read in the caller's transaction may be its own uncommitted inserts
         (rolled back, another replica gives the number to another patient)."""
-        keys = [patient_key(self._secret, p) for p in patient_ids]
+        return self.numbers_of_keys(self.keys(patient_ids), conn)
+
+    def keys(self, patient_ids: Sequence[str]) -> list[str]:
+        """The keyed hashes of ``patient_ids`` (:func:`patient_key`), as the table holds them
+        (the discovery index keeps them, so a restart need not hash every patient again)."""
+        return [patient_key(self._secret, p) for p in patient_ids]
+
+    def preload(self) -> int:
+        """Read every number the table holds, in one query (a restarted server numbering a
+        whole index: one query instead of one per chunk); how many."""
+        t = patients_table
+        with self._numbers_lock, self.engine.connect() as conn:
+            for key, number in conn.execute(sa.select(t.c.key, t.c.number)):
+                self._known[key] = int(number)
+            return len(self._known)
+
+    def numbers_of_keys(self, keys: Sequence[str], conn: sa.Connection | None = None) -> np.ndarray:
+        """:meth:`numbers` of patients given by their keys (:meth:`keys`)."""
+        if conn is not None:
+            # in the caller's transaction, without the lock: a thread numbering on its own
+            # connection under the lock may be waiting for the write lock this caller
+            # holds (SQLite), and would wait for it while this waits for the lock
+            known = dict(self._known)
+            missing = [k for k in dict.fromkeys(keys) if k not in known]
+            for i in range(0, len(missing), NUMBER_CHUNK):
+                known.update(self._fetch(conn, missing[i : i + NUMBER_CHUNK]))
+            return np.fromiter((known[k] for k in keys), dtype=np.uint32, count=len(keys))
         with self._numbers_lock:
             missing = [k for k in dict.fromkeys(keys) if k not in self._known]
-            found: dict[str, int] = {}
             for i in range(0, len(missing), NUMBER_CHUNK):
-                chunk = missing[i : i + NUMBER_CHUNK]
-                if conn is None:
-                    with self.engine.begin() as own:
-                        self._known.update(self._fetch(own, chunk))
-                else:
-                    found.update(self._fetch(conn, chunk))
+                with self.engine.begin() as own:
+                    self._known.update(self._fetch(own, missing[i : i + NUMBER_CHUNK]))
             known = self._known
-            return np.fromiter(
-                (known[k] if k in known else found[k] for k in keys),
-                dtype=np.uint32,
-                count=len(keys),
-            )
+            return np.fromiter((known[k] for k in keys), dtype=np.uint32, count=len(keys))
 
     @staticmethod
     def _fetch(conn: sa.Connection, keys: list[str]) -> dict[str, int]:

@@ -17,7 +17,28 @@ Updates are incremental: a new submission's rows are read (only that submission'
 pushed down as a ``submission_id`` filter) and OR-ed in under new slots; a replaced
 submission's slots leave the ``live`` bitmap. Anything that is not an append (deletes after
 consent withdrawal, compaction) triggers a full rebuild; the old index answers until the new
-one is ready.
+one is ready. The index is persisted per lake version
+(:mod:`catalog_api.discovery.index_store`): a restarted server loads it, and applies only
+the submissions appended since, instead of reading the lake again.
+
+Adding a criterion (fusions, copy number, TMB, MSI, …) takes three steps, none of them in
+the persistence code:
+
+1. read its columns: add the lake table and columns to :data:`COLUMNS` (``patient_id``
+   and ``submission_id`` are always read);
+2. build its bitmaps in :meth:`LakeIndex.add_batch`, in a method of its own like
+   ``_variants``: map rows to slots with ``slot_col(table)`` and call
+   ``self._group((kind,), key_column, slots)``, which ORs each slot into the feature
+   ``(kind, key)`` of :attr:`LakeIndex.features` (a key may be a joined string, see
+   :func:`join`, for multi-field criteria such as (gene, partner) of a fusion). Numeric
+   ranges (TMB, a copy-number ratio) go in :attr:`LakeIndex.biomarker_values`-style
+   sorted (value, slot) arrays, searched with ``np.searchsorted``;
+3. answer it in ``engine.DiscoveryEngine._leaf`` from ``idx.feature(kind, key)``.
+
+Features and value arrays are persisted as they are. A new *field* of :class:`LakeIndex`
+must also be given its kind in ``index_store.FIELDS`` (a test fails until it is). Any
+change to this module changes the persisted files' code fingerprint, so indexes saved by
+older code are rebuilt, never misread.
 """
 
 from __future__ import annotations
@@ -29,7 +50,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -38,11 +59,23 @@ from pyroaring import BitMap
 
 from harmonise.lake import Lake, LakeVersion
 
+if TYPE_CHECKING:
+    from catalog_api.discovery.index_store import IndexStore as IndexStoreLike
+
 log = logging.getLogger(__name__)
 
 #: Variant rows read per batch when (re)building (bounds memory at network scale).
 BATCH_VARIANT_ROWS = 2_000_000
 SEP = "\x1f"
+
+
+class Numbering(Protocol):
+    """The disclosure store's numbering (``catalog_api.discovery.history``); a store may
+    also number by key (``keys(ids)`` and ``numbers_of_keys(keys)``)."""
+
+    def numbers(self, patient_ids: Sequence[str]) -> np.ndarray:
+        """The stable numbers of ``patient_ids``."""
+
 
 AtomKey = tuple[str, str, str, str, str]  # gene, protein_change, consequence, class, origin
 ProfileKey = tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...], str]
@@ -106,11 +139,16 @@ class LakeIndex:
     biomarker_values: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     generation: int = 0
     built_at: float = 0.0
-    #: slot → stable patient number (see ``discovery.history``), filled in by the
-    #: disclosure control as slots are added (slots are never renumbered within an index)
+    #: slot → stable patient number (see ``discovery.history``; 0: not numbered yet),
+    #: filled in by :meth:`stable_slots` for the slots a disclosure check needs and, in the
+    #: background, for every slot (slots are never renumbered within an index)
     stable_numbers: np.ndarray = field(
         default_factory=lambda: np.zeros(0, dtype=np.uint32), repr=False
     )
+    #: slot → the patient's keyed hash in the disclosure store (``b""``: not computed yet);
+    #: persisted, so that a restart numbers the index without hashing every patient again
+    patient_keys: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="S32"), repr=False)
+    _numbering: threading.Lock = field(default_factory=threading.Lock, repr=False)
     #: Bitmaps computed from this index (criteria, purposes), emptied when it changes.
     memo: dict[Any, BitMap] = field(default_factory=dict, repr=False)
     _values: dict[str, list[Any]] = field(default_factory=dict, repr=False)
@@ -144,6 +182,49 @@ class LakeIndex:
         if cached is None or len(cached[0]) != len(names):
             cached = self._labels[kind] = (np.array(names, dtype=object), name_ranks(names))
         return cached
+
+    def stable_slots(self, slots: np.ndarray, store: Numbering) -> np.ndarray:
+        """The stable numbers of ``slots``; the slots not numbered yet are numbered now by
+        ``store`` (the disclosure store), only those: the first count after a build numbers
+        its own patients, not the whole index. With a store that numbers by key
+        (``keys``/``numbers_of_keys``), the keys are kept in :attr:`patient_keys`."""
+        with self._numbering:
+            n = len(self.patient_ids)
+            have = self.stable_numbers
+            if len(have) < n:
+                have = self.stable_numbers = np.concatenate(
+                    [have, np.zeros(n - len(have), dtype=np.uint32)]
+                )
+            out = have[slots]
+            missing = slots[out == 0]
+            if not len(missing):
+                return out
+            by_key = getattr(store, "numbers_of_keys", None)
+            if by_key is None:
+                ids = self.patient_ids
+                have[missing] = store.numbers([ids[i] for i in missing.tolist()])
+                return have[slots]
+            keys = self.patient_keys
+            if len(keys) < n:
+                keys = self.patient_keys = np.concatenate([keys, np.zeros(n - len(keys), "S32")])
+            mine = keys[missing]
+            todo = missing[mine == b""]
+            if len(todo):
+                ids = self.patient_ids
+                keys[todo] = store.keys([ids[i] for i in todo.tolist()])  # type: ignore[attr-defined]
+                mine = keys[missing]
+            have[missing] = by_key([k.decode() for k in mine.tolist()])
+            return have[slots]
+
+    def unnumbered(self, limit: int) -> np.ndarray:
+        """Up to ``limit`` slots without a stable number yet (for the background numbering)."""
+        with self._numbering:
+            have = self.stable_numbers
+            n = len(self.patient_ids)
+            missing = np.flatnonzero(have == 0).astype(np.uint32)
+            if len(have) < n:
+                missing = np.concatenate([missing, np.arange(len(have), n, dtype=np.uint32)])
+            return missing[:limit]
 
     # -- building ------------------------------------------------------------------------
 
@@ -448,9 +529,12 @@ class Indexer:
     ``start()`` runs ``refresh`` every ``interval`` seconds in a daemon thread.
     """
 
-    def __init__(self, lake: Lake, interval: float = 1.0) -> None:
+    def __init__(
+        self, lake: Lake, interval: float = 1.0, store: IndexStoreLike | None = None
+    ) -> None:
         self.lake = lake
         self.interval = interval
+        self.store = store
         self.index = LakeIndex()
         self.lock = threading.RLock()  # held by queries while they read the index
         self._refresh_lock = threading.Lock()
@@ -459,6 +543,20 @@ class Indexer:
         self.last_error: str | None = None
         self.last_refresh_seconds = 0.0
         self._token: tuple[tuple[str, str | None], ...] | None = None
+        #: what the first refresh is doing: "starting", "loading", "building", "ready"
+        self.state = "starting"
+        #: submissions indexed / to index in the running build (for "not ready" answers)
+        self.progress = (0, 0)
+        self.full_builds = 0  # full builds from the lake (for tests and metrics)
+        self.loads = 0  # persisted indexes loaded
+        self._saved_at = 0.0
+        self._saved_version: str | None = None
+        self._save_requested = False
+
+    def request_save(self) -> None:
+        """Save the live index at the next refresh even if its version is saved already
+        (the background numbering completed its patient keys)."""
+        self._save_requested = True
 
     def start(self) -> None:
         """Refresh now-ish and then every ``interval`` seconds, in a daemon thread."""
@@ -485,28 +583,111 @@ class Indexer:
             self._stop.wait(self.interval)
 
     def refresh(self) -> bool:
-        """Bring the index to the lake's current version; True if anything changed."""
+        """Bring the index to the lake's current version; True if anything changed.
+
+        The first refresh starts from the newest persisted index when there is one
+        (:meth:`_load`); a full build is saved at once, incremental updates at most every
+        ``store`` save interval."""
         with self._refresh_lock:
             t0 = time.perf_counter()
-            old = self.index
             # read before the version: a commit in between only makes the next poll look
             token = self.lake.change_token()
-            if old.version is not None and token == self._token:
+            if self.index.version is not None and token == self._token:
+                self._save_if_due()
                 return False  # nothing committed since (without loading any table)
             version = self.lake.current_version()
+            if self.index.version is None and self.store is not None:
+                self._load(version)
+            old = self.index
             if old.version is not None and version.id == old.version.id:
                 self._token = token
+                self.state = "ready"
+                self._save_if_due()
                 return False
             if old.version is None or not self.lake.only_appends(old.version, version):
+                self.state = "building" if old.version is None else self.state
                 new = self.build(version)
                 with self.lock:
                     self.index = new
+                # saved only if the lake did not move meanwhile (a withdrawal's deletes
+                # run table by table: a build between two of them is not kept on disk)
+                if self.lake.change_token() == token:
+                    self._save(new)
             else:
                 self._apply(old, version)
+                self._save_if_due()
             self._token = token
+            self.state = "ready"
             self.last_refresh_seconds = time.perf_counter() - t0
             log.info("discovery index at %s in %.2fs", version.id, self.last_refresh_seconds)
             return True
+
+    def _load(self, current: LakeVersion) -> None:
+        """Start from the newest persisted index if it is of ``current`` or of a version
+        that only appends led to (it is then brought up to date by the caller); else log
+        why it is not used and leave it (the caller rebuilds and replaces it)."""
+        assert self.store is not None
+        self.state = "loading"
+        t0 = time.perf_counter()
+        idx = self.store.latest()
+        if idx is None or idx.version is None:
+            return
+        try:
+            usable = idx.version.id == current.id or self.lake.only_appends(idx.version, current)
+            infos = self._infos(idx.version) if usable else {}
+        except Exception as exc:  # its version can no longer be read (history expired)
+            log.info("persisted discovery index of %s not used: %s", idx.version.id, exc)
+            return
+        if not usable:
+            log.info(
+                "persisted discovery index of %s not used: the lake changed by more than "
+                "appends since (now %s); rebuilding",
+                idx.version.id,
+                current.id,
+            )
+            return
+        if set(infos) != set(idx.submissions):
+            log.warning(
+                "persisted discovery index of %s does not hold that version's submissions; "
+                "rebuilding",
+                idx.version.id,
+            )
+            return
+        idx.datasets = infos
+        idx.built_at = time.time()
+        with self.lock:
+            self.index = idx
+        self.loads += 1
+        self._saved_version = idx.version.id
+        self._saved_at = time.monotonic()
+        log.info(
+            "discovery index of %s loaded from disk in %.2fs (%d patients)",
+            idx.version.id,
+            time.perf_counter() - t0,
+            len(idx.patient_ids),
+        )
+
+    def _save(self, idx: LakeIndex) -> None:
+        if self.store is None or idx.version is None:
+            return
+        try:
+            self.store.save(idx)
+        except (OSError, ValueError, TypeError) as exc:  # serving goes on without it
+            log.warning("discovery index of %s not saved: %s", idx.version_id, exc)
+            return
+        self._saved_version = idx.version.id
+        self._saved_at = time.monotonic()
+
+    def _save_if_due(self) -> None:
+        idx = self.index
+        interval = getattr(self.store, "save_interval", 60.0)
+        if self.store is None or idx.version is None:
+            return
+        if self._save_requested or (
+            idx.version.id != self._saved_version and time.monotonic() - self._saved_at >= interval
+        ):
+            self._save_requested = False
+            self._save(idx)
 
     def _infos(self, version: LakeVersion) -> dict[str, DatasetInfo]:
         rows = self.lake.visible_submissions(version).to_pylist()
@@ -517,9 +698,17 @@ class Indexer:
 
     def build(self, version: LakeVersion) -> LakeIndex:
         """A new index of ``version`` (any readable version, not only the current one)."""
+        t0 = time.perf_counter()
         idx = LakeIndex(version=version)
         self._add_submissions(idx, version, list(self._infos(version).values()))
         idx.built_at = time.time()
+        self.full_builds += 1
+        log.info(
+            "discovery index of %s built in %.2fs (%d patients)",
+            version.id,
+            time.perf_counter() - t0,
+            len(idx.patient_ids),
+        )
         return idx
 
     def _apply(self, idx: LakeIndex, version: LakeVersion) -> None:
@@ -543,6 +732,8 @@ class Indexer:
     ) -> None:
         batch: list[DatasetInfo] = []
         rows = 0
+        done = 0
+        self.progress = (0, len(infos))
         for info in infos:
             batch.append(info)
             try:
@@ -551,6 +742,8 @@ class Indexer:
                 rows += 1
             if rows >= BATCH_VARIANT_ROWS:
                 idx.add_batch(self._read(version, [b.submission_id for b in batch]), batch)
+                done += len(batch)
+                self.progress = (done, len(infos))
                 batch, rows = [], 0
         if batch:
             idx.add_batch(self._read(version, [b.submission_id for b in batch]), batch)

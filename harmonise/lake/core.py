@@ -47,6 +47,7 @@ from harmonise.lake import history
 from harmonise.lake import pins as pin_refs
 from harmonise.lake.bounds import BoundsCache, may_hold_any
 from harmonise.lake.compat import live_overwrite, metadata_pointers
+from harmonise.lake.locations import check_locations
 from harmonise.lake.locks import dataset_lock
 from harmonise.lake.maintenance import LakeMaintenance, MaintenanceReport
 from harmonise.lake.schema import add_missing_columns
@@ -102,12 +103,14 @@ class Lake:
         if self.config.warehouse.startswith("s3://"):
             props.setdefault("py-io-impl", "pyiceberg.io.fsspec.FsspecFileIO")
         try:
-            return SqlCatalog(self.config.catalog_name, **props)
+            catalog = SqlCatalog(self.config.catalog_name, **props)
         except Exception as exc:  # the driver's own error says what is wrong with the URL
             raise LakeConfigError(
                 f"cannot open the Iceberg catalog at {self.config.catalog_uri!r}: {exc}. "
                 "Check ONCOLAKE_CATALOG_URL."
             ) from exc
+        check_locations(catalog, self.config)  # a copied home is refused here
+        return catalog
 
     def init(self, progress: Progress | None = None) -> list[str]:
         """Create the namespace and any missing table, and add to existing tables the

@@ -70,6 +70,9 @@ def _check_contigs(raw: pa.Table, header: VcfHeader, rules: ContigRules) -> None
     if rules.wrong_names:
         hit = pc.is_in(raw["chrom"], value_set=pa.array(sorted(rules.wrong_names), pa.string()))
         bad += [i for i in [_first_bad(hit)] if i is not None]
+    if rules.wrong_pattern is not None:
+        hit = pc.fill_null(pc.match_substring_regex(raw["chrom"], rules.wrong_pattern), False)
+        bad += [i for i in [_first_bad(hit)] if i is not None]
     if rules.lengths:
         limit = _map(raw["chrom"], {k: v + 1 for k, v in rules.lengths.items()}, pa.int64())
         over = pc.fill_null(pc.greater(raw["pos"], limit), False)

@@ -10,6 +10,7 @@ way is refused, and POS may not pass the contig's length (the header's, and the 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,25 @@ BUILD_LENGTHS: dict[str, dict[str, int]] = _build_lengths()
 def contig_naming(name: str) -> str:
     """``ucsc`` for ``chr``-prefixed names, else ``ensembl``."""
     return "ucsc" if name.startswith("chr") else "ensembl"
+
+
+#: Scaffold and decoy names in Ensembl's (and GATK b37's) style; UCSC writes these with a
+#: ``chr`` prefix (``chrUn_gl000220``, ``chrUn_KI270302v1``).
+_ENSEMBL_SCAFFOLD = (
+    r"^(?:(?:GL|KI|JH|KN|KQ|KV|KZ|ML|MU)[0-9]+\.[0-9]+|hs37d5|NC_[0-9]+(?:\.[0-9]+)?)$"
+)
+
+
+def other_naming(naming: str | None) -> str | None:
+    """A regex of the contig names written in the other naming than ``naming`` (None: no
+    naming stated): under ``ensembl`` every ``chr``-prefixed name; under ``ucsc`` the
+    Ensembl-style scaffold and decoy names (the primary chromosomes are the rules'
+    ``wrong_names``)."""
+    if naming == "ensembl":
+        return "^chr"
+    if naming == "ucsc":
+        return _ENSEMBL_SCAFFOLD
+    return None
 
 
 def _ensembl(name: str) -> str:
@@ -65,7 +85,17 @@ def check_reference(
                 f"{header.assembly!r} but the manifest says {build}; submit the variants "
                 f"called against {build}, or correct reference.build in the manifest"
             )
+    wrong = other_naming(naming)
+    full: list[str] = []  # primaries (not MT, equal in both builds) of the build's length
+    cut: list[tuple[str, int, int]] = []  # primaries shorter than the build's, of no build
     for name, length in header.contigs.items():
+        if wrong is not None and re.search(wrong, name):
+            raise ContigError(
+                f"{header.path}, header ##contig=<ID={name}>: {naming} contig names were "
+                f"declared in the manifest (reference.contig_naming) but this is a "
+                f"{'ucsc' if naming == 'ensembl' else 'ensembl'} name; rename the contigs or "
+                "fix the manifest"
+            )
         if contigs is None and name.startswith(("GL", "KI", "JH", "NC_", "hs37d5", "chrUn")):
             continue
         if contig_naming(name) != naming and _ensembl(name) in known:
@@ -82,8 +112,9 @@ def check_reference(
             )
             if which is None and length < expected:
                 # shorter than the build's and of no build: a reference cut to some regions
-                # (test and demo references are), which says nothing about the build; the
-                # records are still held to it (ContigRules)
+                # (test and demo references, targeted region files), which says nothing of
+                # the build; the records are still held to it (ContigRules)
+                cut.append((name, length, expected))
                 continue
             if which is None:
                 raise GenomeBuildError(
@@ -97,6 +128,16 @@ def check_reference(
                 f"that of {which}, not of {build} ({expected}) as the manifest says; submit "
                 f"variants called against {build}, or correct reference.build"
             )
+        elif length is not None and length == expected and _ensembl(name) != "MT":
+            full.append(name)
+    if full and cut:
+        name, length, expected = cut[0]
+        raise GenomeBuildError(
+            f"{header.path}, header ##contig=<ID={name},length={length}>: shorter than "
+            f"{build}'s ({expected}) beside ##contig=<ID={full[0]}> of {build}'s full length: "
+            "a header of the whole build has no cut chromosome (contig lines of two "
+            "references?); use the header of the reference the variants were called against"
+        )
     if contigs is not None:
         allowed = set(contigs)
         for name in header.contigs:
@@ -118,6 +159,8 @@ class ContigRules:
 
     #: CHROM values refused: the build's primary chromosomes in the other naming.
     wrong_names: frozenset[str]
+    #: A regex of the other naming's names (:func:`other_naming`), also refused.
+    wrong_pattern: str | None
     #: The longest a contig is (the header's ``length=``, else the build's); POS may be at
     #: most that + 1 (the telomere).
     lengths: Mapping[str, int]
@@ -125,7 +168,7 @@ class ContigRules:
 
     @property
     def empty(self) -> bool:
-        return not self.wrong_names and not self.lengths
+        return not self.wrong_names and not self.lengths and self.wrong_pattern is None
 
 
 def contig_rules(header: VcfHeader, build: str, naming: str | None) -> ContigRules:
@@ -144,12 +187,15 @@ def contig_rules(header: VcfHeader, build: str, naming: str | None) -> ContigRul
     for name, declared in header.contigs.items():
         if declared is not None:
             lengths[name] = min(declared, lengths.get(name, declared))
-    return ContigRules(frozenset(wrong), lengths, naming)
+    return ContigRules(frozenset(wrong), other_naming(naming), lengths, naming)
 
 
 def contig_problem(rules: ContigRules, chrom: str, pos: int) -> str | None:
     """Why a record at ``chrom``:``pos`` breaks ``rules`` (the field and the fix), or None."""
-    if chrom in rules.wrong_names:
+    wrong = chrom in rules.wrong_names
+    if not wrong and rules.wrong_pattern is not None:
+        wrong = re.search(rules.wrong_pattern, chrom) is not None
+    if wrong:
         return (
             f"field CHROM: {chrom!r} is a {contig_naming(chrom)} name but the manifest "
             f"declares {rules.naming} contig names (reference.contig_naming); rename the "

@@ -12,6 +12,8 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from catalog_api.discovery.index_store import INDEX_DIR
+from catalog_api.discovery.index_store import discard as discard_index_files
 from consent.errors import ConsentError
 from consent.matching import permits
 from consent.purpose import load_purpose
@@ -92,6 +94,8 @@ def withdraw_everywhere(
         inboxes=list(inboxes),
         storage=settings.s3_storage_options(),
     )
+    # the persisted discovery indexes name the patient: deleted (rebuilt by the server)
+    discard_index_files(settings.ensure_home() / INDEX_DIR)
     with session_scope(factory) as session:
         remade = exports.remake_after_withdrawal(session, lake=lake, config=config, patients=gone)
         for amended in done.pins:

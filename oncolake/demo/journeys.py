@@ -279,6 +279,10 @@ class Journey:
     last_contact: dt.date
 
 
+#: days from the recorded relapse of a stage I-III patient to the first line (assumed)
+RELAPSE_RECORDED_DAYS = 14
+
+
 def draw_journey(
     rng: np.random.Generator,
     diagnosis: dt.date,
@@ -305,6 +309,10 @@ def draw_journey(
     horizon = min(lost, death)
     records: list[Record] = []
     progressions: list[dt.date] = []
+    if start is not None and stage != "IV" and start < horizon:
+        # the relapse of a stage I-III patient is recorded (a progression two weeks before
+        # the first line): the metastatic index of the journey rules
+        progressions.append(diagnosis + dt.timedelta(days=int(start) - RELAPSE_RECORDED_DAYS))
     responses: list[dt.date] = []
     day = start
     for plan in pathway.lines if start is not None else ():

@@ -199,7 +199,10 @@ CONSENT_MODIFIERS: tuple[tuple[str, float], ...] = (
     ("DUO:0000019", 0.10),  # PUB: publication required
 )
 STAGES = ("I", "II", "III", "IV")
-STAGE_SNOMED = {"I": "1222806003", "II": "1222805004", "III": "1222804000", "IV": "1222801008"}
+#: AJCC stage groups as SNOMED CT qualifier values ("American Joint Committee on Cancer
+#: stage I (qualifier value)", …), descendants of the concepts the mCODE STU4 value set
+#: mcode-tnm-stage-group-vs names. Sources and the check: tests/oncolake/test_demo_stage_codes.py.
+STAGE_SNOMED = {"I": "1222723001", "II": "1222765007", "III": "1222801008", "IV": "1222837003"}
 DISEASE_STATUS_DISPLAY = {
     "268910001": "Patient's condition improved",
     "359746009": "Patient's condition stable",

@@ -413,7 +413,7 @@ def test_one_consequence_is_chosen_per_record(
 @pytest.mark.parametrize(("given", "expected"), [(None, "10000"), ("250", "250")])
 def test_oncolake_process_keeps_freed_memory_for_a_while(given: str | None, expected: str) -> None:
     """The ``oncolake`` command's allocator waits 10 s before it gives freed memory back to
-    the OS (harmonise sets it before pyarrow loads); an operator's own setting wins."""
+    the OS (oncolake/__init__.py sets it before pyarrow loads); an operator's own setting wins."""
     env = {k: v for k, v in os.environ.items() if k != "MIMALLOC_PURGE_DELAY"}
     if given is not None:
         env["MIMALLOC_PURGE_DELAY"] = given

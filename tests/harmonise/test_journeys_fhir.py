@@ -73,11 +73,33 @@ def test_offsets_are_days_from_the_primary_diagnosis(
     assert (status["days_from_diagnosis"], status["status"]) == (230, "improved")
 
 
-def test_lines_of_therapy_of_jenny(jenny: list[tuple[str, dict[str, Any]]]) -> None:
-    """AC-T from day 16 (paclitaxel on day 27 is inside the 28-day window); anastrozole
-    171 days after the last chemotherapy record is past the 120-day gap: line 2, ongoing
-    (the request is active, she is alive)."""
+def test_jennys_adjuvant_therapy_is_no_line_of_therapy(
+    jenny: list[tuple[str, dict[str, Any]]],
+) -> None:
+    """Jenny is staged IIB/IIIC (no metastasis, no progression recorded): AC-T from day 16
+    and anastrozole from day 198 are adjuvant (the requests' intent is curative), so by the
+    rules' index (PMC8548977 Table 5 footnote b: the metastatic diagnosis) she has no line
+    of therapy; the medications stay in ``treatments`` with their days."""
     t = _rows(jenny)
+    assert "lines_of_therapy" not in t and "regimens" not in t
+    meds = [m for m in t["treatments"] if m["kind"] == "medication"]
+    assert [(m["drug"], m["start_day"], m["line_of_therapy"]) for m in meds] == [
+        ("cyclophosphamide", 16, None), ("doxorubicin", 16, None), ("paclitaxel", 27, None),
+        ("anastrozole", 198, None),
+    ]  # fmt: skip
+    assert {m["drug_class"] for m in meds if m.get("drug") == "anastrozole"} == {
+        "endocrine: aromatase inhibitor"
+    }
+
+
+def test_jenny_counted_from_the_anchor_when_a_centre_chooses_it(
+    jenny: list[tuple[str, dict[str, Any]]],
+) -> None:
+    """With ``index`` ``anchor`` (the rules before 2026-12.2), AC-T is line 1 and the
+    anastrozole 171 days after the last chemotherapy record, past the 120-day gap, line 2."""
+    import dataclasses
+
+    t = map_resources(jenny, rules=dataclasses.replace(default_rules(), index="anchor")).tables
     lot = [
         (r["line"], r["drugs"], r["regimen_name"], r["start_day"], r["end_day"],
          r["end_reason"], r["next_line_start_day"])
@@ -87,13 +109,33 @@ def test_lines_of_therapy_of_jenny(jenny: list[tuple[str, dict[str, Any]]]) -> N
         (1, ["cyclophosphamide", "doxorubicin", "paclitaxel"], "AC-T", 16, 27, "next_line", 198),
         (2, ["anastrozole"], None, 198, 198, "ongoing", None),
     ]
-    assert [m["line_of_therapy"] for m in t["treatments"] if m["kind"] == "medication"] == [
-        1, 1, 1, 2
-    ]  # fmt: skip
-    assert {m["drug_class"] for m in t["treatments"] if m.get("drug") == "anastrozole"} == {
-        "endocrine: aromatase inhibitor"
-    }
     assert [r["regimen_id"].rsplit("/", 1)[1] for r in t["regimens"]] == ["L1R1", "L2R1"]
+
+
+def jenny_relapsed(tmp_path: Path) -> Path:
+    """Jenny M's bundle plus a progression on 2019-06-03 (day 444) and fulvestrant from
+    2019-06-17 (day 458): the recurrence after stage II-III disease, then line 1."""
+    doc = json.loads(ingest_shared("mcode").joinpath(*JENNY.parts[-3:]).read_text())
+    subject = {"reference": f"Patient/{JENNY_ID}"}
+    doc["entry"] += [
+        {"fullUrl": "http://example.org/fhir/Observation/relapse-jenny-m", "resource": {
+            "resourceType": "Observation", "id": "relapse-jenny-m", "status": "final",
+            "meta": {"profile": [MCODE + "mcode-cancer-disease-status"]},
+            "code": {"coding": [{"system": "http://loinc.org", "code": "97509-4"}]},
+            "subject": subject, "effectiveDateTime": "2019-06-03",
+            "valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct",
+                                                 "code": "271299001"}]}}},
+        {"fullUrl": "http://example.org/fhir/MedicationRequest/fulvestrant-jenny-m", "resource": {
+            "resourceType": "MedicationRequest", "id": "fulvestrant-jenny-m", "status": "active",
+            "meta": {"profile": [MCODE + "mcode-cancer-related-medication-request"]},
+            "intent": "order", "subject": subject,
+            "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": "282357"}]},
+            "dosageInstruction": [{"timing": {"repeat": {"boundsPeriod": {
+                "start": "2019-06-17"}}}}]}},
+    ]  # fmt: skip
+    out = tmp_path / "jenny-relapsed.json"
+    out.write_text(json.dumps(doc))
+    return out
 
 
 def test_no_absolute_date_leaves_the_centre(jenny: list[tuple[str, dict[str, Any]]]) -> None:
@@ -178,32 +220,36 @@ def test_submit_and_ingest_commit_the_journey(
 ) -> None:
     ingest_shared("mcode")
     inputs = SubmitInputs(
-        ingest_draft(), vcfs=[ingest_tn_vcf], clinical=[JENNY], consent=[ingest_consent_file],
-        drop_identifiers=True,
+        ingest_draft(), vcfs=[ingest_tn_vcf], clinical=[jenny_relapsed(tmp_path)],
+        consent=[ingest_consent_file], drop_identifiers=True,
     )  # fmt: skip
     bundle, result = build_bundle(inputs, KEY, tmp_path / "out")
     assert result.report.anchors == {"primary_diagnosis": 1} and result.report.days_computed
     report, _ = ingest(ingest_lake, bundle)
-    assert report.rows["lines_of_therapy"] == 2 and report.rows["regimens"] == 2
+    assert report.rows["lines_of_therapy"] == 1 and report.rows["regimens"] == 1
     pid = pseudonym(KEY, "TST", "Patient", JENNY_ID)
     lot = ingest_lake.read("lines_of_therapy").to_pylist()
-    assert [(r["patient_id"], r["line"], r["regimen_name"], r["start_day"]) for r in lot] == [
-        (pid, 1, "AC-T", 16), (pid, 2, None, 198)
-    ]  # fmt: skip
+    assert [(r["patient_id"], r["line"], r["drugs"], r["start_day"], r["end_reason"])
+            for r in lot] == [(pid, 1, ["fulvestrant"], 458, "ongoing")]  # fmt: skip
+    meds = {t["drug"]: t["line_of_therapy"] for t in ingest_lake.read("treatments").to_pylist()
+            if t["kind"] == "medication"}  # fmt: skip
+    assert meds == {"cyclophosphamide": None, "doxorubicin": None, "paclitaxel": None,
+                    "anastrozole": None, "fulvestrant": 1}  # fmt: skip
     (ds,) = ingest_lake.read("datasets").to_pylist()
     assert json.loads(ds["journey_rules"])["version"] == default_rules().version
-    assert ingest_lake.read("patients").to_pylist()[0]["last_known_alive_day"] == 230
+    assert ingest_lake.read("patients").to_pylist()[0]["last_known_alive_day"] == 458
     # withdrawal reaches the derived tables like every other (harmonise.withdrawal: all)
     removed = ingest_lake.delete_rows({"patient_id": [pid]})
-    assert removed["lines_of_therapy"] == 2 and removed["regimens"] == 2
+    assert removed["lines_of_therapy"] == 1 and removed["regimens"] == 1
     assert ingest_lake.read("lines_of_therapy").num_rows == 0
 
 
 def test_rederive_after_a_rules_change_is_one_commit_per_dataset(
     tmp_path: Path, ingest_tn_vcf: Path, ingest_consent_file: Path, ingest_lake: Lake
 ) -> None:
-    """A 10-day regimen window puts Jenny's paclitaxel (11 days after AC) in a line of its
-    own; the pinned version keeps the old lines, a second run changes nothing."""
+    """Counting from the anchor with a 10-day regimen window puts Jenny's paclitaxel (11
+    days after AC) in a line of its own; the pinned version keeps the old derivation (no
+    lines), a second run changes nothing."""
     import dataclasses
 
     from harmonise.journeys_rederive import rederive
@@ -220,7 +266,9 @@ def test_rederive_after_a_rules_change_is_one_commit_per_dataset(
     counts = ingest_lake.table_counts()
     assert rederive(ingest_lake).unchanged == ["TST-egfr-demo"]  # same rules: nothing to do
     assert ingest_lake.current_version() == before
-    rules = dataclasses.replace(default_rules(), version="test-window-10", regimen_window_days=10)
+    rules = dataclasses.replace(
+        default_rules(), version="test-window-10", regimen_window_days=10, index="anchor"
+    )
     report = rederive(ingest_lake, rules)
     assert list(report.changed) == ["TST-egfr-demo"] and report.changed["TST-egfr-demo"][2] == 3
     lot = ingest_lake.read("lines_of_therapy").to_pylist()
@@ -239,5 +287,5 @@ def test_rederive_after_a_rules_change_is_one_commit_per_dataset(
     (ds,) = ingest_lake.read("datasets").to_pylist()
     assert json.loads(ds["journey_rules"])["regimen_window_days"] == 10
     old = ingest_lake.read("lines_of_therapy", version=ingest_lake.pins()["paper-1"])
-    assert old.num_rows == 2
+    assert old.num_rows == 0  # the default rules: adjuvant therapy, no line
     assert rederive(ingest_lake, rules).unchanged == ["TST-egfr-demo"]

@@ -1,9 +1,11 @@
 """Lines of therapy: one hand-written journey per rule, with the lines the rule implies.
 
-Every rule is one row of Meng et al., "Development and validation of a line-of-therapy
-algorithm for metastatic non-small cell lung cancer", JCO Clin Cancer Inform 2021
-(PMC8548977), Table 5 ("Line-of-therapy algorithm parameters"): L1 first drug on or after
-the index date; line regimen window <= 28 days after the first drug; new drug line
+Every rule is one row of Meng et al., "An Automated Line-of-Therapy Algorithm for Adults
+With Metastatic Non-Small Cell Lung Cancer: Validation Study Using Blinded Manual Chart
+Review", JMIR Med Inform 2021;9(10):e29017 (PMC8548977), Table 5 ("Line-of-therapy
+algorithm parameters for metastatic non-small cell lung cancer"), so the journeys are
+derived with the rules for NSCLC (``default_rules().for_tumour("NSCLC")``): L1 first drug on
+or after the index date; line regimen window <= 28 days after the first drug; new drug line
 advancement at its first instance; allowed substitutions cisplatin <-> carboplatin and
 paclitaxel <-> albumin-bound paclitaxel; gap in therapy > 120 days (pre-refinement;
 > 180 post-refinement) with allowed gaps for erlotinib, afatinib, brigatinib, crizotinib,
@@ -41,8 +43,10 @@ def cycles(
     return [Exposure(drug, first + i * every, None, status) for i in range(n)]
 
 
-def lines(exps: list[Exposure], facts: PatientFacts | None = None, **rules: object) -> list[Line]:
-    r = dataclasses.replace(default_rules(), **rules) if rules else default_rules()
+def lines(
+    exps: list[Exposure], facts: PatientFacts | None = None, tumour: str = "NSCLC", **rules: object
+) -> list[Line]:
+    r = dataclasses.replace(default_rules().for_tumour(tumour), **rules)
     return derive_lines(exps, facts or PatientFacts(last_known_alive_day=2000), r)
 
 
@@ -51,7 +55,11 @@ def summary(ls: list[Line]) -> list[tuple[int, tuple[str, ...], int, int, str]]:
 
 
 def test_rules_file_is_table5_with_its_parameters() -> None:
-    r = default_rules()
+    base = default_rules()
+    assert base.index == "metastatic"  # footnote b: the index date is the metastatic diagnosis
+    assert not base.switch_maintenance_drugs and not base.continuation_maintenance_drugs
+    r = base.for_tumour("LUAD")  # lung adenocarcinoma: a kind of NSCLC
+    assert r is base.for_tumour("NSCLC") and r.version == base.version
     assert r.regimen_window_days == 28 and r.gap_days == 120
     assert r.partners("cisplatin") == {"carboplatin"}
     assert r.partners("nab-paclitaxel") == {"paclitaxel"}
@@ -60,7 +68,10 @@ def test_rules_file_is_table5_with_its_parameters() -> None:
         "bevacizumab", "pemetrexed", "atezolizumab", "gemcitabine"
     }  # fmt: skip
     assert "osimertinib" in r.gap_exempt_drugs and "pembrolizumab" not in r.gap_exempt_drugs
-    assert json.loads(r.to_json())["version"] == r.version
+    assert json.loads(base.to_json())["version"] == r.version
+    assert json.loads(base.to_json())["by_tumour"]["NSCLC"]["switch_maintenance_drugs"] == [
+        "docetaxel", "pemetrexed"
+    ]  # fmt: skip
 
 
 def test_first_line_starts_on_or_after_the_anchor() -> None:

@@ -231,3 +231,84 @@ def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlurmClu
         system_conf.unlink(missing_ok=True)
         if started_munge:
             _kill_pidfile(munge_pid)
+
+
+# ---- issue 23 (cnv23): one centre of two truth instances, run once per session --------
+
+
+@dataclass(frozen=True)
+class Truth23:
+    """A finished run of a centre with two simulated patients: SIM01 (an amplification, a
+    deep deletion and coding SNVs; microsatellite-stable) and SIM02 (MSI-like)."""
+
+    workdir: Path
+    instances: dict[str, Path]
+
+
+#: The two instances (truth/simulate.py options), by patient.
+TRUTH23 = {
+    "SIM01": {"seed": 1, "cnv": 1, "coding_snvs": 10, "tumour_depth": 100.0,
+              "normal_depth": 40.0},
+    "SIM02": {"seed": 2, "msi": 0.6, "start": 100_001, "end": 160_000,
+              "tumour_depth": 100.0, "normal_depth": 40.0},
+}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def truth23_run(tmp_path_factory: pytest.TempPathFactory) -> Truth23:
+    """Both instances simulated, the workflow run to its copy-number and biomarker outputs
+    (2 cores). Skips without ART or ../shared/data."""
+    import importlib.util
+
+    if shutil.which("art_illumina") is None or not SHARED_DATA.is_dir():
+        pytest.skip("art_illumina (make tools) and ../shared/data are needed")
+    spec = importlib.util.spec_from_file_location(
+        "dna_seq_truth_simulate", WORKFLOW / "truth" / "simulate.py"
+    )
+    assert spec is not None and spec.loader is not None
+    simulate = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = simulate
+    spec.loader.exec_module(simulate)
+    base = tmp_path_factory.mktemp("truth23")
+    instances = {}
+    units = ["sample_name\tunit_name\tplatform\tfq1\tfq2"]
+    sheet = ["sample_name\tpatient\ttype"]
+    for patient, options in TRUTH23.items():
+        inst = base / patient
+        simulate.simulate(simulate.Options(**options), inst)
+        instances[patient] = inst
+        for line in (inst / "config" / "units.tsv").read_text().splitlines()[1:]:
+            sample, lane, platform, fq1, fq2 = line.split("\t")
+            units.append(f"{sample}\t{lane}\t{platform}\t{inst / fq1}\t{inst / fq2}")
+        sheet += (inst / "config" / "samples.tsv").read_text().splitlines()[1:]
+    centre = base / "centre"
+    centre.mkdir()
+    (centre / "units.tsv").write_text("\n".join(units) + "\n")
+    (centre / "samples.tsv").write_text("\n".join(sheet) + "\n")
+    ref = instances["SIM01"] / "data" / "reference"
+    config = write_config(
+        centre / "config.yaml",
+        {
+            "samples": str(centre / "samples.tsv"),
+            "units": str(centre / "units.tsv"),
+            "reference": {
+                "fasta": str(ref / "genome.fa.gz"),
+                "gff3": str(ref / "annotation.gff3"),
+                "build": "GRCh37",
+            },
+            "regions": str(ref / "regions.bed"),
+            "threads": 2,
+            "memory_mb": 1000,
+        },
+    )
+    targets = [
+        f"results/{kind}/{patient}.{suffix}"
+        for patient in TRUTH23
+        for kind, suffix in (
+            ("cnv", "genes.tsv"),
+            ("cnv", "segments.tsv"),
+            ("biomarkers", "tmb_msi.json"),
+        )
+    ]
+    snakemake(centre, "--cores", "2", *targets, configfile=config, timeout=1200)
+    return Truth23(centre, instances)

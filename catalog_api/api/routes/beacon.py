@@ -39,7 +39,10 @@ def _root(request: Request) -> str:
 
 
 def _error(exc: DiscoveryError) -> JSONResponse:
-    return JSONResponse(bn.error_response(exc.status_code, str(exc)), status_code=exc.status_code)
+    retry = {"Retry-After": "5"} if exc.status_code == 503 else None  # not ready: retry
+    return JSONResponse(
+        bn.error_response(exc.status_code, str(exc)), status_code=exc.status_code, headers=retry
+    )
 
 
 @router.get("", name="root", summary="Beacon info")

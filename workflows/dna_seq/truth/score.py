@@ -81,6 +81,8 @@ def score(truth_dir: Path, calls: Path, reference: Path, region_bp: int | None =
     """Score ``calls`` against ``truth_dir`` (somatic.vcf.gz, germline.vcf.gz,
     artefacts.vcf.gz, truth.json); ``region_bp`` defaults to truth.json's region."""
     truth = normalised(truth_dir / "somatic.vcf.gz", reference, pass_only=False)
+    if (truth_dir / "msi.vcf.gz").exists():  # issue 23: MSI spikes are somatic indels too
+        truth.update(normalised(truth_dir / "msi.vcf.gz", reference, pass_only=False))
     germ = normalised(truth_dir / "germline.vcf.gz", reference, pass_only=False)
     arte = normalised(truth_dir / "artefacts.vcf.gz", reference, pass_only=False)
     called = normalised(calls, reference, pass_only=True)

@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
+import importlib.util
 import itertools
 import json
 import re
@@ -43,10 +44,12 @@ import sys
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[3]
+HERE = Path(__file__).resolve().parent
 SHARED = (REPO / ".." / "shared" / "data").resolve()
 FASTA = SHARED / "genome" / "sarek-data" / "reference" / "human_g1k_v37_decoy.small.fasta.gz"
 GFF3 = SHARED / "annotation" / "grch37-ensembl75" / "sarek_small.GRCh37.75.gff3"
@@ -62,6 +65,21 @@ ART_PROFILE = "HS20"
 MIN_GAP = 150
 EDGE = 500
 COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
+
+
+def _issue23_module(name: str) -> Any:
+    """A module beside this file (truth/cnv.py, ...), whether run as a script or loaded."""
+    spec = importlib.util.spec_from_file_location(
+        f"dna_seq_truth_{name}", Path(__file__).with_name(f"{name}.py")
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+truth_cnv, truth_msi, truth_tmb = (_issue23_module(n) for n in ("cnv", "msi", "tmb"))
 
 
 @dataclass(frozen=True)
@@ -83,6 +101,11 @@ class Options:
     oxidation: int = 10
     oxidation_depth_share: float = 0.3
     threads: int = 2
+    sv: int = 0  # 1: structural variants and fusions spiked in (truth/sv.py)
+    # Issue 23 copy number, TMB and MSI spikes (truth/cnv.py, tmb.py, msi.py); off by default.
+    cnv: int = 0
+    coding_snvs: int = 0
+    msi: float = 0.0
 
 
 @dataclass
@@ -391,12 +414,16 @@ def vcf_text(variants: list[Variant], contig_len: int, with_samples: bool) -> st
     head = [
         "##fileformat=VCFv4.2",
         f"##contig=<ID={CONTIG},length={contig_len}>",
-        '##INFO=<ID=KIND,Number=1,Type=String,Description="germline, somatic or artefact">',
+        '##INFO=<ID=KIND,Number=1,Type=String,Description="germline, somatic, artefact or msi">',
         '##INFO=<ID=VAF,Number=1,Type=Float,Description="Expected tumour allele fraction">',
         '##INFO=<ID=BIN,Number=1,Type=String,Description="VAF bin: 0.05 0.10 0.20 0.40 clonal">',
         '##INFO=<ID=TYPE,Number=1,Type=String,Description="SNV or INDEL">',
         '##INFO=<ID=HOMOPOLYMER,Number=1,Type=Integer,Description="1: indel in a homopolymer">',
         '##INFO=<ID=STRAND,Number=1,Type=String,Description="Artefact: strand of the ALT reads">',
+        # issue 23 (truth/tmb.py, truth/msi.py)
+        '##INFO=<ID=CODING,Number=1,Type=Integer,Description="1: a coding spike (truth/tmb.py)">',
+        '##INFO=<ID=REPEAT,Number=1,Type=String,Description="MSI spike: run length x unit">',
+        '##INFO=<ID=CHANGE,Number=1,Type=Integer,Description="MSI spike: length change, bp">',
     ]
     cols = "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"
     if with_samples:
@@ -435,6 +462,11 @@ def simulate(opt: Options, out: Path) -> dict[str, object]:
     if not 1 <= opt.start < opt.end <= len(seq) or opt.end - opt.start < 2 * EDGE + MIN_GAP:
         raise ValueError(f"region {opt.start}-{opt.end} is not inside contig {CONTIG}")
     variants = choose_variants(seq, opt, rng)
+    cnv_spikes = truth_cnv.spikes_for(opt)
+    variants = truth_cnv.drop_somatic_inside(variants, cnv_spikes)
+    variants += truth_tmb.coding_spikes(seq, opt, variants, cnv_spikes, GFF3, CONTIG, Variant)
+    msi_sites = truth_msi.spikes(seq, opt, variants, cnv_spikes, Variant)
+    variants.sort(key=lambda v: v.pos)
     start0, end0 = opt.start - 1, opt.end
     for sub in ("config", "data/reads", "data/reference", "truth"):
         (out / sub).mkdir(parents=True, exist_ok=True)
@@ -463,8 +495,11 @@ def simulate(opt: Options, out: Path) -> dict[str, object]:
         for n, (name, hap, sub, w_t, w_n) in enumerate(components(opt)):
             carried = [v for v in germline if hap in v.haplotypes]
             carried += [v for v in somatic if hap in v.haplotypes and somatic_in(v, sub, opt)]
+            carried += [v for v in msi_sites if hap in v.haplotypes and sub > 0]
             fasta = work / f"{name}.fa"
-            write_fasta(fasta, name, apply(seq, start0, end0, carried))
+            sequence = apply(seq, start0, end0, carried)
+            records = truth_cnv.component_records(name, sequence, sub, start0, carried, cnv_spikes)
+            truth_cnv.write_records(fasta, records)
             for k, (sample, depth) in enumerate(
                 (("tumour", opt.tumour_depth * w_t), ("normal", opt.normal_depth * w_n))
             ):
@@ -483,7 +518,15 @@ def simulate(opt: Options, out: Path) -> dict[str, object]:
                 fasta, opt.tumour_depth * opt.oxidation_depth_share, opt.seed * 1000 + 999, prefix
             )
             pairs["tumour"] += oxidise(prefix, start0, artefacts)
+        extra = truth_cnv.amplified_reads(
+            work, seq, opt, germline, cnv_spikes, run_art, read_fastq, apply
+        )
+        pairs["tumour"] += extra["tumour"]
+        pairs["normal"] += extra["normal"]
 
+    if opt.sv:  # issue 23: SVs and fusions (contig 2 joins the reference), truth/sv.py
+        for kind, extra in _sibling("sv").spike(opt, out, run_art, read_fastq).items():
+            pairs[kind] += extra
     names = {"tumour": f"sim{opt.seed}_T", "normal": f"sim{opt.seed}_N"}
     unit_rows = []
     for kind in ("tumour", "normal"):
@@ -507,6 +550,10 @@ def simulate(opt: Options, out: Path) -> dict[str, object]:
     bgzip_vcf(out / "truth" / "somatic.vcf.gz", vcf_text(somatic, len(seq), False))
     bgzip_vcf(out / "truth" / "germline.vcf.gz", vcf_text(germline, len(seq), True))
     bgzip_vcf(out / "truth" / "artefacts.vcf.gz", vcf_text(artefacts, len(seq), False))
+    if msi_sites:
+        bgzip_vcf(out / "truth" / "msi.vcf.gz", vcf_text(msi_sites, len(seq), False))
+    if cnv_spikes:
+        truth_cnv.write_truth(out, CONTIG, cnv_spikes, GFF3)
     summary: dict[str, object] = {
         "generator": "workflows/dna_seq/truth/simulate.py",
         "options": asdict(opt),
@@ -520,6 +567,8 @@ def simulate(opt: Options, out: Path) -> dict[str, object]:
             "somatic_indels": sum(v.info.get("TYPE") == "INDEL" for v in somatic),
             "somatic_homopolymer_indels": sum(v.info.get("HOMOPOLYMER") == "1" for v in somatic),
             "artefacts": len(artefacts),
+            "cnv_spikes": len(cnv_spikes),
+            "msi_sites": len(msi_sites),
             "read_pairs": {k: len(v) for k, v in pairs.items()},
         },
         "sources": {
@@ -532,6 +581,15 @@ def simulate(opt: Options, out: Path) -> dict[str, object]:
     }  # fmt: skip
     (out / "truth" / "truth.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def _sibling(name: str) -> Any:
+    """A sibling module of truth/ (e.g. sv.py), loaded by path (this file may be too)."""
+    spec = importlib.util.spec_from_file_location(f"dna_seq_truth_{name}", HERE / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
+    spec.loader.exec_module(module)
+    return module
 
 
 def digest_tree(root: Path) -> str:

@@ -83,8 +83,14 @@ STEPS = [
     ("annotate_consequences", "bcftools"),
     ("annotate_consequences", "htslib"),
     ("stat_variants", "bcftools"),
+    ("call_structural_variants", "delly"),
+    ("annotate_structural_variants", "pysam"),
     ("genotype_pair_identity", "bcftools"),
     ("report_qc", "multiqc"),
+    ("compute_callable_depth", "mosdepth"),
+    ("call_copy_ratios_cnvkit", "cnvkit"),
+    ("call_copy_ratios_cnvkit", "dnacopy"),
+    ("score_msi", "pysam"),
     ("workflow", "snakemake"),
 ]
 
@@ -214,6 +220,12 @@ def annotated_vcfs():
         "results/annotated/bcftools_csq/{patient}.{kind}.annotated.vcf.gz",
         patient=PATIENTS,
         kind=["somatic", "germline"],
+    )
+
+
+def structural_variant_vcfs():
+    return expand(
+        "results/annotated/sv/{patient}.sv.annotated.vcf.gz", patient=PATIENTS
     )
 
 

@@ -48,7 +48,8 @@ rule write_provenance:
     input:
         fingerprint="results/provenance/fingerprint.json",
         versions="results/provenance/software_versions.yaml",
-        vcfs=annotated_vcfs(),
+        vcfs=annotated_vcfs() + structural_variant_vcfs(),
+        cnv23=callable_beds() + copy_number_tables() + biomarker_files(),
         fastqs=all_fastqs(),
         fasta=config["reference"]["fasta"],
         gff3=config["reference"]["gff3"],

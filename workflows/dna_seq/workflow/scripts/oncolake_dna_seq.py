@@ -32,9 +32,14 @@ _PROBES: dict[str, tuple[list[str], str]] = {
     "fastp": (["fastp", "--version"], r"fastp\s+(\S+)"),
     "mosdepth": (["mosdepth", "--version"], r"mosdepth\s+(\S+)"),
     "multiqc": (["multiqc", "--version"], r"version\s+(\S+)"),
+    "delly": (["delly", "--version"], r"Delly version:\s*v?(\S+)"),
+    "dnacopy": (
+        ["Rscript", "-e", "cat('DNAcopy', format(packageVersion('DNAcopy')))"],
+        r"DNAcopy\s+(\S+)",
+    ),
 }
 #: Python packages whose version is read from their installed metadata.
-_PY_PACKAGES = ("pysam", "snakemake")
+_PY_PACKAGES = ("pysam", "snakemake", "cnvkit")
 
 
 class ToolVersionMismatch(RuntimeError):
@@ -458,7 +463,7 @@ def job_write_provenance(input: Any, output: Any, params: Any, log: Any) -> None
         fasta=input.fasta,
         gff3=input.gff3,
         fastqs=input.fastqs,
-        vcfs=input.vcfs,
+        vcfs=[*input.vcfs, *input.get("cnv23", [])],
         samples=params.samples,
     )
     Path(log[0]).write_text(f"{n_inputs} inputs, {n_patients} patients\n")
