@@ -237,6 +237,12 @@ def test_spiked_svs_and_fusions_are_called_and_named(sv_instance: Path) -> None:
     assert all(r[1] == "1" for r in rows)
     sv_json = json.loads((sv_instance / "truth" / "sv.json").read_text())
     assert len(sv_json["spikes"]) == 6
+    # The lake's reader (CONTRACT23 item 1) takes the file as it is.
+    from harmonise.structural import read_structural
+
+    lake = read_structural(calls, "GRCh37", "ensembl")
+    assert len(lake.records) == result.calls
+    assert {r.fusion for r in lake.records} == {None, "OR4F5::FAM110C", "OR4G4P::OR4G11P"}
 
 
 def test_spikes_outside_the_small_variant_region_are_enforced() -> None:
