@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -212,6 +212,6 @@ def read_genes(
     return _read_tsv(spath, GENE_COLUMNS, row)
 
 
-def calls_by_gene(rows: list[Mapping[str, Any]]) -> dict[str, str]:
+def calls_by_gene(rows: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     """``{gene: call}`` of a gene table (for reports and tests)."""
     return {str(r["gene"]): str(r["call"]) for r in rows}
