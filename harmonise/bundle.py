@@ -60,6 +60,33 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def read_json_object(path: Path, what: str) -> dict[str, Any]:
+    """A bundle's JSON file that must hold an object (``provenance.json``): refused in one
+    line if it is not UTF-8, not JSON, nested too deeply to parse, or not an object."""
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise BundleError(f"{path}: {what} is not UTF-8 text ({exc.reason})") from None
+    except json.JSONDecodeError as exc:
+        raise BundleError(
+            f"{path}: {what} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from None
+    except RecursionError:
+        raise BundleError(f"{path}: {what} is nested too deeply to read") from None
+    if not isinstance(data, dict):
+        raise BundleError(f"{path}: {what} is a JSON {type(data).__name__}, not an object")
+    return data
+
+
+def provenance_contigs(prov: Mapping[str, Any]) -> list[str] | None:
+    """The reference's contig names a provenance record lists (None: not a list of names)."""
+    ref = prov.get("reference")
+    contigs = ref.get("contigs") if isinstance(ref, dict) else None
+    if isinstance(contigs, list) and all(isinstance(c, str) for c in contigs):
+        return contigs
+    return None
+
+
 def check_confined(bundle: Path) -> None:
     """Refuse a bundle that is, or holds, anything but regular files and folders.
 

@@ -169,7 +169,6 @@ def _rewrite_snapshot(
     table's own history). Return the new snapshot id (None: nothing changed) and the rows
     changed. Only the files that held matching rows are rewritten, re-signed."""
     tbl = lake.table(name)
-    tdef = TABLES[name]
     old, new, changed = [], [], 0
     for task in tbl.scan(row_filter=row_filter, snapshot_id=snapshot_id).plan_files():
         data = lake.read_file(tbl, task.file.file_path)
@@ -180,9 +179,7 @@ def _rewrite_snapshot(
         old.append(task.file)
         if kept.num_rows:
             kept = kept.replace_schema_metadata(None)
-            new += lake._write_files(
-                tbl, tdef, kept, lake._tags_for_rows(kept), f"wd-{uuid.uuid4().hex[:8]}"
-            )
+            new += lake.write_signed(tbl, kept, f"wd-{uuid.uuid4().hex[:8]}")
     if not old:
         return None, 0
     if branch != "main" and branch not in tbl.metadata.refs:

@@ -728,6 +728,8 @@ def load_json(path: str | Path) -> Any:
         raise ManifestFileError(
             f"{p}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
         ) from None
+    except RecursionError:  # json's parser recurses per level: "[[[[…" of 100,000
+        raise ManifestFileError(f"{p}: JSON nested too deeply to read") from None
 
 
 def load_manifest(path: str | Path) -> ManifestV1:

@@ -170,13 +170,13 @@ class DisclosureControl:
         """slot → stable patient number of ``idx``, the slots of ``needed`` numbered (only
         those not numbered yet are looked up: :meth:`LakeIndex.stable_slots`; the others
         are numbered in the background, 0 until then)."""
-        idx.stable_slots(slots_of(needed), self.store.numbers)
+        idx.stable_slots(slots_of(needed), self.store)
         return idx.stable_numbers
 
     def stable(self, idx: LakeIndex, patients: BitMap) -> BitMap:
         """``patients`` (slots of ``idx``) as stable patient numbers (the store's: the same
         in every process, version and index build)."""
-        return bitmap_of(idx.stable_slots(slots_of(patients), self.store.numbers))
+        return bitmap_of(idx.stable_slots(slots_of(patients), self.store))
 
     def cells(
         self, kind: str, numbers: np.ndarray, labels: np.ndarray, tally: Tally

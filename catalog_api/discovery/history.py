@@ -371,7 +371,24 @@ class SqlStore:
         has one per database). Only numbers read on a connection of its own are kept in
         memory: those read in the caller's transaction may be its own uncommitted inserts
         (rolled back, another replica gives the number to another patient)."""
-        keys = [patient_key(self._secret, p) for p in patient_ids]
+        return self.numbers_of_keys(self.keys(patient_ids), conn)
+
+    def keys(self, patient_ids: Sequence[str]) -> list[str]:
+        """The keyed hashes of ``patient_ids`` (:func:`patient_key`), as the table holds them
+        (the discovery index keeps them, so a restart need not hash every patient again)."""
+        return [patient_key(self._secret, p) for p in patient_ids]
+
+    def preload(self) -> int:
+        """Read every number the table holds, in one query (a restarted server numbering a
+        whole index: one query instead of one per chunk); how many."""
+        t = patients_table
+        with self._numbers_lock, self.engine.connect() as conn:
+            for key, number in conn.execute(sa.select(t.c.key, t.c.number)):
+                self._known[key] = int(number)
+            return len(self._known)
+
+    def numbers_of_keys(self, keys: Sequence[str], conn: sa.Connection | None = None) -> np.ndarray:
+        """:meth:`numbers` of patients given by their keys (:meth:`keys`)."""
         with self._numbers_lock:
             missing = [k for k in dict.fromkeys(keys) if k not in self._known]
             found: dict[str, int] = {}

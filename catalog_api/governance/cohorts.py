@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -13,12 +12,12 @@ from catalog_api.discovery.definition import CohortDefinition
 from catalog_api.discovery.disclosure import DisclosureControl
 from catalog_api.governance.engine import (
     CohortEngine,
+    check_shown,
     patients_by_centre,
     validate_definition,
 )
 from catalog_api.governance.schemas import CohortPublic, CohortVersionPublic, RecountPublic
 from catalog_api.models import Cohort, CohortVersion, User
-from consent.tags import canonical_json
 from harmonise.lake import Lake, LakeVersion
 
 #: How a saved cohort's counts are made: every matching patient, whatever their consent
@@ -54,14 +53,14 @@ def disclosed_counts(
         small = [p for ids in per_centre.values() if len(ids) < t for p in ids]
         shown["any:centre:other"] = small
     query = {"cohort": definition.model_dump(mode="json", exclude_none=True), "consent": "any"}
-    digest = hashlib.sha256(canonical_json(query)).hexdigest()
-    control.check_patients(
-        user.username,
-        digest,
-        shown,
-        version.id,
-        definition=definition.digest(),
-        conn=session.connection(),
+    check_shown(
+        control,
+        user=user,
+        query=query,
+        shown=shown,
+        definition=definition,
+        version=version,
+        session=session,
     )
     return {
         "total": str(control.cell(len(everyone))),

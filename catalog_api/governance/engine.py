@@ -12,14 +12,20 @@ discloses counts with discovery's rule (:func:`catalog_api.discovery.disclosure.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
+from sqlalchemy.orm import Session
+
 from catalog_api.discovery.definition import CohortDefinition, parse_definition
-from catalog_api.discovery.disclosure import disclose_count
+from catalog_api.discovery.disclosure import DisclosureControl, disclose_count
 from catalog_api.discovery.errors import DiscoveryError
 from catalog_api.governance.errors import Invalid
+from catalog_api.models import User
 from consent.errors import ConsentError
 from consent.purpose import ResearchPurpose, parse_purpose
+from consent.tags import canonical_json
 from harmonise.lake import LakeVersion
 
 
@@ -92,3 +98,27 @@ def centre_counts(
 def disclosed(n: int, *, threshold: int, rounding: int) -> str:
     """A count as governance shows it: discovery's disclosure rule, as a string."""
     return str(disclose_count(n, threshold=threshold, rounding=rounding))
+
+
+def check_shown(
+    control: DisclosureControl,
+    *,
+    user: User,
+    query: Mapping[str, Any],
+    shown: Mapping[str, Iterable[str]],
+    definition: CohortDefinition,
+    version: LakeVersion,
+    session: Session,
+) -> None:
+    """Charge the numbers governance shows ``user`` (``{name: the patient ids it counts}``)
+    to their query budget and pass them through the differencing check
+    (:meth:`DisclosureControl.check_patients`), as the query ``query`` (its digest names
+    it); :class:`DiscoveryError` if refused. In the session's transaction."""
+    control.check_patients(
+        user.username,
+        hashlib.sha256(canonical_json(query)).hexdigest(),
+        shown,
+        version.id,
+        definition=definition.digest(),
+        conn=session.connection(),
+    )

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -30,6 +29,7 @@ from catalog_api.discovery.disclosure import DisclosureControl, sees_exact_count
 from catalog_api.governance import policy
 from catalog_api.governance.engine import (
     CohortEngine,
+    check_shown,
     disclosed,
     patients_by_centre,
     validate_definition,
@@ -55,7 +55,6 @@ from catalog_api.models import (
     RequestState,
     User,
 )
-from consent.tags import canonical_json
 from harmonise.errors import HarmoniseError
 from harmonise.lake import Lake, LakeVersion
 from harmonise.model import DATA_TABLES, TABLES
@@ -274,14 +273,14 @@ def submit(
         "request_parts": definition.model_dump(mode="json", exclude_none=True),
         "purpose": purpose.model_dump(mode="json", exclude_defaults=True),
     }
-    digest = hashlib.sha256(canonical_json(query)).hexdigest()
-    control.check_patients(
-        user.username,
-        digest,
-        shown,
-        version.id,
-        definition=definition.digest(),
-        conn=session.connection(),
+    check_shown(
+        control,
+        user=user,
+        query=query,
+        shown=shown,
+        definition=definition,
+        version=version,
+        session=session,
     )
     existing = {p.centre_id: p for p in req.parts}
     for centre, gone in list(existing.items()):

@@ -2,10 +2,10 @@
 
 Every handler calls the same service, crud and policy functions as the ``/api/v1`` routes
 (``discovery.service.count_query``, ``governance.cohorts``, ``governance.requests``,
-``governance.exports``, ``governance.policy``, ``audit``); nothing here decides who may do
-what. Pages (all under ``/web``): sign-in, home, cohort builder, saved cohorts, dataset
-catalogue, access requests (form, list, detail with exports), review queue and the review
-page of one centre's part, audit log (admins) and a request's trail.
+``governance.review``, ``governance.exports``, ``governance.policy``, ``audit``); nothing
+here decides who may do what. Pages (all under ``/web``): sign-in, home, cohort builder,
+saved cohorts, dataset catalogue, access requests (form, list, detail with exports), review
+queue and the review page of one centre's part, audit log (admins) and a request's trail.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from catalog_api import audit, crud
+from catalog_api import crud
 from catalog_api.api.deps import (
     ConfigDep,
     IdPath,
@@ -35,16 +35,14 @@ from catalog_api.discovery.disclosure import sees_exact_counts
 from catalog_api.discovery.errors import DiscoveryError
 from catalog_api.discovery.service import count_query
 from catalog_api.discovery.terms import filtering_terms
-from catalog_api.governance import cohorts, exports, policy, requests
+from catalog_api.governance import cohorts, exports, policy, requests, review
 from catalog_api.governance.engine import (
-    centre_counts,
-    disclosed,
     validate_definition,
     validate_purpose,
 )
 from catalog_api.governance.errors import ApiError, Invalid, NotAuthenticated, NotFound
 from catalog_api.governance.schemas import AccessRequestCreate, DecisionCreate
-from catalog_api.models import CentreState, DecisionKind, Role, User
+from catalog_api.models import AccessRequest, CentrePart, CentreState, DecisionKind, Role, User
 from catalog_api.web import audit_pages, forms
 from catalog_api.web import session as web_session
 from catalog_api.web.chart import basket_svg
@@ -61,8 +59,6 @@ from catalog_api.web.session import (
     ReviewerWeb,
     WebUser,
 )
-from harmonise.errors import HarmoniseError
-from harmonise.lake import LakeVersion
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -615,48 +611,30 @@ def review_queue(
 
 
 def _consent_check(
-    request: Request, session: SessionDep, user: User, req: Any, part: Any
+    request: Request, session: SessionDep, user: User, req: AccessRequest, part: CentrePart
 ) -> dict[str, Any]:
-    """Purpose vs consent at the centre: matching patients, permitted, excluded (disclosed)."""
-    cv = req.cohort_version
-    purpose = validate_purpose(req.purpose)
-    kw = _kw(request)
-    out: dict[str, Any] = {
-        "purpose_codes": [(c, forms.duo_label(c)) for c in purpose.duo_codes()],
-        "permitted": disclosed(part.patient_count, **kw),
-        "error": "",
-    }
-    try:
-        matched = centre_counts(
-            get_engine(request),
-            validate_definition(cv.definition),
-            LakeVersion.from_json(cv.lake_version_json),
-        )
-    except HarmoniseError as exc:
-        out["error"] = f"the cohort's lake version can no longer be read ({exc})"
-        return out
-    n = matched.get(part.centre_id, 0)
-    out["matching"] = disclosed(n, **kw)
-    out["excluded"] = disclosed(max(0, n - part.patient_count), **kw)
-    # a count shown to a user: audited like every other count
-    audit.record(
+    """Governance's consent check of ``part`` (:func:`review.consent_check`), labelled."""
+    check = review.consent_check(
         session,
-        actor=user,
-        action="review.consent_check",
-        subject=f"access_request:{req.id}",
-        details={
-            "centre_id": part.centre_id,
-            "lake_version": cv.lake_version_id,
-            "matching": out["matching"],
-            "permitted": out["permitted"],
-        },
+        user=user,
+        req=req,
+        part=part,
+        engine=get_engine(request),
+        datasets=lambda: dataset_entries(ready_engine(request)),
+        config=request.app.state.config,
     )
-    eng = ready_engine(request)
-    out["datasets"] = [
-        (d["dataset_id"], [(c, forms.duo_label(c)) for c in d["duo_codes"]])
-        for d in dataset_entries(eng)
-        if d["centre_id"] == part.centre_id
-    ]
+
+    def labelled(codes: list[str]) -> list[tuple[str, str]]:
+        return [(c, forms.duo_label(c)) for c in codes]
+
+    out: dict[str, Any] = {
+        "purpose_codes": labelled(check.purpose_codes),
+        "permitted": check.permitted,
+        "error": check.error,
+    }
+    if not check.error:
+        out["matching"], out["excluded"] = check.matching, check.excluded
+        out["datasets"] = [(d, labelled(codes)) for d, codes in check.datasets]
     return out
 
 
