@@ -375,3 +375,26 @@ def test_real_pipeline_results_through_submit_and_ingest(
     assert set(spec["analyses"]) == {
         "small_variants", "structural_variants", "copy_number", *measured
     }  # fmt: skip
+
+
+def test_oncolake_submit_packs_a_results_folder(
+    tmp_path: Path, ingest_tn_vcf: Path, ingest_consent_file: Path
+) -> None:
+    """``oncolake submit --results`` as a user runs it (a real process)."""
+    oncolake = str(Path(sys.executable).with_name("oncolake"))
+    root = write_results(tmp_path / "pipeline" / "results", JENNY_ID)
+    draft = tmp_path / "draft.json"
+    draft.write_text(json.dumps(ingest_draft()))
+    env = {**os.environ, "ONCOLAKE_HOME": str(tmp_path / "home"), "COLUMNS": "200",
+           "ONCOLAKE_PSEUDONYM_KEY": "a-centre-key-for-this-test-only-0123456789"}  # fmt: skip
+    args = [oncolake, "submit", "--manifest", str(draft), "--inbox", str(tmp_path / "inbox"),
+            "--vcf", str(ingest_tn_vcf), "--consent", str(ingest_consent_file)]  # fmt: skip
+    done = subprocess.run([*args, "--results", str(root)], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr + done.stdout
+    (bundle,) = [p for p in (tmp_path / "inbox").iterdir() if not p.name.startswith(".")]
+    assert {p.name for p in bundle.iterdir()} >= {"structural", "copy_number", "biomarkers"}
+    bad = subprocess.run(
+        [*args, "--results", str(tmp_path / "nowhere")], capture_output=True, text=True, env=env
+    )
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr + bad.stdout
+    assert "nowhere: no such results folder (--results)" in bad.stderr + bad.stdout
