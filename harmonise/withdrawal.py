@@ -45,7 +45,7 @@ from pyiceberg.table import Table
 
 from consent.withdrawal import SCOPE_TABLES, Withdrawal, record_withdrawal
 from harmonise.lake import Lake, LakeVersion, MaintenanceReport
-from harmonise.model import DATA_TABLES, TABLES
+from harmonise.model import DATA_TABLES, GENOMIC_RESULT_TABLES, TABLES
 
 #: Iceberg tags of pinned versions start with this (harmonise.lake's pins).
 PIN_PREFIX = "pin-"
@@ -89,6 +89,35 @@ def _patient_rows(patients: Sequence[str]) -> Transform:
         return (data.filter(pc.invert(mask)) if hits else data), hits
 
     return drop
+
+
+def _pipeline_markers(patients: Sequence[str]) -> Transform:
+    """Drop the ``biomarkers`` rows of ``patients`` that the pipeline computed from the
+    sequencing (``source`` = pipeline: TMB, MSI); the FHIR-reported ones stay."""
+    wanted = pa.array(list(patients), pa.string())
+
+    def drop(data: pa.Table) -> tuple[pa.Table, int]:
+        if "source" not in data.column_names:  # a file written before the column existed
+            return data, 0
+        mask = pc.and_(
+            pc.fill_null(pc.is_in(data.column("patient_id"), value_set=wanted), False),
+            pc.fill_null(pc.equal(data.column("source"), "pipeline"), False),
+        )
+        hits = int(pc.sum(mask).as_py() or 0)
+        return (data.filter(pc.invert(mask)) if hits else data), hits
+
+    return drop
+
+
+def scope_tables(scope: str) -> tuple[str, ...] | None:
+    """The tables a withdrawal of ``scope`` removes the patient's rows from (None: all).
+    A genomic withdrawal reaches every sequencing result: the small variants and the
+    structural-variant and copy-number tables (and, see :func:`apply_withdrawal`, the
+    pipeline's TMB/MSI biomarker rows)."""
+    tables = SCOPE_TABLES[scope]
+    if tables is not None and "variants" in tables:
+        return (*tables, *(t for t in GENOMIC_RESULT_TABLES if t not in tables))
+    return tables
 
 
 def redact_manifest(manifest_json: str, patients: set[str]) -> str | None:
@@ -220,6 +249,8 @@ def amend_pins(
     ]
     if tables is None:  # a genomic withdrawal keeps the manifests' samples
         steps.append(("datasets", AlwaysTrue(), _manifests(patients)))
+    elif "variants" in tables:  # … and the FHIR-reported markers, not the pipeline's
+        steps.append(("biomarkers", by_rows, _pipeline_markers(patients)))
     for pin, version in sorted(lake.pins().items()):
         tag = PIN_PREFIX + pin
         snaps = dict(version.snapshots)
@@ -242,6 +273,18 @@ def amend_pins(
         if removed:
             out.append(AmendedPin(pin, version, LakeVersion(snaps), removed))
     return out
+
+
+def remove_pipeline_markers(lake: Lake, patients: Sequence[str]) -> int:
+    """Remove from the current ``biomarkers`` the pipeline's rows of ``patients``."""
+    snap = lake.table("biomarkers").current_snapshot()
+    if snap is None or not patients:
+        return 0
+    by_rows = In(term="patient_id", literals=set(patients))
+    _, n = _rewrite_snapshot(
+        lake, "biomarkers", snap.snapshot_id, by_rows, _pipeline_markers(patients), "main"
+    )
+    return n
 
 
 def redact_current_manifests(lake: Lake, patients: Sequence[str]) -> int:
@@ -374,7 +417,7 @@ def apply_withdrawal(
     """
     recorded = record_withdrawal(home, withdrawal)
     patients = [withdrawal.patient_id]
-    tables = SCOPE_TABLES[recorded.scope]
+    tables = scope_tables(recorded.scope)
     if not recorded.specimen_ids:  # found before the deletes, kept for the purge scan
         recorded = record_withdrawal(
             home, recorded.model_copy(update={"specimen_ids": specimens_of(lake, patients)})
@@ -383,6 +426,10 @@ def apply_withdrawal(
     for table, n in removed.items():
         if n:
             _seal(lake, table, "main")
+    if tables is not None and "variants" in tables:
+        removed["biomarkers"] = removed.get("biomarkers", 0) + remove_pipeline_markers(
+            lake, patients
+        )
     redacted = redact_current_manifests(lake, patients) if recorded.scope == "all" else 0
     pins = amend_pins(lake, patients, tables)
     inbox_removed = [

@@ -335,6 +335,7 @@ def build_demo(
             vcfs=list(exp.vcfs),
             clinical=[exp.clinical],
             consent=[exp.consent],
+            results=exp.results,
         )
         _submit_and_ingest(
             lake, settings, inputs, f"{exp.spec.centre_id}-synthetic-2025", result, say
