@@ -98,9 +98,15 @@ def test_spiked_amplification_and_deep_deletion_are_called_at_their_genes(
     amp = float(genes["RNU6-1100P"]["copy_number"])
     dele = float(genes["CICP27"]["copy_number"])
     assert 6.0 <= amp <= 13.0 and dele < 0.5, (amp, dele)
-    # Every other gene of the region: no false amplification or deletion.
+    # Every other gene of the region: no false amplification or deletion; and in SIM02
+    # (no copy-number spike, same region) the same two genes and all others are neutral.
     others = {g: r["call"] for g, r in genes.items() if g not in expected}
     assert set(others.values()) <= {"neutral"}, others
+    control = table(truth23_run.workdir / "results/cnv/SIM02.genes.tsv")
+    assert {r["gene"] for r in control} >= set(expected), control
+    assert {r["call"] for r in control} == {"neutral"}, control
+    control_segments = table(truth23_run.workdir / "results/cnv/SIM02.segments.tsv")
+    assert all(abs(float(s["log2"])) < 0.2 for s in control_segments), control_segments
     purity_doc = json.loads((truth23_run.workdir / "results/cnv/SIM01.purity.json").read_text())
     purity = float(purity_doc["purity"])
     assert abs(purity - 0.9) <= 0.1, purity
