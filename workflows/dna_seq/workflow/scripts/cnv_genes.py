@@ -15,9 +15,9 @@ r = 2^log2 = (1 - p) + p x CN / 2, so CN = max(0, 2 (r - (1 - p)) / p); without 
 CN = 2 r (not adjusted). Segments: 0-based half-open, bins as ``probes``.
 
 Gene-level call: each gene of the GFF3 (records of type gene, ncRNA_gene, pseudogene
-whose Name is an HGNC-style symbol: Ensembl clone-based names such as RP11-34P13.7 or
-AL627309.1 are not HGNC symbols, and the lake's reader, harmonise/copy_number.py, refuses
-them) overlapped by a segment takes the segment covering most of its bases; its
+with a Name: HGNC symbols, or Ensembl's clone-based names such as RP11-34P13.7, which the
+lake's reader accepts too) overlapped by a segment takes the segment covering most of its
+bases; its
 call from that segment's CN: ``amplification`` >= ``amplification_min_cn``, ``gain`` >=
 ``gain_min_cn``, ``deep_deletion`` < ``deep_deletion_max_cn``, ``loss`` < ``loss_max_cn``,
 else ``neutral``; a segment of fewer than ``min_bins`` bins is ``neutral``.
@@ -34,8 +34,6 @@ import numpy as np
 import pysam
 
 GENE_TYPES = {"gene", "ncRNA_gene", "pseudogene"}
-#: HGNC-style symbols (the lake's rule, harmonise/copy_number.py GENE_RE).
-SYMBOL_RE = re.compile(r"^[A-Z0-9][A-Za-z0-9-]*$")
 
 
 @dataclass(frozen=True)
@@ -139,7 +137,7 @@ def read_genes(gff3: str | Path) -> list[tuple[str, str, int, int]]:
         if len(f) < 9 or f[2] not in GENE_TYPES:
             continue
         m = re.search(r"(?:^|;)Name=([^;]+)", f[8])
-        if m and SYMBOL_RE.match(m.group(1)):
+        if m:
             out.append((m.group(1), f[0], int(f[3]) - 1, int(f[4])))
     return out
 
