@@ -30,7 +30,7 @@ from harmonise.errors import BundleError, SampleLinkError
 from harmonise.ingest.tables import rows_to_table
 from harmonise.ingest.types import Checked, IngestReport, StageRows
 from harmonise.structural import read_structural
-from harmonise.tmb_msi import biomarker_rows, read_tmb_msi
+from harmonise.tmb_msi import assessed, biomarker_rows, read_tmb_msi
 
 #: Bundle folders of the results (``metadata.manifest.RESULT_FOLDERS``).
 FOLDERS = ("structural", "copy_number", "biomarkers")
@@ -114,7 +114,8 @@ def read_somatic_results(
             out.add("biomarkers", ({**ids, **r} for r in biomarker_rows(doc)))
             if doc.purity is not None:
                 out.purity[tumour.specimen_id] = doc.purity
-        out.analyses.setdefault(tumour.specimen_id, set()).update(ANALYSIS[ending])
+        kinds = assessed(doc) if ending == ".tmb_msi.json" else ANALYSIS[ending]
+        out.analyses.setdefault(tumour.specimen_id, set()).update(kinds)
         out.files += 1
     return out
 

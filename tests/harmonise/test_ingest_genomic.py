@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import json
 import os
 import shutil
@@ -16,6 +17,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -28,7 +30,14 @@ from harmonise.lake import Lake, LakeConfig, Submission
 from harmonise.model import TABLES
 from harmonise.pseudonymise import pseudonym
 from harmonise.withdrawal import apply_withdrawal
-from tests.harmonise.conftest import JENNY, JENNY_ID, KEY, ingest_draft, ingest_shared
+from tests.harmonise.conftest import (
+    JENNY,
+    JENNY_ID,
+    KEY,
+    ingest_consent_resource,
+    ingest_draft,
+    ingest_shared,
+)
 from tests.harmonise.genomic_fixtures import write_results
 
 REPO = Path(__file__).resolve().parents[2]
@@ -303,3 +312,89 @@ def test_withdrawal_removes_the_patients_results(
     )
     assert everything.rows_removed["biomarkers"] == len(markers)
     assert all(ingest_lake.read(t).num_rows == 0 for t in TABLES if t != "datasets")
+
+
+def test_real_pipeline_results_through_submit_and_ingest(
+    tmp_path: Path, ingest_lake: Lake, local_run: Any
+) -> None:
+    """The workflow's own .test output: its SV VCF, copy-number tables and TMB/MSI record
+    (sv23, cnv23) packed by submit from provenance's results/ folder and committed."""
+    prov = local_run.results / "provenance/provenance.json"
+    sample = json.loads(prov.read_text())["samples"][0]
+    patient = sample["patient"]
+    expected = {
+        "structural": local_run.results / f"annotated/sv/{patient}.sv.annotated.vcf.gz",
+        "copy_number": local_run.results / f"cnv/{patient}.genes.tsv",
+        "biomarkers": local_run.results / f"biomarkers/{patient}.tmb_msi.json",
+    }
+    missing = [str(p) for p in expected.values() if not p.exists()]
+    if missing:
+        pytest.skip(f"this pipeline version writes no {', '.join(missing)}")
+    draft = ingest_draft(patient=patient)
+    draft.pop("pipeline")
+    draft.pop("reference")
+    draft["samples"][0]["specimen_id"] = sample["tumour"]
+    draft["samples"][0]["matched_normal"] = sample["normal"]
+    draft["samples"][1]["specimen_id"] = sample["normal"]
+    draft["data_types"] = ["variants", "consent"]
+    consent = tmp_path / "c.ndjson"
+    consent.write_text(json.dumps(ingest_consent_resource(patient)) + "\n")
+    bundle, _ = build_bundle(
+        SubmitInputs(draft, provenance=prov, consent=[consent]), KEY, tmp_path / "out"
+    )
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    folders = {f["path"].split("/")[0] for f in manifest["files"]}
+    assert {"structural", "copy_number", "biomarkers", "variants"} <= folders
+    report, _ = ingest(ingest_lake, bundle)
+    assert report.status == "committed"
+    genes = ingest_lake.read("copy_number_genes")
+    segments = ingest_lake.read("copy_number_segments")
+    assert genes.num_rows == len(expected["copy_number"].read_text().splitlines()) - 1
+    assert segments.num_rows >= 1
+    doc = json.loads(expected["biomarkers"].read_text())
+    markers = {
+        m["marker"]: m
+        for m in ingest_lake.read("biomarkers").to_pylist()
+        if m["source"] == "pipeline"
+    }
+    measured = {"tmb"} if doc["tmb"]["mutations_per_mb"] is not None else set()
+    measured |= {"msi"} if doc["msi"]["status"] is not None else set()
+    if "tmb" in measured:
+        assert markers["TMB"]["value_numeric"] == doc["tmb"]["mutations_per_mb"]
+    if "msi" in measured:
+        assert markers["MSI"]["value_display"] == doc["msi"]["status"]
+    assert {m.lower() for m in markers} == measured  # an unmeasured result gives no row
+    sv_records = sum(
+        1
+        for ln in gzip.decompress(expected["structural"].read_bytes()).decode().splitlines()
+        if ln and not ln.startswith("#")
+    )
+    assert ingest_lake.read("structural_variants").num_rows <= sv_records
+    tumour = pseudonym(KEY, "TST", "Specimen", sample["tumour"])
+    spec = next(s for s in ingest_lake.read("specimens").to_pylist() if s["specimen_id"] == tumour)
+    assert set(spec["analyses"]) == {
+        "small_variants", "structural_variants", "copy_number", *measured
+    }  # fmt: skip
+
+
+def test_oncolake_submit_packs_a_results_folder(
+    tmp_path: Path, ingest_tn_vcf: Path, ingest_consent_file: Path
+) -> None:
+    """``oncolake submit --results`` as a user runs it (a real process)."""
+    oncolake = str(Path(sys.executable).with_name("oncolake"))
+    root = write_results(tmp_path / "pipeline" / "results", JENNY_ID)
+    draft = tmp_path / "draft.json"
+    draft.write_text(json.dumps(ingest_draft()))
+    env = {**os.environ, "ONCOLAKE_HOME": str(tmp_path / "home"), "COLUMNS": "200",
+           "ONCOLAKE_PSEUDONYM_KEY": "a-centre-key-for-this-test-only-0123456789"}  # fmt: skip
+    args = [oncolake, "submit", "--manifest", str(draft), "--inbox", str(tmp_path / "inbox"),
+            "--vcf", str(ingest_tn_vcf), "--consent", str(ingest_consent_file)]  # fmt: skip
+    done = subprocess.run([*args, "--results", str(root)], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr + done.stdout
+    (bundle,) = [p for p in (tmp_path / "inbox").iterdir() if not p.name.startswith(".")]
+    assert {p.name for p in bundle.iterdir()} >= {"structural", "copy_number", "biomarkers"}
+    bad = subprocess.run(
+        [*args, "--results", str(tmp_path / "nowhere")], capture_output=True, text=True, env=env
+    )
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr + bad.stdout
+    assert "nowhere: no such results folder (--results)" in bad.stderr + bad.stdout
