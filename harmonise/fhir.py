@@ -87,6 +87,8 @@ def validate_resource(resource: Any, where: str) -> dict[str, Any]:
     from fhir.resources.R4B import get_fhir_model_class
     from pydantic import ValidationError
 
+    from metadata.errors import one_line
+
     if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
         raise FhirError(f"{where}: not a FHIR resource (a JSON object with resourceType)")
     rtype = resource["resourceType"]
@@ -100,7 +102,7 @@ def validate_resource(resource: Any, where: str) -> dict[str, Any]:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"] if p != "__root__")
         # one line: pydantic's message can quote a pattern holding line breaks
-        msg = str(err["msg"]).encode("unicode_escape").decode("ascii")
+        msg = one_line(str(err["msg"]))
         raise FhirError(
             f"{where}: invalid {rtype}: field {loc or '(resource)'}: {msg} "
             f"({len(exc.errors())} problem(s)); fix the export"

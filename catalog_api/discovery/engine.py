@@ -243,6 +243,10 @@ class DiscoveryEngine:
         else:
             out["lake_version"] = idx.version_id
             out["index_age_seconds"] = round(time.time() - idx.built_at, 1)
+            # stable numbers given so far (the background numbering: counts never wait
+            # for it, but the first ones after a cold build number their own patients)
+            out["patients"] = len(idx.patient_ids)
+            out["patients_numbered"] = int(np.count_nonzero(idx.stable_numbers))
         if ix.last_error:
             out["last_error"] = ix.last_error
         return out

@@ -106,10 +106,14 @@ def code_fingerprint() -> str:
 
 
 def _key(tuple_like: Any) -> Any:
-    """A JSON-decoded key back as the tuple it was (nested lists → tuples)."""
-    if isinstance(tuple_like, list):
-        return tuple(_key(x) for x in tuple_like)
-    return tuple_like
+    """A JSON-decoded key back as the tuple it was (nested lists → tuples; tens of
+    thousands of keys per file, so flat ones take the short way)."""
+    if type(tuple_like) is not list:
+        return tuple_like
+    flat = tuple(tuple_like)
+    if list in map(type, flat):
+        return tuple(_key(x) for x in flat)
+    return flat
 
 
 class IndexStore:

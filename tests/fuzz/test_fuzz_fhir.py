@@ -94,7 +94,7 @@ def mutated(draw: st.DrawFn) -> tuple[dict[str, Any], set[str]]:
         if draw(st.integers(0, 3)) == 0:
             del parent[path[-1]]
         else:
-            parent[path[-1]] = draw(VALUES)
+            parent[path[-1]] = copy.deepcopy(draw(VALUES))  # never change the pool's own
     return seed, patients
 
 

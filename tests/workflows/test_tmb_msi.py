@@ -129,7 +129,7 @@ def test_tmb_is_within_ten_percent_of_the_truth_over_the_same_territory(
     )
     got = doc["tmb"]
     assert got["callable_mb"] == pytest.approx(truth["callable_mb"], abs=1e-6)
-    assert truth["mutations"] >= 5, truth  # the coding spikes land in the CDS
+    assert truth["mutations"] >= 3, truth  # the coding spikes land in the CDS
     assert (
         abs(got["mutations_per_mb"] - truth["mutations_per_mb"]) <= 0.1 * truth["mutations_per_mb"]
     ), (got, truth)
@@ -153,17 +153,35 @@ def test_msi_status_is_right_on_the_stable_and_the_msi_like_tumour(truth23_run: 
     # Margins: the stable tumour well below the cut-off, the MSI-like one well above.
     assert scores["SIM01"]["score_percent"] <= threshold / 2, scores
     assert scores["SIM02"]["score_percent"] >= 2 * threshold, scores
-    # The unstable loci of the MSI-like tumour are the spiked ones.
-    loci = (truth23_run.workdir / "results/biomarkers/msi/SIM02.msi_loci.tsv").read_text()
-    unstable = [ln.split("\t") for ln in loci.splitlines()[1:] if ln.split("\t")[6] == "1"]
-    spiked = subprocess.run(
-        ["bcftools", "query", "-f", "%POS\n",
-         str(truth23_run.instances["SIM02"] / "truth" / "msi.vcf.gz")],
-        capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
-    anchors = {int(p) for p in spiked}  # 1-based anchor = 0-based repeat start
-    hits = sum(int(row[1]) in anchors for row in unstable)
-    assert hits >= 0.9 * len(unstable), (hits, len(unstable))
+    # Every spiked locus evaluated is unstable, and every unstable locus holds a truth
+    # indel (an MSI spike, or one of the generator's somatic indels in a repeat) within
+    # its window (locus +- flank): no unstable locus from noise.
+    flank = PARAMS["msi"]["flank"]
+    for patient in expected:
+        truth = truth23_run.instances[patient] / "truth"
+        indels, spiked = [], set()
+        for name in ("somatic.vcf.gz", "msi.vcf.gz"):
+            if not (truth / name).exists():
+                continue
+            out = subprocess.run(
+                ["bcftools", "query", "-f", "%POS\t%REF\t%ALT\n", str(truth / name)],
+                capture_output=True, text=True, check=True,
+            ).stdout  # fmt: skip
+            for line in out.splitlines():
+                pos, ref, alt = line.split("\t")
+                if len(ref) != len(alt):
+                    indels.append(int(pos))
+                    if name == "msi.vcf.gz":
+                        spiked.add(int(pos))  # 1-based anchor = 0-based repeat start
+        loci_tsv = truth23_run.workdir / f"results/biomarkers/msi/{patient}.msi_loci.tsv"
+        rows = [ln.split("\t") for ln in loci_tsv.read_text().splitlines()[1:]]
+        for row in rows:
+            start, end, unstable = int(row[1]), int(row[2]), row[6] == "1"
+            if start in spiked:
+                assert unstable, (patient, row)
+            if unstable:
+                assert any(start - flank - 1 <= p - 1 <= end + flank for p in indels), row
+        assert sum(int(r[1]) in spiked for r in rows) >= 0.8 * len(spiked), patient
     print(
         "\nMSI "
         + ", ".join(f"{k}: {v['score_percent']} % {v['status']}" for k, v in scores.items())
@@ -179,7 +197,8 @@ def test_biomarker_document_meets_the_contract_on_dot_test(local_run: Run) -> No
     assert set(doc["msi"]) == {
         "score_percent", "status", "loci_evaluated", "loci_unstable", "threshold_percent"
     }  # fmt: skip
-    assert doc["msi"]["status"] in {"MSI-H", "MSS"}
+    # .test: no microsatellite has 20 reads in both samples: not evaluable, null.
+    assert doc["msi"]["status"] is None and doc["msi"]["score_percent"] is None
     # The lake's reader (harmonise/tmb_msi.py, lake23) accepts the document as it is.
     from harmonise.tmb_msi import read_tmb_msi
 
