@@ -6,10 +6,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Debian tools the pipeline, its truth set, the browser tests, the SLURM test and the
-# survival reference (R's survival package) use.
+# Debian tools the pipeline, its truth set, the browser tests, the SLURM test, the
+# survival reference (R's survival package) and the serving benches (wrk) use.
 DEB_TOOLS := bwa samtools bcftools tabix fastp mosdepth
-DEB_PKGS := bwa samtools bcftools tabix fastp mosdepth art-nextgen-simulation-tools libhts-dev chromium chromium-driver slurm-wlm munge r-cran-survival
+DEB_PKGS := bwa samtools bcftools tabix fastp mosdepth art-nextgen-simulation-tools libhts-dev chromium chromium-driver slurm-wlm munge r-cran-survival wrk
 # The somatic SV caller (workflows/dna_seq rules/sv.smk, issue 23).
 DEB_PKGS += delly
 # CNVkit's CBS segmentation (DNAcopy; workflows/dna_seq rules/cnv.smk, issue 23).

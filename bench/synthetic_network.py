@@ -542,7 +542,11 @@ def _journey_tables(
                 {"patient_id": pid, "kind": "death", "code": "419099009", "status": "death",
                  "days_from_diagnosis": int(death_day[i]), "year": j.death.year}
             )  # fmt: skip
-        facts[pid] = PatientFacts(prog, j.death and int(death_day[i]), int(alive_day[i]))
+        # the metastatic index as harmonise.journeys.patient_facts reads it from the lake
+        index = 0 if str(stage[i]).startswith("IV") else (min(prog) if prog else None)
+        facts[pid] = PatientFacts(
+            prog, j.death and int(death_day[i]), int(alive_day[i]), index, str(codes[i])
+        )
     t0 = time.perf_counter()
     lines, regimens = journey_rows(treat, facts)
     DERIVATION["seconds"] += time.perf_counter() - t0

@@ -81,7 +81,7 @@ def create_app(config: ApiConfig, lake: Lake, *, migrate: bool = True) -> FastAP
         store=SqlStore(engine, config.secret_key),
     )
     # patients get their stable numbers in the background, not on a first count
-    discovery.number_patients_with(app.state.disclosure_control.store.numbers)
+    discovery.number_patients_with(app.state.disclosure_control.store)
     app.state.discovery_audit = AuditWriter(sessions)
     install_error_handlers(app)
     app.include_router(api_router)

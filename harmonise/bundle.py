@@ -2,10 +2,14 @@
 
 A bundle is a folder ``<dataset_id>-<digest12>/`` holding ``manifest.json`` and the files
 it lists with their SHA-256 (``variants/*.vcf.gz``, ``clinical/clinical.ndjson``,
-``consent/consent.ndjson``, ``provenance/provenance.json``). It reaches the inbox
-atomically: a local inbox gets it under a hidden temporary name and one ``rename``; an
-``s3://`` inbox gets every file first and the ``_READY`` marker last. The hub only looks at
-bundles that are complete (:func:`list_ready`).
+``consent/consent.ndjson``, ``provenance/provenance.json``, and the pipeline's results
+beyond small variants, CONTRACT23: ``structural/<name>.vcf.gz``,
+``copy_number/<name>.segments.tsv``, ``copy_number/<name>.genes.tsv``,
+``biomarkers/<name>.tmb_msi.json``, ``<name>`` the tumour's and its normal's specimen
+pseudonyms, each listed with the tumour's ``specimen_id``: :func:`find_results`). It
+reaches the inbox atomically: a local inbox gets it under a hidden temporary name and one
+``rename``; an ``s3://`` inbox gets every file first and the ``_READY`` marker last. The hub
+only looks at bundles that are complete (:func:`list_ready`).
 
 The hub reads nothing outside a bundle: :func:`check_confined` refuses a bundle that holds
 a symbolic link (a VCF, the ``variants/`` folder, ``manifest.json``…) or anything but
@@ -54,6 +58,33 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def read_json_object(path: Path, what: str) -> dict[str, Any]:
+    """A bundle's JSON file that must hold an object (``provenance.json``): refused in one
+    line if it is not UTF-8, not JSON, nested too deeply to parse, or not an object."""
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise BundleError(f"{path}: {what} is not UTF-8 text ({exc.reason})") from None
+    except json.JSONDecodeError as exc:
+        raise BundleError(
+            f"{path}: {what} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from None
+    except RecursionError:
+        raise BundleError(f"{path}: {what} is nested too deeply to read") from None
+    if not isinstance(data, dict):
+        raise BundleError(f"{path}: {what} is a JSON {type(data).__name__}, not an object")
+    return data
+
+
+def provenance_contigs(prov: Mapping[str, Any]) -> list[str] | None:
+    """The reference's contig names a provenance record lists (None: not a list of names)."""
+    ref = prov.get("reference")
+    contigs = ref.get("contigs") if isinstance(ref, dict) else None
+    if isinstance(contigs, list) and all(isinstance(c, str) for c in contigs):
+        return contigs
+    return None
 
 
 def check_confined(bundle: Path) -> None:
@@ -148,6 +179,10 @@ class SubmitInputs:
     drop_identifiers: bool = False
     #: Clinical day offsets rounded to this many days (1: exact; see harmonise.pseudonymise).
     day_rounding: int = 1
+    #: The pipeline's ``results/`` folder: its structural-variant, copy-number and TMB/MSI
+    #: outputs (CONTRACT23) are packed for each tumour of the manifest. Default: the
+    #: ``results/`` folder of ``provenance``.
+    results: Path | None = None
 
 
 @dataclass
@@ -176,6 +211,176 @@ def _vcfs_from_provenance(
                 break
         out.append((p, dict(s)))
     return out
+
+
+#: The pipeline's outputs beyond small variants (CONTRACT23), relative to ``results/``:
+#: (kind, provenance sample key, path pattern, bundle folder, bundle name ending).
+RESULT_OUTPUTS: tuple[tuple[str, str, str, str, str], ...] = (
+    ("structural_variants", "sv_vcf", "annotated/sv/{patient}.sv.annotated.vcf.gz",
+     "structural", ".vcf.gz"),
+    ("copy_number", "cnv_segments", "cnv/{patient}.segments.tsv", "copy_number",
+     ".segments.tsv"),
+    ("copy_number", "cnv_genes", "cnv/{patient}.genes.tsv", "copy_number", ".genes.tsv"),
+    ("biomarkers", "tmb_msi", "biomarkers/{patient}.tmb_msi.json", "biomarkers",
+     ".tmb_msi.json"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ResultFile:
+    """A pipeline result file found for a tumour of the draft manifest (local ids)."""
+
+    kind: str
+    source: Path
+    folder: str
+    ending: str
+    tumour: Mapping[str, Any]
+    normal: Mapping[str, Any] | None
+
+
+def find_results(
+    draft: Mapping[str, Any], results: Path, prov: Mapping[str, Any] | None = None
+) -> list[ResultFile]:
+    """The CONTRACT23 outputs under the pipeline's ``results`` folder for each tumour of
+    the draft manifest, located as ``oncolake submit`` locates the annotated VCFs: the
+    provenance's sample entry names the file (``sv_vcf``, ``cnv_segments``, ``cnv_genes``,
+    ``tmb_msi``) or the contract's path for the sample's ``patient`` is used; a file that
+    does not exist is not an output of this run. A file the provenance lists among its
+    outputs must have the SHA-256 recorded there (a result changed after the run is
+    refused)."""
+    samples: list[dict[str, Any]] = [dict(s) for s in draft.get("samples") or []]
+    by_name = {str(s.get("vcf_sample") or s.get("specimen_id")): s for s in samples}
+    by_id = {str(s.get("specimen_id")): s for s in samples}
+    entries: list[tuple[dict[str, Any], Mapping[str, Any], str]] = []
+    for entry in (prov or {}).get("samples") or []:
+        found_tumour = by_name.get(str(entry.get("tumour")))
+        if found_tumour is not None and found_tumour.get("role") == "tumour":
+            entries.append((found_tumour, entry, str(entry.get("patient"))))
+    if not entries:  # no provenance: the contract's paths for each patient's one tumour
+        tumours = [s for s in samples if s.get("role") == "tumour"]
+        patients = [str(t.get("patient_id")) for t in tumours]
+        entries = [(t, {}, p) for t, p in zip(tumours, patients, strict=True)
+                   if patients.count(p) == 1]  # fmt: skip
+    recorded = {
+        str(o.get("path")): str(o.get("sha256"))
+        for o in (prov or {}).get("outputs") or []
+        if isinstance(o, Mapping)
+    }
+    root = results.parent
+    found: list[ResultFile] = []
+    for tumour, entry, patient in entries:
+        matched = tumour.get("matched_normal")
+        normal = by_id.get(str(matched)) if matched else None
+        for kind, key, pattern, folder, ending in RESULT_OUTPUTS:
+            given = entry.get(key)
+            rel = str(given) if given else f"{results.name}/{pattern.format(patient=patient)}"
+            path = next(
+                (b / rel for b in (root, results) if (b / rel).is_file()),
+                None,
+            )
+            if path is None and given:
+                raise BundleError(
+                    f"provenance sample {patient}: {key} {given!r} does not exist under "
+                    f"{root}; run the pipeline to completion or fix the results folder"
+                )
+            if path is None:
+                continue
+            want = recorded.get(rel) or recorded.get(str(path))
+            if want is not None and sha256_file(path) != want:
+                raise BundleError(
+                    f"{path}: its SHA-256 differs from the one provenance.json records for "
+                    "this output: the file changed after the pipeline ran; re-run the pipeline"
+                )
+            found.append(ResultFile(kind, path, folder, ending, tumour, normal))
+    return found
+
+
+def _check_result(rf: ResultFile, draft: Mapping[str, Any]) -> None:
+    """Read a result file with the hub's reader before packing it (a bad file is refused
+    at the centre, with the same message the hub would give)."""
+    from harmonise.copy_number import read_genes, read_segments
+    from harmonise.structural import read_structural
+    from harmonise.tmb_msi import read_tmb_msi
+
+    ref = draft.get("reference") or {}
+    build, naming = str(ref.get("build") or "GRCh38"), ref.get("contig_naming")
+    if rf.kind == "structural_variants":
+        read_structural(rf.source, build, naming)
+    elif rf.ending == ".segments.tsv":
+        read_segments(rf.source, build, naming)
+    elif rf.ending == ".genes.tsv":
+        read_genes(rf.source, build, naming)
+    else:
+        read_tmb_msi(rf.source)
+
+
+def _pack_results(
+    found: Sequence[ResultFile],
+    draft: dict[str, Any],
+    stage: Path,
+    rename: Mapping[str, str],
+    ps: Pseudonymiser,
+) -> dict[str, str]:
+    """Copy the result files into ``stage`` under their bundle names (pseudonymised: the
+    tumour and normal specimen pseudonyms), the SV VCF's samples renamed as the small
+    variants' are; add their data types to ``draft``. Returns {bundle path: tumour
+    pseudonym}."""
+    out: dict[str, str] = {}
+    for rf in found:
+        _check_result(rf, draft)
+        tumour = ps.id("Specimen", str(rf.tumour.get("specimen_id")))
+        parts = [tumour]
+        if rf.normal is not None:
+            parts.append(ps.id("Specimen", str(rf.normal.get("specimen_id"))))
+        (stage / rf.folder).mkdir(exist_ok=True)
+        dst = stage / rf.folder / f"{'_'.join(parts)}{rf.ending}"
+        if rf.kind == "structural_variants":
+            header = read_header(rf.source)
+            unknown = [s for s in header.samples if s not in rename]
+            if unknown:
+                raise BundleError(
+                    f"{rf.source}: VCF sample(s) {', '.join(unknown)} are not samples of the "
+                    "manifest (specimen_id or vcf_sample); add them to the manifest"
+                )
+            _reheader_text(rf.source, dst, rename)
+        else:
+            shutil.copyfile(rf.source, dst)
+        out[str(dst.relative_to(stage))] = tumour
+        types = list(draft.get("data_types") or [])
+        if rf.kind not in types:
+            draft["data_types"] = [*types, rf.kind]
+    return out
+
+
+def _reheader_text(src: Path, dst: Path, rename: Mapping[str, str]) -> None:
+    """:func:`_reheader` for a small text VCF (the SV VCF), in process: the header's
+    sample columns renamed, command lines removed, the records copied, bgzipped."""
+    import gzip
+
+    import pysam
+
+    with open(src, "rb") as fh:
+        gz = fh.read(2) == b"\x1f\x8b"
+    opener = gzip.open if gz else open
+    try:
+        with opener(src, "rt", encoding="utf-8") as fh:
+            lines = fh.read().split("\n")
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise VcfError(f"{src}: cannot be read ({exc})") from None
+    out = []
+    for line in lines:
+        if line.startswith("##") and "Command=" in line.split("=", 1)[0] + "=":
+            continue  # command lines carry local paths and sample names
+        if line.startswith("#CHROM"):
+            cols = line.split("\t")
+            line = "\t".join(cols[:9] + [rename.get(c, c) for c in cols[9:]])
+        out.append(line)
+    plain = dst.with_name(dst.name.removesuffix(".gz") + ".tmp")
+    plain.write_text("\n".join(out))
+    try:
+        pysam.tabix_compress(str(plain), str(dst), force=True)
+    finally:
+        plain.unlink()
 
 
 def _reheader(src: Path, dst: Path, rename: Mapping[str, str]) -> None:
@@ -247,6 +452,10 @@ def build_bundle(inputs: SubmitInputs, key: bytes, workdir: Path) -> tuple[Path,
             s["matched_normal"] = ps.id("Specimen", str(s["matched_normal"]))
         s["vcf_sample"] = pseudo
         samples.append(s)
+    results_dir = inputs.results
+    if results_dir is None and inputs.provenance is not None:
+        results_dir = Path(inputs.provenance).parent.parent  # results/provenance/…json
+    found = find_results(draft, results_dir, prov) if results_dir is not None else []
     draft["samples"] = samples
     vcfs: list[Path] = list(inputs.vcfs)
     if prov is not None and inputs.provenance is not None and not vcfs:
@@ -265,6 +474,8 @@ def build_bundle(inputs: SubmitInputs, key: bytes, workdir: Path) -> tuple[Path,
         dst = stage / "variants" / f"{name}{'.bcf' if header.is_bcf else '.vcf.gz'}"
         _reheader(src, dst, rename)
         files.append(str(dst.relative_to(stage)))
+    result_specimens = _pack_results(found, draft, stage, rename, ps)
+    files += sorted(result_specimens)
     for folder, sources in (("clinical", inputs.clinical), ("consent", inputs.consent)):
         if not sources:
             continue
@@ -284,6 +495,7 @@ def build_bundle(inputs: SubmitInputs, key: bytes, workdir: Path) -> tuple[Path,
             "sha256": sha256_file(stage / f),
             "size": (stage / f).stat().st_size,
             "format": _format(f),
+            **({"specimen_id": result_specimens[f]} if f in result_specimens else {}),
         }
         for f in sorted(files)
     ]

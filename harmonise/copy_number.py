@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,8 @@ SEGMENT_COLUMNS: tuple[str, ...] = ("chrom", "start", "end", "log2", "copy_numbe
 GENE_COLUMNS: tuple[str, ...] = ("gene", "chrom", "start", "end", "log2", "copy_number", "call")
 #: Gene-level calls (``copy_number_genes.call``), from most gained to most lost.
 CALLS: tuple[str, ...] = ("amplification", "gain", "neutral", "loss", "deep_deletion")
-GENE_RE = re.compile(r"^[A-Z0-9][A-Za-z0-9-]*$")
+#: HGNC symbol, or the GFF3's gene name (``RP11-34P13.7``): see harmonise.structural.
+GENE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _INT_RE = re.compile(r"^[0-9]+$")
 _CONTIG_RE = re.compile(r"^[0-9A-Za-z!#$%&+./:;?@^_|~-][0-9A-Za-z!#$%&*+./:;=?@^_|~-]*$")
 #: The largest file read (a genome-wide gene table is a few MB).
@@ -186,7 +187,9 @@ def read_genes(
     def row(line: int, c: list[str]) -> dict[str, Any]:
         gene = c[0]
         if not GENE_RE.match(gene):
-            raise ck.fail(line, f"column gene: {gene!r} is not an HGNC gene symbol")
+            raise ck.fail(
+                line, f"column gene: {gene!r} is not a gene name (HGNC symbol or GFF3 name)"
+            )
         if gene in seen:
             raise ck.fail(
                 line, f"column gene: {gene} is also on line {seen[gene]}; one row per gene"
@@ -209,6 +212,6 @@ def read_genes(
     return _read_tsv(spath, GENE_COLUMNS, row)
 
 
-def calls_by_gene(rows: list[Mapping[str, Any]]) -> dict[str, str]:
+def calls_by_gene(rows: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     """``{gene: call}`` of a gene table (for reports and tests)."""
     return {str(r["gene"]): str(r["call"]) for r in rows}

@@ -87,6 +87,8 @@ def validate_resource(resource: Any, where: str) -> dict[str, Any]:
     from fhir.resources.R4B import get_fhir_model_class
     from pydantic import ValidationError
 
+    from metadata.errors import one_line
+
     if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
         raise FhirError(f"{where}: not a FHIR resource (a JSON object with resourceType)")
     rtype = resource["resourceType"]
@@ -99,8 +101,10 @@ def validate_resource(resource: Any, where: str) -> dict[str, Any]:
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"] if p != "__root__")
+        # one line: pydantic's message can quote a pattern holding line breaks
+        msg = one_line(str(err["msg"]))
         raise FhirError(
-            f"{where}: invalid {rtype}: field {loc or '(resource)'}: {err['msg']} "
+            f"{where}: invalid {rtype}: field {loc or '(resource)'}: {msg} "
             f"({len(exc.errors())} problem(s)); fix the export"
         ) from None
     return resource
@@ -211,6 +215,8 @@ def read_resources(path: str | Path, validate: bool = True) -> list[tuple[str, d
                 docs.append((f"{p}, line {n}", json.loads(line)))
             except json.JSONDecodeError as exc:
                 raise FhirError(f"{p}, line {n}, column {exc.colno}: not JSON: {exc.msg}") from None
+            except RecursionError:
+                raise FhirError(f"{p}, line {n}: JSON nested too deeply to read") from None
     else:
         try:
             docs.append((str(p), json.loads(text)))
@@ -218,6 +224,8 @@ def read_resources(path: str | Path, validate: bool = True) -> list[tuple[str, d
             raise FhirError(
                 f"{p}, line {exc.lineno}, column {exc.colno}: not JSON: {exc.msg}"
             ) from None
+        except RecursionError:
+            raise FhirError(f"{p}: JSON nested too deeply to read") from None
     out: list[tuple[str, dict[str, Any]]] = []
     for where, doc in docs:
         if not isinstance(doc, dict):
@@ -387,6 +395,8 @@ def map_resources(
             )
         profiles = _profiles(r)
         if rtype == "Patient":
+            if not isinstance(r.get("id"), str) or not r["id"]:
+                raise FhirError(f"{where}: a Patient without id; give it the patient's pseudonym")
             deceased = bool(r.get("deceasedBoolean")) or "deceasedDateTime" in r
             anchor = {
                 e.get("url"): e.get("valueCode", e.get("valueInteger"))

@@ -359,7 +359,11 @@ def derive_lines(
     for e in exps:
         if cur is None:
             # early-setting drugs still running when the first line starts join it (rule 8)
-            early = [x for x in every if x.start < index and x.last >= e.start] if index else []
+            early = (
+                [x for x in every if x.start < index and x.last >= e.start]
+                if index and rules.first_line_on_or_after_anchor
+                else []
+            )
             cur = _open(e, rules, early)
             raw.append(cur)
             continue

@@ -41,8 +41,10 @@ from harmonise.vcf.reference import ContigRules, contig_problem, contig_rules
 
 #: Structural variant types (``structural_variants.sv_type``).
 SV_TYPES: tuple[str, ...] = ("DEL", "DUP", "INV", "INS", "BND")
-#: HGNC symbol (as in the manifest's covered genes).
-GENE_RE = re.compile(r"^[A-Z0-9][A-Za-z0-9-]*$")
+#: A gene name as the pipeline writes it: an HGNC symbol, or the workflow GFF3's gene
+#: name where the gene has no HGNC symbol (Ensembl's ``RP11-34P13.7``, ``Y_RNA`` …); never
+#: the separators of the fields it sits in (``,`` ``;`` ``:`` ``=`` ``|``, space).
+GENE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _SYMBOLIC_RE = re.compile(r"^<([A-Z]+)(?::[A-Za-z0-9_:]+)?>$")
 _BASES = r"[ACGTNacgtn]+"
 #: Breakend ALTs (VCF 4.3 §5.4): t[p[, t]p], ]p]t, [p[t; p is chrom:pos.
@@ -182,8 +184,8 @@ def _genes(value: str | None, path: str, line: int, where: str, field: str) -> t
         if not GENE_RE.match(g):
             raise _fail(
                 path, line, where,
-                f"field INFO/{field}: {g!r} is not an HGNC gene symbol (comma-separated "
-                "symbols such as 'ETV6,NTRK3')",
+                f"field INFO/{field}: {g!r} is not a gene name (comma-separated HGNC "
+                "symbols or GFF3 gene names such as 'ETV6,NTRK3')",
             )  # fmt: skip
     return genes
 

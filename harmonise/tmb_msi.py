@@ -7,6 +7,12 @@ fields refused). Cross-field checks: ``mutations_per_mb`` is ``mutations / calla
 ``status`` is ``MSI-H`` exactly when ``score_percent ≥ threshold_percent``. The first
 problem is raised naming the file and the field (and the line for bad JSON).
 
+The pipeline writes ``mutations_per_mb`` null when the callable territory is too small to
+measure TMB, and MSI ``score_percent``/``status`` null when too few loci could be
+evaluated (cnv23's scripts: ``min_callable_mb``, ``min_loci`` in ``analysis.yaml``); a
+null result gives no row, and the specimen's ``analyses`` do not list it (it is not in
+the denominator of counts over it).
+
 Rows (the harmonised vocabulary, beside FHIR-reported markers):
 
 * TMB: ``marker`` ``TMB``, LOINC ``94076-7`` (Mutations/Megabase [# Ratio] in Tumor),
@@ -49,14 +55,18 @@ class Tmb(BaseModel):
     """Tumour mutational burden: somatic coding mutations per Mb of callable territory."""
 
     model_config = _FROZEN
-    mutations_per_mb: NonNeg
+    mutations_per_mb: NonNeg | None
     mutations: Annotated[int, Field(ge=0)]
-    callable_mb: Annotated[float, Field(gt=0)]
+    callable_mb: NonNeg
     counted: tuple[Annotated[str, Field(min_length=1)], ...]
     rule: Annotated[str, Field(min_length=1)]
 
     @model_validator(mode="after")
     def _rate_is_count_over_territory(self) -> Tmb:
+        if self.mutations_per_mb is None:  # not measurable (territory too small)
+            return self
+        if self.callable_mb == 0:
+            raise ValueError("mutations_per_mb is given but callable_mb is 0")
         rate = self.mutations / self.callable_mb
         if not math.isclose(rate, self.mutations_per_mb, rel_tol=0.01, abs_tol=0.051):
             raise ValueError(
@@ -70,8 +80,8 @@ class Msi(BaseModel):
     """Microsatellite instability: the share of unstable loci and the call."""
 
     model_config = _FROZEN
-    score_percent: Annotated[float, Field(ge=0, le=100)]
-    status: Literal["MSI-H", "MSS"]
+    score_percent: Annotated[float, Field(ge=0, le=100)] | None
+    status: Literal["MSI-H", "MSS"] | None
     loci_evaluated: Annotated[int, Field(ge=0)]
     loci_unstable: Annotated[int, Field(ge=0)]
     threshold_percent: Annotated[float, Field(ge=0, le=100)]
@@ -82,6 +92,13 @@ class Msi(BaseModel):
             raise ValueError(
                 f"loci_unstable {self.loci_unstable} exceeds loci_evaluated {self.loci_evaluated}"
             )
+        if (self.score_percent is None) != (self.status is None):
+            raise ValueError(
+                "score_percent and status are null together (too few loci evaluated) or "
+                f"given together; got {self.score_percent} and {self.status}"
+            )
+        if self.score_percent is None:
+            return self
         high = self.score_percent >= self.threshold_percent
         if high != (self.status == "MSI-H"):
             raise ValueError(
@@ -139,32 +156,45 @@ def read_tmb_msi(path: str | Path) -> TmbMsi:
         raise ResultFileError(f"{spath}, field {loc}: {msg}{shown}") from None
 
 
+def assessed(doc: TmbMsi) -> tuple[str, ...]:
+    """What the document measured: ``tmb`` and/or ``msi`` (``specimens.analyses``)."""
+    out = ("tmb",) if doc.tmb.mutations_per_mb is not None else ()
+    return out + (("msi",) if doc.msi.status is not None else ())
+
+
 def biomarker_rows(doc: TmbMsi) -> list[dict[str, Any]]:
-    """The document's two ``biomarkers`` rows (without patient/specimen ids)."""
+    """The document's ``biomarkers`` rows (without patient/specimen ids): TMB and MSI,
+    each only when measured."""
     t, m = doc.tmb, doc.msi
-    code, interp = MSI_CODES[m.status]
-    return [
-        {
-            "marker": "TMB",
-            "code": "94076-7",
-            "code_system": LOINC,
-            "value_display": f"{t.mutations_per_mb:g} mutations/Mb",
-            "value_numeric": float(t.mutations_per_mb),
-            "unit": TMB_UNIT,
-            "interpretation": "high" if t.mutations_per_mb >= TMB_HIGH else "low",
-            "source": "pipeline",
-            "details_json": json.dumps(t.model_dump(mode="json"), sort_keys=True),
-        },
-        {
-            "marker": "MSI",
-            "code": "81695-9",
-            "code_system": LOINC,
-            "value_code": code,
-            "value_display": m.status,
-            "value_numeric": float(m.score_percent),
-            "unit": "%",
-            "interpretation": interp,
-            "source": "pipeline",
-            "details_json": json.dumps(m.model_dump(mode="json"), sort_keys=True),
-        },
-    ]
+    out: list[dict[str, Any]] = []
+    if t.mutations_per_mb is not None:
+        out.append(
+            {
+                "marker": "TMB",
+                "code": "94076-7",
+                "code_system": LOINC,
+                "value_display": f"{t.mutations_per_mb:g} mutations/Mb",
+                "value_numeric": float(t.mutations_per_mb),
+                "unit": TMB_UNIT,
+                "interpretation": "high" if t.mutations_per_mb >= TMB_HIGH else "low",
+                "source": "pipeline",
+                "details_json": json.dumps(t.model_dump(mode="json"), sort_keys=True),
+            }
+        )
+    if m.status is not None and m.score_percent is not None:
+        code, interp = MSI_CODES[m.status]
+        out.append(
+            {
+                "marker": "MSI",
+                "code": "81695-9",
+                "code_system": LOINC,
+                "value_code": code,
+                "value_display": m.status,
+                "value_numeric": float(m.score_percent),
+                "unit": "%",
+                "interpretation": interp,
+                "source": "pipeline",
+                "details_json": json.dumps(m.model_dump(mode="json"), sort_keys=True),
+            }
+        )
+    return out

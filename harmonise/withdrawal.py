@@ -33,9 +33,10 @@ import json
 import shutil
 import uuid
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -44,7 +45,7 @@ from pyiceberg.table import Table
 
 from consent.withdrawal import SCOPE_TABLES, Withdrawal, record_withdrawal
 from harmonise.lake import Lake, LakeVersion, MaintenanceReport
-from harmonise.model import DATA_TABLES, TABLES
+from harmonise.model import DATA_TABLES, GENOMIC_RESULT_TABLES, TABLES
 
 #: Iceberg tags of pinned versions start with this (harmonise.lake's pins).
 PIN_PREFIX = "pin-"
@@ -88,6 +89,35 @@ def _patient_rows(patients: Sequence[str]) -> Transform:
         return (data.filter(pc.invert(mask)) if hits else data), hits
 
     return drop
+
+
+def _pipeline_markers(patients: Sequence[str]) -> Transform:
+    """Drop the ``biomarkers`` rows of ``patients`` that the pipeline computed from the
+    sequencing (``source`` = pipeline: TMB, MSI); the FHIR-reported ones stay."""
+    wanted = pa.array(list(patients), pa.string())
+
+    def drop(data: pa.Table) -> tuple[pa.Table, int]:
+        if "source" not in data.column_names:  # a file written before the column existed
+            return data, 0
+        mask = pc.and_(
+            pc.fill_null(pc.is_in(data.column("patient_id"), value_set=wanted), False),
+            pc.fill_null(pc.equal(data.column("source"), "pipeline"), False),
+        )
+        hits = int(pc.sum(mask).as_py() or 0)
+        return (data.filter(pc.invert(mask)) if hits else data), hits
+
+    return drop
+
+
+def scope_tables(scope: str) -> tuple[str, ...] | None:
+    """The tables a withdrawal of ``scope`` removes the patient's rows from (None: all).
+    A genomic withdrawal reaches every sequencing result: the small variants and the
+    structural-variant and copy-number tables (and, see :func:`apply_withdrawal`, the
+    pipeline's TMB/MSI biomarker rows)."""
+    tables = SCOPE_TABLES[scope]
+    if tables is not None and "variants" in tables:
+        return (*tables, *(t for t in GENOMIC_RESULT_TABLES if t not in tables))
+    return tables
 
 
 def redact_manifest(manifest_json: str, patients: set[str]) -> str | None:
@@ -219,6 +249,8 @@ def amend_pins(
     ]
     if tables is None:  # a genomic withdrawal keeps the manifests' samples
         steps.append(("datasets", AlwaysTrue(), _manifests(patients)))
+    elif "variants" in tables:  # … and the FHIR-reported markers, not the pipeline's
+        steps.append(("biomarkers", by_rows, _pipeline_markers(patients)))
     for pin, version in sorted(lake.pins().items()):
         tag = PIN_PREFIX + pin
         snaps = dict(version.snapshots)
@@ -241,6 +273,18 @@ def amend_pins(
         if removed:
             out.append(AmendedPin(pin, version, LakeVersion(snaps), removed))
     return out
+
+
+def remove_pipeline_markers(lake: Lake, patients: Sequence[str]) -> int:
+    """Remove from the current ``biomarkers`` the pipeline's rows of ``patients``."""
+    snap = lake.table("biomarkers").current_snapshot()
+    if snap is None or not patients:
+        return 0
+    by_rows = In(term="patient_id", literals=set(patients))
+    _, n = _rewrite_snapshot(
+        lake, "biomarkers", snap.snapshot_id, by_rows, _pipeline_markers(patients), "main"
+    )
+    return n
 
 
 def redact_current_manifests(lake: Lake, patients: Sequence[str]) -> int:
@@ -307,7 +351,10 @@ def _avro_text(raw: bytes) -> bytes:
 
 
 def _file_text(path: Path) -> bytes:
-    raw = path.read_bytes()
+    return _raw_text(path.read_bytes())
+
+
+def _raw_text(raw: bytes) -> bytes:
     if raw[:4] == b"Obj\x01":  # Avro container (Iceberg manifests, manifest lists)
         return _avro_text(raw)
     if raw[:2] == b"\x1f\x8b":  # gzip / BGZF (VCF.gz, BCF): the sample names are inside
@@ -352,7 +399,11 @@ def purge_inbox(inbox: Path | None, patients: Sequence[str]) -> list[str]:
 
 
 def apply_withdrawal(
-    lake: Lake, home: Path, withdrawal: Withdrawal, inboxes: Sequence[Path] = ()
+    lake: Lake,
+    home: Path,
+    withdrawal: Withdrawal,
+    inboxes: Sequence[Path | str] = (),
+    storage: Mapping[str, Any] | None = None,
 ) -> AppliedWithdrawal:
     """Record ``withdrawal`` durably first, then remove the patient from the current lake,
     every pinned version and the inbox, purge, and record it applied.
@@ -361,11 +412,12 @@ def apply_withdrawal(
     recorded, unapplied withdrawal that a re-run completes (each step is idempotent). The
     purge expires at once every snapshot no pin holds (the amended pins hold their new
     snapshots), and keeps the default grace for unreferenced files that no expiry released,
-    so other centres' commits in flight are never touched.
+    so other centres' commits in flight are never touched. An ``s3://`` inbox is read and
+    purged with ``storage`` (fsspec/s3fs options).
     """
     recorded = record_withdrawal(home, withdrawal)
     patients = [withdrawal.patient_id]
-    tables = SCOPE_TABLES[recorded.scope]
+    tables = scope_tables(recorded.scope)
     if not recorded.specimen_ids:  # found before the deletes, kept for the purge scan
         recorded = record_withdrawal(
             home, recorded.model_copy(update={"specimen_ids": specimens_of(lake, patients)})
@@ -374,10 +426,21 @@ def apply_withdrawal(
     for table, n in removed.items():
         if n:
             _seal(lake, table, "main")
+    if tables is not None and "variants" in tables:
+        removed["biomarkers"] = removed.get("biomarkers", 0) + remove_pipeline_markers(
+            lake, patients
+        )
     redacted = redact_current_manifests(lake, patients) if recorded.scope == "all" else 0
     pins = amend_pins(lake, patients, tables)
     inbox_removed = [
-        b for inbox in inboxes if recorded.scope == "all" for b in purge_inbox(inbox, patients)
+        b
+        for inbox in inboxes
+        if recorded.scope == "all"
+        for b in (
+            purge_s3_inbox(str(inbox), patients, storage)
+            if str(inbox).startswith("s3://")
+            else purge_inbox(Path(inbox), patients)
+        )
     ]
     report = lake.maintain(expire_older_than=dt.timedelta(0))
     version = lake.current_version().id
@@ -420,15 +483,21 @@ class StoreScan:
 
 
 def count_in_file(path: Path, needles: Sequence[str]) -> int:
-    """Occurrences of ``needles`` in one file, read for what it is: a Parquet file with
-    pyarrow (every cell as text, and its key-value metadata), a gzip/BGZF file
-    decompressed, anything else as bytes. An unreadable Parquet file counts as bytes."""
+    """Occurrences of ``needles`` in one file (:func:`count_in_bytes` of its bytes)."""
+    return count_in_bytes(path.name, path.read_bytes(), needles)
+
+
+def count_in_bytes(name: str, raw: bytes, needles: Sequence[str]) -> int:
+    """Occurrences of ``needles`` in one file's bytes ``raw``, read for what it is: a
+    Parquet file with pyarrow (every cell as text, and its key-value metadata), Avro
+    (Iceberg manifests) and gzip/BGZF decompressed, anything else as bytes. An unreadable
+    Parquet file counts as bytes."""
     wanted = [n for n in needles if n]
-    if path.suffix == ".parquet":
+    if name.endswith(".parquet") or raw[:4] == b"PAR1":
         try:
             import pyarrow.parquet as pq
 
-            table = pq.read_table(path)
+            table = pq.read_table(pa.BufferReader(raw))
         except (OSError, pa.ArrowException):
             table = None
         if table is not None:
@@ -441,8 +510,8 @@ def count_in_file(path: Path, needles: Sequence[str]) -> int:
                         cell_text = str(cell)
                         n += sum(cell_text.count(w) for w in wanted)
             return n
-    raw = _file_text(path)
-    return sum(raw.count(w.encode()) for w in wanted)
+    text = _raw_text(raw)
+    return sum(text.count(w.encode()) for w in wanted)
 
 
 def scan_stores(
@@ -478,3 +547,115 @@ def scan_stores(
 def pinned_version(lake: Lake, pin: str) -> LakeVersion | None:
     """The version a pin names now (amended by withdrawals), or None if it is not pinned."""
     return lake.pins().get(pin)
+
+
+# -- object stores and databases (the production stores) -------------------------------
+
+
+def _s3fs(storage: Mapping[str, Any] | None) -> Any:
+    import s3fs
+
+    return s3fs.S3FileSystem(**dict(storage or {}))
+
+
+def _s3_objects(fs: Any, uri: str) -> list[str]:
+    """Every object key under ``uri`` (``s3://bucket/prefix``), as ``bucket/key``."""
+    root = uri.removeprefix("s3://").rstrip("/")
+    if not fs.exists(root):
+        return []
+    return sorted(p for p in fs.find(root) if not p.endswith("/"))
+
+
+def purge_s3_inbox(
+    inbox: str, patients: Sequence[str], storage: Mapping[str, Any] | None = None
+) -> list[str]:
+    """Delete every bundle of an ``s3://`` inbox that names ``patients``; their locations.
+
+    A bundle is a prefix ``inbox/<name>/``; every object of it is read (compressed ones
+    decompressed) and the whole bundle deleted when any names a patient, its ``_READY``
+    marker first (so that no watcher fetches a half-deleted bundle)."""
+    if not patients:
+        return []
+    fs = _s3fs(storage)
+    root = inbox.removeprefix("s3://").rstrip("/")
+    needles = [p.encode() for p in patients]
+    bundles: dict[str, list[str]] = {}
+    for key in _s3_objects(fs, inbox):
+        rest = key[len(root) + 1 :]
+        if "/" in rest:
+            bundles.setdefault(rest.split("/", 1)[0], []).append(key)
+    removed = []
+    for name, keys in sorted(bundles.items()):
+        if not any(any(n in _raw_text(fs.cat_file(k)) for n in needles) for k in keys):
+            continue
+        keys.sort(key=lambda k: not k.endswith("/_READY"))  # the marker first
+        for k in keys:
+            fs.rm_file(k)
+        removed.append(f"s3://{root}/{name}")
+    return removed
+
+
+def scan_object_store(
+    store: str, uri: str, needles: Sequence[str], storage: Mapping[str, Any] | None = None
+) -> StoreScan:
+    """Read every object under ``uri`` (``s3://…``) and count ``needles`` in it (as
+    :func:`count_in_bytes` reads a file)."""
+    scan = StoreScan(store, uri)
+    fs = _s3fs(storage)
+    keys = _s3_objects(fs, uri)
+    if not keys:
+        scan.note = "no object under this prefix"
+    for key in keys:
+        raw = fs.cat_file(key)
+        scan.files += 1
+        scan.bytes += len(raw)
+        n = count_in_bytes(key, raw, needles)
+        if n:
+            scan.hits[f"s3://{key}"] = n
+    return scan
+
+
+def scan_database(
+    store: str, url: str, needles: Sequence[str], skip_tables: Sequence[str] = ()
+) -> StoreScan:
+    """Read every row of every table of the database at ``url`` (SQLAlchemy URL; its
+    tables found by reflection, so a table added later is scanned too) and count
+    ``needles`` in every value (text as text, binary values as bytes: JSON columns,
+    audit details, export patient lists…). ``files`` counts the rows read; ``hits`` names
+    ``table.column``. The tables of ``skip_tables`` are left out and said so."""
+    import sqlalchemy as sa
+
+    shown = url.split("@")[-1] if "@" in url else url
+    scan = StoreScan(store, shown)
+    engine = sa.create_engine(url)
+    wanted = [n for n in needles if n]
+    raw_wanted = [n.encode() for n in wanted]
+    try:
+        meta = sa.MetaData()
+        meta.reflect(engine)
+        tables = [t for t in meta.sorted_tables if t.name not in skip_tables]
+        with engine.connect() as conn:
+            for table in tables:
+                for row in conn.execute(sa.select(table)).yield_per(1000):
+                    scan.files += 1
+                    for col, value in zip(table.columns, row, strict=True):
+                        if value is None:
+                            continue
+                        if isinstance(value, (bytes, bytearray, memoryview)):
+                            data = bytes(value)
+                            scan.bytes += len(data)
+                            n = sum(data.count(w) for w in raw_wanted)
+                        else:
+                            text = value if isinstance(value, str) else str(value)
+                            scan.bytes += len(text)
+                            n = sum(text.count(w) for w in wanted)
+                        if n:
+                            key = f"{table.name}.{col.name}"
+                            scan.hits[key] = scan.hits.get(key, 0) + n
+        names = ", ".join(t.name for t in tables)
+        scan.note = f"{len(tables)} table(s) read: {names}"
+        if skip_tables:
+            scan.note += f"; skipped: {', '.join(skip_tables)}"
+    finally:
+        engine.dispose()
+    return scan

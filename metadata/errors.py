@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def one_line(text: str) -> str:
+    """``text`` with its control characters (line breaks…) written as escapes."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 class MetadataError(ValueError):
@@ -17,7 +25,8 @@ class Issue:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path or '(manifest)'}: {self.message}"
+        # one line per problem even when a field's name or value holds a line break
+        return one_line(f"{self.path or '(manifest)'}: {self.message}")
 
 
 class ManifestFileError(MetadataError):

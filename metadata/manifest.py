@@ -197,6 +197,15 @@ class Pipeline(BaseModel):
     ] = Field(default_factory=dict)
 
 
+#: Bundle folders of the pipeline's somatic results beyond small variants (CONTRACT23), the
+#: file name endings each holds, and the data type a file there declares.
+RESULT_FOLDERS: dict[str, tuple[tuple[str, ...], str]] = {
+    "structural": ((".vcf.gz",), "structural_variants"),
+    "copy_number": ((".segments.tsv", ".genes.tsv"), "copy_number"),
+    "biomarkers": ((".tmb_msi.json",), "biomarkers"),
+}
+
+
 class FileEntry(BaseModel):
     """One file of the bundle with its checksum."""
 
@@ -213,9 +222,20 @@ class FileEntry(BaseModel):
             "format_3464 JSON, format_3752 CSV/TSV (ndjson FHIR: format_3464).",
         ),
     ]
+    specimen_id: Annotated[
+        str | None,
+        Field(
+            pattern=ID_RE,
+            description="For a pipeline result file (structural/<name>.vcf.gz, "
+            "copy_number/<name>.segments.tsv or .genes.tsv, biomarkers/<name>.tmb_msi.json): "
+            "the tumour specimen it was computed on (a specimen_id of samples).",
+        ),
+    ] = None
 
 
-DataType = Literal["variants", "clinical", "consent", "qc"]
+DataType = Literal[
+    "variants", "clinical", "consent", "qc", "structural_variants", "copy_number", "biomarkers"
+]
 
 
 class ManifestV1(BaseModel):
@@ -403,6 +423,65 @@ def bundle_paths_are_listed_once(m: ManifestV1) -> list[Issue]:
     return out
 
 
+def result_files_name_their_tumour(m: ManifestV1) -> list[Issue]:
+    """A pipeline result file (structural/, copy_number/, biomarkers/) is named as
+    CONTRACT23 says, names the tumour specimen it was computed on, at most one of each
+    kind per specimen, and its data type is declared."""
+    tumours = {s.specimen_id for s in m.samples if s.role == "tumour"}
+    out: list[Issue] = []
+    seen: dict[tuple[str, str], str] = {}
+    undeclared: list[str] = []
+    for i, f in enumerate(m.files):
+        folder = f.path.split("/", 1)[0] if "/" in f.path else ""
+        kinds = RESULT_FOLDERS.get(folder)
+        if kinds is None:
+            if f.specimen_id is not None:
+                out.append(
+                    Issue(
+                        f"files[{i}].specimen_id",
+                        "only pipeline result files (structural/, copy_number/, biomarkers/) "
+                        "name a specimen; remove it",
+                    )
+                )
+            continue
+        endings, data_type = kinds
+        ending = next((e for e in endings if f.path.endswith(e)), None)
+        if ending is None or f.path.count("/") != 1:
+            out.append(
+                Issue(
+                    f"files[{i}].path",
+                    f"{f.path!r}: files in {folder}/ are named {folder}/<name>"
+                    f"{' or <name>'.join(endings)} (CONTRACT23)",
+                )
+            )
+            continue
+        if f.specimen_id is None or f.specimen_id not in tumours:
+            out.append(
+                Issue(
+                    f"files[{i}].specimen_id",
+                    f"{f.path!r} must name the tumour specimen it was computed on (a "
+                    f"tumour specimen_id of samples); got {f.specimen_id!r}",
+                )
+            )
+        else:
+            key = (f.specimen_id, ending)
+            if key in seen:
+                out.append(
+                    Issue(
+                        f"files[{i}].path",
+                        f"{f.path!r}: specimen {f.specimen_id!r} already has {seen[key]!r}; "
+                        "one file of each kind per specimen",
+                    )
+                )
+            seen[key] = f.path
+        if data_type not in m.data_types and data_type not in undeclared:
+            undeclared.append(data_type)
+            out.append(
+                Issue("data_types", f"{f.path!r} is present: add {data_type!r} to data_types")
+            )
+    return out
+
+
 def years_are_not_in_the_future(m: ManifestV1) -> list[Issue]:
     """Collection years are not later than this year."""
     this_year = dt.date.today().year
@@ -422,6 +501,7 @@ CROSS_FIELD_RULES: tuple[Callable[[ManifestV1], list[Issue]], ...] = (
     variants_need_samples_reference_and_pipeline,
     panel_assays_declare_coverage,
     bundle_paths_are_listed_once,
+    result_files_name_their_tumour,
     years_are_not_in_the_future,
 )
 
@@ -440,6 +520,7 @@ RULE_FIELDS: dict[str, tuple[str, ...]] = {
     ),
     "panel_assays_declare_coverage": ("samples",),
     "bundle_paths_are_listed_once": ("files", "samples"),
+    "result_files_name_their_tumour": ("files", "samples", "data_types"),
     "years_are_not_in_the_future": ("samples",),
 }
 
@@ -647,6 +728,8 @@ def load_json(path: str | Path) -> Any:
         raise ManifestFileError(
             f"{p}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
         ) from None
+    except RecursionError:  # json's parser recurses per level: "[[[[…" of 100,000
+        raise ManifestFileError(f"{p}: JSON nested too deeply to read") from None
 
 
 def load_manifest(path: str | Path) -> ManifestV1:

@@ -16,6 +16,9 @@ import uvicorn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# --code DIR: serve another checkout's code (a baseline, e.g. `git archive` of main)
+if "--code" in sys.argv:
+    sys.path.insert(0, sys.argv[sys.argv.index("--code") + 1])
 
 from synthetic_network import open_bench_lake
 
@@ -31,6 +34,7 @@ def main() -> None:
     ap.add_argument("--lake", type=Path, required=True)
     ap.add_argument("--state", type=Path, required=True)
     ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--code", type=Path, default=None, help="serve this checkout's code")
     args = ap.parse_args()
     t0 = time.perf_counter()
     args.state.mkdir(parents=True, exist_ok=True)

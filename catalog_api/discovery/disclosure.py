@@ -170,13 +170,28 @@ class DisclosureControl:
         """slot → stable patient number of ``idx``, the slots of ``needed`` numbered (only
         those not numbered yet are looked up: :meth:`LakeIndex.stable_slots`; the others
         are numbered in the background, 0 until then)."""
-        idx.stable_slots(slots_of(needed), self.store.numbers)
+        self._own(idx)
+        idx.stable_slots(slots_of(needed), self.store)
         return idx.stable_numbers
+
+    def _own(self, idx: LakeIndex) -> None:
+        """Make ``idx``'s stable numbers (and patient keys) this control's store's: an
+        index shared by apps of one process over different application databases (one
+        engine per lake object, ``engine_for``; tests) would otherwise compare numbers of
+        one database with another's, and miss a differencing pair."""
+        if getattr(idx, "_numbered_by", None) is self.store:
+            return
+        with self._numbers_lock:
+            if getattr(idx, "_numbered_by", None) is not self.store:
+                idx.stable_numbers = np.zeros(0, dtype=np.uint32)
+                idx.patient_keys = np.zeros(0, dtype="S32")
+                object.__setattr__(idx, "_numbered_by", self.store)
 
     def stable(self, idx: LakeIndex, patients: BitMap) -> BitMap:
         """``patients`` (slots of ``idx``) as stable patient numbers (the store's: the same
         in every process, version and index build)."""
-        return bitmap_of(idx.stable_slots(slots_of(patients), self.store.numbers))
+        self._own(idx)
+        return bitmap_of(idx.stable_slots(slots_of(patients), self.store))
 
     def cells(
         self, kind: str, numbers: np.ndarray, labels: np.ndarray, tally: Tally

@@ -84,7 +84,7 @@ INTERPRETATIONS = frozenset(
 #: Indexes of non-current lake versions kept (saved cohorts, requests, exports pin one).
 PINNED_INDEXES = 3
 #: Patients numbered per step of the background numbering (a count waits at most one step).
-NUMBER_CHUNK = 20_000
+NUMBER_CHUNK = 5_000
 SUBSTAGE_RE = re.compile(r"[A-C][0-9]?|IS")
 STAGE_RE = re.compile(r"^(0|0A|0IS|IS|I|II|III|IV)([A-C][0-9]?)?$")
 
@@ -144,17 +144,34 @@ class DiscoveryEngine:
         numbers = self._numbers
         assert numbers is not None
         stop = self.indexer._stop
+        preload = getattr(numbers, "preload", None)
+        if preload is not None:
+            try:
+                preload()  # one query for every number already given (a restart)
+            except Exception:
+                log.exception("reading the known patient numbers failed; numbering by chunks")
+        pass_had_new_keys = False
         while not stop.is_set():
             idx = self.indexer.index
             todo = idx.unnumbered(NUMBER_CHUNK) if idx.version is not None else None
             if todo is None or not len(todo):
+                if pass_had_new_keys:  # keep the keys with the index (a restart reuses them)
+                    self.indexer.request_save()
+                    pass_had_new_keys = False
                 stop.wait(0.5)
                 continue
             try:
+                if (
+                    len(idx.patient_keys) < len(idx.patient_ids)
+                    or (idx.patient_keys[todo] == b"").any()
+                ):
+                    pass_had_new_keys = True
                 idx.stable_slots(todo, numbers)
             except Exception:  # the database is busy or gone: try again shortly
                 log.exception("numbering the indexed patients failed; retrying")
                 stop.wait(5)
+            else:
+                time.sleep(0.002)  # let requests have the GIL between steps
 
     @property
     def ready(self) -> bool:
@@ -226,6 +243,10 @@ class DiscoveryEngine:
         else:
             out["lake_version"] = idx.version_id
             out["index_age_seconds"] = round(time.time() - idx.built_at, 1)
+            # stable numbers given so far (the background numbering: counts never wait
+            # for it, but the first ones after a cold build number their own patients)
+            out["patients"] = len(idx.patient_ids)
+            out["patients_numbered"] = int(np.count_nonzero(idx.stable_numbers))
         if ix.last_error:
             out["last_error"] = ix.last_error
         return out

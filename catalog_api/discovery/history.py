@@ -35,7 +35,7 @@ import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import sqlalchemy as sa
@@ -149,6 +149,14 @@ def _comparable(cell: str, stored: str) -> bool:
     return kind is None or kind == category(cell)
 
 
+def _grouped(rows: Sequence[Any]) -> dict[str | None, list[tuple[int, int]]]:
+    """``(id, name, size)`` rows as ``{category (None: a total): [(id, size)]}``."""
+    out: dict[str | None, list[tuple[int, int]]] = {}
+    for row_id, name, size in rows:
+        out.setdefault(category(name), []).append((int(row_id), int(size)))
+    return out
+
+
 def pack(bm: BitMap) -> bytes:
     """A bitmap as stored (Roaring's portable serialisation, zlib-compressed)."""
     return zlib.compress(bm.serialize(), 1)
@@ -253,6 +261,7 @@ class _SqlTransaction:
     def __init__(self, conn: sa.Connection, user: str) -> None:
         self.conn = conn
         self.user = user
+        self.pending: list[dict[str, object]] = []
 
     def queries_since(self, since: float) -> tuple[int, float | None]:
         q = queries_table
@@ -295,9 +304,25 @@ class _SqlTransaction:
                 sa.or_(a.c.name.in_(names), is_total),
             )
         ).all()
+        # by category (None: the totals), sorted by size: each cell looks at its own
+        # category's rows and the totals within its size range only
+        groups: dict[str | None, tuple[np.ndarray, np.ndarray]] = {}
+        for kind, members in _grouped(rows).items():
+            order = sorted(members, key=lambda r: r[1])
+            groups[kind] = (
+                np.array([r[1] for r in order], dtype=np.int64),
+                np.array([r[0] for r in order], dtype=np.int64),
+            )
         wanted: dict[str, list[int]] = {}
         for name, (clo, chi) in cells.items():
-            wanted[name] = [r[0] for r in rows if clo <= r[2] <= chi and _comparable(name, r[1])]
+            hits: list[int] = []
+            for kind in {category(name), None}:
+                found = groups.get(kind)
+                if found is not None:
+                    sizes, row_ids = found
+                    first, last = np.searchsorted(sizes, [clo, chi + 1])
+                    hits += row_ids[first:last].tolist()
+            wanted[name] = hits
         ids = sorted({i for v in wanted.values() for i in v})
         loaded: dict[int, Remembered] = {}
         for i in range(0, len(ids), NUMBER_CHUNK):
@@ -316,18 +341,25 @@ class _SqlTransaction:
         return {name: [loaded[i] for i in v] for name, v in wanted.items()}
 
     def remember(self, answer: Remembered) -> None:
-        self.conn.execute(
-            answers_table.insert().values(
-                username=self.user,
-                at=answer.at,
-                digest=answer.digest,
-                definition=answer.definition,
-                lake_version=answer.lake_version,
-                name=answer.name,
-                size=len(answer.patients),
-                patients=pack(answer.patients),
-            )
+        self.pending.append(
+            {
+                "username": self.user,
+                "at": answer.at,
+                "digest": answer.digest,
+                "definition": answer.definition,
+                "lake_version": answer.lake_version,
+                "name": answer.name,
+                "size": len(answer.patients),
+                "patients": pack(answer.patients),
+            }
         )
+
+    def flush(self) -> None:
+        """Write the remembered answers (one statement for all of them: an answer with a
+        breakdown remembers a row per cell)."""
+        if self.pending:
+            self.conn.execute(answers_table.insert(), self.pending)
+            self.pending = []
 
 
 class SqlStore:
@@ -347,10 +379,14 @@ class SqlStore:
         transaction on that connection (committed or rolled back with it: a governance
         action that writes first must not wait for its own database lock on SQLite)."""
         if conn is not None:
-            yield self._begin(conn, user, forget_before)
+            tx = self._begin(conn, user, forget_before)
+            yield tx
+            tx.flush()
             return
         with self.engine.begin() as own:
-            yield self._begin(own, user, forget_before)
+            tx = self._begin(own, user, forget_before)
+            yield tx
+            tx.flush()
 
     @staticmethod
     def _begin(conn: sa.Connection, user: str, forget_before: float) -> _SqlTransaction:
@@ -371,23 +407,40 @@ class SqlStore:
         has one per database). Only numbers read on a connection of its own are kept in
         memory: those read in the caller's transaction may be its own uncommitted inserts
         (rolled back, another replica gives the number to another patient)."""
-        keys = [patient_key(self._secret, p) for p in patient_ids]
+        return self.numbers_of_keys(self.keys(patient_ids), conn)
+
+    def keys(self, patient_ids: Sequence[str]) -> list[str]:
+        """The keyed hashes of ``patient_ids`` (:func:`patient_key`), as the table holds them
+        (the discovery index keeps them, so a restart need not hash every patient again)."""
+        return [patient_key(self._secret, p) for p in patient_ids]
+
+    def preload(self) -> int:
+        """Read every number the table holds, in one query (a restarted server numbering a
+        whole index: one query instead of one per chunk); how many."""
+        t = patients_table
+        with self._numbers_lock, self.engine.connect() as conn:
+            for key, number in conn.execute(sa.select(t.c.key, t.c.number)):
+                self._known[key] = int(number)
+            return len(self._known)
+
+    def numbers_of_keys(self, keys: Sequence[str], conn: sa.Connection | None = None) -> np.ndarray:
+        """:meth:`numbers` of patients given by their keys (:meth:`keys`)."""
+        if conn is not None:
+            # in the caller's transaction, without the lock: a thread numbering on its own
+            # connection under the lock may be waiting for the write lock this caller
+            # holds (SQLite), and would wait for it while this waits for the lock
+            known = dict(self._known)
+            missing = [k for k in dict.fromkeys(keys) if k not in known]
+            for i in range(0, len(missing), NUMBER_CHUNK):
+                known.update(self._fetch(conn, missing[i : i + NUMBER_CHUNK]))
+            return np.fromiter((known[k] for k in keys), dtype=np.uint32, count=len(keys))
         with self._numbers_lock:
             missing = [k for k in dict.fromkeys(keys) if k not in self._known]
-            found: dict[str, int] = {}
             for i in range(0, len(missing), NUMBER_CHUNK):
-                chunk = missing[i : i + NUMBER_CHUNK]
-                if conn is None:
-                    with self.engine.begin() as own:
-                        self._known.update(self._fetch(own, chunk))
-                else:
-                    found.update(self._fetch(conn, chunk))
+                with self.engine.begin() as own:
+                    self._known.update(self._fetch(own, missing[i : i + NUMBER_CHUNK]))
             known = self._known
-            return np.fromiter(
-                (known[k] if k in known else found[k] for k in keys),
-                dtype=np.uint32,
-                count=len(keys),
-            )
+            return np.fromiter((known[k] for k in keys), dtype=np.uint32, count=len(keys))
 
     @staticmethod
     def _fetch(conn: sa.Connection, keys: list[str]) -> dict[str, int]:

@@ -17,7 +17,28 @@ Updates are incremental: a new submission's rows are read (only that submission'
 pushed down as a ``submission_id`` filter) and OR-ed in under new slots; a replaced
 submission's slots leave the ``live`` bitmap. Anything that is not an append (deletes after
 consent withdrawal, compaction) triggers a full rebuild; the old index answers until the new
-one is ready.
+one is ready. The index is persisted per lake version
+(:mod:`catalog_api.discovery.index_store`): a restarted server loads it, and applies only
+the submissions appended since, instead of reading the lake again.
+
+Adding a criterion (fusions, copy number, TMB, MSI, …) takes three steps, none of them in
+the persistence code:
+
+1. read its columns: add the lake table and columns to :data:`COLUMNS` (``patient_id``
+   and ``submission_id`` are always read);
+2. build its bitmaps in :meth:`LakeIndex.add_batch`, in a method of its own like
+   ``_variants``: map rows to slots with ``slot_col(table)`` and call
+   ``self._group((kind,), key_column, slots)``, which ORs each slot into the feature
+   ``(kind, key)`` of :attr:`LakeIndex.features` (a key may be a joined string, see
+   :func:`join`, for multi-field criteria such as (gene, partner) of a fusion). Numeric
+   ranges (TMB, a copy-number ratio) go in :attr:`LakeIndex.biomarker_values`-style
+   sorted (value, slot) arrays, searched with ``np.searchsorted``;
+3. answer it in ``engine.DiscoveryEngine._leaf`` from ``idx.feature(kind, key)``.
+
+Features and value arrays are persisted as they are. A new *field* of :class:`LakeIndex`
+must also be given its kind in ``index_store.FIELDS`` (a test fails until it is). Any
+change to this module changes the persisted files' code fingerprint, so indexes saved by
+older code are rebuilt, never misread.
 """
 
 from __future__ import annotations
@@ -27,9 +48,9 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -47,8 +68,15 @@ log = logging.getLogger(__name__)
 BATCH_VARIANT_ROWS = 2_000_000
 SEP = "\x1f"
 
-#: patient ids → their stable numbers (the disclosure store's ``numbers``)
-Numbering = Callable[[Sequence[str]], np.ndarray]
+
+class Numbering(Protocol):
+    """The disclosure store's numbering (``catalog_api.discovery.history``); a store may
+    also number by key (``keys(ids)`` and ``numbers_of_keys(keys)``)."""
+
+    def numbers(self, patient_ids: Sequence[str]) -> np.ndarray:
+        """The stable numbers of ``patient_ids``."""
+
+
 AtomKey = tuple[str, str, str, str, str]  # gene, protein_change, consequence, class, origin
 ProfileKey = tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...], str]
 
@@ -117,6 +145,9 @@ class LakeIndex:
     stable_numbers: np.ndarray = field(
         default_factory=lambda: np.zeros(0, dtype=np.uint32), repr=False
     )
+    #: slot → the patient's keyed hash in the disclosure store (``b""``: not computed yet);
+    #: persisted, so that a restart numbers the index without hashing every patient again
+    patient_keys: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype="S32"), repr=False)
     _numbering: threading.Lock = field(default_factory=threading.Lock, repr=False)
     #: Bitmaps computed from this index (criteria, purposes), emptied when it changes.
     memo: dict[Any, BitMap] = field(default_factory=dict, repr=False)
@@ -152,10 +183,11 @@ class LakeIndex:
             cached = self._labels[kind] = (np.array(names, dtype=object), name_ranks(names))
         return cached
 
-    def stable_slots(self, slots: np.ndarray, numbers: Numbering) -> np.ndarray:
+    def stable_slots(self, slots: np.ndarray, store: Numbering) -> np.ndarray:
         """The stable numbers of ``slots``; the slots not numbered yet are numbered now by
-        ``numbers`` (patient ids → numbers: the disclosure store's), only those: the first
-        count after a build numbers its own patients, not the whole index."""
+        ``store`` (the disclosure store), only those: the first count after a build numbers
+        its own patients, not the whole index. With a store that numbers by key
+        (``keys``/``numbers_of_keys``), the keys are kept in :attr:`patient_keys`."""
         with self._numbering:
             n = len(self.patient_ids)
             have = self.stable_numbers
@@ -165,11 +197,24 @@ class LakeIndex:
                 )
             out = have[slots]
             missing = slots[out == 0]
-            if len(missing):
+            if not len(missing):
+                return out
+            by_key = getattr(store, "numbers_of_keys", None)
+            if by_key is None:
                 ids = self.patient_ids
-                have[missing] = numbers([ids[i] for i in missing.tolist()])
-                out = have[slots]
-            return out
+                have[missing] = store.numbers([ids[i] for i in missing.tolist()])
+                return have[slots]
+            keys = self.patient_keys
+            if len(keys) < n:
+                keys = self.patient_keys = np.concatenate([keys, np.zeros(n - len(keys), "S32")])
+            mine = keys[missing]
+            todo = missing[mine == b""]
+            if len(todo):
+                ids = self.patient_ids
+                keys[todo] = store.keys([ids[i] for i in todo.tolist()])  # type: ignore[attr-defined]
+                mine = keys[missing]
+            have[missing] = by_key([k.decode() for k in mine.tolist()])
+            return have[slots]
 
     def unnumbered(self, limit: int) -> np.ndarray:
         """Up to ``limit`` slots without a stable number yet (for the background numbering)."""
@@ -506,6 +551,12 @@ class Indexer:
         self.loads = 0  # persisted indexes loaded
         self._saved_at = 0.0
         self._saved_version: str | None = None
+        self._save_requested = False
+
+    def request_save(self) -> None:
+        """Save the live index at the next refresh even if its version is saved already
+        (the background numbering completed its patient keys)."""
+        self._save_requested = True
 
     def start(self) -> None:
         """Refresh now-ish and then every ``interval`` seconds, in a daemon thread."""
@@ -630,12 +681,12 @@ class Indexer:
     def _save_if_due(self) -> None:
         idx = self.index
         interval = getattr(self.store, "save_interval", 60.0)
-        if (
-            self.store is not None
-            and idx.version is not None
-            and idx.version.id != self._saved_version
-            and time.monotonic() - self._saved_at >= interval
+        if self.store is None or idx.version is None:
+            return
+        if self._save_requested or (
+            idx.version.id != self._saved_version and time.monotonic() - self._saved_at >= interval
         ):
+            self._save_requested = False
             self._save(idx)
 
     def _infos(self, version: LakeVersion) -> dict[str, DatasetInfo]:

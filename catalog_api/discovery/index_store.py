@@ -78,6 +78,7 @@ FIELDS: dict[str, str] = {
     "baskets": "json",
     "biomarker_values": "values",
     "patient_ids": "ids",
+    "patient_keys": "keys",  # keyed hashes (32 bytes a slot; b"" when not computed yet)
     "generation": "json",
     "built_at": "json",
     # not stored: the version (the header's), rebuilt from others, or per process
@@ -105,10 +106,14 @@ def code_fingerprint() -> str:
 
 
 def _key(tuple_like: Any) -> Any:
-    """A JSON-decoded key back as the tuple it was (nested lists → tuples)."""
-    if isinstance(tuple_like, list):
-        return tuple(_key(x) for x in tuple_like)
-    return tuple_like
+    """A JSON-decoded key back as the tuple it was (nested lists → tuples; tens of
+    thousands of keys per file, so flat ones take the short way)."""
+    if type(tuple_like) is not list:
+        return tuple_like
+    flat = tuple(tuple_like)
+    if list in map(type, flat):
+        return tuple(_key(x) for x in flat)
+    return flat
 
 
 class IndexStore:
@@ -164,6 +169,10 @@ class IndexStore:
                     parts.append(np.ascontiguousarray(slots, dtype="<u4").tobytes())
                     lengths.append(len(vals))
                 add(name, kind, b"".join(parts), keys=markers, lengths=lengths)
+            elif kind == "keys":
+                packed = np.zeros(n, dtype="S32")
+                packed[: min(n, len(value))] = value[:n]
+                add(name, kind, packed.tobytes())
             elif kind == "ids":
                 sink = io.BytesIO()
                 table = pa.table({"patient_id": pa.array(value, pa.string())})
@@ -300,6 +309,10 @@ class IndexStore:
                     slots = np.frombuffer(buf[at : at + 4 * length], dtype="<u4").copy()
                     at += 4 * length
                     value[m] = (vals, slots)
+            elif kind == "keys":
+                value = np.frombuffer(buf, dtype="S32").copy()
+                if len(value) != n:
+                    raise ValueError(f"{len(value)} patient keys, not {n}")
             elif kind == "ids":
                 table = pa.ipc.open_stream(pa.py_buffer(buf)).read_all()
                 value = table.column("patient_id").to_pylist()

@@ -3,11 +3,16 @@ the reference's contig names (the first stages: nothing else is read before them
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harmonise.bundle import MANIFEST, check_confined, verify_checksums
+from harmonise.bundle import (
+    MANIFEST,
+    check_confined,
+    provenance_contigs,
+    read_json_object,
+    verify_checksums,
+)
 from harmonise.errors import BundleError
 from harmonise.ingest.types import ProgressFn
 
@@ -43,6 +48,5 @@ def reference_contigs(bundle: Path, manifest: ManifestV1) -> list[str] | None:
     (None when the bundle has no provenance or it lists no names)."""
     if PROVENANCE not in [f.path for f in manifest.files]:
         return None
-    prov = json.loads((bundle / PROVENANCE).read_text())
-    contigs = (prov.get("reference") or {}).get("contigs")
-    return list(contigs) if isinstance(contigs, list) else None
+    prov = read_json_object(bundle / PROVENANCE, "provenance.json")  # refused in one line
+    return provenance_contigs(prov)

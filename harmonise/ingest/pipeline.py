@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -23,6 +24,7 @@ from harmonise.ingest.manifest import (
     read_manifest,
     reference_contigs,
 )
+from harmonise.ingest.somatic import read_somatic_results_stage
 from harmonise.ingest.tables import clinical_tables, dataset_row, dataset_tags
 from harmonise.ingest.types import (
     Checked,
@@ -30,6 +32,7 @@ from harmonise.ingest.types import (
     Prepared,
     ProgressFn,
     RowStage,
+    StageRows,
     VcfFile,
     no_progress,
 )
@@ -38,7 +41,29 @@ from harmonise.lake import CommitResult, Lake, Submission, TableRows
 from harmonise.vcf import Engine
 
 #: The row stages, in order: each reads one kind of result file of the checked bundle.
-ROW_STAGES: tuple[RowStage, ...] = (read_small_variants,)
+ROW_STAGES: tuple[RowStage, ...] = (read_small_variants, read_somatic_results_stage)
+
+
+def annotate_specimens(specimens: list[dict[str, Any]], staged: Sequence[StageRows]) -> None:
+    """Set on the ``specimens`` rows what the row stages say of them: ``analyses`` (the
+    pipeline results the submission carries for the specimen: ``small_variants`` for a
+    linked small-variant VCF, and the stages' own) and values such as ``purity``."""
+    values: dict[str, dict[str, Any]] = {}
+    for out in staged:
+        for f in out.vcf_files:
+            sid = f.consts.get("specimen_id")
+            if sid:
+                values.setdefault(sid, {}).setdefault("analyses", set()).add("small_variants")
+        for sid, given in out.specimens.items():
+            have = values.setdefault(sid, {})
+            for key, value in given.items():
+                if key == "analyses":
+                    have.setdefault("analyses", set()).update(value)
+                else:
+                    have[key] = value
+    for row in specimens:
+        for key, value in values.get(row["specimen_id"], {}).items():
+            row[key] = sorted(value) if key == "analyses" else value
 
 
 def _merged(first: TableRows, more: TableRows) -> TableRows:
@@ -89,6 +114,7 @@ def prepare(
         bundle, manifest, digest, contigs, rows, patients, engine, reference_fasta, say
     )
     staged = [stage(checked, report) for stage in ROW_STAGES]
+    annotate_specimens(rows.tables["specimens"], staged)
     tables = clinical_tables(rows, patients, consents.records)
     vcf_files: list[VcfFile] = []
     for out in staged:

@@ -94,6 +94,9 @@ class StageRows:
 
     tables: Mapping[str, TableRows]
     vcf_files: Sequence[VcfFile] = ()
+    #: Values the stage sets on ``specimens`` rows, by specimen id (e.g. ``analyses``,
+    #: ``purity``); lists (``analyses``) are merged across stages.
+    specimens: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 #: A row stage: reads one kind of result file of a checked bundle into lake rows. It

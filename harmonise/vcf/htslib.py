@@ -140,7 +140,9 @@ def _raw_pysam(header: VcfHeader, roles: SampleRoles, stats: ReadStats) -> pa.Ta
             cols["ann"].append(None if ann is None or isinstance(ann, bool) else str(ann))
             fmt = v.format
             for prefix, name in (("t_", ti), ("n_", ni)):
-                if name is None:
+                # a record of 8 columns in a file with samples has no sample values (bcftools
+                # reads them as missing); pysam's samples[name] raises IndexError on it
+                if name is None or not fmt:
                     cols[prefix + "gt"].append(None)
                     cols[prefix + "dp"].append(None)
                     cols[prefix + "ad"].append(None)

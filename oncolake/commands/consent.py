@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,9 +20,16 @@ from consent.purpose import load_purpose
 from consent.records import load_consent
 from consent.withdrawal import SCOPE_TABLES, Withdrawal, list_withdrawals, registry_path
 from harmonise.lake import Lake
-from harmonise.withdrawal import AppliedWithdrawal, StoreScan, apply_withdrawal, scan_stores
+from harmonise.withdrawal import (
+    AppliedWithdrawal,
+    StoreScan,
+    apply_withdrawal,
+    scan_database,
+    scan_object_store,
+    scan_stores,
+)
 from oncolake.errors import fail, user_errors
-from oncolake.settings import get_settings
+from oncolake.settings import Settings, get_settings
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -43,6 +52,65 @@ def check(
     raise typer.Exit(0 if decision else 1)
 
 
+@dataclass(frozen=True)
+class WithdrawalOutcome:
+    """What one withdrawal did in every store: the lake's part (``done``), the exports
+    suspended before the lake changed and what became of each (``remade``/``disabled``)."""
+
+    done: AppliedWithdrawal
+    suspended: list[int]
+    exports: dict[int, str]
+
+
+def withdraw_everywhere(
+    settings: Settings,
+    lake: Lake,
+    withdrawal: Withdrawal,
+    inboxes: Sequence[str] = (),
+) -> WithdrawalOutcome:
+    """Apply ``withdrawal`` everywhere, in the order that keeps every step safe to re-run:
+    downloads of every export holding the patient refused; the lake (current and pinned
+    versions) and the inbox (a folder or ``s3://``); the exports re-made at their
+    requests' amended pins (or disabled), the pins' amendments audited; a SQLite
+    application database compacted. The one path of ``oncolake consent withdraw`` and
+    the demo's withdrawals."""
+    from catalog_api import audit
+    from catalog_api.db import make_engine, make_sessionmaker, session_scope, upgrade
+    from catalog_api.governance import exports
+    from oncolake.api_config import api_config
+
+    config = api_config(settings)
+    engine = make_engine(config.database_url)
+    upgrade(engine)
+    audit.configure(engine, key=config.audit_key, anchors=config.home / audit.ANCHOR_DIR)
+    factory = make_sessionmaker(engine)
+    gone = {withdrawal.patient_id}
+    with session_scope(factory) as session:
+        suspended = [e.id for e in exports.suspend_for_withdrawal(session, patients=gone)]
+    done = apply_withdrawal(
+        lake,
+        settings.ensure_home(),
+        withdrawal,
+        inboxes=list(inboxes),
+        storage=settings.s3_storage_options(),
+    )
+    # the persisted discovery indexes name the patient: deleted (rebuilt by the server)
+    discard_index_files(settings.ensure_home() / INDEX_DIR)
+    with session_scope(factory) as session:
+        remade = exports.remake_after_withdrawal(session, lake=lake, config=config, patients=gone)
+        for amended in done.pins:
+            exports.record_pin_amendment(
+                session,
+                pin=amended.name,
+                before=amended.before.id,
+                after=amended.after.id,
+                rows_removed=amended.rows_removed,
+            )
+    engine.dispose()
+    _compact_sqlite(config.database_url)
+    return WithdrawalOutcome(done, suspended, remade)
+
+
 @app.command("withdraw")
 def withdraw(
     patient: Annotated[str, typer.Option(help="Pseudonymous patient id (lake `patient_id`).")],
@@ -54,24 +122,24 @@ def withdraw(
         str | None, typer.Option(help="Date of the withdrawal, YYYY-MM-DD (default today).")
     ] = None,
     inbox: Annotated[
-        list[Path] | None,
-        typer.Option(help="A local inbox folder whose bundles naming the patient are deleted."),
+        list[str] | None,
+        typer.Option(
+            help="An inbox (a local folder or s3://bucket/prefix) whose bundles naming the "
+            "patient are deleted (repeatable)."
+        ),
     ] = None,
     report_file: Annotated[
         Path | None,
         typer.Option(
             "--report",
             help="Write the purge report (JSON): every store scanned and what still names "
-            "the patient, found by reading every file.",
+            "the patient, found by reading every file, object and database row.",
         ),
     ] = None,
 ) -> None:
     """Record a withdrawal; remove the patient from the lake, every pinned version, the
     inbox and every export (re-made without them); purge old files."""
-    from catalog_api.db import session_scope
-    from catalog_api.governance import exports
     from oncolake.api_config import api_config
-    from oncolake.commands.users import sessions
 
     with user_errors():
         if scope not in SCOPE_TABLES:
@@ -81,36 +149,14 @@ def withdraw(
         if not lake.is_initialised():
             raise fail("the lake is not initialised; run `oncolake lake init` first")
         when = dt.date.fromisoformat(date) if date else dt.date.today()
-        home = settings.ensure_home()
         config = api_config(settings)
-        factory = sessions()
-        gone = {patient}
-        # 1. downloads of every export holding the patient are refused from now on
-        with session_scope(factory) as session:
-            suspended = exports.suspend_for_withdrawal(session, patients=gone)
-        # 2. the lake (current and pinned versions) and the inbox
-        done = apply_withdrawal(
+        outcome = withdraw_everywhere(
+            settings,
             lake,
-            home,
             Withdrawal(patient_id=patient, date=when, reason=reason, scope=scope),
             inboxes=list(inbox or []),
         )
-        # the persisted discovery indexes name the patient: deleted (rebuilt by the server)
-        discard_index_files(home / INDEX_DIR)
-        # 3. the exports, re-made at their requests' amended pins (or disabled)
-        with session_scope(factory) as session:
-            remade = exports.remake_after_withdrawal(
-                session, lake=lake, config=config, patients=gone
-            )
-            for amended in done.pins:
-                exports.record_pin_amendment(
-                    session,
-                    pin=amended.name,
-                    before=amended.before.id,
-                    after=amended.after.id,
-                    rows_removed=amended.rows_removed,
-                )
-        _compact_sqlite(config.database_url)
+        done, remade = outcome.done, outcome.exports
         w, removed, report, version = (
             done.withdrawal,
             done.rows_removed,
@@ -130,22 +176,25 @@ def withdraw(
         )
     for path in done.inbox_removed:
         typer.echo(f"  inbox: deleted bundle {path}")
-    for export_id, outcome in sorted(remade.items()):
-        typer.echo(f"  export {export_id}: {outcome}")
+    for export_id, outcome_word in sorted(remade.items()):
+        typer.echo(f"  export {export_id}: {outcome_word}")
     if report_file is not None:
         with user_errors():
-            scans = _purge_report(report_file, settings, config, done, remade, list(inbox or []))
+            scans = write_purge_report(
+                report_file, settings, config, done, remade, list(inbox or [])
+            )
         found = sum(s.occurrences for s in scans)
         typer.echo(
-            f"purge report {report_file}: {sum(s.files for s in scans)} file(s) read in "
-            f"{len(scans)} store(s); {found} occurrence(s) of the patient's ids"
+            f"purge report {report_file}: {sum(s.files for s in scans)} file(s), object(s) "
+            f"and row(s) read in {len(scans)} store(s); {found} occurrence(s) of the "
+            "patient's ids"
         )
         for scan in scans:
             for path, n in sorted(scan.hits.items())[:5]:
                 typer.echo(f"  still named: {scan.store}: {path} ({n})", err=True)
     typer.echo(
-        f"{total} row(s) removed; {len(done.pins)} pin(s) amended; {len(suspended)} export(s) "
-        f"affected; {len(done.inbox_removed)} inbox bundle(s) deleted; purge: "
+        f"{total} row(s) removed; {len(done.pins)} pin(s) amended; {len(outcome.suspended)} "
+        f"export(s) affected; {len(done.inbox_removed)} inbox bundle(s) deleted; purge: "
         f"{sum(report.snapshots_expired.values())} snapshot(s) expired, "
         f"{report.orphan_files_removed} file(s) deleted; lake version {version}"
     )
@@ -176,34 +225,51 @@ def _sqlite_files(url: str) -> list[Path]:
     return [p for p in (db, Path(f"{db}-wal")) if p.exists()] or [db]
 
 
-def _purge_report(
+def _database_scans(name: str, url: str, needles: list[str]) -> list[StoreScan]:
+    """A database read two ways when it is a SQLite file (its bytes, which also holds
+    freed pages, and its rows); a server database (PostgreSQL) row by row."""
+    files = _sqlite_files(url)
+    scans = scan_stores([(name, p) for p in files], needles) if files else []
+    return [*scans, scan_database(f"{name} (rows)", url, needles)]
+
+
+def write_purge_report(
     path: Path,
     settings: Any,
     config: Any,
     done: AppliedWithdrawal,
     exports_done: dict[int, str],
-    inboxes: list[Path],
+    inboxes: Sequence[str],
 ) -> list[StoreScan]:
-    """Scan every store for the patient's ids and write the report (JSON) to ``path``."""
+    """Scan every store for the patient's ids and write the report (JSON) to ``path``:
+    the warehouse (a folder, or every object under its ``s3://`` prefix), the catalog
+    and application databases (SQLite: file bytes and rows; PostgreSQL: every row of
+    every table — saved cohorts, requests, exports, audit details), the exports, every
+    inbox (folder or ``s3://``), and every file under the home."""
     w = done.withdrawal
     needles = [w.patient_id, *w.specimen_ids]
     home = settings.home_path
-    stores: list[tuple[str, Path]] = []
-    warehouse = settings.warehouse_uri
-    notes = []
-    if "://" in warehouse:
-        notes.append(f"warehouse {warehouse}: object store not scanned by this report")
-    else:
-        stores.append(("warehouse", Path(warehouse)))
-    stores += [("catalog database", p) for p in _sqlite_files(settings.catalog_uri)]
-    stores += [("application database", p) for p in _sqlite_files(settings.database_uri)]
-    if not _sqlite_files(settings.database_uri):
-        notes.append("application database: not a SQLite file, not scanned by this report")
-    stores.append(("exports", Path(config.exports_dir)))
-    stores += [("inbox", p) for p in inboxes]
-    stores.append(("home (every file)", home))
+    storage = settings.s3_storage_options()
     skip = [registry_path(home), path]
-    scans = scan_stores(stores, needles, skip=skip)
+    scans: list[StoreScan] = []
+
+    def files(name: str, root: Path) -> None:
+        scans.extend(scan_stores([(name, root)], needles, skip=skip))
+
+    def where(name: str, location: str) -> None:
+        if location.startswith("s3://"):
+            scans.append(scan_object_store(name, location, needles, storage))
+        else:
+            files(name, Path(location))
+
+    where("warehouse", settings.warehouse_uri)
+    scans += _database_scans("catalog database", settings.catalog_uri, needles)
+    scans += _database_scans("application database", settings.database_uri, needles)
+    files("exports", Path(config.exports_dir))
+    for inbox in inboxes:
+        where("inbox", str(inbox))
+    files("home (every file)", home)
+    total = sum(s.occurrences for s in scans)
     doc = {
         "withdrawal_id": w.withdrawal_id,
         "patient_id": w.patient_id,
@@ -235,8 +301,9 @@ def _purge_report(
             }
             for s in scans
         ],
-        "not_scanned": notes,
-        "total_occurrences": sum(s.occurrences for s in scans),
+        "not_scanned": [],
+        "total_occurrences": total,
+        "found_nowhere": total == 0,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")

@@ -24,6 +24,12 @@ def submit(
         None, help="The pipeline's results/provenance/provenance.json (fills pipeline/reference)."
     ),
     vcf: list[Path] = typer.Option([], help="VCF(s); default: the ones provenance lists."),
+    results: Path = typer.Option(
+        None,
+        help="The pipeline's results/ folder: its SV VCFs, copy-number tables and TMB/MSI "
+        "records (results/annotated/sv, results/cnv, results/biomarkers) are packed for each "
+        "tumour; default: the results/ folder of --provenance.",
+    ),
     clinical: list[Path] = typer.Option([], help="mCODE FHIR Bundle(s) or ndjson."),
     consent: list[Path] = typer.Option([], help="FHIR Consent resources (JSON/ndjson)."),
     drop_identifiers: bool = typer.Option(
@@ -43,8 +49,10 @@ def submit(
         except (OSError, json.JSONDecodeError) as exc:
             raise BundleError(f"{manifest}: cannot read the draft manifest ({exc})") from None
         s = get_settings()
+        if results is not None and not results.is_dir():
+            raise BundleError(f"{results}: no such results folder (--results)")
         inputs = SubmitInputs(
-            draft, provenance, vcf, clinical, consent, drop_identifiers, day_rounding
+            draft, provenance, vcf, clinical, consent, drop_identifiers, day_rounding, results
         )
         with tempfile.TemporaryDirectory() as tmp, console.status("packaging…"):
             bundle, result = build_bundle(inputs, s.secret("pseudonym_key"), Path(tmp))

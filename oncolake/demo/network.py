@@ -32,6 +32,7 @@ import numpy as np
 import pysam
 
 from harmonise.drugs import rxnorm_codes
+from oncolake.demo.genomic import GENOMIC_VERSION, write_centre_patient
 from oncolake.demo.journeys import (
     centre_preference,
     draw_journey,
@@ -95,6 +96,8 @@ TUMOUR_TYPES: tuple[TumourType, ...] = (
                ("dabrafenib", "lenvatinib")),
     TumourType("AML", "91861009", "Acute myeloid leukemia", "C92.0", 2.0,
                ("cytarabine", "midostaurin", "ivosidenib")),
+    TumourType("UCEC", "254878006", "Endometrial carcinoma", "C54.1", 3.0,
+               ("carboplatin", "paclitaxel", "pembrolizumab")),  # issue 23: MSI-H baskets
 )  # fmt: skip
 
 #: RxNorm codes of the drugs above (ingredient level).
@@ -219,6 +222,7 @@ class CentreSpec:
     country: str
     patients: int
     assay: str  # "panel" or "WES"
+    genomic: str = GENOMIC_VERSION  # the SV/CNV/TMB/MSI results (oncolake.demo.genomic)
 
 
 @dataclass(frozen=True)
@@ -230,6 +234,12 @@ class CentreExport:
     clinical: Path
     consent: Path
     vcfs: tuple[Path, ...]
+
+    @property
+    def results(self) -> Path | None:
+        """The pipeline ``results/`` folder of SV, copy-number and TMB/MSI outputs."""
+        folder = self.manifest.parent / "results"
+        return folder if folder.is_dir() else None
 
 
 def default_centres(patients: int, centres: int = 4) -> list[CentreSpec]:
@@ -271,9 +281,13 @@ def write_centre(spec: CentreSpec, out: Path, seed: int, pipeline: dict[str, Any
         pid = f"{spec.centre_id}-{i + 1:05d}"
         tt = TUMOUR_TYPES[int(types[i])]
         variants = _variants(rng, tt)
-        clinical += _patient_resources(rng, pid, tt, variants, spec.centre_id)
+        resources = _patient_resources(rng, pid, tt, variants, spec.centre_id)
+        clinical += resources
         consents.append(_consent(rng, pid, tt, spec))
         tumour, normal = f"{pid}-T", f"{pid}-N"
+        panel = PANEL_GENES if spec.assay == "panel" else None
+        write_centre_patient(out / "results", seed, pid, tumour, normal, tt.oncotree,
+                             resources, panel)  # fmt: skip
         samples += _samples(rng, spec, pid, tumour, normal)
         vcfs.append(_write_vcf(out / "vcf" / f"{pid}.vcf", tumour, normal, variants, rng))
     _write_ndjson(out / "clinical.ndjson", clinical)
@@ -407,7 +421,7 @@ def _patient_resources(
     birth_year = dx_year - age
     sex = (
         "female"
-        if tt.oncotree in ("IDC", "OVT")
+        if tt.oncotree in ("IDC", "OVT", "UCEC")
         else ("male" if tt.oncotree == "PRAD" else str(rng.choice(["female", "male"])))
     )
     patient: dict[str, Any] = {

@@ -31,7 +31,6 @@ from consent.withdrawal import Withdrawal, list_withdrawals
 from harmonise.bundle import SubmitInputs, build_bundle, deliver
 from harmonise.ingest import ingest
 from harmonise.lake import Lake
-from harmonise.withdrawal import apply_withdrawal
 from oncolake.demo.network import CentreExport, default_centres, write_centre
 from oncolake.settings import Settings
 
@@ -336,6 +335,7 @@ def build_demo(
             vcfs=list(exp.vcfs),
             clinical=[exp.clinical],
             consent=[exp.consent],
+            results=exp.results,
         )
         _submit_and_ingest(
             lake, settings, inputs, f"{exp.spec.centre_id}-synthetic-2025", result, say
@@ -349,21 +349,30 @@ def build_demo(
 
 
 def _demo_withdrawals(lake: Lake, settings: Settings, say: Say) -> list[str]:
-    """Two synthetic patients of the second centre withdraw (once)."""
+    """Two synthetic patients of the second centre withdraw (once), by the path of
+    ``oncolake consent withdraw``: every export holding them re-made without them at its
+    request's amended pin (or disabled), as on a live hub."""
+    from oncolake.commands.consent import withdraw_everywhere
+
     already = {w.patient_id for w in list_withdrawals(settings.home_path)}
     if already:
         return sorted(already)
     patients = lake.read("patients", columns=["patient_id", "centre_id"]).to_pylist()
     chosen = sorted(p["patient_id"] for p in patients if p["centre_id"] != "C1")[:2]
     for pid in chosen:
-        done = apply_withdrawal(
+        outcome = withdraw_everywhere(
+            settings,
             lake,
-            settings.home_path,
             Withdrawal(
                 patient_id=pid,
                 date=dt.date(2025, 6, 1),
                 reason="demo: the patient withdrew consent",
             ),
         )
-        say(f"withdrawal of {pid}: {sum(done.rows_removed.values())} rows removed and purged")
+        rows = sum(outcome.done.rows_removed.values())
+        remade = ", ".join(f"export {k} {v}" for k, v in sorted(outcome.exports.items()))
+        say(
+            f"withdrawal of {pid}: {rows} rows removed and purged"
+            + (f"; {remade}" if remade else "")
+        )
     return chosen

@@ -7,15 +7,19 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi import FastAPI
 
 from catalog_api.auth import tokens
 from catalog_api.core.config import ApiConfig
+from catalog_api.db import make_engine, upgrade
 from catalog_api.discovery.definition import parse_definition
 from catalog_api.discovery.engine import DiscoveryEngine
+from catalog_api.discovery.history import SqlStore
 from catalog_api.discovery.index import LakeIndex
 from catalog_api.discovery.index_store import FIELDS, INDEX_DIR, IndexStore
 from catalog_api.main import create_app
@@ -225,3 +229,42 @@ def test_restarted_app_answers_from_the_persisted_index(
     assert {k: v for k, v in counts[0].items() if k != "_how"} == {
         k: v for k, v in counts[1].items() if k != "_how"
     }
+
+
+class CountingStore(SqlStore):
+    """The application database's disclosure store, counting the patients it hashes."""
+
+    hashed = 0
+
+    def keys(self, patient_ids: Sequence[str]) -> list[str]:
+        self.hashed += len(patient_ids)
+        return super().keys(patient_ids)
+
+
+def test_a_restart_numbers_patients_from_the_persisted_keys(lake: Lake, tmp_path: Path) -> None:
+    """The stable numbers of a loaded index come from its persisted keys and the database,
+    without hashing any patient again, and equal the numbers the store gives by id."""
+    db = make_engine(f"sqlite:///{tmp_path / 'app.db'}")
+    upgrade(db)
+    first = engine_on(lake, tmp_path)
+    first.refresh()
+    idx = first.index
+    every = np.arange(len(idx.patient_ids), dtype=np.uint32)
+    store = CountingStore(db, KEY)
+    numbers = idx.stable_slots(every, store)
+    assert store.hashed == len(idx.patient_ids) and (numbers > 0).all()
+    assert first.indexer.store is not None
+    first.indexer.store.save(idx)
+
+    restarted = engine_on(lake, tmp_path)
+    restarted.refresh()
+    assert restarted.indexer.loads == 1
+    again = CountingStore(db, KEY)
+    again.preload()
+    loaded = restarted.index
+    got = loaded.stable_slots(np.arange(len(loaded.patient_ids), dtype=np.uint32), again)
+    assert again.hashed == 0
+    by_id = dict(zip(idx.patient_ids, numbers.tolist(), strict=True))
+    assert got.tolist() == [by_id[p] for p in loaded.patient_ids]
+    assert got.tolist() == again.numbers(loaded.patient_ids).tolist()
+    db.dispose()

@@ -6,6 +6,7 @@ segment and gene tables, and a TMB/MSI record. GRCh37, Ensembl contig names, sam
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,7 @@ SV_RECORDS: list[tuple[str, ...]] = [
 
 
 def sv_vcf_text(
-    records: list[tuple[str, ...]] | None = None,
+    records: Sequence[tuple[str, ...]] | None = None,
     samples: tuple[str, ...] = ("T-001", "N-001"),
     header: str = SV_HEADER,
 ) -> str:

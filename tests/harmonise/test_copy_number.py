@@ -11,7 +11,7 @@ import pytest
 
 from harmonise.copy_number import calls_by_gene, read_genes, read_segments
 from harmonise.errors import ResultFileError
-from harmonise.tmb_msi import biomarker_rows, read_tmb_msi
+from harmonise.tmb_msi import assessed, biomarker_rows, read_tmb_msi
 from tests.harmonise.genomic_fixtures import GENES, SEGMENTS, tmb_msi_doc
 
 
@@ -67,7 +67,7 @@ GENE_BAD: list[tuple[str, str, str]] = [
     ("call", GENES.replace("deep_deletion", "homdel"), r"line 3: column call: 'homdel' is not one"),
     ("duplicate", GENES + "EGFR\t7\t1\t2\t0\t2\tneutral\n",
      r"line 7: column gene: EGFR is also on line 2"),
-    ("symbol", GENES.replace("TP53", "tp53"), r"line 5: column gene: 'tp53' is not an HGNC"),
+    ("symbol", GENES.replace("TP53", "TP 53"), r"line 5: column gene: 'TP 53' is not a gene"),
     ("binary", GENES.replace("BRAF", "BR\udcffAF"), r"not UTF-8"),
 ]  # fmt: skip
 
@@ -107,6 +107,19 @@ def test_tmb_msi_record_becomes_biomarker_rows(tmp_path: Path) -> None:
     assert t2["interpretation"] == "low" and m2["interpretation"] == "negative"
 
 
+def test_unmeasured_tmb_or_msi_gives_no_row(tmp_path: Path) -> None:
+    """The pipeline writes null where too few loci or too little territory was seen."""
+    doc = tmb_msi_doc(
+        msi={**tmb_msi_doc()["msi"], "score_percent": None, "status": None, "loci_evaluated": 0,
+             "loci_unstable": 0},
+    )  # fmt: skip
+    rec = read_tmb_msi(_write(tmp_path, "n.json", json.dumps(doc)))
+    assert [r["marker"] for r in biomarker_rows(rec)] == ["TMB"] and assessed(rec) == ("tmb",)
+    no_tmb = tmb_msi_doc(tmb={**tmb_msi_doc()["tmb"], "mutations_per_mb": None})
+    rec = read_tmb_msi(_write(tmp_path, "t.json", json.dumps(no_tmb)))
+    assert [r["marker"] for r in biomarker_rows(rec)] == ["MSI"] and assessed(rec) == ("msi",)
+
+
 def _msi(**kw: Any) -> dict[str, Any]:
     return {**tmb_msi_doc()["msi"], **kw}
 
@@ -130,6 +143,8 @@ TMB_BAD: list[tuple[str, Any, str]] = [
     ("status value", tmb_msi_doc(msi=_msi(status="MSI-L")), r"field msi.status: "),
     ("negative", tmb_msi_doc(tmb=_tmb(mutations=-1)), r"field tmb.mutations: "),
     ("array", [1], r"a JSON object is expected"),
+    ("half null", tmb_msi_doc(msi=_msi(status=None)),
+     r"field msi: score_percent and status are null together"),
 ]  # fmt: skip
 
 

@@ -8,17 +8,37 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import gzip
+import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
 
+from consent.withdrawal import Withdrawal
+from harmonise.bundle import SubmitInputs, build_bundle, sha256_file
+from harmonise.errors import HarmoniseError, ResultFileError, VcfFormatError
+from harmonise.ingest import ingest
 from harmonise.lake import Lake, LakeConfig, Submission
 from harmonise.model import TABLES
+from harmonise.pseudonymise import pseudonym
+from harmonise.withdrawal import apply_withdrawal
+from tests.harmonise.conftest import (
+    JENNY,
+    JENNY_ID,
+    KEY,
+    ingest_consent_resource,
+    ingest_draft,
+    ingest_shared,
+)
+from tests.harmonise.genomic_fixtures import write_results
 
 REPO = Path(__file__).resolve().parents[2]
 #: The last commit whose harmonise/model.py has no issue-23 tables or columns.
@@ -131,3 +151,250 @@ def test_old_lake_upgrades_in_place_and_takes_the_new_results(old_lake: Path) ->
     assert sources.count("pipeline") == 1 and sources.count(None) == old_markers
     assert lake.table_counts(pinned) == before  # the pinned version reads as it did
     assert lake.init() == []  # idempotent
+
+
+# -- submit → ingest with the pipeline's results ------------------------------------------
+
+GENOMIC = ("structural_variants", "copy_number_genes", "copy_number_segments")
+
+
+def _genomic_bundle(tmp: Path, vcf: Path, consent: Path, **results: bool) -> Path:
+    root = write_results(tmp / "pipeline" / "results", JENNY_ID, **results)
+    inputs = SubmitInputs(ingest_draft(), vcfs=[vcf], consent=[consent], results=root)
+    bundle, _ = build_bundle(inputs, KEY, tmp / "out")
+    return bundle
+
+
+def test_results_are_packed_and_committed_with_the_small_variants(
+    tmp_path: Path, ingest_tn_vcf: Path, ingest_consent_file: Path, ingest_lake: Lake
+) -> None:
+    bundle = _genomic_bundle(tmp_path, ingest_tn_vcf, ingest_consent_file)
+    tumour = pseudonym(KEY, "TST", "Specimen", "T-001")
+    normal = pseudonym(KEY, "TST", "Specimen", "N-001")
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    listed = {f["path"]: f.get("specimen_id") for f in manifest["files"]}
+    name = f"{tumour}_{normal}"
+    for path in (f"structural/{name}.vcf.gz", f"copy_number/{name}.segments.tsv",
+                 f"copy_number/{name}.genes.tsv", f"biomarkers/{name}.tmb_msi.json"):  # fmt: skip
+        assert listed[path] == tumour, path
+    assert {"structural_variants", "copy_number", "biomarkers"} <= set(manifest["data_types"])
+    sv_text = json.dumps(manifest) + (bundle / "structural" / f"{name}.vcf.gz").read_bytes().hex()
+    assert "T-001" not in sv_text  # pseudonymised, as the small variants' VCF
+
+    report, _ = ingest(ingest_lake, bundle)
+    assert report.status == "committed"
+    pid = pseudonym(KEY, "TST", "Patient", JENNY_ID)
+    assert report.rows["structural_variants"] == 6 and report.rows["copy_number_genes"] == 5
+    assert report.rows["copy_number_segments"] == 4 and report.rows["variants"] >= 6
+    sv = {r["sv_id"]: r for r in ingest_lake.read("structural_variants").to_pylist()}
+    fusion = sv["BND00000001"]
+    assert (fusion["patient_id"], fusion["specimen_id"], fusion["normal_specimen_id"]) == (
+        pid,
+        tumour,
+        normal,
+    )
+    assert fusion["fusion"] == "ETV6::NTRK3" and fusion["genome_build"] == "GRCh37"
+    assert fusion["pipeline_fingerprint"] == "sha256:" + "ab" * 32
+    genes = {r["gene"]: r["call"] for r in ingest_lake.read("copy_number_genes").to_pylist()}
+    assert genes["ERBB2"] == "amplification" and genes["CDKN2A"] == "deep_deletion"
+    markers = ingest_lake.read("biomarkers").to_pylist()
+    pipeline = {m["marker"]: m for m in markers if m["source"] == "pipeline"}
+    assert pipeline["TMB"]["value_numeric"] == 12.3 and pipeline["TMB"]["interpretation"] == "high"
+    assert pipeline["MSI"]["value_display"] == "MSI-H" and pipeline["MSI"]["specimen_id"] == tumour
+    specimen = next(
+        s for s in ingest_lake.read("specimens").to_pylist() if s["specimen_id"] == tumour
+    )
+    assert specimen["analyses"] == [
+        "copy_number",
+        "msi",
+        "small_variants",
+        "structural_variants",
+        "tmb",
+    ]
+    assert specimen["purity"] == 0.62
+    # one submission: every row carries its id, and the datasets row records every table
+    ds = ingest_lake.read("datasets").to_pylist()[0]
+    counts = json.loads(ds["row_counts_json"])
+    for name in (*GENOMIC, "variants", "biomarkers"):
+        ids = set(ingest_lake.read(name).column("submission_id").to_pylist())
+        assert ids == {ds["submission_id"]}, name
+        assert counts[name] == ingest_lake.read(name).num_rows, name
+    again, _ = ingest(ingest_lake, bundle)
+    assert again.status == "unchanged" and again.rows["structural_variants"] == 6
+
+
+def _tamper(bundle: Path, folder: str, edit: Callable[[Path], object]) -> None:
+    """Change a result file inside a packed bundle and re-list its checksum (a hostile or
+    broken centre: the hub's own checks must refuse it)."""
+    path = next((bundle / folder).iterdir())
+    edit(path)
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    rel = str(path.relative_to(bundle))
+    for f in manifest["files"]:
+        if f["path"] == rel:
+            f["sha256"], f["size"] = sha256_file(path), path.stat().st_size
+    (bundle / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_a_bad_result_file_leaves_the_lake_as_it_was(
+    tmp_path: Path, ingest_tn_vcf: Path, ingest_consent_file: Path, ingest_lake: Lake
+) -> None:
+    import gzip
+
+    import pysam
+
+    bundle = _genomic_bundle(tmp_path, ingest_tn_vcf, ingest_consent_file)
+
+    def bad_bnd(path: Path) -> None:
+        text = gzip.decompress(path.read_bytes()).decode()
+        plain = path.with_suffix("")
+        plain.write_text(text.replace("T]15:88576000]", "T]15:88576009]"))
+        pysam.tabix_compress(str(plain), str(path), force=True)
+        plain.unlink()
+
+    _tamper(bundle, "structural", bad_bnd)
+    before = ingest_lake.current_version()
+    with pytest.raises(
+        VcfFormatError,
+        match=r"structural/.*\.vcf\.gz, line \d+, record 12:12022903: "
+        r"fields ALT and INFO/CHR2,POS2",
+    ):
+        ingest(ingest_lake, bundle)
+    assert ingest_lake.current_version() == before
+    assert all(ingest_lake.read(t).num_rows == 0 for t in TABLES)
+
+    other = _genomic_bundle(tmp_path / "b", ingest_tn_vcf, ingest_consent_file)
+    _tamper(other, "biomarkers", lambda p: p.write_text(p.read_text().replace('"MSI-H"', '"MSS"')))
+    with pytest.raises(
+        ResultFileError, match=r"biomarkers/.*\.tmb_msi\.json, field msi: status MSS disagrees"
+    ):
+        ingest(ingest_lake, other)
+    assert ingest_lake.current_version() == before
+
+
+def test_submit_refuses_a_bad_result_at_the_centre(
+    tmp_path: Path, ingest_tn_vcf: Path, ingest_consent_file: Path
+) -> None:
+    root = write_results(tmp_path / "pipeline" / "results", JENNY_ID)
+    genes = root / "cnv" / f"{JENNY_ID}.genes.tsv"
+    genes.write_text(genes.read_text().replace("deep_deletion", "homdel"))
+    inputs = SubmitInputs(ingest_draft(), vcfs=[ingest_tn_vcf], consent=[ingest_consent_file],
+                          results=root)  # fmt: skip
+    with pytest.raises(HarmoniseError, match=rf"{genes}, line 3: column call: 'homdel'"):
+        build_bundle(inputs, KEY, tmp_path / "out")
+    assert not list((tmp_path / "out").glob(f"{ingest_draft()['dataset_id']}-*"))
+
+
+def test_withdrawal_removes_the_patients_results(
+    tmp_path: Path, ingest_tn_vcf: Path, ingest_consent_file: Path, ingest_lake: Lake
+) -> None:
+    root = write_results(tmp_path / "pipeline" / "results", JENNY_ID)
+    inputs = SubmitInputs(ingest_draft(), vcfs=[ingest_tn_vcf], consent=[ingest_consent_file],
+                          clinical=[ingest_shared("mcode") and JENNY], results=root,
+                          drop_identifiers=True)  # fmt: skip
+    bundle, _ = build_bundle(inputs, KEY, tmp_path / "out")
+    ingest(ingest_lake, bundle)
+    pid = pseudonym(KEY, "TST", "Patient", JENNY_ID)
+    assert all(ingest_lake.read(t).num_rows > 0 for t in GENOMIC)
+    home = tmp_path / "home"
+    genomic = apply_withdrawal(
+        ingest_lake, home,
+        Withdrawal(patient_id=pid, date=dt.date(2025, 6, 1), reason="test", scope="genomic"),
+    )  # fmt: skip
+    for name in (*GENOMIC, "variants"):
+        assert ingest_lake.read(name).num_rows == 0 and genomic.rows_removed[name] > 0, name
+    markers = ingest_lake.read("biomarkers").to_pylist()
+    assert genomic.rows_removed["biomarkers"] == 2  # TMB and MSI, computed from sequencing
+    assert markers and {m["source"] for m in markers} == {"fhir"}  # the reported ones stay
+    assert ingest_lake.read("patients").num_rows == 1
+    everything = apply_withdrawal(
+        ingest_lake, home, Withdrawal(patient_id=pid, date=dt.date(2025, 7, 1), reason="all")
+    )
+    assert everything.rows_removed["biomarkers"] == len(markers)
+    assert all(ingest_lake.read(t).num_rows == 0 for t in TABLES if t != "datasets")
+
+
+def test_real_pipeline_results_through_submit_and_ingest(
+    tmp_path: Path, ingest_lake: Lake, local_run: Any
+) -> None:
+    """The workflow's own .test output: its SV VCF, copy-number tables and TMB/MSI record
+    (sv23, cnv23) packed by submit from provenance's results/ folder and committed."""
+    prov = local_run.results / "provenance/provenance.json"
+    sample = json.loads(prov.read_text())["samples"][0]
+    patient = sample["patient"]
+    expected = {
+        "structural": local_run.results / f"annotated/sv/{patient}.sv.annotated.vcf.gz",
+        "copy_number": local_run.results / f"cnv/{patient}.genes.tsv",
+        "biomarkers": local_run.results / f"biomarkers/{patient}.tmb_msi.json",
+    }
+    missing = [str(p) for p in expected.values() if not p.exists()]
+    if missing:
+        pytest.skip(f"this pipeline version writes no {', '.join(missing)}")
+    draft = ingest_draft(patient=patient)
+    draft.pop("pipeline")
+    draft.pop("reference")
+    draft["samples"][0]["specimen_id"] = sample["tumour"]
+    draft["samples"][0]["matched_normal"] = sample["normal"]
+    draft["samples"][1]["specimen_id"] = sample["normal"]
+    draft["data_types"] = ["variants", "consent"]
+    consent = tmp_path / "c.ndjson"
+    consent.write_text(json.dumps(ingest_consent_resource(patient)) + "\n")
+    bundle, _ = build_bundle(
+        SubmitInputs(draft, provenance=prov, consent=[consent]), KEY, tmp_path / "out"
+    )
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    folders = {f["path"].split("/")[0] for f in manifest["files"]}
+    assert {"structural", "copy_number", "biomarkers", "variants"} <= folders
+    report, _ = ingest(ingest_lake, bundle)
+    assert report.status == "committed"
+    genes = ingest_lake.read("copy_number_genes")
+    segments = ingest_lake.read("copy_number_segments")
+    assert genes.num_rows == len(expected["copy_number"].read_text().splitlines()) - 1
+    assert segments.num_rows >= 1
+    doc = json.loads(expected["biomarkers"].read_text())
+    markers = {
+        m["marker"]: m
+        for m in ingest_lake.read("biomarkers").to_pylist()
+        if m["source"] == "pipeline"
+    }
+    measured = {"tmb"} if doc["tmb"]["mutations_per_mb"] is not None else set()
+    measured |= {"msi"} if doc["msi"]["status"] is not None else set()
+    if "tmb" in measured:
+        assert markers["TMB"]["value_numeric"] == doc["tmb"]["mutations_per_mb"]
+    if "msi" in measured:
+        assert markers["MSI"]["value_display"] == doc["msi"]["status"]
+    assert {m.lower() for m in markers} == measured  # an unmeasured result gives no row
+    sv_records = sum(
+        1
+        for ln in gzip.decompress(expected["structural"].read_bytes()).decode().splitlines()
+        if ln and not ln.startswith("#")
+    )
+    assert ingest_lake.read("structural_variants").num_rows <= sv_records
+    tumour = pseudonym(KEY, "TST", "Specimen", sample["tumour"])
+    spec = next(s for s in ingest_lake.read("specimens").to_pylist() if s["specimen_id"] == tumour)
+    assert set(spec["analyses"]) == {
+        "small_variants", "structural_variants", "copy_number", *measured
+    }  # fmt: skip
+
+
+def test_oncolake_submit_packs_a_results_folder(
+    tmp_path: Path, ingest_tn_vcf: Path, ingest_consent_file: Path
+) -> None:
+    """``oncolake submit --results`` as a user runs it (a real process)."""
+    oncolake = str(Path(sys.executable).with_name("oncolake"))
+    root = write_results(tmp_path / "pipeline" / "results", JENNY_ID)
+    draft = tmp_path / "draft.json"
+    draft.write_text(json.dumps(ingest_draft()))
+    env = {**os.environ, "ONCOLAKE_HOME": str(tmp_path / "home"), "COLUMNS": "200",
+           "ONCOLAKE_PSEUDONYM_KEY": "a-centre-key-for-this-test-only-0123456789"}  # fmt: skip
+    args = [oncolake, "submit", "--manifest", str(draft), "--inbox", str(tmp_path / "inbox"),
+            "--vcf", str(ingest_tn_vcf), "--consent", str(ingest_consent_file)]  # fmt: skip
+    done = subprocess.run([*args, "--results", str(root)], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr + done.stdout
+    (bundle,) = [p for p in (tmp_path / "inbox").iterdir() if not p.name.startswith(".")]
+    assert {p.name for p in bundle.iterdir()} >= {"structural", "copy_number", "biomarkers"}
+    bad = subprocess.run(
+        [*args, "--results", str(tmp_path / "nowhere")], capture_output=True, text=True, env=env
+    )
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr + bad.stdout
+    assert "nowhere: no such results folder (--results)" in bad.stderr + bad.stdout

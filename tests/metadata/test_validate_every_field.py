@@ -145,3 +145,19 @@ def test_draft_local_ids_need_no_pseudonym_pattern() -> None:
     validate_draft(draft)
     with pytest.raises(ManifestValidationError):
         validate_manifest(draft)
+
+
+def test_a_field_name_with_a_line_break_stays_on_its_own_line(tmp_path: Path) -> None:
+    """Found by tests/fuzz: `"centre": {"\\n": null}` split the problem over two lines
+    (`  - centre.` and `: unknown field…`)."""
+    data = json.loads((DATA / "valid_somatic_panel.json").read_text())
+    data["centre"]["x\ny"] = None
+    data["title"] = "a\rb\tc"
+    data["dataset_id"] = "bad\nid"
+    with pytest.raises(ManifestValidationError) as info:
+        validate_manifest(data)
+    _head, *lines = str(info.value).split("\n")
+    assert len(lines) == len(info.value.issues) == 2
+    assert all(line.startswith("  - ") for line in lines)
+    assert "  - centre.x\\ny: unknown field" in lines[1]
+    assert "got 'bad\\nid'" in lines[0]

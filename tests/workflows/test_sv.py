@@ -222,12 +222,14 @@ def sv_instance(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @needs_art
 @pytest.mark.pipeline
 def test_spiked_svs_and_fusions_are_called_and_named(sv_instance: Path) -> None:
-    """All six spiked SVs (DEL, DUP, INV, two translocations, a deletion fusion) found
-    within 200 bp with their joins, no other call; the two fusions named 5'::3', and the
-    tail-to-tail translocation between two genes annotated but not called a fusion."""
+    """All six spiked somatic SVs (DEL, DUP, INV, two translocations, a deletion fusion)
+    found within 200 bp with their joins, no other call (the germline deletion in both
+    samples refused); the two fusions named 5'::3', and the tail-to-tail translocation
+    between two genes annotated but not called a fusion."""
     calls = sv_instance / "results" / "annotated" / "sv" / "SIM01.sv.annotated.vcf.gz"
     result = truth_sv.score(sv_instance / "truth" / "sv.vcf.gz", calls)
     assert result.recall == 1.0 and result.precision == 1.0, result
+    assert result.truth == 6 and result.germline_called == [], result
     assert result.fusions["tra_fusion"]["FUSION"] == "OR4F5::FAM110C", result
     assert result.fusions["del_fusion"]["FUSION"] == "OR4G4P::OR4G11P", result
     tail = result.fusions["tra_tail_to_tail"]
@@ -236,7 +238,13 @@ def test_spiked_svs_and_fusions_are_called_and_named(sv_instance: Path) -> None:
     assert {r[0] for r in rows} == {"DEL", "DUP", "INV", "BND"}
     assert all(r[1] == "1" for r in rows)
     sv_json = json.loads((sv_instance / "truth" / "sv.json").read_text())
-    assert len(sv_json["spikes"]) == 6
+    assert len(sv_json["spikes"]) == 7  # and the germline deletion, not called
+    # The lake's reader (CONTRACT23 item 1) takes the file as it is.
+    from harmonise.structural import read_structural
+
+    lake = read_structural(calls, "GRCh37", "ensembl")
+    assert len(lake.records) == result.calls
+    assert {r.fusion for r in lake.records} == {None, "OR4F5::FAM110C", "OR4G4P::OR4G11P"}
 
 
 def test_spikes_outside_the_small_variant_region_are_enforced() -> None:

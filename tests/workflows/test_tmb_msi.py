@@ -73,6 +73,36 @@ def test_benjamini_hochberg_matches_the_definition() -> None:
     assert msi.chi_square_p(Counter({10: 30}), Counter({10: 30})) == 1.0
 
 
+def test_tmb_counts_non_synonymous_pass_calls_inside_callable_cds(tmp_path: Path) -> None:
+    """Hand-made BCSQ records: missense and frameshift in the territory count; synonymous,
+    intronic, a filtered missense and a missense outside the callable BED do not."""
+    head = [
+        "##fileformat=VCFv4.2",
+        "##contig=<ID=1,length=1000>",
+        '##INFO=<ID=BCSQ,Number=.,Type=String,Description="csq">',
+        '##FILTER=<ID=strand_bias,Description="x">',
+        "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO",
+    ]
+    rows = [
+        "1\t110\t.\tA\tT\t.\tPASS\tBCSQ=missense|G|T1|protein_coding|+|5K>5N|110A>T",
+        "1\t120\t.\tAC\tA\t.\tPASS\tBCSQ=frameshift|G|T1|protein_coding|+|8P|120AC>A",
+        "1\t130\t.\tA\tG\t.\tPASS\tBCSQ=synonymous|G|T1|protein_coding|+|9P|130A>G",
+        "1\t140\t.\tA\tG\t.\tstrand_bias\tBCSQ=missense|G|T1|protein_coding|+|9P>9S|140A>G",
+        "1\t300\t.\tA\tG\t.\tPASS\tBCSQ=intron|G|T1|protein_coding",
+        "1\t180\t.\tA\tG\t.\tPASS\tBCSQ=missense|G|T1|protein_coding|+|20K>20E|180A>G",
+    ]
+    vcf = tmp_path / "calls.vcf"
+    vcf.write_text("\n".join(head + rows) + "\n")
+    # CDS 100-200 (0-based half-open), callable 100-150 and 250-400: territory 50 bp.
+    territory = tmb.intersect({"1": [(100, 150), (250, 400)]}, {"1": [(100, 200)]})
+    out = tmb.tmb(vcf, territory, PARAMS["tmb"])
+    assert (out["mutations"], out["callable_mb"]) == (2, 0.00005)
+    assert out["mutations_per_mb"] == pytest.approx(40000.0)
+    assert tmb.consequences(["*missense&inframe_altering|G", "@123"]) == {
+        "missense", "inframe_altering"
+    }  # fmt: skip
+
+
 # ---- the truth run ----------------------------------------------------------------------
 
 
@@ -99,7 +129,7 @@ def test_tmb_is_within_ten_percent_of_the_truth_over_the_same_territory(
     )
     got = doc["tmb"]
     assert got["callable_mb"] == pytest.approx(truth["callable_mb"], abs=1e-6)
-    assert truth["mutations"] >= 5, truth  # the coding spikes land in the CDS
+    assert truth["mutations"] >= 3, truth  # the coding spikes land in the CDS
     assert (
         abs(got["mutations_per_mb"] - truth["mutations_per_mb"]) <= 0.1 * truth["mutations_per_mb"]
     ), (got, truth)
@@ -123,17 +153,35 @@ def test_msi_status_is_right_on_the_stable_and_the_msi_like_tumour(truth23_run: 
     # Margins: the stable tumour well below the cut-off, the MSI-like one well above.
     assert scores["SIM01"]["score_percent"] <= threshold / 2, scores
     assert scores["SIM02"]["score_percent"] >= 2 * threshold, scores
-    # The unstable loci of the MSI-like tumour are the spiked ones.
-    loci = (truth23_run.workdir / "results/biomarkers/msi/SIM02.msi_loci.tsv").read_text()
-    unstable = [ln.split("\t") for ln in loci.splitlines()[1:] if ln.split("\t")[6] == "1"]
-    spiked = subprocess.run(
-        ["bcftools", "query", "-f", "%POS\n",
-         str(truth23_run.instances["SIM02"] / "truth" / "msi.vcf.gz")],
-        capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
-    anchors = {int(p) for p in spiked}  # 1-based anchor = 0-based repeat start
-    hits = sum(int(row[1]) in anchors for row in unstable)
-    assert hits >= 0.9 * len(unstable), (hits, len(unstable))
+    # Every spiked locus evaluated is unstable, and every unstable locus holds a truth
+    # indel (an MSI spike, or one of the generator's somatic indels in a repeat) within
+    # its window (locus +- flank): no unstable locus from noise.
+    flank = PARAMS["msi"]["flank"]
+    for patient in expected:
+        truth = truth23_run.instances[patient] / "truth"
+        indels, spiked = [], set()
+        for name in ("somatic.vcf.gz", "msi.vcf.gz"):
+            if not (truth / name).exists():
+                continue
+            out = subprocess.run(
+                ["bcftools", "query", "-f", "%POS\t%REF\t%ALT\n", str(truth / name)],
+                capture_output=True, text=True, check=True,
+            ).stdout  # fmt: skip
+            for line in out.splitlines():
+                pos, ref, alt = line.split("\t")
+                if len(ref) != len(alt):
+                    indels.append(int(pos))
+                    if name == "msi.vcf.gz":
+                        spiked.add(int(pos))  # 1-based anchor = 0-based repeat start
+        loci_tsv = truth23_run.workdir / f"results/biomarkers/msi/{patient}.msi_loci.tsv"
+        rows = [ln.split("\t") for ln in loci_tsv.read_text().splitlines()[1:]]
+        for row in rows:
+            start, end, unstable = int(row[1]), int(row[2]), row[6] == "1"
+            if start in spiked:
+                assert unstable, (patient, row)
+            if unstable:
+                assert any(start - flank - 1 <= p - 1 <= end + flank for p in indels), row
+        assert sum(int(r[1]) in spiked for r in rows) >= 0.8 * len(spiked), patient
     print(
         "\nMSI "
         + ", ".join(f"{k}: {v['score_percent']} % {v['status']}" for k, v in scores.items())
@@ -149,7 +197,11 @@ def test_biomarker_document_meets_the_contract_on_dot_test(local_run: Run) -> No
     assert set(doc["msi"]) == {
         "score_percent", "status", "loci_evaluated", "loci_unstable", "threshold_percent"
     }  # fmt: skip
-    assert doc["msi"]["status"] in {"MSI-H", "MSS", None}
+    assert doc["msi"]["status"] in {"MSI-H", "MSS"}
+    # The lake's reader (harmonise/tmb_msi.py, lake23) accepts the document as it is.
+    from harmonise.tmb_msi import read_tmb_msi
+
+    read_tmb_msi(local_run.results / "biomarkers" / "TINY01.tmb_msi.json")
     assert doc["purity"] is None or 0 < doc["purity"] <= 1
     assert doc["tmb"]["callable_mb"] >= 0 and doc["tmb"]["counted"] == PARAMS["tmb"]["counted"]
     prov = json.loads((local_run.results / "provenance" / "provenance.json").read_text())

@@ -1,9 +1,10 @@
 """Structural variants and gene fusions spiked into a truth instance, and their scorer.
 
 ``simulate.py --sv 1`` (``Options.sv``) adds contig ``2`` (GRCh37 2:1-200000 of the same
-Sarek small FASTA, with its genes) to the instance's reference and GFF3, and six clonal
-heterozygous somatic SVs to the tumour (``SPIKES``; every breakpoint lies outside
-``Options.start..end``, where the small variants are, and outside the N runs):
+Sarek small FASTA, with its genes) to the instance's reference and GFF3, six clonal
+heterozygous somatic SVs to the tumour and one germline SV to both samples (``SPIKES``;
+every breakpoint lies outside ``Options.start..end``, where the small variants are, and
+outside the N runs):
 
 * a deletion, a tandem duplication and a balanced inversion between genes;
 * a 10-kb deletion from OR4G4P (``+``, bases up to 1:53500 kept: its 5' part) into
@@ -15,7 +16,10 @@ heterozygous somatic SVs to the tumour (``SPIKES``; every breakpoint lies outsid
   partner's in its own direction of transcription);
 * a translocation with the same join (``t]p]``) between FAM138A (``-``, 1:35300) and
   FAM110C (``-``, 2:40000): both breakends keep their gene's 3' part (tail-to-tail), so
-  the genes are annotated and no fusion is expected.
+  the genes are annotated and no fusion is expected;
+* and a germline control: a 2-kb heterozygous deletion (1:100001-102000) in every cell of
+  both samples, which the somatic filter must refuse (``KIND=germline`` in the truth; a
+  call of it is a false call, listed in ``germline_called``).
 
 Every partner has an HGNC symbol (the annotation leaves clone-named loci out).
 
@@ -86,6 +90,7 @@ class Spike:
     gene_a: str = ""
     gene_b: str = ""
     fusion: str = ""
+    germline: bool = False  # in both samples at 0.5: the somatic filter must refuse it
 
 
 SPIKES: tuple[Spike, ...] = (
@@ -104,6 +109,7 @@ SPIKES: tuple[Spike, ...] = (
         "tra_tail_to_tail", "BND", "1", 35_300, 40_000, chrom2=CONTIG2, sides=(LEFT, LEFT),
         gene_a="FAM138A", gene_b="FAM110C",
     ),
+    Spike("del_germline", "DEL", "1", 100_000, 102_000, germline=True),
 )  # fmt: skip
 
 
@@ -193,25 +199,32 @@ def spike(
     check_layout(opt.start, opt.end)
     genome = read_fasta(FASTA)
     extend_reference(out, genome)
-    refs: list[tuple[str, str]] = []
-    derived: list[tuple[str, str]] = []
+    windows: dict[tuple[bool, str], list[tuple[str, str]]] = {}
     for s in SPIKES:
         r, d = alleles(s, genome)
-        refs += [(f"{s.name}_ref{i}", seq) for i, seq in enumerate(r)]
-        derived += [(f"{s.name}_alt{i}", seq) for i, seq in enumerate(d)]
+        windows.setdefault((s.germline, "ref"), []).extend(
+            (f"{s.name}_ref{i}", seq) for i, seq in enumerate(r)
+        )
+        windows.setdefault((s.germline, "alt"), []).extend(
+            (f"{s.name}_alt{i}", seq) for i, seq in enumerate(d)
+        )
     het = opt.purity / 2
-    plan = [  # (sample, windows, depth, seed offset)
-        ("tumour", refs, opt.tumour_depth * (1 - het), 1),
-        ("tumour", derived, opt.tumour_depth * het, 2),
-        ("normal", refs, opt.normal_depth * (1 - opt.contamination * het), 3),
-        ("normal", derived, opt.normal_depth * opt.contamination * het, 4),
+    plan = [  # (sample, windows, depth, seed offset); germline: a het in every cell
+        ("tumour", windows[False, "ref"], opt.tumour_depth * (1 - het), 1),
+        ("tumour", windows[False, "alt"], opt.tumour_depth * het, 2),
+        ("normal", windows[False, "ref"], opt.normal_depth * (1 - opt.contamination * het), 3),
+        ("normal", windows[False, "alt"], opt.normal_depth * opt.contamination * het, 4),
+        ("tumour", windows[True, "ref"], opt.tumour_depth / 2, 5),
+        ("tumour", windows[True, "alt"], opt.tumour_depth / 2, 6),
+        ("normal", windows[True, "ref"], opt.normal_depth / 2, 7),
+        ("normal", windows[True, "alt"], opt.normal_depth / 2, 8),
     ]
     pairs: dict[str, list[tuple[str, ...]]] = {"tumour": [], "normal": []}
     with tempfile.TemporaryDirectory(prefix="oncolake-sv-") as tmp:
-        for sample, windows, depth, k in plan:
+        for sample, seqs, depth, k in plan:
             if depth <= 0:
                 continue
-            fasta = _fasta(Path(tmp) / f"{sample}{k}.fa", windows)
+            fasta = _fasta(Path(tmp) / f"{sample}{k}.fa", seqs)
             prefix = Path(tmp) / f"{sample}{k}_"
             run_art(fasta, depth, opt.seed * 1000 + 900 + k, prefix)
             r1 = read_fastq(Path(f"{prefix}1.fq"))
@@ -238,6 +251,7 @@ def truth_records(genome: dict[str, str]) -> list[str]:
         info += [f"{k}={v}" for k, v in (("GENE_A", s.gene_a), ("GENE_B", s.gene_b)) if v]
         if s.fusion:
             info.append(f"FUSION={s.fusion}")
+        info.append("KIND=germline" if s.germline else "KIND=somatic")
         rows.append((s.chrom, s.pos, f"{s.chrom}\t{s.pos}\t{s.name}\t{base}\t{alt}\t.\tPASS\t"
                      + ";".join(info)))  # fmt: skip
     return [r for *_, r in sorted(rows)]
@@ -255,6 +269,7 @@ def write_truth(truth: Path, genome: dict[str, str]) -> None:
         '##INFO=<ID=GENE_A,Number=.,Type=String,Description="Expected genes at POS">',
         '##INFO=<ID=GENE_B,Number=.,Type=String,Description="Expected genes at the mate">',
         '##INFO=<ID=FUSION,Number=.,Type=String,Description="Expected fusion">',
+        '##INFO=<ID=KIND,Number=1,Type=String,Description="somatic, or germline (not to call)">',
         "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO",
     ]
     plain = truth / "sv.vcf"
@@ -361,6 +376,7 @@ class SVScore:
     found: list[str]
     missed: list[str]
     false_calls: list[str]
+    germline_called: list[str]
     recall: float
     precision: float
     pass_only: bool
@@ -373,7 +389,9 @@ def score(
 ) -> SVScore:
     """Calls against truth; ``fusions`` maps each truth SV with expected genes to the
     GENE_A/GENE_B/FUSION of the call that matched it (or ``{}``)."""
-    truth = read_records(truth_vcf)
+    every = read_records(truth_vcf)
+    truth = [t for t in every if t.info.get("KIND") != "germline"]
+    germline = [t for t in every if t.info.get("KIND") == "germline"]
     calls = [c for c in read_records(calls_vcf) if not pass_only or c.filter in ("PASS", ".")]
     found: list[str] = []
     missed: list[str] = []
@@ -392,6 +410,7 @@ def score(
         found=found,
         missed=missed,
         false_calls=false_calls,
+        germline_called=[g.id for g in germline if any(matches(c, g, tol) for c in calls)],
         recall=round(len(found) / len(truth), 4) if truth else 0.0,
         precision=round((n_calls - len(false_calls)) / n_calls, 4) if n_calls else 0.0,
         pass_only=pass_only,

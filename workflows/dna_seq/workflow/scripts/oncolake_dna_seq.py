@@ -90,6 +90,25 @@ def _run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _r_package_version(name: str) -> str | None:
+    """An R package's version from its DESCRIPTION in R's library folders (R_LIBS,
+    R_LIBS_SITE, R_LIBS_USER, then Debian's), without starting R (1-2 s under load)."""
+    dirs = [
+        d
+        for v in ("R_LIBS", "R_LIBS_SITE", "R_LIBS_USER")
+        for d in os.environ.get(v, "").split(":")
+        if d
+    ]
+    dirs += ["/usr/local/lib/R/site-library", "/usr/lib/R/site-library", "/usr/lib/R/library"]
+    for d in dirs:
+        desc = Path(d) / name / "DESCRIPTION"
+        if desc.is_file():
+            match = re.search(r"^Version:\s*(\S+)", desc.read_text(errors="replace"), re.M)
+            if match:
+                return match.group(1)
+    return None
+
+
 def probe_version(tool: str) -> str:
     """The version of ``tool`` as found on PATH, or ``"missing"``."""
     if tool in _PY_PACKAGES:
@@ -97,6 +116,10 @@ def probe_version(tool: str) -> str:
             return metadata.version(tool)
         except metadata.PackageNotFoundError:
             return "missing"
+    if tool == "dnacopy" and shutil.which("Rscript"):  # issue 23: CNVkit's CBS (R DNAcopy)
+        found = _r_package_version("DNAcopy")
+        if found:
+            return found
     cmd, pattern = _PROBES[tool]
     executable = shutil.which(cmd[0])
     if executable is None:

@@ -6,12 +6,12 @@ and field kept, with three INFO fields added:
 
 * ``GENE_A`` / ``GENE_B``: the genes of the workflow's GFF3 (``gene``, ``ncRNA_gene`` and
   ``pseudogene`` features, their ``Name``) whose span [start, end] contains the first /
-  the second breakpoint, comma-separated in GFF3 order; absent where there is none. Only
-  names shaped like HGNC symbols count (``HGNC_SYMBOL``: letters, digits, hyphens):
-  Ensembl's clone-based names of unnamed loci (``AL627309.1``, ``RP11-34P13.7``) are not
-  HGNC symbols and are left out (CONTRACT23 item 1). The
+  the second breakpoint, comma-separated in GFF3 order; absent where there is none. The
   first breakpoint is POS; the second is END for ``<DEL>``, ``<DUP>``, ``<INV>`` and
   ``<INS>``, and the mate (``CHR2``:``POS2``, as the BND ALT states it) for BND records.
+  Only names shaped like HGNC symbols count (``HGNC_SYMBOL``: letters, digits, hyphens):
+  Ensembl's clone-based names of unnamed loci (``AL627309.1``, ``RP11-34P13.7``) are not
+  HGNC symbols and are left out (CONTRACT23 item 1 asks for HGNC symbols).
 * ``FUSION``: ``FIVE::THREE`` (HGNC notation, e.g. ``ETV6::NTRK3``) for a pair of
   different genes, one at each breakend of a junction, that the junction joins in a
   transcript-compatible orientation (below). One per record: where overlapping genes make
