@@ -26,6 +26,7 @@ from harmonise.vcf import (
     iter_many,
     read_header,
 )
+from metadata.manifest import RESULT_FOLDERS
 
 if TYPE_CHECKING:
     from metadata.manifest import ManifestV1, Sample
@@ -77,10 +78,15 @@ def link_samples(
 def link_vcfs(
     bundle: Path, manifest: ManifestV1, contigs: list[str] | None, say: ProgressFn
 ) -> list[LinkedVcf]:
-    """Every VCF of the bundle, its header read and checked against the manifest's
+    """Every small-variant VCF of the bundle, its header read and checked against the manifest's
     reference (and the pipeline's contig names) and its samples linked to specimens."""
     by_sample = _vcf_samples(manifest)
-    vcf_paths = [f.path for f in manifest.files if f.format in VCF_FORMATS]
+    # the somatic results' VCFs (structural/) are the somatic stage's, not small variants
+    vcf_paths = [
+        f.path
+        for f in manifest.files
+        if f.format in VCF_FORMATS and f.path.split("/", 1)[0] not in RESULT_FOLDERS
+    ]
     fingerprint = manifest.pipeline.fingerprint if manifest.pipeline else None
     build = manifest.reference.build if manifest.reference else "GRCh38"
     naming = manifest.reference.contig_naming if manifest.reference else None
