@@ -98,9 +98,15 @@ def test_spiked_amplification_and_deep_deletion_are_called_at_their_genes(
     amp = float(genes["RNU6-1100P"]["copy_number"])
     dele = float(genes["CICP27"]["copy_number"])
     assert 6.0 <= amp <= 13.0 and dele < 0.5, (amp, dele)
-    # Every other gene of the region: no false amplification or deletion.
+    # Every other gene of the region: no false amplification or deletion; and in SIM02
+    # (no copy-number spike, same region) the same two genes and all others are neutral.
     others = {g: r["call"] for g, r in genes.items() if g not in expected}
     assert set(others.values()) <= {"neutral"}, others
+    control = table(truth23_run.workdir / "results/cnv/SIM02.genes.tsv")
+    assert {r["gene"] for r in control} >= set(expected), control
+    assert {r["call"] for r in control} == {"neutral"}, control
+    control_segments = table(truth23_run.workdir / "results/cnv/SIM02.segments.tsv")
+    assert all(abs(float(s["log2"])) < 0.2 for s in control_segments), control_segments
     purity_doc = json.loads((truth23_run.workdir / "results/cnv/SIM01.purity.json").read_text())
     purity = float(purity_doc["purity"])
     assert abs(purity - 0.9) <= 0.1, purity
@@ -118,8 +124,15 @@ def test_copy_number_outputs_meet_the_contract_on_dot_test(local_run: Run) -> No
     assert seg_head == "chrom\tstart\tend\tlog2\tcopy_number\tprobes"
     assert gene_head == "gene\tchrom\tstart\tend\tlog2\tcopy_number\tcall"
     calls = {"amplification", "gain", "neutral", "loss", "deep_deletion"}
-    for row in table(cnv / "TINY01.genes.tsv"):
+    rows = table(cnv / "TINY01.genes.tsv")
+    assert {"CICP27", "AL627309.1"} <= {r["gene"] for r in rows}  # .test reads' genes
+    for row in rows:
         assert row["call"] in calls and int(row["start"]) < int(row["end"])
+    # The lake's readers (harmonise/copy_number.py, lake23) accept both tables as they are.
+    from harmonise.copy_number import read_genes, read_segments
+
+    assert len(read_segments(cnv / "TINY01.segments.tsv", "GRCh37", "ensembl")) >= 1
+    assert len(read_genes(cnv / "TINY01.genes.tsv", "GRCh37", "ensembl")) == len(rows)
     bed = (local_run.results / "callable" / "TINY01.callable.bed").read_text().splitlines()
     regions = [(132_700, 134_000), (136_000, 139_738)]  # .test/data/reference/regions.bed
     for line in bed:

@@ -197,7 +197,8 @@ def test_biomarker_document_meets_the_contract_on_dot_test(local_run: Run) -> No
     assert set(doc["msi"]) == {
         "score_percent", "status", "loci_evaluated", "loci_unstable", "threshold_percent"
     }  # fmt: skip
-    assert doc["msi"]["status"] in {"MSI-H", "MSS"}
+    # .test: no microsatellite has 20 reads in both samples: not evaluable, null.
+    assert doc["msi"]["status"] is None and doc["msi"]["score_percent"] is None
     # The lake's reader (harmonise/tmb_msi.py, lake23) accepts the document as it is.
     from harmonise.tmb_msi import read_tmb_msi
 

@@ -15,7 +15,9 @@ r = 2^log2 = (1 - p) + p x CN / 2, so CN = max(0, 2 (r - (1 - p)) / p); without 
 CN = 2 r (not adjusted). Segments: 0-based half-open, bins as ``probes``.
 
 Gene-level call: each gene of the GFF3 (records of type gene, ncRNA_gene, pseudogene
-with a Name) overlapped by a segment takes the segment covering most of its bases; its
+with a Name: HGNC symbols, or Ensembl's clone-based names such as RP11-34P13.7, which the
+lake's reader accepts too) overlapped by a segment takes the segment covering most of its
+bases; its
 call from that segment's CN: ``amplification`` >= ``amplification_min_cn``, ``gain`` >=
 ``gain_min_cn``, ``deep_deletion`` < ``deep_deletion_max_cn``, ``loss`` < ``loss_max_cn``,
 else ``neutral``; a segment of fewer than ``min_bins`` bins is ``neutral``.

@@ -17,10 +17,9 @@ MSIsensor does, with every threshold in workflow/analysis.yaml (``msi``):
    chi-square test of the tumour's against the normal's length counts (a 2 x k table, k
    the lengths seen; one length in both: p = 1). Benjamini-Hochberg FDR over the
    evaluated loci; FDR <= ``max_fdr`` is an unstable locus (MSIsensor's rule).
-4. Score = 100 x unstable / evaluated loci (0 when none); ``MSI-H`` at >=
-   ``threshold_percent``, else ``MSS`` (CONTRACT23 has no "not evaluable" status). Fewer
-   than ``min_loci`` evaluated loci: the call stands but is weak; the log and the
-   rule's JSON (``loci_scanned``, ``evaluable: false``) say so.
+4. Score = 100 x unstable / evaluated loci; ``MSI-H`` at >= ``threshold_percent``, else
+   ``MSS``. Fewer than ``min_loci`` evaluated loci: score and status null (not
+   evaluable; the lake then stores no MSI row, harmonise/tmb_msi.py).
 """
 
 import json
@@ -147,8 +146,11 @@ def score(
     evaluated = len(rows)
     unstable = sum(r["unstable"] for r in rows)
     threshold = float(p["threshold_percent"])
-    percent = round(100.0 * unstable / evaluated, 2) if evaluated else 0.0
-    status = "MSI-H" if percent >= threshold else "MSS"
+    percent: float | None = None
+    status: str | None = None
+    if evaluated >= int(p["min_loci"]):
+        percent = round(100.0 * unstable / evaluated, 2)
+        status = "MSI-H" if percent >= threshold else "MSS"
     summary = {
         "score_percent": percent,
         "status": status,
@@ -176,7 +178,6 @@ def main(smk: Any) -> None:
             loci += find_loci(fasta.fetch(chrom), chrom, intervals, p)
     summary, rows = score(loci, smk.input.tumour, smk.input.normal, p)
     summary["loci_scanned"] = len(loci)
-    summary["evaluable"] = summary["loci_evaluated"] >= int(p["min_loci"])
     Path(smk.output.json).write_text(json.dumps(summary, indent=2) + "\n")
     with open(smk.output.loci, "w") as fh:
         fh.write("chrom\tstart\tend\tunit\tp\tfdr\tunstable\ttumour\tnormal\n")

@@ -129,7 +129,7 @@ def main(smk: Any) -> None:
         "msi": {
             k: v
             for k, v in json.loads(Path(smk.input.msi).read_text()).items()
-            if k not in ("loci_scanned", "evaluable")
+            if k != "loci_scanned"
         },
         "purity": json.loads(Path(smk.input.purity).read_text())["purity"],
     }
