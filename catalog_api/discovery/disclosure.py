@@ -317,7 +317,7 @@ class DisclosureControl:
             repeated = False
             for name, bm in totals.items():
                 n = len(bm)
-                found = [
+                near = [
                     (r, self._difference(name, bm, r, definition, version))
                     for r in tx.candidates(n - t + 1, n + t - 1, since)
                 ]
@@ -325,10 +325,10 @@ class DisclosureControl:
                 # so comparing this total with those cells tells nothing they did not
                 same = {(digest, version)} | {
                     (r.digest, r.lake_version)
-                    for r, d in found
+                    for r, d in near
                     if d == 0 and category_of(r.name) is None
                 }
-                for r, d in found:
+                for r, d in near:
                     if d == 0 and category_of(r.name) is None:
                         known.add(name)
                         repeated |= (name, digest, version) == (r.name, r.digest, r.lake_version)
