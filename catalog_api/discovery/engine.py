@@ -36,12 +36,16 @@ from catalog_api.discovery.definition import (
     Biomarker,
     Centre,
     CohortDefinition,
+    CopyNumber,
     Dataset,
+    Fusion,
+    Msi,
     Not,
     Or,
     Pipeline,
     Sex,
     StageGroup,
+    Tmb,
     Treatment,
     TumourType,
     Variant,
@@ -391,6 +395,18 @@ class DiscoveryEngine:
             return BitMap.union(*(f("tumour", x) for x in codes))
         if isinstance(c, Variant):
             return self._variant(idx, c)
+        if isinstance(c, Fusion):
+            gene, names = c.keys()
+            if gene is not None:
+                return f("fusion_gene", gene)
+            return BitMap.union(*(f("fusion", x) for x in names))
+        if isinstance(c, CopyNumber):
+            gene = c.gene.strip().upper()
+            return BitMap.union(*(f("cn", f"{gene}{SEP}{x}") for x in c.calls))
+        if isinstance(c, Tmb):  # FHIR-reported and pipeline TMB rows alike
+            return self._leaf(idx, Biomarker(marker="TMB", min=c.min, max=c.max))
+        if isinstance(c, Msi):
+            return BitMap.union(*(f("msi", x) for x in c.status))
         if isinstance(c, Biomarker):
             m = c.marker.upper()
             sets: list[BitMap] = []
