@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from catalog_api.discovery.index import LakeIndex
+from catalog_api.discovery.terms import STAGE_SNOMED
 from harmonise.lake import Lake, LakeVersion, arrow_schema
 from harmonise.model import TABLES
 
@@ -155,8 +156,13 @@ def _f(col: Any) -> np.ndarray:
 
 
 def stage_code(value: str | None) -> int:
-    """The :data:`STAGES` code of a stage group string (``IIIB`` → III, ``Stage IV`` → IV)."""
-    m = _STAGE_RE.match(str(value).strip().upper()) if value is not None else None
+    """The :data:`STAGES` code of a stage group string (``IIIB`` → III, ``Stage IV`` → IV)
+    or of a SNOMED CT stage group concept (``1222801008`` → III, by discovery's
+    :data:`~catalog_api.discovery.terms.STAGE_SNOMED`)."""
+    if value is None:
+        return STAGES.index("unknown")
+    v = str(value).strip()
+    m = _STAGE_RE.match(STAGE_SNOMED.get(v, v).upper())
     return STAGES.index(m.group(1)) if m else STAGES.index("unknown")
 
 
@@ -164,6 +170,14 @@ def stage_codes(stage: Any) -> np.ndarray:
     """:func:`stage_code` of each value (a list or an Arrow array)."""
     arr = stage if isinstance(stage, pa.Array | pa.ChunkedArray) else pa.array(stage, pa.string())
     return _mapped(arr, stage_code, np.int8)
+
+
+def condition_stage_codes(code: Any, display: Any) -> np.ndarray:
+    """The stage of each condition: its ``stage_group`` (a TNM group or a SNOMED CT
+    concept), else its ``stage_group_display`` (``Stage II``) when the code says nothing
+    (absent, or a code not in the table), as the discovery index counts it."""
+    by_code = stage_codes(code)
+    return np.where(by_code == STAGES.index("unknown"), stage_codes(display), by_code)
 
 
 def regimen_labels(names: pa.Array, drugs: pa.Array) -> pa.Array:
@@ -229,8 +243,10 @@ def build_piece(
         tgt = rows[first]
         per_slot["diagnosis_day"][tgt] = dday[first]
         per_slot["age"][tgt] = _f(cond.column("age_at_diagnosis"))[first]
-        stage = pc.coalesce(cond.column("stage_group"), cond.column("stage_group_display"))
-        per_slot["stage"][tgt] = stage_codes(stage)[first]
+        stage = condition_stage_codes(
+            cond.column("stage_group"), cond.column("stage_group_display")
+        )
+        per_slot["stage"][tgt] = stage[first]
     lot = tables["lines_of_therapy"]
     rows = _positions(lot.column("patient_id"), pat_ids)
     ok = rows >= 0

@@ -283,7 +283,11 @@ class DisclosureControl:
         every remembered cell of its category. Cells of different categories
         (``centre:C1`` against ``tumour:LUAD``) are not compared (docs/discovery.md). A
         query repeated on the same lake version, with the same total, compares its totals
-        only: its cells were checked and remembered when it was first answered.
+        only: its cells were checked and remembered when it was first answered. A total is
+        not compared with the cells of an answer whose total was the same set of patients
+        (this query's own earlier answer, or another query counting the same patients):
+        those cells were shown beside that very total, so the pair discloses nothing the
+        earlier answer did not.
 
         One pair is not compared: a number counted with any consent (a saved cohort's,
         named ``any:…``) and one counted for a purpose, of the same ``definition`` (its
@@ -313,11 +317,23 @@ class DisclosureControl:
             repeated = False
             for name, bm in totals.items():
                 n = len(bm)
-                for r in tx.candidates(n - t + 1, n + t - 1, since):
-                    d = self._difference(name, bm, r, definition, version)
+                found = [
+                    (r, self._difference(name, bm, r, definition, version))
+                    for r in tx.candidates(n - t + 1, n + t - 1, since)
+                ]
+                # answers whose total is this very set: their cells were shown beside it,
+                # so comparing this total with those cells tells nothing they did not
+                same = {(digest, version)} | {
+                    (r.digest, r.lake_version)
+                    for r, d in found
+                    if d == 0 and category_of(r.name) is None
+                }
+                for r, d in found:
                     if d == 0 and category_of(r.name) is None:
                         known.add(name)
                         repeated |= (name, digest, version) == (r.name, r.digest, r.lake_version)
+                    elif category_of(r.name) is not None and (r.digest, r.lake_version) in same:
+                        continue
                     elif d is not None and 0 < d < t and refusal is None:
                         refusal = _refusal(name, r, now, t)
             if repeated and totals.get("count") is not None:

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 #: EDAM formats of the small-variant files: VCF and BCF.
 VCF_FORMATS = ("format_3016", "format_3584")
+#: Bundle folders whose VCFs are not small variants (issue 23: harmonise.ingest.somatic).
+RESULT_PREFIXES = ("structural/",)
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,11 @@ def link_vcfs(
     """Every VCF of the bundle, its header read and checked against the manifest's
     reference (and the pipeline's contig names) and its samples linked to specimens."""
     by_sample = _vcf_samples(manifest)
-    vcf_paths = [f.path for f in manifest.files if f.format in VCF_FORMATS]
+    vcf_paths = [  # the SV VCFs (structural/) are the somatic results stage's
+        f.path
+        for f in manifest.files
+        if f.format in VCF_FORMATS and not f.path.startswith(RESULT_PREFIXES)
+    ]
     fingerprint = manifest.pipeline.fingerprint if manifest.pipeline else None
     build = manifest.reference.build if manifest.reference else "GRCh38"
     naming = manifest.reference.contig_naming if manifest.reference else None

@@ -29,6 +29,7 @@ from harmonise.ingest import ingest
 from harmonise.lake import Lake, LakeConfig, Submission
 from harmonise.model import TABLES
 from harmonise.pseudonymise import pseudonym
+from harmonise.verify import verify
 from harmonise.withdrawal import apply_withdrawal
 from tests.harmonise.conftest import (
     JENNY,
@@ -181,8 +182,12 @@ def test_results_are_packed_and_committed_with_the_small_variants(
     sv_text = json.dumps(manifest) + (bundle / "structural" / f"{name}.vcf.gz").read_bytes().hex()
     assert "T-001" not in sv_text  # pseudonymised, as the small variants' VCF
 
-    report, _ = ingest(ingest_lake, bundle)
+    report, prep = ingest(ingest_lake, bundle)
     assert report.status == "committed"
+    # the SV VCF is not read as small variants (no symbolic alleles skipped there)
+    assert not [w for w in report.warnings if "symbolic" in w], report.warnings
+    assert [f.path for f in prep.vcf_files] == [f"variants/{name}.vcf.gz"]
+    assert verify(ingest_lake, prep).compared == report.rows["variants"]
     pid = pseudonym(KEY, "TST", "Patient", JENNY_ID)
     assert report.rows["structural_variants"] == 6 and report.rows["copy_number_genes"] == 5
     assert report.rows["copy_number_segments"] == 4 and report.rows["variants"] >= 6
@@ -345,8 +350,9 @@ def test_real_pipeline_results_through_submit_and_ingest(
     manifest = json.loads((bundle / "manifest.json").read_text())
     folders = {f["path"].split("/")[0] for f in manifest["files"]}
     assert {"structural", "copy_number", "biomarkers", "variants"} <= folders
-    report, _ = ingest(ingest_lake, bundle)
+    report, prep = ingest(ingest_lake, bundle)
     assert report.status == "committed"
+    assert verify(ingest_lake, prep).compared == report.rows["variants"]
     genes = ingest_lake.read("copy_number_genes")
     segments = ingest_lake.read("copy_number_segments")
     assert genes.num_rows == len(expected["copy_number"].read_text().splitlines()) - 1
