@@ -20,6 +20,7 @@ from catalog_api.core.config import ApiConfig
 from catalog_api.discovery.definition import parse_definition
 from catalog_api.discovery.engine import DiscoveryEngine
 from catalog_api.discovery.errors import DefinitionError
+from catalog_api.discovery.terms import filtering_terms
 from consent.purpose import ResearchPurpose
 from harmonise.lake import Lake
 from tests.catalog_api.conftest import ApiUserFactory
@@ -252,3 +253,14 @@ def test_bad_criteria_get_one_line_errors(criteria: Any, message: str) -> None:
         parse_definition({"criteria": criteria})
     assert message in str(err.value) and "\n" not in str(err.value)
     assert str(err.value).startswith("definition.criteria")
+
+
+def test_filtering_terms_list_the_new_criteria(engine: DiscoveryEngine) -> None:
+    with engine.current() as idx:
+        terms = {t["type"]: t for t in filtering_terms(idx)["criteria"]}
+    assert terms["fusion"]["genes"] == ["ABL1", "BCR", "ETV6", "NTRK1", "NTRK3", "TPM3"]
+    assert "LMNA" not in terms["fusion"]["genes"]  # its only fusion is LowQual
+    assert terms["copy_number"]["genes"] == ["CDKN2A", "ERBB2", "TP53"]
+    assert terms["copy_number"]["calls"][0] == "amplification"
+    assert terms["tmb"]["present"] is True
+    assert terms["msi"]["present"] == ["MSI-H", "MSS"]
