@@ -9,6 +9,7 @@ API and compared with a DuckDB SQL recomputation over the lake's Parquet files.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -20,6 +21,7 @@ from catalog_api.core.config import ApiConfig
 from catalog_api.discovery.definition import parse_definition
 from catalog_api.discovery.engine import DiscoveryEngine
 from catalog_api.discovery.errors import DefinitionError
+from catalog_api.discovery.index_store import IndexStore
 from catalog_api.discovery.terms import filtering_terms
 from consent.purpose import ResearchPurpose
 from harmonise.lake import Lake
@@ -264,3 +266,18 @@ def test_filtering_terms_list_the_new_criteria(engine: DiscoveryEngine) -> None:
     assert terms["copy_number"]["calls"][0] == "amplification"
     assert terms["tmb"]["present"] is True
     assert terms["msi"]["present"] == ["MSI-H", "MSS"]
+
+
+def test_new_features_survive_the_persisted_index(genomic_lake: Lake, tmp_path: Path) -> None:
+    store = IndexStore(tmp_path / "index", b"genomic-test-key")
+    first = DiscoveryEngine(genomic_lake, store=store)
+    first.refresh()
+    expected = _patients(first, BASKET)
+    restarted = DiscoveryEngine(
+        genomic_lake, store=IndexStore(tmp_path / "index", b"genomic-test-key")
+    )
+    restarted.refresh()
+    assert restarted.indexer.loads == 1 and restarted.indexer.full_builds == 0
+    assert _patients(restarted, BASKET) == expected
+    cn = {"type": "copy_number", "gene": "ERBB2", "calls": ["amplification", "gain"]}
+    assert _patients(restarted, cn) == {"G11", "G13"}
