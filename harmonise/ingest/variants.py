@@ -26,14 +26,13 @@ from harmonise.vcf import (
     iter_many,
     read_header,
 )
+from metadata.manifest import RESULT_FOLDERS
 
 if TYPE_CHECKING:
     from metadata.manifest import ManifestV1, Sample
 
 #: EDAM formats of the small-variant files: VCF and BCF.
 VCF_FORMATS = ("format_3016", "format_3584")
-#: Bundle folders whose VCFs are not small variants (issue 23: harmonise.ingest.somatic).
-RESULT_PREFIXES = ("structural/",)
 
 
 @dataclass(frozen=True)
@@ -79,13 +78,13 @@ def link_samples(
 def link_vcfs(
     bundle: Path, manifest: ManifestV1, contigs: list[str] | None, say: ProgressFn
 ) -> list[LinkedVcf]:
-    """Every VCF of the bundle, its header read and checked against the manifest's
+    """Every small-variant VCF of the bundle, its header read and checked against the manifest's
     reference (and the pipeline's contig names) and its samples linked to specimens."""
     by_sample = _vcf_samples(manifest)
     vcf_paths = [  # the SV VCFs (structural/) are the somatic results stage's
         f.path
         for f in manifest.files
-        if f.format in VCF_FORMATS and not f.path.startswith(RESULT_PREFIXES)
+        if f.format in VCF_FORMATS and f.path.split("/", 1)[0] not in RESULT_FOLDERS
     ]
     fingerprint = manifest.pipeline.fingerprint if manifest.pipeline else None
     build = manifest.reference.build if manifest.reference else "GRCh38"

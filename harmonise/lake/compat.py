@@ -1,6 +1,6 @@
 """Where pyiceberg has no public API for what the lake needs: each use of its internals is
 here, in one function, with why. Checked against pyiceberg ``CHECKED_PYICEBERG``;
-``tests/harmonise/test_lake_compat.py`` fails on any other version, so that an upgrade
+``tests/harmonise/lake/test_compat.py`` fails on any other version, so that an upgrade
 re-checks each of them (and whether pyiceberg now offers an API instead).
 """
 

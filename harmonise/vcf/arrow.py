@@ -3,7 +3,7 @@
 The reader's per-batch work is a few passes over the string data of a column. These
 helpers make each pass one C loop over the buffers (no Python per value, no temporary as
 large as the data) and fall back to Arrow's string kernels where a value is unusual; each
-gives exactly what the plain kernel would (tests/harmonise/test_vcf_arrow.py). Figures:
+gives exactly what the plain kernel would (tests/harmonise/vcf/test_arrow.py). Figures:
 docs/ingest.md, "Why the reader's kernels look as they do".
 """
 

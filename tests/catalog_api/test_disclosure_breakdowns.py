@@ -173,3 +173,19 @@ def test_numbers_of_a_rolled_back_transaction_are_not_kept(tmp_path: Path) -> No
     other: Callable[[list[str]], Any] = SqlStore(engine, b"secret").numbers
     assert other(["C"]).tolist() == [first[0]]  # the number went to another patient
     assert store.numbers(["A"]).tolist() != [first[0]]  # and A was not kept under it
+
+
+def test_a_total_is_not_compared_with_the_cells_shown_beside_the_same_total(store: Any) -> None:
+    ctl = DisclosureControl(store=store, budget=1000)
+    # the builder's answer: 12 patients, 10 of them LUAD (a cell), 2 in "other" (hidden)
+    luad, rest = BitMap(range(10)), BitMap([50, 51])
+    ctl.check("rita", "builder", _answer(luad | rest, {"tumour:LUAD": luad}), "v1")
+    # the same patients counted again by another query (a request of the saved cohort):
+    # its total against the builder's LUAD cell differs by 2, but the builder showed that
+    # cell beside this very total, so nothing new is disclosed
+    ctl.check("rita", "request", luad | rest, "v1")
+    ctl.check("rita", "builder", _answer(luad | rest, {"tumour:LUAD": luad}), "v1")
+    # a total of other patients is still compared with that cell: 3 LUAD patients fewer
+    # and one more elsewhere differs from the cell by 4 (from the builder's total by 6)
+    with pytest.raises(DifferencingRefusedError, match="count of tumour type LUAD"):
+        ctl.check("rita", "other", BitMap(range(3, 10)) | BitMap([60]), "v1")

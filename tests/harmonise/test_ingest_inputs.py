@@ -17,15 +17,11 @@ from harmonise.errors import (
     ConsentMissingError,
     ConsentWithdrawnError,
     ContigError,
-    DirectIdentifierError,
-    FhirError,
     GenomeBuildError,
     HarmoniseError,
     SampleLinkError,
-    UnknownPatientError,
     VcfFormatError,
 )
-from harmonise.fhir import map_resources, read_resources
 from harmonise.ingest import ingest
 from harmonise.lake import Lake
 from harmonise.vcf import ReadStats, SampleRoles, check_reference, read_header, read_variants
@@ -242,47 +238,6 @@ def test_wrong_build_bundle_refused(tmp_path: Path, ingest_tn_vcf: Path, ingest_
         GenomeBuildError,
         "says .GRCh37 \\(b37 names\\). but the manifest says GRCh38",
     )
-
-
-def test_unknown_patient_and_invalid_fhir_refused(
-    tmp_path: Path, ingest_tn_vcf: Path, ingest_lake: Lake
-) -> None:
-    cond = json.loads(
-        (JENNY.parent / "Condition-primary-cancer-condition-jenny-m.json").read_text()
-    )
-    cond["subject"] = {"reference": "Patient/somebody-else"}
-    rows = read_resources(JENNY)
-    with pytest.raises(UnknownPatientError, match="references Patient/somebody-else"):
-        map_resources([*rows, ("x.json", cond)])
-    bad = tmp_path / "bad.ndjson"
-    bad.write_text(
-        '{"resourceType": "Patient", "gender": "female"}\n'
-        '{"resourceType": "Patient", "birthDate": "not-a-date"}\n'
-    )
-    with pytest.raises(FhirError, match=r"bad\.ndjson, line 2: invalid Patient: field birthDate"):
-        read_resources(bad)
-
-
-def test_direct_identifiers_refused_naming_where(tmp_path: Path, ingest_tn_vcf: Path) -> None:
-    ingest_shared("mcode")
-    inputs = SubmitInputs(ingest_draft(), vcfs=[ingest_tn_vcf], clinical=[JENNY])
-    with pytest.raises(DirectIdentifierError, match=r"entry 0: Patient\.identifier.*Patient\.name"):
-        build_bundle(inputs, KEY, tmp_path)
-
-
-def test_all_mcode_and_genomics_reporting_examples_parse() -> None:
-    counts = {}
-    for ig, expected in (
-        ("hl7.fhir.us.mcode-4.0.0", 179),
-        ("hl7.fhir.uv.genomics-reporting-3.0.0", 204),
-    ):
-        files = sorted(ingest_shared("mcode", ig, "example").glob("*.json"))
-        resources = [r for f in files for r in read_resources(f)]
-        counts[ig] = len(files)
-        assert len(files) == expected
-        rows = map_resources(resources)
-        assert rows.tables["patients"]
-    assert counts == {"hl7.fhir.us.mcode-4.0.0": 179, "hl7.fhir.uv.genomics-reporting-3.0.0": 204}
 
 
 def test_record_refused_mid_stream_leaves_no_files_and_no_snapshot(

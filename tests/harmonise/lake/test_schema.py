@@ -1,5 +1,7 @@
-"""``Lake.init`` brings a lake made by an older model up to the current one: new tables
-are created and new columns added to existing tables (additive only), the rows kept."""
+"""The tables as the model makes them (harmonise/lake/schema.py and ``Lake.init``): every
+field documented, partitioning, sort order and which columns keep bounds; a lake made by an
+older model brought up to the current one: new tables are created and new columns added to
+existing tables (additive only), the rows kept."""
 
 from __future__ import annotations
 
@@ -81,3 +83,44 @@ def test_a_new_required_column_on_an_existing_table_is_refused(local_lake: Lake)
     with pytest.raises(LakeConfigError, match="can gain only optional columns"):
         add_missing_columns(local_lake.table("patients"), newer)
     assert "vital_status" not in local_lake.table("patients").schema().column_names
+
+
+def test_table_schemas_document_every_field(lake: Lake) -> None:
+    for name, tdef in TABLES.items():
+        tbl = lake.table(name)
+        for fld in tbl.schema().fields:
+            assert fld.doc, f"{name}.{fld.name} has no doc"
+        for key in ("dataset_id", "centre_id", "submission_id"):
+            assert tbl.schema().find_field(key).required
+        assert len(tbl.spec().fields) == (1 if tdef.bucket else 0)
+    variants = lake.table("variants")
+    assert str(variants.spec().fields[0].transform) == "bucket[8]"
+    assert [f.source_id for f in variants.sort_order().fields] == [
+        variants.schema().find_field(c).field_id for c in ("gene", "protein_change", "patient_id")
+    ]
+
+
+def test_variant_files_keep_bounds_only_of_columns_files_are_selected_by(
+    local_lake: Lake,
+) -> None:
+    tbl = local_lake.table("variants")
+    with tbl.transaction() as txn:  # as a lake made before the metrics modes were set
+        txn.remove_properties("write.metadata.metrics.column.hgvs_p")
+    assert local_lake.init() == []  # sets them again
+    local_lake.commit(make_submission("ds-a", "c1", ["c1-p1"]))
+    tbl = local_lake.table("variants")
+    assert tbl.properties["write.metadata.metrics.column.hgvs_p"] == "none"
+    schema = tbl.schema()
+    for task in tbl.scan().plan_files():
+        names = {schema.find_column_name(i) for i in task.file.lower_bounds}
+        assert {"gene", "patient_id", "submission_id", "pos"} <= names
+        assert not names & set(TABLES["variants"].no_bounds)
+        meta = pq.read_metadata(task.file.file_path.removeprefix("file://"))
+        stats = {
+            meta.schema.column(i).name: meta.row_group(0).column(i).is_stats_set
+            for i in range(meta.num_columns)
+        }
+        assert stats["gene"] and not stats["variant_key"] and not stats["hgvs_p"]
+    # pruning still works on a column with bounds and reading on one without
+    assert local_lake.read("variants", row_filter="gene = 'BRAF'").num_rows == 1
+    assert local_lake.read("variants", row_filter="alt = 'T'").num_rows == 3
