@@ -18,6 +18,13 @@ e.g. the same variant or the same treatment):
   ``variant_class``, ``origin`` (somatic / germline);
 * ``biomarker`` – ``marker`` with ``interpretation`` values and/or a numeric range
   (``min`` ≤ value ≤ ``max``), e.g. HER2 positive, MSI high, TMB ≥ 10;
+* ``fusion`` – a gene fusion called by the pipeline: ``gene`` (any partner), ``gene`` and
+  ``partner`` (either orientation), or ``gene`` written ``ETV6::NTRK3`` (5' then 3');
+* ``copy_number`` – ``gene`` with one of ``calls`` (amplification, gain, neutral, loss,
+  deep_deletion; the calls are exclusive: a deep deletion is not also a loss);
+* ``tmb`` – tumour mutational burden (mutations/Mb) in [``min``, ``max``], FHIR-reported
+  or computed by the pipeline;
+* ``msi`` – microsatellite status (MSI-H, MSI-L, MSS), FHIR-reported or the pipeline's;
 * ``stage_group`` – TNM stage groups; ``III`` includes ``IIIA``, ``IIIB`` …;
 * ``treatment`` – ``drug`` and/or ``line_of_therapy``;
 * ``age_at_diagnosis`` – inclusive range in years; ``sex``; ``centre``; ``dataset``;
@@ -128,6 +135,105 @@ class Biomarker(BaseModel):
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
         return self
+
+
+def _gene_symbol(text: str, field: str) -> str:
+    g = text.strip().upper()
+    if not _GENE.match(g):
+        raise ValueError(f"{field} {text!r} is not an HGNC gene symbol (e.g. NTRK1, ERBB2)")
+    return g
+
+
+class Fusion(BaseModel):
+    """Patients with a gene fusion of ``gene`` (with ``partner`` if given) called by the
+    pipeline (``structural_variants.fusion``; FILTER PASS or none)."""
+
+    model_config = _Frozen
+    type: Literal["fusion"] = "fusion"
+    gene: str = Field(description="HGNC symbol (NTRK1: any partner), or 5'::3' (ETV6::NTRK3).")
+    partner: str | None = Field(default=None, description="The other gene, either orientation.")
+
+    @model_validator(mode="after")
+    def _genes(self) -> Fusion:
+        if "::" in self.gene:
+            if self.partner is not None:
+                raise ValueError(
+                    f"gene {self.gene!r} names both partners already; drop partner "
+                    f"{self.partner!r} or write gene and partner as single symbols"
+                )
+            five, _, three = self.gene.partition("::")
+            _gene_symbol(five, "gene")
+            _gene_symbol(three, "gene")
+        else:
+            _gene_symbol(self.gene, "gene")
+        if self.partner is not None:
+            _gene_symbol(self.partner, "partner")
+        return self
+
+    def keys(self) -> tuple[str | None, tuple[str, ...]]:
+        """``(gene, fusions)``: the gene of "any partner", else None and the ``A::B`` names
+        that match (both orientations for gene + partner)."""
+        g = self.gene.strip().upper()
+        if "::" in g:
+            five, _, three = g.partition("::")
+            return None, (f"{five.strip()}::{three.strip()}",)
+        if self.partner is None:
+            return g, ()
+        p = self.partner.strip().upper()
+        return None, (f"{g}::{p}", f"{p}::{g}")
+
+
+CopyNumberCall = Literal["amplification", "gain", "neutral", "loss", "deep_deletion"]
+
+
+class CopyNumber(BaseModel):
+    """Patients whose gene-level copy-number call of ``gene`` is one of ``calls``."""
+
+    model_config = _Frozen
+    type: Literal["copy_number"] = "copy_number"
+    gene: str = Field(description="HGNC symbol, e.g. ERBB2, CDKN2A.")
+    calls: list[CopyNumberCall] = Field(
+        min_length=1, description="amplification, gain, neutral, loss, deep_deletion."
+    )
+
+    @model_validator(mode="after")
+    def _gene(self) -> CopyNumber:
+        _gene_symbol(self.gene, "gene")
+        return self
+
+
+class Tmb(BaseModel):
+    """Patients with a TMB result (mutations/Mb, FHIR or pipeline) in [min, max]."""
+
+    model_config = _Frozen
+    type: Literal["tmb"] = "tmb"
+    min: float | None = Field(default=None, ge=0, description="TMB ≥ min (e.g. 10).")
+    max: float | None = Field(default=None, ge=0, description="TMB ≤ max.")
+
+    @model_validator(mode="after")
+    def _range(self) -> Tmb:
+        if self.min is None and self.max is None:
+            raise ValueError("a tmb criterion needs min and/or max (mutations per megabase)")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
+
+class Msi(BaseModel):
+    """Patients with a microsatellite-instability result of one of these statuses."""
+
+    model_config = _Frozen
+    type: Literal["msi"] = "msi"
+    status: list[Literal["MSI-H", "MSI-L", "MSS"]] = Field(min_length=1)
+
+
+#: How a result reads as an MSI status: (status, LOINC answer code, displays,
+#: interpretation), weakest first (a row matching two reads as the later).
+MSI_STATUS = (
+    ("MSS", "LA26204-0", ["MSS", "STABLE", "MSI-S"], "negative"),
+    ("MSI-L", "LA26202-4", ["MSI-L", "MSI-LOW"], "low"),
+    ("MSI-H", "LA26203-2", ["MSI-H", "MSI-HIGH"], "high"),
+)
 
 
 class StageGroup(BaseModel):
@@ -260,6 +366,10 @@ Leaf = (
     TumourType
     | Variant
     | Biomarker
+    | Fusion
+    | CopyNumber
+    | Tmb
+    | Msi
     | StageGroup
     | Treatment
     | AgeAtDiagnosis
@@ -277,6 +387,10 @@ Criterion = Annotated[
     | TumourType
     | Variant
     | Biomarker
+    | Fusion
+    | CopyNumber
+    | Tmb
+    | Msi
     | StageGroup
     | Treatment
     | AgeAtDiagnosis
@@ -300,6 +414,10 @@ CRITERION_TYPES: tuple[str, ...] = (
     "tumour_type",
     "variant",
     "biomarker",
+    "fusion",
+    "copy_number",
+    "tmb",
+    "msi",
     "stage_group",
     "treatment",
     "age_at_diagnosis",

@@ -7,10 +7,11 @@ same as a Beacon boolean answer; counts go through the disclosure control).
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, get_args
 
+from catalog_api.discovery.definition import CopyNumberCall
 from catalog_api.discovery.engine import INTERPRETATIONS
-from catalog_api.discovery.index import LakeIndex
+from catalog_api.discovery.index import SEP, LakeIndex
 from consent import oncotree
 from harmonise.model import CONSEQUENCES, VARIANT_CLASSES
 
@@ -158,6 +159,31 @@ def filtering_terms(idx: LakeIndex) -> dict[str, Any]:
                 "markers": [str(m) for m in idx.values("marker")],
                 "interpretations": sorted(INTERPRETATIONS),
                 "numeric_markers": sorted(idx.biomarker_values),
+            },
+            {
+                "type": "fusion",
+                "fields": ["gene", "partner"],
+                "forms": ["NTRK1 (any partner)", "ETV6::NTRK3 (5' then 3')", "gene + partner"],
+                "genes": [str(g) for g in idx.values("fusion_gene")],
+                "fusions": [str(x) for x in idx.values("fusion")],
+            },
+            {
+                "type": "copy_number",
+                "fields": ["gene", "calls"],
+                "calls": list(get_args(CopyNumberCall)),
+                "genes": sorted({str(k).split(SEP)[0] for k in idx.values("cn")}),
+            },
+            {
+                "type": "tmb",
+                "fields": ["min", "max"],
+                "unit": "mutations per megabase (FHIR-reported and pipeline results)",
+                "present": "TMB" in idx.biomarker_values,
+            },
+            {
+                "type": "msi",
+                "fields": ["status"],
+                "terms": ["MSI-H", "MSI-L", "MSS"],
+                "present": [str(x) for x in idx.values("msi")],
             },
             {
                 "type": "stage_group",

@@ -250,6 +250,10 @@ LEAF_KINDS: tuple[str, ...] = (
     "tumour_type",
     "variant",
     "biomarker",
+    "fusion",
+    "copy_number",
+    "tmb",
+    "msi",
     "stage_group",
     "treatment",
     "age_at_diagnosis",
@@ -322,6 +326,7 @@ def _leaves(form: FormData, p: str) -> list[dict[str, Any]]:
         found["biomarker"] = bio
     elif interp or bmin is not None or bmax is not None:
         raise Invalid("Biomarker: choose the marker the interpretation or value range is about")
+    found.update(_genomic_leaves(form, p))
     stages = values(form, f"{p}stage")
     if stages:
         found["stage_group"] = {"type": "stage_group", "values": stages}
@@ -377,6 +382,34 @@ def _leaves(form: FormData, p: str) -> list[dict[str, Any]]:
             {"type": "not", "criterion": leaf} if form.get(f"{p}not_{kind}") == "on" else leaf
         )
     return out
+
+
+def _genomic_leaves(form: FormData, p: str) -> dict[str, dict[str, Any]]:
+    """The fusion, copy-number, TMB and MSI leaves of one group (issue 23)."""
+    found: dict[str, dict[str, Any]] = {}
+    fgene = text(form, f"{p}fusion_gene", max_length=64).upper()
+    partner = text(form, f"{p}fusion_partner", max_length=64).upper()
+    if fgene:
+        found["fusion"] = {"type": "fusion", "gene": fgene} | (
+            {"partner": partner} if partner else {}
+        )
+    elif partner:
+        raise Invalid("Fusion: choose the gene the partner is about")
+    cgene = text(form, f"{p}cn_gene", max_length=64).upper()
+    calls = values(form, f"{p}cn_call")
+    if cgene or calls:
+        if not (cgene and calls):
+            raise Invalid("Copy number: choose both the gene and one or more calls")
+        found["copy_number"] = {"type": "copy_number", "gene": cgene, "calls": calls}
+    tmin = number(form, f"{p}tmb_min", "TMB minimum (mutations/Mb)")
+    tmax = number(form, f"{p}tmb_max", "TMB maximum (mutations/Mb)")
+    if tmin is not None or tmax is not None:
+        found["tmb"] = {"type": "tmb"} | ({"min": tmin} if tmin is not None else {})
+        found["tmb"] |= {"max": tmax} if tmax is not None else {}
+    msi = values(form, f"{p}msi")
+    if msi:
+        found["msi"] = {"type": "msi", "status": msi}
+    return found
 
 
 def _json_criteria(raw: str) -> dict[str, Any]:
@@ -536,6 +569,8 @@ def builder_choices(terms: dict[str, Any], datasets: list[dict[str, Any]]) -> di
         ],
         "sexes": [Choice(s, s) for s in terms["sex"]["terms"]],
         "vital_statuses": [Choice(v, v) for v in terms["vital_status"]["terms"]],
+        "cn_calls": [Choice(c, c.replace("_", " ")) for c in terms["copy_number"]["calls"]],
+        "msi": [Choice(m, m) for m in terms["msi"]["terms"]],
     }
 
 

@@ -251,6 +251,12 @@ def test_web_builder_form_expresses_every_leaf_type_with_not_and_or_groups() -> 
             ("origin", "somatic"),
             ("biomarker", "TMB"),
             ("biomarker_min", "10"),
+            ("fusion_gene", "ntrk1"),
+            ("cn_gene", "ERBB2"),
+            ("cn_call", "amplification"),
+            ("tmb_min", "10"),
+            ("msi", "MSI-H"),
+            ("not_msi", "on"),
             ("stage", "IV"),
             ("not_stage_group", "on"),
             ("drug", "Vemurafenib"),
@@ -285,6 +291,9 @@ def test_web_builder_form_expresses_every_leaf_type_with_not_and_or_groups() -> 
         "origin": "somatic",
     } in first["criteria"]
     assert {"type": "pipeline", "harmonised": True} in first["criteria"]
+    assert {"type": "fusion", "gene": "NTRK1"} in first["criteria"]
+    assert {"type": "copy_number", "gene": "ERBB2", "calls": ["amplification"]} in first["criteria"]
+    assert {"type": "not", "criterion": {"type": "msi", "status": ["MSI-H"]}} in first["criteria"]
     assert second == {"type": "not", "criterion": {"type": "variant", "gene": "KRAS"}}
     # every leaf type of the definition model has a place in the builder
     leaf_types = {m.model_fields["type"].default for m in get_args(Leaf)}

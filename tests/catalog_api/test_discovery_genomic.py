@@ -1,0 +1,283 @@
+"""Cohort criteria on the pipeline's results (issue 23): fusion, copy number, TMB, MSI.
+
+A lake of the discovery centres CA and CB plus centre CG, whose patients carry the new
+tables' rows (structural variants, gene copy-number calls, pipeline and FHIR TMB/MSI). The
+basket query "NTRK fusion OR MSI-H OR TMB ≥ 10" is counted through the engine and the HTTP
+API and compared with a DuckDB SQL recomputation over the lake's Parquet files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import httpx
+import pyarrow as pa
+import pytest
+
+from catalog_api.core.config import ApiConfig
+from catalog_api.discovery.definition import parse_definition
+from catalog_api.discovery.engine import DiscoveryEngine
+from catalog_api.discovery.errors import DefinitionError
+from catalog_api.discovery.index_store import IndexStore
+from catalog_api.discovery.terms import filtering_terms
+from consent.purpose import ResearchPurpose
+from harmonise.lake import Lake
+from tests.catalog_api.conftest import ApiUserFactory
+from tests.catalog_api.discoveryhelpers import HMB, P, make_discovery_lake, submission
+
+# patient → (fusion, fusion_genes, FILTER) rows
+SV: dict[str, list[tuple[str | None, list[str] | None, str | None]]] = {
+    "G01": [("ETV6::NTRK3", ["ETV6", "NTRK3"], "PASS")],
+    "G02": [("LMNA::NTRK1", ["LMNA", "NTRK1"], "LowQual")],  # not PASS: not counted
+    "G03": [("TPM3::NTRK1", ["TPM3", "NTRK1"], None)],  # HMB consent only
+    "G12": [("ETV6::NTRK3", ["ETV6", "NTRK3"], "PASS")],  # consent withdrawn
+    "G13": [("BCR::ABL1", ["BCR", "ABL1"], "PASS"), (None, None, "PASS")],
+    "G15": [(None, None, "PASS")],  # an NTRK2 deletion, no fusion
+    "G16": [("NTRK3::ETV6", ["NTRK3", "ETV6"], ".")],  # reciprocal, no filter applied
+}
+# patient → (gene, call)
+CN = {
+    "G11": [("ERBB2", "amplification"), ("CDKN2A", "deep_deletion"), ("TP53", "loss")],
+    "G13": [("ERBB2", "gain"), ("CDKN2A", "neutral")],
+}
+# patient → (marker, interpretation, value_numeric, value_code, value_display, source)
+BM: dict[str, list[tuple[str, str | None, float | None, str | None, str | None, str | None]]] = {
+    "G04": [("MSI", "high", 31.0, "LA26203-2", "MSI-H", "pipeline")],
+    "G05": [("MSI", None, None, "LA26203-2", "MSI-high", None)],  # FHIR: coded answer only
+    "G06": [("MSI", "high", None, None, None, "fhir")],  # FHIR: interpretation only
+    "G07": [
+        ("MSI", "negative", 2.0, "LA26204-0", "MSS", "pipeline"),
+        ("TMB", "low", 4.0, None, None, "pipeline"),
+    ],
+    "G08": [("TMB", "high", 12.5, None, None, "pipeline")],
+    "G09": [("TMB", None, 10.0, None, None, "fhir")],  # the threshold itself
+    "G10": [("TMB", None, 9.99, None, None, "fhir")],
+}
+CONSENT = {"G03": {"permissions": [HMB]}, "G12": {"status": "inactive"}}
+BASKET: dict[str, Any] = {
+    "type": "or",
+    "criteria": [
+        *({"type": "fusion", "gene": g} for g in ("NTRK1", "NTRK2", "NTRK3")),
+        {"type": "msi", "status": ["MSI-H"]},
+        {"type": "tmb", "min": 10},
+    ],
+}
+
+
+def _centre_g() -> Any:
+    pats = [P(f"G{i:02d}", oncotree="COAD", **CONSENT.get(f"G{i:02d}", {})) for i in range(1, 17)]  # type: ignore[arg-type]
+    sub = submission("DG", "CG", pats)
+    sv = [(p, *r) for p, rows in SV.items() for r in rows]
+    cn = [(p, *r) for p, rows in CN.items() for r in rows]
+    bm = [(p, *r) for p, rows in BM.items() for r in rows]
+    strs = pa.list_(pa.string())
+    sv_t = pa.table(
+        {
+            "patient_id": [r[0] for r in sv],
+            "specimen_id": [f"{r[0]}-T" for r in sv],
+            "genome_build": ["GRCh37"] * len(sv),
+            "sv_type": ["BND" if r[1] else "DEL" for r in sv],
+            "chrom": ["12"] * len(sv),
+            "pos": pa.array(range(1000, 1000 + len(sv)), pa.int64()),
+            "chrom2": ["15"] * len(sv),
+            "pos2": pa.array(range(9000, 9000 + len(sv)), pa.int64()),
+            "gene_a": pa.array([[r[2][0]] if r[2] else ["NTRK2"] for r in sv], strs),
+            "fusion": [r[1] for r in sv],
+            "fusion_genes": pa.array([r[2] for r in sv], strs),
+            "filter": [r[3] for r in sv],
+        }
+    )
+    cn_t = pa.table(
+        {
+            "patient_id": [r[0] for r in cn],
+            "specimen_id": [f"{r[0]}-T" for r in cn],
+            "genome_build": ["GRCh37"] * len(cn),
+            "gene": [r[1] for r in cn],
+            "chrom": ["17"] * len(cn),
+            "start": pa.array(range(len(cn)), pa.int64()),
+            "end": pa.array(range(10, 10 + len(cn)), pa.int64()),
+            "call": [r[2] for r in cn],
+        }
+    )
+    cols = ("marker", "interpretation", "value_numeric", "value_code", "value_display", "source")
+    bm_t = pa.table(
+        {"patient_id": [r[0] for r in bm]}
+        | {
+            c: pa.array([r[i + 1] for r in bm], pa.float64() if i == 2 else pa.string())
+            for i, c in enumerate(cols)
+        }
+    )
+    tables = {**sub.tables, "structural_variants": sv_t, "copy_number_genes": cn_t}
+    return dataclasses.replace(sub, tables={**tables, "biomarkers": bm_t})
+
+
+@pytest.fixture(scope="module")
+def genomic_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
+    lake = make_discovery_lake(str(tmp_path_factory.mktemp("genomic-lake")))
+    lake.commit(_centre_g())
+    return lake
+
+
+@pytest.fixture
+def lake(genomic_lake: Lake) -> Lake:
+    return genomic_lake
+
+
+@pytest.fixture
+def api_config(api_config: ApiConfig) -> ApiConfig:
+    """No suppression, no rounding: exact counts."""
+    return dataclasses.replace(api_config, disclosure_threshold=0, disclosure_rounding=1)
+
+
+def _sql_basket(lake: Lake) -> set[str]:
+    """The basket's consenting (active, GRU) patients, recomputed in SQL from the Parquet
+    files of the lake (a fresh lake of appends only: every file holds live rows)."""
+    con = duckdb.connect()
+    for name in ("structural_variants", "biomarkers", "consents"):
+        files = [f for f in lake.data_files() if f"/{name}/" in f]
+        con.execute(
+            f"create view {name} as select * from read_parquet({files!r}, union_by_name=true)"
+        )
+    rows = con.execute(
+        """
+        select patient_id from consents
+        where status = 'active' and list_contains(permissions, 'DUO:0000042')
+        intersect (
+          select patient_id from structural_variants
+          where coalesce(filter, 'PASS') in ('PASS', '.')
+            and list_has_any(fusion_genes, ['NTRK1', 'NTRK2', 'NTRK3'])
+          union
+          select patient_id from biomarkers where upper(marker) = 'MSI' and (
+            value_code = 'LA26203-2' or upper(trim(value_display)) in ('MSI-H', 'MSI-HIGH')
+            or lower(interpretation) = 'high')
+          union
+          select patient_id from biomarkers where upper(marker) = 'TMB' and value_numeric >= 10)
+        """
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+@pytest.fixture(scope="module")
+def engine(genomic_lake: Lake) -> DiscoveryEngine:
+    e = DiscoveryEngine(genomic_lake)
+    e.refresh()
+    return e
+
+
+def _patients(engine: DiscoveryEngine, criteria: Any) -> set[str]:
+    _, by_centre = engine.patients(
+        parse_definition({"criteria": criteria}), ResearchPurpose(primary="general")
+    )
+    return {p for ps in by_centre.values() for p in ps}
+
+
+def test_basket_count_equals_sql_over_the_parquet_rows(engine: DiscoveryEngine) -> None:
+    expected = _sql_basket(engine.indexer.lake)
+    # G01 fusion, G16 reciprocal fusion, G04-G06 MSI-H (pipeline, coded, interpreted),
+    # G08-G09 TMB ≥ 10, and the six A-crc patients of centre CA (FHIR MSI high, TMB 25)
+    assert expected == {"G01", "G16", "G04", "G05", "G06", "G08", "G09"} | {
+        f"A-crc{i:02d}" for i in range(6)
+    }
+    assert _patients(engine, BASKET) == expected
+    result = engine.count(
+        parse_definition({"criteria": BASKET}), ResearchPurpose(primary="general")
+    )
+    assert len(result.permitted) == len(expected)
+    assert result.excluded == 2  # G03 (HMB only), G12 (withdrawn)
+
+
+@pytest.mark.parametrize(
+    ("criteria", "expected"),
+    [
+        ({"type": "fusion", "gene": "NTRK1"}, set()),  # LowQual, HMB-only
+        ({"type": "fusion", "gene": "ntrk3"}, {"G01", "G16"}),
+        ({"type": "fusion", "gene": "ETV6::NTRK3"}, {"G01"}),  # 5' then 3'
+        ({"type": "fusion", "gene": "NTRK3", "partner": "ETV6"}, {"G01", "G16"}),
+        ({"type": "fusion", "gene": "ABL1"}, {"G13"}),
+        ({"type": "fusion", "gene": "NTRK2"}, set()),  # a breakpoint in it, no fusion
+        ({"type": "copy_number", "gene": "ERBB2", "calls": ["amplification"]}, {"G11"}),
+        (
+            {"type": "copy_number", "gene": "ERBB2", "calls": ["amplification", "gain"]},
+            {"G11", "G13"},
+        ),
+        ({"type": "copy_number", "gene": "CDKN2A", "calls": ["deep_deletion"]}, {"G11"}),
+        ({"type": "copy_number", "gene": "TP53", "calls": ["deep_deletion"]}, set()),
+        ({"type": "tmb", "min": 10, "max": 12}, {"G09"}),
+        ({"type": "tmb", "max": 5}, {"G07"}),  # A-brc TMB 4: HMB consent only
+        ({"type": "msi", "status": ["MSS"]}, {"G07"}),
+        (
+            {"type": "msi", "status": ["MSI-H"]},
+            {"G04", "G05", "G06"} | {f"A-crc{i:02d}" for i in range(6)},
+        ),
+    ],
+)
+def test_each_new_criterion(engine: DiscoveryEngine, criteria: Any, expected: set[str]) -> None:
+    assert _patients(engine, criteria) == expected
+
+
+def test_basket_through_the_http_api(
+    http: httpx.Client, api_user: ApiUserFactory, genomic_lake: Lake
+) -> None:
+    body = {"definition": {"format_version": 1, "criteria": BASKET}, "purpose": GRU_PURPOSE}
+    r = http.post("/api/v1/cohorts/count", json=body, headers=api_user("researcher").headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["count"] == len(_sql_basket(genomic_lake))
+    assert r.json()["excluded_by_consent"] == 2
+    bad = {"type": "copy_number", "gene": "ERBB2", "calls": ["amplified"]}
+    body["definition"]["criteria"] = bad  # type: ignore[index]
+    r = http.post("/api/v1/cohorts/count", json=body, headers=api_user("researcher").headers)
+    assert r.status_code in (400, 422) and "amplification" in r.text
+
+
+GRU_PURPOSE = {"primary": "general"}
+
+
+@pytest.mark.parametrize(
+    ("criteria", "message"),
+    [
+        ({"type": "fusion", "gene": "ETV6::NTRK3", "partner": "ETV6"}, "names both partners"),
+        ({"type": "fusion", "gene": "NTRK1::"}, "'' is not an HGNC gene symbol"),
+        ({"type": "fusion", "gene": "NTRK 1"}, "'NTRK 1' is not an HGNC gene symbol"),
+        ({"type": "fusion", "gene": "NTRK1", "partner": "a b"}, "partner 'a b' is not"),
+        ({"type": "copy_number", "gene": "ERBB2", "calls": []}, "at least 1 item"),
+        ({"type": "copy_number", "gene": "ERBB2", "calls": ["amp"]}, "'amplification'"),
+        ({"type": "tmb"}, "needs min and/or max"),
+        ({"type": "tmb", "min": 20, "max": 10}, "min (20.0) is greater than max (10.0)"),
+        ({"type": "tmb", "min": -1}, "greater than or equal to 0"),
+        ({"type": "msi", "status": ["high"]}, "'MSI-H'"),
+    ],
+)
+def test_bad_criteria_get_one_line_errors(criteria: Any, message: str) -> None:
+    with pytest.raises(DefinitionError) as err:
+        parse_definition({"criteria": criteria})
+    assert message in str(err.value) and "\n" not in str(err.value)
+    assert str(err.value).startswith("definition.criteria")
+
+
+def test_filtering_terms_list_the_new_criteria(engine: DiscoveryEngine) -> None:
+    with engine.current() as idx:
+        terms = {t["type"]: t for t in filtering_terms(idx)["criteria"]}
+    assert terms["fusion"]["genes"] == ["ABL1", "BCR", "ETV6", "NTRK1", "NTRK3", "TPM3"]
+    assert "LMNA" not in terms["fusion"]["genes"]  # its only fusion is LowQual
+    assert terms["copy_number"]["genes"] == ["CDKN2A", "ERBB2", "TP53"]
+    assert terms["copy_number"]["calls"][0] == "amplification"
+    assert terms["tmb"]["present"] is True
+    assert terms["msi"]["present"] == ["MSI-H", "MSS"]
+
+
+def test_new_features_survive_the_persisted_index(genomic_lake: Lake, tmp_path: Path) -> None:
+    store = IndexStore(tmp_path / "index", b"genomic-test-key")
+    first = DiscoveryEngine(genomic_lake, store=store)
+    first.refresh()
+    expected = _patients(first, BASKET)
+    restarted = DiscoveryEngine(
+        genomic_lake, store=IndexStore(tmp_path / "index", b"genomic-test-key")
+    )
+    restarted.refresh()
+    assert restarted.indexer.loads == 1 and restarted.indexer.full_builds == 0
+    assert _patients(restarted, BASKET) == expected
+    cn = {"type": "copy_number", "gene": "ERBB2", "calls": ["amplification", "gain"]}
+    assert _patients(restarted, cn) == {"G11", "G13"}
