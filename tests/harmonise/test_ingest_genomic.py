@@ -12,7 +12,6 @@ import datetime as dt
 import gzip
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -40,51 +39,16 @@ from tests.harmonise.conftest import (
     ingest_shared,
 )
 from tests.harmonise.genomic_fixtures import write_results
+from tests.harmonise.old_release import old_release_lake
 
-REPO = Path(__file__).resolve().parents[2]
 #: The last commit whose harmonise/model.py has no issue-23 tables or columns.
 OLD_RELEASE = "5fba0d1"
-
-OLD_SCRIPT = r"""
-import sys
-from pathlib import Path
-import numpy as np
-sys.path.insert(0, sys.argv[2] + "/bench")
-from synthetic_network import build_vocabulary, centre_submission
-from harmonise.lake import Lake, LakeConfig
-home = Path(sys.argv[1])
-lake = Lake(LakeConfig(f"sqlite:///{home / 'catalog.db'}", f"file://{home / 'wh'}"), b"tag-key")
-lake.init()
-vocab = build_vocabulary(np.random.default_rng(1))
-lake.commit(centre_submission(0, 30, vocab, 1, variants_per_patient=3))
-lake.pin(lake.current_version(), "before-upgrade")
-import harmonise
-print(harmonise.__file__)
-"""
 
 
 @pytest.fixture
 def old_lake(tmp_path: Path) -> Path:
     """A lake written by the old release's own code, in a separate interpreter."""
-    if shutil.which("git") is None:
-        pytest.skip("needs git to check out the old release")
-    old = tmp_path / "old-release"
-    old.mkdir()
-    archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", OLD_RELEASE], capture_output=True, check=False
-    )
-    if archive.returncode != 0:
-        pytest.skip(f"commit {OLD_RELEASE} is not in this checkout's history")
-    subprocess.run(["tar", "-x", "-C", str(old)], input=archive.stdout, check=True)
-    home = tmp_path / "home"
-    (home / "wh").mkdir(parents=True)
-    env = {**os.environ, "PYTHONPATH": str(old)}
-    made = subprocess.run(
-        [sys.executable, "-c", OLD_SCRIPT, str(home), str(old)], env=env, check=True,
-        capture_output=True, text=True, cwd=old,
-    )  # fmt: skip
-    assert made.stdout.strip().splitlines()[-1].startswith(str(old))  # the old code ran
-    return home
+    return old_release_lake(tmp_path, OLD_RELEASE, patients=30, variants=3)
 
 
 def _genomic_submission(patient: str) -> Submission:
