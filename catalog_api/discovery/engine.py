@@ -420,7 +420,7 @@ class DiscoveryEngine:
                 vals, slots = idx.biomarker_values.get(m, (np.zeros(0), np.zeros(0, np.uint32)))
                 lo = 0 if c.min is None else int(np.searchsorted(vals, c.min, side="left"))
                 hi = len(vals) if c.max is None else int(np.searchsorted(vals, c.max, "right"))
-                sets.append(bitmap_of(np.sort(slots[lo:hi])))  # sorted: 2x faster to build
+                sets.append(bitmap_of(np.sort(slots[lo:hi])))  # roaring builds from sorted slots
             if not sets:
                 return f("marker", m)
             return BitMap.intersection(*sets) if len(sets) > 1 else sets[0]
