@@ -384,11 +384,11 @@ def _ticks(xmax: float, base: int) -> list[float]:
 
 
 def km_scene(
-    answer: Mapping[str, Any], *, axis: str, chart_id: str = "km", tests: str = ""
+    answer: Mapping[str, Any], *, title: str, axis: str, chart_id: str = "km", tests: str = ""
 ) -> Scene:
     """Kaplan–Meier curves of a survival answer, the 95 % band for one or two groups, a
     legend and the number at risk under the axis (the answer's at-risk rows)."""
-    title = f"Kaplan–Meier: {axis}"
+    title = f"Kaplan–Meier: {title}"
     curves = [c for c in answer.get("curves", []) if c.get("points")]
     if not curves:
         return _sentence("Too few patients to show a survival curve.", title, chart_id)
@@ -425,7 +425,7 @@ def km_scene(
     for t in ticks:
         s.polyline([(px(t), y_axis), (px(t), y_axis + 4)], stroke=INK)
         s.text(px(t), y_axis + 17, f"{int(t)}", anchor="middle", fill=MUTED)
-    s.text(LEFT + PLOT_W / 2, y_axis + 33, f"Days {axis.split(': ')[-1]}", anchor="middle")
+    s.text(LEFT + PLOT_W / 2, y_axis + 33, axis, anchor="middle")
     for c in curves:
         pts = c["points"]
         if len(curves) <= 2:
