@@ -321,7 +321,7 @@ def survival_query(
         from_line = None if endpoint == "os_from_diagnosis" else line
         parts, terms = split_cohort(j, slots[slots < j.n_slots], control, group_by, from_line)
         shown = {
-            f"group{i + 1}": control.stable(res.index, bitmap_of(part))
+            f"survival group {i + 1}": control.stable(res.index, bitmap_of(part))
             for i, (_, part) in enumerate(parts)
         }
         digest = digest_of(definition=dumps[0][1], purpose=dump_p, group_by=group_by)

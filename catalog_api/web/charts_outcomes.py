@@ -174,7 +174,7 @@ class Scene:
                 xy = list(zip(pts[::2], pts[1::2], strict=True))
                 draw.line(xy, fill=line, width=w, joint="curve")
         buf = io.BytesIO()
-        img.save(buf, format="PNG", optimize=True)
+        img.save(buf, format="PNG", compress_level=6)
         return buf.getvalue()
 
 
@@ -408,7 +408,7 @@ def km_scene(
     legend = [(c, label_lines(_legend(c), LEGEND_CHARS)) for c in curves]
     legend_h = sum(LINE_H * len(ls) + 4 for _, ls in legend)
     y_axis = TOP + PLOT_H
-    y_legend = y_axis + 44
+    y_legend = y_axis + 58
     y_risk = y_legend + legend_h + 18
     test_lines = label_lines(tests, 90) if tests else []
     height = y_risk + LINE_H * (len(curves) + 1) + LINE_H * len(test_lines) + 12
