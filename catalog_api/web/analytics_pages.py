@@ -34,7 +34,7 @@ from catalog_api.web import charts_outcomes as charts
 from catalog_api.web import forms
 from catalog_api.web.describe import describe_definition
 from catalog_api.web.render import WebRoute, render
-from catalog_api.web.session import CheckedForm, ResearcherWeb
+from catalog_api.web.session import CSRF_FIELD, CheckedForm, ResearcherWeb
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -66,7 +66,7 @@ DEFAULTS = {
 def _values(form: Any | None) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for key, value in form.multi_items() if form is not None else ():
-        if isinstance(value, str) and key != "csrf_token":
+        if isinstance(value, str) and key != CSRF_FIELD:
             out.setdefault(key, []).append(value)
     return {**DEFAULTS, **out}
 
@@ -132,6 +132,10 @@ def _downloads(scene: charts.Scene | None, csvs: dict[str, str], stem: str) -> l
             }
         )
     return out
+
+
+def _any_cell(answer: dict[str, Any]) -> bool:
+    return any(e["regimens"] for e in answer["lines"])
 
 
 def _suppressed_cells(entries: list[dict[str, Any]]) -> int:
@@ -269,7 +273,9 @@ def _patterns_view(answer: dict[str, Any], stem: str) -> dict[str, Any]:
             f"{stem}-pathways",
         ),
         "table_downloads": _downloads(
-            None, {"regimens": charts.regimens_csv(answer, notes)}, f"{stem}-regimens"
+            charts.regimens_scene(answer) if _any_cell(answer) else None,
+            {"regimens": charts.regimens_csv(answer, notes)},
+            f"{stem}-regimens",
         ),
     }
 

@@ -369,6 +369,66 @@ def _band(x0: float, y0: float, x1: float, y1: float, w: float) -> list[tuple[fl
     return edge(y0, y1) + edge(y0 + w, y1 + w)[::-1]
 
 
+# -- the regimen × line table as bars ------------------------------------------------------
+
+BAR_W = 240
+ROW_H = 22
+REGIMEN_CHARS = 34
+
+
+def regimens_scene(answer: Mapping[str, Any], *, chart_id: str = "regimens") -> Scene:
+    """The regimen × line table as bars: per line, each shown regimen's patients (a bar
+    scaled to the largest shown cell) with its median time on treatment; a suppressed
+    cell is its text only, no bar (as the basket chart)."""
+    title = "Patients per regimen and line, with median time on treatment"
+    rows: list[tuple[str, Any, str]] = []  # (label, cell, note); a header row has cell None
+    for e in answer.get("lines", []):
+        words = "" if e["regimens"] else " (no regimen shown for so few)"
+        rows.append((f"Line {e['line']}: {_num(e['patients'])} patients{words}", None, ""))
+        for r in e["regimens"]:
+            tot = r.get("time_on_treatment") or {}
+            note = (
+                f"median {int(tot['median_days'])} days on treatment"
+                if tot.get("median_days") is not None
+                else ""
+            )
+            label = "other regimens" if r["regimen"] == "other" else r["regimen"]
+            rows.append((label, r["patients"], note))
+    if not any(c is not None for _, c, _ in rows):
+        return _sentence("Too few patients per line to show regimens.", title, chart_id)
+    wrapped = {i: label_lines(label, REGIMEN_CHARS) for i, (label, _, _) in enumerate(rows)}
+    label_w = max(text_width(line, FONT_PX) for i, ls in wrapped.items() for line in ls)
+    label_w = int(label_w) + 16
+    top = max((c for _, c, _ in rows if isinstance(c, int)), default=1) or 1
+    notes_w = max((text_width(f"{c} · {n}", FONT_PX) for _, c, n in rows if c), default=0)
+    width = label_w + BAR_W + int(notes_w) + 24
+    heights = [max(ROW_H, LINE_H * len(wrapped[i]) + 6) for i in range(len(rows))]
+    desc = "; ".join(f"{label}: {cell}" for label, cell, _ in rows if cell is not None)
+    s = Scene(width, sum(heights) + 12, title, desc, chart_id)
+    y = 6.0
+    for i, (label, cell, note) in enumerate(rows):
+        h = heights[i]
+        base = y + h / 2 + 4 - LINE_H * (len(wrapped[i]) - 1) / 2
+        if cell is None:
+            s.text(4, y + h - 6, label, bold=True)
+            y += h
+            continue
+        for k, line in enumerate(wrapped[i]):
+            s.text(label_w - 8, base + k * LINE_H, line, anchor="end")
+        mid = y + h / 2 + 4
+        attrs = {"class": "count", "data-count": str(cell)}
+        if isinstance(cell, int):
+            w = max(2.0, BAR_W * cell / top)
+            s.rect(label_w, y + 4, w, h - 8, fill=PALETTE[0], attrs={"class": "regimen-bar"})
+            s.text(label_w + w + 6, mid, f"{cell}", bold=True, attrs=attrs)
+            if note:
+                s.text(label_w + w + 6 + text_width(f"{cell} ", FONT_PX), mid, f"· {note}")
+        else:
+            s.text(label_w + 4, mid, f"{cell} (fewer than {str(cell).lstrip('<')})", attrs=attrs)
+        y += h
+    return s
+
+
 # -- Kaplan–Meier curves -------------------------------------------------------------------
 
 PLOT_W, PLOT_H = 560, 260
