@@ -397,12 +397,20 @@ def regimens_scene(answer: Mapping[str, Any], *, chart_id: str = "regimens") -> 
     if not any(c is not None for _, c, _ in rows):
         return _sentence("Too few patients per line to show regimens.", title, chart_id)
     wrapped = {i: label_lines(label, REGIMEN_CHARS) for i, (label, _, _) in enumerate(rows)}
-    label_w = max(text_width(line, FONT_PX) for i, ls in wrapped.items() for line in ls)
+    label_w = max(
+        text_width(line, FONT_PX)
+        for i, ls in wrapped.items()
+        if rows[i][1] is not None
+        for line in ls
+    )
     label_w = int(label_w) + 16
     top = max((c for _, c, _ in rows if isinstance(c, int)), default=1) or 1
     notes_w = max((text_width(f"{c} · {n}", FONT_PX) for _, c, n in rows if c), default=0)
     width = label_w + BAR_W + int(notes_w) + 24
-    heights = [max(ROW_H, LINE_H * len(wrapped[i]) + 6) for i in range(len(rows))]
+    heights = [
+        ROW_H if rows[i][1] is None else max(ROW_H, LINE_H * len(wrapped[i]) + 6)
+        for i in range(len(rows))
+    ]
     desc = "; ".join(f"{label}: {cell}" for label, cell, _ in rows if cell is not None)
     s = Scene(width, sum(heights) + 12, title, desc, chart_id)
     y = 6.0
