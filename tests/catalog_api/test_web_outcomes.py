@@ -23,6 +23,7 @@ from harmonise.lake import Lake, LakeConfig
 from tests.catalog_api.conftest import ApiUserFactory
 from tests.catalog_api.test_analytics_lake import journey_submission
 from tests.catalog_api.web_fixtures import (
+    VIEWPORT,
     assert_chart_fits,
     assert_labelled,
     assert_text_fits,
@@ -155,6 +156,10 @@ def test_outcomes_view_from_the_builder_and_a_saved_cohort(
         page.inner_text("#tests"),
     )
     assert page.locator("main .count").count() > 5
+    page.set_viewport_size({"width": 390, "height": 900})  # a phone: nothing spills over
+    assert_text_fits(page)
+    shot(page, "outcomes-01-from-builder-narrow")
+    page.set_viewport_size(VIEWPORT)
     _assert_no_small_count_shown(page)
     tables = _check_downloads(page, tmp_path)
 
