@@ -46,6 +46,7 @@ from catalog_api.discovery.definition import (
     Pipeline,
     Sex,
     StageGroup,
+    StructuralVariant,
     Tmb,
     Treatment,
     TumourType,
@@ -397,6 +398,8 @@ class DiscoveryEngine:
             return self._variant(idx, c)
         if isinstance(c, Fusion):
             return index_genomic.fusion(idx, c)
+        if isinstance(c, StructuralVariant):
+            return index_genomic.structural_variant(idx, c)
         if isinstance(c, CopyNumber):
             return index_genomic.copy_number(idx, c)
         if isinstance(c, Tmb):  # FHIR-reported and pipeline TMB rows alike

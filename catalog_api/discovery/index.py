@@ -514,7 +514,15 @@ COLUMNS: dict[str, list[str]] = {
     "specimens": ["patient_id", "assay_type", "assay_name", "covered_genes"],
     "variants": ["patient_id", "gene", "protein_change", "consequence", "variant_class", "origin"],
     "biomarkers": ["patient_id", "marker", "interpretation", "value_numeric", *_MSI_COLS],
-    "structural_variants": ["patient_id", "fusion", "fusion_genes", "filter"],
+    "structural_variants": [
+        "patient_id",
+        "sv_type",
+        "gene_a",
+        "gene_b",
+        "fusion",
+        "fusion_genes",
+        "filter",
+    ],
     "copy_number_genes": ["patient_id", "gene", "call"],
     "treatments": ["patient_id", "drug", "line_of_therapy"],
     "consents": [

@@ -6,15 +6,18 @@ Built from the pipeline's tables (``structural_variants``, ``copy_number_genes``
 
 * ``("fusion", "A::B")`` and ``("fusion_gene", gene)``: the fusions called with FILTER
   PASS or none, and each of their genes (any partner);
+* ``("sv_gene", gene)`` and ``("sv_gene_type", gene␟type)``: the structural variants (FILTER
+  PASS or none) with a breakpoint in a gene (``gene_a`` or ``gene_b``), by SV type;
 * ``("cn", gene␟call)``: a gene's copy-number call (amplification, gain, …);
 * ``("msi", status)``: MSI-H / MSI-L / MSS from an MSI biomarker's code, display or
   interpretation (:data:`~catalog_api.discovery.definition.MSI_STATUS`, the later the
   stronger);
 * TMB: the ``biomarker_values`` sorted (value, slot) arrays of marker ``TMB``.
 
-:func:`add_genomic` and :func:`add_msi` are called by
+:func:`add_genomic` (with :func:`add_sv_genes`) and :func:`add_msi` are called by
 :meth:`~catalog_api.discovery.index.LakeIndex.add_batch`; the engine answers these
-criteria with the lookups at the end (:func:`fusion`, :func:`copy_number`, :func:`msi`,
+criteria with the lookups at the end (:func:`fusion`, :func:`structural_variant`,
+:func:`copy_number`, :func:`msi`,
 :func:`value_range`). This module's source is part of the persisted index's code
 fingerprint (``index_store.code_fingerprint``), as ``index.py``'s is.
 """
@@ -29,7 +32,13 @@ import pyarrow.compute as pc
 from pyroaring import BitMap
 
 from catalog_api.discovery import index as _index
-from catalog_api.discovery.definition import MSI_STATUS, CopyNumber, Fusion, Msi
+from catalog_api.discovery.definition import (
+    MSI_STATUS,
+    CopyNumber,
+    Fusion,
+    Msi,
+    StructuralVariant,
+)
 
 if TYPE_CHECKING:
     from catalog_api.discovery.index import LakeIndex
@@ -48,10 +57,25 @@ def add_genomic(idx: LakeIndex, tables: dict[str, pa.Table], slot_col: Any) -> N
     genes = t.column("fusion_genes").combine_chunks()
     parent = pc.list_parent_indices(genes).to_numpy(zero_copy_only=False)
     idx._group(("fusion_gene",), pc.utf8_upper(pc.list_flatten(genes)), s[parent])
+    add_sv_genes(idx, t, s)
     t = tables["copy_number_genes"]
     s, ok = slot_col(t)
     t = t.filter(pa.array(ok))
     idx._group(("cn",), _index.join(pc.utf8_upper(t.column("gene")), t.column("call")), s)
+
+
+def add_sv_genes(idx: LakeIndex, t: pa.Table, s: np.ndarray) -> None:
+    """``("sv_gene", gene)`` and ``("sv_gene_type", gene␟type)`` of the structural variants
+    ``t`` (already filtered: PASS or no filter, this batch's patients ``s``): a gene at
+    either breakpoint (``gene_a``, ``gene_b``)."""
+    kinds = pc.utf8_upper(t.column("sv_type")).combine_chunks()
+    for col in ("gene_a", "gene_b"):
+        genes = t.column(col).combine_chunks()
+        parent = pc.list_parent_indices(genes)
+        flat = pc.utf8_upper(pc.list_flatten(genes))
+        rows = parent.to_numpy(zero_copy_only=False)
+        idx._group(("sv_gene",), flat, s[rows])
+        idx._group(("sv_gene_type",), _index.join(flat, pc.take(kinds, parent)), s[rows])
 
 
 def add_msi(idx: LakeIndex, t: pa.Table, marker: Any, interp: Any, s: np.ndarray) -> None:
@@ -76,6 +100,16 @@ def fusion(idx: LakeIndex, c: Fusion) -> BitMap:
     if gene is not None:
         return idx.feature("fusion_gene", gene)
     return BitMap.union(*(idx.feature("fusion", x) for x in names))
+
+
+def structural_variant(idx: LakeIndex, c: StructuralVariant) -> BitMap:
+    """Patients with a structural variant with a breakpoint in ``c.gene`` (of ``c.sv_types``)."""
+    gene = c.gene.strip().upper()
+    if c.sv_types is None:
+        return idx.feature("sv_gene", gene)
+    return BitMap.union(
+        *(idx.feature("sv_gene_type", f"{gene}{_index.SEP}{k}") for k in c.sv_types)
+    )
 
 
 def copy_number(idx: LakeIndex, c: CopyNumber) -> BitMap:

@@ -1,4 +1,5 @@
-"""Cohort criteria on the pipeline's results (issue 23): fusion, copy number, TMB, MSI.
+"""Cohort criteria on the pipeline's results (issue 23): fusion, structural variant by gene,
+copy number, TMB, MSI.
 
 A lake of the discovery centres CA and CB plus centre CG, whose patients carry the new
 tables' rows (structural variants, gene copy-number calls, pipeline and FHIR TMB/MSI). The
@@ -28,15 +29,29 @@ from harmonise.lake import Lake
 from tests.catalog_api.conftest import ApiUserFactory
 from tests.catalog_api.discoveryhelpers import HMB, P, make_discovery_lake, submission
 
-# patient → (fusion, fusion_genes, FILTER) rows
-SV: dict[str, list[tuple[str | None, list[str] | None, str | None]]] = {
-    "G01": [("ETV6::NTRK3", ["ETV6", "NTRK3"], "PASS")],
-    "G02": [("LMNA::NTRK1", ["LMNA", "NTRK1"], "LowQual")],  # not PASS: not counted
-    "G03": [("TPM3::NTRK1", ["TPM3", "NTRK1"], None)],  # HMB consent only
-    "G12": [("ETV6::NTRK3", ["ETV6", "NTRK3"], "PASS")],  # consent withdrawn
-    "G13": [("BCR::ABL1", ["BCR", "ABL1"], "PASS"), (None, None, "PASS")],
-    "G15": [(None, None, "PASS")],  # an NTRK2 deletion, no fusion
-    "G16": [("NTRK3::ETV6", ["NTRK3", "ETV6"], ".")],  # reciprocal, no filter applied
+# patient → (fusion, fusion_genes, FILTER, SV type, gene_a, gene_b) rows
+SvRow = tuple[str | None, list[str] | None, str | None, str, list[str] | None, list[str] | None]
+SV: dict[str, list[SvRow]] = {
+    "G01": [("ETV6::NTRK3", ["ETV6", "NTRK3"], "PASS", "BND", ["ETV6"], ["NTRK3"])],
+    # not PASS: not counted
+    "G02": [("LMNA::NTRK1", ["LMNA", "NTRK1"], "LowQual", "BND", ["LMNA"], ["NTRK1"])],
+    # HMB consent only
+    "G03": [("TPM3::NTRK1", ["TPM3", "NTRK1"], None, "INV", ["TPM3"], ["NTRK1"])],
+    # consent withdrawn
+    "G12": [("ETV6::NTRK3", ["ETV6", "NTRK3"], "PASS", "BND", ["ETV6"], ["NTRK3"])],
+    "G13": [
+        ("BCR::ABL1", ["BCR", "ABL1"], "PASS", "BND", ["BCR"], ["ABL1"]),
+        (None, None, "PASS", "DEL", ["NTRK2"], None),
+    ],
+    "G15": [(None, None, "PASS", "DEL", ["NTRK2"], ["NTRK2"])],  # an NTRK2 deletion, no fusion
+    # reciprocal, no filter applied
+    "G16": [("NTRK3::ETV6", ["NTRK3", "ETV6"], ".", "BND", ["NTRK3"], ["ETV6"])],
+    "G14": [
+        (None, None, "PASS", "DUP", ["ERBB2"], ["ERBB2"]),
+        (None, None, "PASS", "INV", None, ["NTRK2", "AC012.3"]),  # two genes at breakpoint 2
+        (None, None, "LowQual", "DEL", ["PTEN"], ["PTEN"]),  # not PASS: not counted
+    ],
+    "G11": [(None, None, None, "INS", ["CDKN2A"], None)],
 }
 # patient → (gene, call)
 CN = {
@@ -79,12 +94,13 @@ def _centre_g() -> Any:
             "patient_id": [r[0] for r in sv],
             "specimen_id": [f"{r[0]}-T" for r in sv],
             "genome_build": ["GRCh37"] * len(sv),
-            "sv_type": ["BND" if r[1] else "DEL" for r in sv],
+            "sv_type": [r[4] for r in sv],
             "chrom": ["12"] * len(sv),
             "pos": pa.array(range(1000, 1000 + len(sv)), pa.int64()),
             "chrom2": ["15"] * len(sv),
             "pos2": pa.array(range(9000, 9000 + len(sv)), pa.int64()),
-            "gene_a": pa.array([[r[2][0]] if r[2] else ["NTRK2"] for r in sv], strs),
+            "gene_a": pa.array([r[5] for r in sv], strs),
+            "gene_b": pa.array([r[6] for r in sv], strs),
             "fusion": [r[1] for r in sv],
             "fusion_genes": pa.array([r[2] for r in sv], strs),
             "filter": [r[3] for r in sv],
@@ -160,6 +176,30 @@ def _sql_basket(lake: Lake) -> set[str]:
     return {r[0] for r in rows}
 
 
+def _sql_structural(lake: Lake, gene: str, kinds: list[str] | None) -> set[str]:
+    """The consenting patients with a structural variant (PASS or no filter) with a
+    breakpoint in ``gene`` (of ``kinds``), recomputed in SQL from the lake's Parquet files."""
+    con = duckdb.connect()
+    for name in ("structural_variants", "consents"):
+        files = [f for f in lake.data_files() if f"/{name}/" in f]
+        con.execute(
+            f"create view {name} as select * from read_parquet({files!r}, union_by_name=true)"
+        )
+    rows = con.execute(
+        """
+        select patient_id from consents
+        where status = 'active' and list_contains(permissions, 'DUO:0000042')
+        intersect
+        select patient_id from structural_variants
+        where coalesce(filter, 'PASS') in ('PASS', '.')
+          and (list_contains(gene_a, $gene) or list_contains(gene_b, $gene))
+          and ($any or list_contains($kinds, sv_type))
+        """,
+        {"gene": gene, "kinds": kinds or [], "any": kinds is None},
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
 @pytest.fixture(scope="module")
 def engine(genomic_lake: Lake) -> DiscoveryEngine:
     e = DiscoveryEngine(genomic_lake)
@@ -218,6 +258,32 @@ def test_each_new_criterion(engine: DiscoveryEngine, criteria: Any, expected: se
     assert _patients(engine, criteria) == expected
 
 
+@pytest.mark.parametrize(
+    ("gene", "kinds", "expected"),
+    [
+        ("NTRK2", None, {"G13", "G14", "G15"}),  # G14: the second of two genes at breakpoint 2
+        ("NTRK2", ["DEL"], {"G13", "G15"}),
+        ("NTRK2", ["INV", "DUP"], {"G14"}),
+        ("NTRK3", None, {"G01", "G16"}),  # gene_b of G01, gene_a of G16
+        ("NTRK1", None, set()),  # LowQual; HMB consent only
+        ("ERBB2", ["DUP"], {"G14"}),
+        ("ERBB2", ["DEL"], set()),
+        ("PTEN", None, set()),  # LowQual
+        ("CDKN2A", ["INS"], {"G11"}),  # FILTER null: none applied
+        ("ABL1", ["BND"], {"G13"}),
+    ],
+)
+def test_structural_variant_by_gene_equals_sql(
+    engine: DiscoveryEngine, gene: str, kinds: list[str] | None, expected: set[str]
+) -> None:
+    criterion: dict[str, Any] = {"type": "structural_variant", "gene": gene.lower()}
+    if kinds is not None:
+        criterion["sv_types"] = [k.lower() for k in kinds]  # any case
+    sql = _sql_structural(engine.indexer.lake, gene, kinds)
+    assert sql == expected
+    assert _patients(engine, criterion) == sql
+
+
 def test_basket_through_the_http_api(
     http: httpx.Client, api_user: ApiUserFactory, genomic_lake: Lake
 ) -> None:
@@ -248,6 +314,10 @@ GRU_PURPOSE = {"primary": "general"}
         ({"type": "tmb", "min": 20, "max": 10}, "min (20.0) is greater than max (10.0)"),
         ({"type": "tmb", "min": -1}, "greater than or equal to 0"),
         ({"type": "msi", "status": ["high"]}, "'MSI-H'"),
+        ({"type": "structural_variant", "gene": "NTRK 2"}, "'NTRK 2' is not an HGNC gene"),
+        ({"type": "structural_variant", "gene": "NTRK2", "sv_types": ["TRA"]}, "'BND'"),
+        ({"type": "structural_variant", "gene": "NTRK2", "sv_types": []}, "at least 1 item"),
+        ({"type": "structural_variant", "sv_types": ["DEL"]}, "gene: Field required"),
     ],
 )
 def test_bad_criteria_get_one_line_errors(criteria: Any, message: str) -> None:
@@ -263,6 +333,9 @@ def test_filtering_terms_list_the_new_criteria(engine: DiscoveryEngine) -> None:
     assert terms["fusion"]["genes"] == ["ABL1", "BCR", "ETV6", "NTRK1", "NTRK3", "TPM3"]
     assert "LMNA" not in terms["fusion"]["genes"]  # its only fusion is LowQual
     assert terms["copy_number"]["genes"] == ["CDKN2A", "ERBB2", "TP53"]
+    sv = terms["structural_variant"]
+    assert sv["sv_types"] == ["DEL", "DUP", "INV", "INS", "BND"]
+    assert "NTRK2" in sv["genes"] and "AC012.3" in sv["genes"] and "PTEN" not in sv["genes"]
     assert terms["copy_number"]["calls"][0] == "amplification"
     assert terms["tmb"]["present"] is True
     assert terms["msi"]["present"] == ["MSI-H", "MSS"]
@@ -281,3 +354,5 @@ def test_new_features_survive_the_persisted_index(genomic_lake: Lake, tmp_path: 
     assert _patients(restarted, BASKET) == expected
     cn = {"type": "copy_number", "gene": "ERBB2", "calls": ["amplification", "gain"]}
     assert _patients(restarted, cn) == {"G11", "G13"}
+    sv = {"type": "structural_variant", "gene": "NTRK2", "sv_types": ["DEL"]}
+    assert _patients(restarted, sv) == {"G13", "G15"}
