@@ -403,7 +403,7 @@ class DiscoveryEngine:
         if isinstance(c, CopyNumber):
             return index_genomic.copy_number(idx, c)
         if isinstance(c, Tmb):  # FHIR-reported and pipeline TMB rows alike
-            return self._leaf(idx, Biomarker(marker="TMB", min=c.min, max=c.max))
+            return index_genomic.value_range(idx, "TMB", c.min, c.max)
         if isinstance(c, Msi):
             return index_genomic.msi(idx, c)
         if isinstance(c, Biomarker):

@@ -140,6 +140,9 @@ class LakeIndex:
     panel_gene: dict[str, BitMap] = field(default_factory=dict)
     profiles: dict[ProfileKey, BitMap] = field(default_factory=dict)
     biomarker_values: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    #: marker → range lookups on its values (``index_genomic.ValueCuts``), made when its
+    #: values change and, after a load, on first use
+    value_cuts: dict[str, index_genomic.ValueCuts] = field(default_factory=dict, repr=False)
     generation: int = 0
     built_at: float = 0.0
     #: slot → stable patient number (see ``discovery.history``; 0: not numbered yet),
@@ -335,6 +338,7 @@ class LakeIndex:
             ns = np.concatenate([old_s, s[sel]]).astype(np.uint32)
             order = np.argsort(nv, kind="stable")
             self.biomarker_values[m] = (nv[order], ns[order])
+            self.value_cuts[m] = index_genomic.ValueCuts(nv[order], ns[order])
         t = tables["treatments"]
         s, ok = slot_col(t)
         t = t.filter(pa.array(ok))

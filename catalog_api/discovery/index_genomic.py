@@ -94,12 +94,17 @@ def add_msi(idx: LakeIndex, t: pa.Table, marker: Any, interp: Any, s: np.ndarray
 # -- lookups -------------------------------------------------------------------------
 
 
+def _union(bitmaps: list[BitMap]) -> BitMap:
+    """The union; one bitmap is returned as it is (answers are never changed in place)."""
+    return bitmaps[0] if len(bitmaps) == 1 else BitMap.union(*bitmaps)
+
+
 def fusion(idx: LakeIndex, c: Fusion) -> BitMap:
     """Patients with the fusion(s) of ``c`` (a gene with any partner, or ``A::B`` names)."""
     gene, names = c.keys()
     if gene is not None:
         return idx.feature("fusion_gene", gene)
-    return BitMap.union(*(idx.feature("fusion", x) for x in names))
+    return _union([idx.feature("fusion", x) for x in names])
 
 
 def structural_variant(idx: LakeIndex, c: StructuralVariant) -> BitMap:
@@ -107,25 +112,104 @@ def structural_variant(idx: LakeIndex, c: StructuralVariant) -> BitMap:
     gene = c.gene.strip().upper()
     if c.sv_types is None:
         return idx.feature("sv_gene", gene)
-    return BitMap.union(
-        *(idx.feature("sv_gene_type", f"{gene}{_index.SEP}{k}") for k in c.sv_types)
-    )
+    return _union([idx.feature("sv_gene_type", f"{gene}{_index.SEP}{k}") for k in c.sv_types])
 
 
 def copy_number(idx: LakeIndex, c: CopyNumber) -> BitMap:
     """Patients with one of ``c.calls`` for ``c.gene``."""
     gene = c.gene.strip().upper()
-    return BitMap.union(*(idx.feature("cn", f"{gene}{_index.SEP}{x}") for x in c.calls))
+    return _union([idx.feature("cn", f"{gene}{_index.SEP}{x}") for x in c.calls])
 
 
 def msi(idx: LakeIndex, c: Msi) -> BitMap:
     """Patients with one of ``c.status``."""
-    return BitMap.union(*(idx.feature("msi", x) for x in c.status))
+    return _union([idx.feature("msi", x) for x in c.status])
 
 
 def value_range(idx: LakeIndex, marker: str, lo: float | None, hi: float | None) -> BitMap:
-    """Patients with a value of ``marker`` (upper case) in [``lo``, ``hi``] (None: open)."""
-    vals, slots = idx.biomarker_values.get(marker, (np.zeros(0), np.zeros(0, np.uint32)))
-    a = 0 if lo is None else int(np.searchsorted(vals, lo, side="left"))
-    b = len(vals) if hi is None else int(np.searchsorted(vals, hi, "right"))
-    return _index.bitmap_of(np.sort(slots[a:b]))  # roaring builds from sorted slots
+    """Patients with a value of ``marker`` (upper case) in [``lo``, ``hi``] (None: open),
+    from the marker's :class:`ValueCuts` (made on first use after a load)."""
+    cuts = idx.value_cuts.get(marker)
+    if cuts is None:
+        vals, slots = idx.biomarker_values.get(marker, (np.zeros(0), np.zeros(0, np.uint32)))
+        cuts = idx.value_cuts[marker] = ValueCuts(vals, slots)
+    return cuts.between(lo, hi)
+
+
+def _sorted_bitmap(slots: np.ndarray) -> BitMap:
+    return _index.bitmap_of(np.sort(slots))  # roaring builds fastest from sorted slots
+
+
+class ValueCuts:
+    """Range lookups on one marker's values (TMB ≥ 10 …) without building a bitmap of
+    every matching row per question.
+
+    ``vals``/``slots`` are the marker's rows sorted by value (``biomarker_values``). At a
+    few row positions, the *cuts*, the bitmap of the slots of every row from that position
+    on is kept (:attr:`above`). The cuts are every position where an integer threshold
+    falls (``value ≥ t`` and ``value ≤ t`` for the first :data:`GRID` integers from the
+    lowest value: TMB ≥ 10 is a kept bitmap, returned as it is) and every
+    ``n / BUCKETS``-th position, so that any other threshold needs the kept bitmap of the
+    next cut OR-ed with at most ``n / BUCKETS`` rows. "At most" uses the bitmap of the rows
+    *before* a cut, made when first asked (:meth:`_below`). A range with both ends is the
+    two one-sided answers intersected when every patient has one value of the marker;
+    otherwise (a patient with a FHIR and a pipeline TMB) its rows are sliced exactly.
+
+    Memory: one bitmap per cut (at most ``GRID`` + ``BUCKETS`` + 1, each at most one bit
+    a patient); made in one pass from the top value down.
+    """
+
+    GRID = 128
+    BUCKETS = 64
+
+    def __init__(self, vals: np.ndarray, slots: np.ndarray) -> None:
+        self.vals, self.slots = vals, slots
+        n = len(vals)
+        cuts = {0, n, *range(0, n, max(1, -(-n // self.BUCKETS)))}
+        if n:
+            grid = np.arange(np.ceil(vals[0]), np.ceil(vals[0]) + self.GRID)
+            grid = grid[grid <= vals[-1]]
+            cuts |= set(np.searchsorted(vals, grid, "left").tolist())
+            cuts |= set(np.searchsorted(vals, grid, "right").tolist())
+        self.cuts = np.array(sorted(cuts), dtype=np.int64)
+        above: list[BitMap] = [BitMap()]
+        for a, b in zip(self.cuts[-2::-1], self.cuts[:0:-1], strict=True):
+            above.append(above[-1] | _sorted_bitmap(slots[a:b]))
+        above.reverse()
+        self.above = above
+        self._below_at: dict[int, BitMap] = {}
+        self.single = len(np.unique(slots)) == n
+
+    def _below(self, k: int) -> BitMap:
+        """Slots of the rows before cut ``k`` (made on first use, then kept)."""
+        got = self._below_at.get(k)
+        if got is None:
+            got = self._below_at[k] = _sorted_bitmap(self.slots[: self.cuts[k]])
+        return got
+
+    def at_least(self, x: float) -> BitMap:
+        """Slots with a value ≥ ``x``."""
+        p = int(np.searchsorted(self.vals, x, "left"))
+        k = int(np.searchsorted(self.cuts, p, "left"))  # the first cut at or after p
+        q = int(self.cuts[k])
+        return self.above[k] if q == p else self.above[k] | _sorted_bitmap(self.slots[p:q])
+
+    def at_most(self, x: float) -> BitMap:
+        """Slots with a value ≤ ``x``."""
+        p = int(np.searchsorted(self.vals, x, "right"))
+        k = int(np.searchsorted(self.cuts, p, "right")) - 1  # the last cut at or before p
+        q = int(self.cuts[k])
+        below = self._below(k)
+        return below if q == p else below | _sorted_bitmap(self.slots[q:p])
+
+    def between(self, lo: float | None, hi: float | None) -> BitMap:
+        """Slots with a value in [``lo``, ``hi``] (None: that side open)."""
+        if hi is None:
+            return self.above[0] if lo is None else self.at_least(lo)
+        if lo is None:
+            return self.at_most(hi)
+        a = int(np.searchsorted(self.vals, lo, "left"))
+        b = int(np.searchsorted(self.vals, hi, "right"))
+        if not self.single or b - a <= len(self.vals) // self.BUCKETS:
+            return _sorted_bitmap(self.slots[a:b])
+        return self.at_least(lo) & self.at_most(hi)

@@ -94,6 +94,7 @@ FIELDS: dict[str, str] = {
     "memo": "process",
     "_values": "process",
     "_labels": "process",
+    "value_cuts": "derived",  # from biomarker_values, on first use (index_genomic.ValueCuts)
 }
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import duckdb
 import httpx
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -22,6 +23,7 @@ from catalog_api.core.config import ApiConfig
 from catalog_api.discovery.definition import parse_definition
 from catalog_api.discovery.engine import DiscoveryEngine
 from catalog_api.discovery.errors import DefinitionError
+from catalog_api.discovery.index_genomic import ValueCuts
 from catalog_api.discovery.index_store import IndexStore
 from catalog_api.discovery.terms import filtering_terms
 from consent.purpose import ResearchPurpose
@@ -356,3 +358,27 @@ def test_new_features_survive_the_persisted_index(genomic_lake: Lake, tmp_path: 
     assert _patients(restarted, cn) == {"G11", "G13"}
     sv = {"type": "structural_variant", "gene": "NTRK2", "sv_types": ["DEL"]}
     assert _patients(restarted, sv) == {"G13", "G15"}
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_value_cuts_answer_every_range_as_slicing_the_sorted_rows(seed: int) -> None:
+    """TMB ranges from the kept bitmaps equal the rows sliced from the sorted values, for
+    integer and other thresholds, ties, and patients with two values."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 3000))
+    vals = np.round(rng.gamma(1.5, 4.0, n), int(rng.integers(0, 3)))  # ties when rounded
+    slots = rng.integers(0, n if seed % 2 else 2 * n, n).astype(np.uint32)  # odd: repeats
+    order = np.argsort(vals, kind="stable")
+    vals, slots = vals[order], slots[order]
+    cuts = ValueCuts(vals, slots)
+    assert cuts.single == (len(set(slots.tolist())) == n)
+    points = [*rng.uniform(-1, vals[-1] + 1, 20), *range(0, 30), float(vals[n // 2])]
+    for lo in [None, *points]:
+        for hi in [None, *rng.choice(points, 5)]:
+            got = cuts.between(lo, hi)
+            keep = np.ones(n, bool)
+            if lo is not None:
+                keep &= vals >= lo
+            if hi is not None:
+                keep &= vals <= hi
+            assert set(got) == set(slots[keep].tolist()), (lo, hi)
