@@ -86,10 +86,19 @@ BASKET: dict[str, Any] = {
 
 def _centre_g() -> Any:
     pats = [P(f"G{i:02d}", oncotree="COAD", **CONSENT.get(f"G{i:02d}", {})) for i in range(1, 17)]  # type: ignore[arg-type]
-    sub = submission("DG", "CG", pats)
-    sv = [(p, *r) for p, rows in SV.items() for r in rows]
-    cn = [(p, *r) for p, rows in CN.items() for r in rows]
-    bm = [(p, *r) for p, rows in BM.items() for r in rows]
+    return genomic_submission(submission("DG", "CG", pats), SV, CN, BM)
+
+
+def genomic_submission(
+    sub: Any,
+    svs: dict[str, list[SvRow]],
+    cns: dict[str, list[tuple[str, str]]],
+    bms: dict[str, list[tuple[str, str | None, float | None, str | None, str | None, str | None]]],
+) -> Any:
+    """``sub`` with the structural-variant, copy-number and biomarker rows given."""
+    sv = [(p, *r) for p, rows in svs.items() for r in rows]
+    cn = [(p, *r) for p, rows in cns.items() for r in rows]
+    bm = [(p, *r) for p, rows in bms.items() for r in rows]
     strs = pa.list_(pa.string())
     sv_t = pa.table(
         {
