@@ -327,6 +327,7 @@ class LakeIndex:
         self._group(("marker_interp",), key, s)
         self._group(("marker",), marker, s)
         index_genomic.add_msi(self, t, marker, interp, s)
+        index_genomic.add_result_analyses(self, marker, s)
         vals = t.column("value_numeric")
         has = ~pc.is_null(vals).to_numpy(zero_copy_only=False)
         mk = marker.to_numpy(zero_copy_only=False)
@@ -388,6 +389,7 @@ class LakeIndex:
         t = t.filter(pa.array(ok))
         self._group(("assay_type",), t.column("assay_type"), s)
         self._group(("assay_name",), t.column("assay_name"), s)
+        index_genomic.add_analyses(self, t, s)
         cov = (
             t.column("covered_genes").combine_chunks()
             if t.num_rows
@@ -515,7 +517,7 @@ COLUMNS: dict[str, list[str]] = {
         "stage_group",
         "stage_group_display",
     ],
-    "specimens": ["patient_id", "assay_type", "assay_name", "covered_genes"],
+    "specimens": ["patient_id", "assay_type", "assay_name", "covered_genes", "analyses"],
     "variants": ["patient_id", "gene", "protein_change", "consequence", "variant_class", "origin"],
     "biomarkers": ["patient_id", "marker", "interpretation", "value_numeric", *_MSI_COLS],
     "structural_variants": [

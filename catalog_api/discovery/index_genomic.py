@@ -12,7 +12,11 @@ Built from the pipeline's tables (``structural_variants``, ``copy_number_genes``
 * ``("msi", status)``: MSI-H / MSI-L / MSS from an MSI biomarker's code, display or
   interpretation (:data:`~catalog_api.discovery.definition.MSI_STATUS`, the later the
   stronger);
-* TMB: the ``biomarker_values`` sorted (value, slot) arrays of marker ``TMB``.
+* TMB: the ``biomarker_values`` sorted (value, slot) arrays of marker ``TMB``, looked up
+  through :class:`ValueCuts`;
+* ``("analysed", kind)``: the patients analysed for structural variants, copy number,
+  TMB or MSI (a specimen's ``analyses`` lists it, or the patient has a result row of it):
+  the coverage-aware denominator of those criteria (:func:`analysed`).
 
 :func:`add_genomic` (with :func:`add_sv_genes`) and :func:`add_msi` are called by
 :meth:`~catalog_api.discovery.index.LakeIndex.add_batch`; the engine answers these
@@ -38,6 +42,7 @@ from catalog_api.discovery.definition import (
     Fusion,
     Msi,
     StructuralVariant,
+    Tmb,
 )
 
 if TYPE_CHECKING:
@@ -48,8 +53,11 @@ if TYPE_CHECKING:
 
 
 def add_genomic(idx: LakeIndex, tables: dict[str, pa.Table], slot_col: Any) -> None:
-    """Fusions ``A::B`` and their genes (FILTER PASS or none), gene copy-number calls."""
+    """Fusions ``A::B`` and their genes (FILTER PASS or none), gene copy-number calls; a
+    patient with any row of a table was analysed for it (``("analysed", kind)``)."""
     t = tables["structural_variants"]
+    s, _ = slot_col(t)
+    idx._add(("analysed", "structural_variants"), _index.bitmap_of(np.unique(s)))
     t = t.filter(pc.is_in(t["filter"], pa.array(["PASS", ".", None])))  # null: no filter
     s, ok = slot_col(t)
     t = t.filter(pa.array(ok))
@@ -61,7 +69,49 @@ def add_genomic(idx: LakeIndex, tables: dict[str, pa.Table], slot_col: Any) -> N
     t = tables["copy_number_genes"]
     s, ok = slot_col(t)
     t = t.filter(pa.array(ok))
+    idx._add(("analysed", "copy_number"), _index.bitmap_of(np.unique(s)))
     idx._group(("cn",), _index.join(pc.utf8_upper(t.column("gene")), t.column("call")), s)
+
+
+#: The analysis (``specimens.analyses``) whose results a criterion reads: a patient not
+#: analysed so is not in that criterion's coverage-aware denominator.
+ANALYSIS_OF: dict[type, str] = {
+    Fusion: "structural_variants",
+    StructuralVariant: "structural_variants",
+    CopyNumber: "copy_number",
+    Tmb: "tmb",
+    Msi: "msi",
+}
+#: Biomarker rows that are the result of an analysis (FHIR-reported ones included).
+_RESULT_MARKERS = {"TMB": "tmb", "MSI": "msi"}
+
+
+def add_analyses(idx: LakeIndex, t: pa.Table, s: np.ndarray) -> None:
+    """``("analysed", kind)``: the patients with a specimen whose ``analyses`` list the
+    kind (the pipeline ran it, even when it called nothing); ``t`` holds this batch's
+    specimens of the patients ``s``."""
+    if "analyses" not in t.column_names or not t.num_rows:
+        return
+    kinds = t.column("analyses").combine_chunks()
+    parent = pc.list_parent_indices(kinds).to_numpy(zero_copy_only=False)
+    idx._group(("analysed",), pc.list_flatten(kinds), s[parent])
+
+
+def add_result_analyses(idx: LakeIndex, marker: Any, s: np.ndarray) -> None:
+    """``("analysed", "tmb"/"msi")`` of the patients with a TMB / MSI result row (a
+    FHIR-reported one says the analysis was made, whatever the specimen lists)."""
+    mk = pc.fill_null(marker, "").to_numpy(zero_copy_only=False)
+    for m, kind in _RESULT_MARKERS.items():
+        sel = s[mk == m]
+        if len(sel):
+            idx._add(("analysed", kind), _index.bitmap_of(np.unique(sel)))
+
+
+def analysed(idx: LakeIndex, c: Any) -> BitMap | None:
+    """The coverage-aware denominator of a genomic criterion ``c``: the patients analysed
+    for what it reads (None: ``c`` is not one of :data:`ANALYSIS_OF`)."""
+    kind = ANALYSIS_OF.get(type(c))
+    return None if kind is None else idx.feature("analysed", kind)
 
 
 def add_sv_genes(idx: LakeIndex, t: pa.Table, s: np.ndarray) -> None:

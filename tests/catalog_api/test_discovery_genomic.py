@@ -74,6 +74,13 @@ BM: dict[str, list[tuple[str, str | None, float | None, str | None, str | None, 
     "G10": [("TMB", None, 9.99, None, None, "fhir")],
 }
 CONSENT = {"G03": {"permissions": [HMB]}, "G12": {"status": "inactive"}}
+ALL = ["small_variants", "structural_variants", "copy_number", "tmb", "msi"]
+# patient → specimens.analyses (absent: every analysis); the FHIR-only patients list none
+ANALYSES: dict[str, list[str] | None] = {
+    **{p: None for p in ("G05", "G06", "G09", "G10")},
+    "G08": ["small_variants", "tmb"],  # no SV calling, copy number or MSI
+    "G04": ["small_variants", "msi"],
+}
 BASKET: dict[str, Any] = {
     "type": "or",
     "criteria": [
@@ -86,7 +93,11 @@ BASKET: dict[str, Any] = {
 
 def _centre_g() -> Any:
     pats = [P(f"G{i:02d}", oncotree="COAD", **CONSENT.get(f"G{i:02d}", {})) for i in range(1, 17)]  # type: ignore[arg-type]
-    return genomic_submission(submission("DG", "CG", pats), SV, CN, BM)
+    sub = genomic_submission(submission("DG", "CG", pats), SV, CN, BM)
+    specimens = sub.tables["specimens"]
+    listed = [ANALYSES.get(p, ALL) for p in specimens.column("patient_id").to_pylist()]
+    specimens = specimens.append_column("analyses", pa.array(listed, pa.list_(pa.string())))
+    return dataclasses.replace(sub, tables={**sub.tables, "specimens": specimens})
 
 
 def genomic_submission(
@@ -293,6 +304,75 @@ def test_structural_variant_by_gene_equals_sql(
     sql = _sql_structural(engine.indexer.lake, gene, kinds)
     assert sql == expected
     assert _patients(engine, criterion) == sql
+
+
+ROWS_OF = {
+    "structural_variants": "select patient_id from structural_variants",
+    "copy_number": "select patient_id from copy_number_genes",
+    "tmb": "select patient_id from biomarkers where upper(marker) = 'TMB'",
+    "msi": "select patient_id from biomarkers where upper(marker) = 'MSI'",
+}
+
+
+def _sql_analysed(lake: Lake, kinds: list[str]) -> set[str]:
+    """The consenting patients analysed for any of ``kinds``: a specimen lists it in
+    ``analyses`` or the patient has a result row of it (recomputed in SQL)."""
+    con = duckdb.connect()
+    for name in ("specimens", "structural_variants", "copy_number_genes", "biomarkers", "consents"):
+        files = [f for f in lake.data_files() if f"/{name}/" in f]
+        con.execute(
+            f"create view {name} as select * from read_parquet({files!r}, union_by_name=true)"
+        )
+    parts = [
+        f"select patient_id from specimens where list_contains(analyses, '{k}') union {ROWS_OF[k]}"
+        for k in kinds
+    ]
+    rows = con.execute(
+        f"""
+        select patient_id from consents
+        where status = 'active' and list_contains(permissions, 'DUO:0000042')
+        intersect ({" union ".join(parts)})
+        """
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+@pytest.mark.parametrize(
+    ("criteria", "kinds", "genes"),
+    [
+        ({"type": "fusion", "gene": "NTRK3"}, ["structural_variants"], ["NTRK3"]),
+        ({"type": "fusion", "gene": "ETV6::NTRK3"}, ["structural_variants"], ["ETV6", "NTRK3"]),
+        ({"type": "structural_variant", "gene": "NTRK2"}, ["structural_variants"], ["NTRK2"]),
+        (
+            {"type": "copy_number", "gene": "ERBB2", "calls": ["amplification"]},
+            ["copy_number"],
+            ["ERBB2"],
+        ),
+        ({"type": "tmb", "min": 10}, ["tmb"], []),
+        ({"type": "msi", "status": ["MSI-H"]}, ["msi"], []),
+        (BASKET, ["structural_variants", "msi", "tmb"], ["NTRK1", "NTRK2", "NTRK3"]),
+    ],
+)
+def test_denominator_is_the_patients_analysed_for_the_criterion(
+    engine: DiscoveryEngine, criteria: Any, kinds: list[str], genes: list[str]
+) -> None:
+    """A patient whose analyses did not include SV calling / copy number / TMB / MSI (and
+    who has no such result) is not in the criterion's denominator."""
+    result = engine.count(
+        parse_definition({"criteria": criteria}), ResearchPurpose(primary="general")
+    )
+    expected = _sql_analysed(engine.indexer.lake, kinds)
+    assert result.covered is not None
+    assert {engine.index.patient_ids[s] for s in result.covered} == expected
+    assert result.denominator == len(expected)
+    assert list(result.genes) == genes
+    matched = {engine.index.patient_ids[s] for s in result.permitted}
+    assert matched <= expected  # every patient counted was analysed
+    if kinds == ["structural_variants"] or kinds == ["copy_number"]:
+        assert "G08" not in expected and "G05" not in expected  # not analysed for it
+    if kinds == ["tmb"]:
+        assert {"G08", "G09", "G10"} <= expected  # G09, G10: FHIR TMB, no analyses listed
+        assert "G04" not in expected  # analysed for MSI only
 
 
 def test_basket_through_the_http_api(
