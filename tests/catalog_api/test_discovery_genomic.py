@@ -26,6 +26,7 @@ from catalog_api.discovery.errors import DefinitionError
 from catalog_api.discovery.index_genomic import ValueCuts
 from catalog_api.discovery.index_store import IndexStore
 from catalog_api.discovery.terms import filtering_terms
+from catalog_api.web.describe import describe_definition
 from consent.purpose import ResearchPurpose
 from harmonise.lake import Lake
 from tests.catalog_api.conftest import ApiUserFactory
@@ -471,3 +472,27 @@ def test_value_cuts_answer_every_range_as_slicing_the_sorted_rows(seed: int) -> 
             if hi is not None:
                 keep &= vals <= hi
             assert set(got) == set(slots[keep].tolist()), (lo, hi)
+
+
+def test_the_basket_in_words() -> None:
+    lines = [x.text for x in describe_definition({"criteria": BASKET})]
+    assert lines == [
+        "Any of:",
+        "Fusion: NTRK1 with any partner",
+        "Fusion: NTRK2 with any partner",
+        "Fusion: NTRK3 with any partner",
+        "MSI status: MSI-H",
+        "TMB: ≥ 10 mutations/Mb",
+    ]
+    sv = {"type": "structural_variant", "gene": "ALK", "sv_types": ["INV", "BND"]}
+    cn = {"type": "copy_number", "gene": "CDKN2A", "calls": ["deep_deletion"]}
+    fusion = {"type": "fusion", "gene": "ETV6", "partner": "NTRK3"}
+    words = [
+        x.text
+        for x in describe_definition({"criteria": {"type": "and", "criteria": [sv, cn, fusion]}})
+    ]
+    assert words[1:] == [
+        "Structural variant (INV or BND) with a breakpoint in ALK",
+        "Copy number: CDKN2A deep deletion",
+        "Fusion: ETV6 with NTRK3 (either orientation)",
+    ]
