@@ -271,7 +271,7 @@ SV_TYPE_WORDS = {
     "DUP": "duplication",
     "INV": "inversion",
     "INS": "insertion",
-    "BND": "breakend: translocation or other junction",
+    "BND": "breakend",
 }
 #: At most this many alternative (OR) groups of criteria.
 MAX_GROUPS = 8
