@@ -140,8 +140,8 @@ class LakeIndex:
     panel_gene: dict[str, BitMap] = field(default_factory=dict)
     profiles: dict[ProfileKey, BitMap] = field(default_factory=dict)
     biomarker_values: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
-    #: marker → range lookups on its values (``index_genomic.ValueCuts``), made when its
-    #: values change and, after a load, on first use
+    #: marker → range lookups on its values (``index_genomic.ValueCuts``): TMB's made when
+    #: its values change, the others' (and TMB's after a load) on first use
     value_cuts: dict[str, index_genomic.ValueCuts] = field(default_factory=dict, repr=False)
     generation: int = 0
     built_at: float = 0.0
@@ -339,7 +339,9 @@ class LakeIndex:
             ns = np.concatenate([old_s, s[sel]]).astype(np.uint32)
             order = np.argsort(nv, kind="stable")
             self.biomarker_values[m] = (nv[order], ns[order])
-            self.value_cuts[m] = index_genomic.ValueCuts(nv[order], ns[order])
+            self.value_cuts.pop(m, None)
+            if m in index_genomic.EAGER_CUTS:  # else made by the first range question
+                self.value_cuts[m] = index_genomic.ValueCuts(nv[order], ns[order])
         t = tables["treatments"]
         s, ok = slot_col(t)
         t = t.filter(pa.array(ok))

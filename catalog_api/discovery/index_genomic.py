@@ -176,6 +176,11 @@ def msi(idx: LakeIndex, c: Msi) -> BitMap:
     return _union([idx.feature("msi", x) for x in c.status])
 
 
+#: Markers whose :class:`ValueCuts` are made as soon as their values change (off the
+#: query path); other markers' on their first range question.
+EAGER_CUTS = frozenset({"TMB"})
+
+
 def value_range(idx: LakeIndex, marker: str, lo: float | None, hi: float | None) -> BitMap:
     """Patients with a value of ``marker`` (upper case) in [``lo``, ``hi``] (None: open),
     from the marker's :class:`ValueCuts` (made on first use after a load)."""
