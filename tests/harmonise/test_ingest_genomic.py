@@ -97,7 +97,13 @@ def test_old_lake_upgrades_in_place_and_takes_the_new_results(old_lake: Path) ->
     old_markers = lake.table("biomarkers").scan().to_arrow().num_rows
     assert not lake.is_initialised()  # the issue-23 tables are missing
     created = lake.init()
-    assert set(created) == {"structural_variants", "copy_number_genes", "copy_number_segments"}
+    assert set(created) == {
+        "structural_variants",
+        "copy_number_genes",
+        "copy_number_segments",
+        "specimen_qc",  # issue 21
+        "gene_coverage",
+    }
     pinned = lake.pins()["before-upgrade"]
     before = lake.table_counts(pinned)
     assert before["patients"] == 30 and before["biomarkers"] == old_markers > 0
