@@ -182,7 +182,7 @@ rule query_somatic_allele_depths:
     conda:
         "../envs/bcftools.yaml"
     shell:
-        "bcftools query -i 'FILTER=\"PASS\" && TYPE=\"snp\"' "
+        'bcftools query -i \'FILTER="PASS" && TYPE="snp"\' '
         "-f '%CHROM\\t%POS[\\t%SAMPLE=%AD]\\n' {input} > {output} 2> {log}"
 
 

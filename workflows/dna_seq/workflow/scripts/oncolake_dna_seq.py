@@ -715,6 +715,121 @@ def gene_coverage(
     ]
 
 
+def _mqc_table(
+    ident: str, name: str, description: str, header: list[str], rows: list[list[Any]]
+) -> str:
+    """A MultiQC custom-content table (``*_mqc.tsv``) with its configuration header."""
+    lines = [
+        f"# id: {json.dumps(ident)}",
+        f"# section_name: {json.dumps(name)}",
+        f"# description: {json.dumps(description)}",
+        '# plot_type: "table"',
+        "# pconfig:",
+        f"#     id: {json.dumps(ident + '_table')}",
+        "\t".join(header),
+    ]
+    lines += ["\t".join("" if v is None else str(v) for v in row) for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_qc_tables(
+    *,
+    pairs_out: str,
+    genes_out: str,
+    identity: Iterable[str],
+    contamination: Iterable[str],
+    gene_regions: Iterable[str],
+    gene_thresholds: Iterable[str],
+    depth_thresholds: Iterable[int],
+) -> tuple[int, int]:
+    """The MultiQC sections of the pair checks (one row per patient: identity by allele
+    presence and by gtcheck's genotypes, tumour-in-normal with its interval) and of the
+    per-gene coverage (one row per sample: genes measured, genes whose mean depth reaches
+    each threshold, the lowest-covered gene). Returns (patients, samples)."""
+    depths = [int(d) for d in depth_thresholds]
+    tin = {
+        _sample_of(p, ".contamination.json"): json.loads(Path(p).read_text()) for p in contamination
+    }
+    rows = []
+    for path in identity:
+        v = json.loads(Path(path).read_text())
+        c = tin.get(v["patient"]) or {}
+        ci = c.get("ci95") or [None, None]
+        rows.append(
+            [
+                v["patient"], v["tumour"], v["normal"], v["status"],
+                v["discordance"], v["compared_sites"], v.get("gtcheck_discordance"),
+                c.get("tumour_in_normal"), ci[0], ci[1], c.get("sites"),
+            ]
+        )  # fmt: skip
+    Path(pairs_out).write_text(
+        _mqc_table(
+            "oncolake_pair_qc",
+            "Tumour/normal identity and contamination",
+            "Identity: share of the normal germline SNVs where one sample carries an allele "
+            "the other lacks (gtcheck: exact genotypes, for comparison). Tumour in normal: "
+            "ML estimate over the PASS somatic SNVs, 95 % interval.",
+            [
+                "Patient",
+                "Tumour",
+                "Normal",
+                "Identity",
+                "Discordance",
+                "Sites",
+                "gtcheck discordance",
+                "Tumour in normal",
+                "TiN low",
+                "TiN high",
+                "TiN SNVs",
+            ],
+            rows,
+        )
+    )
+    gene_rows = []
+    for regions_bed, thresholds_bed in zip(gene_regions, gene_thresholds, strict=True):
+        genes = gene_coverage(regions_bed, thresholds_bed, depths)
+        lowest = min(genes, key=lambda g: g["mean_depth"]) if genes else None
+        gene_rows.append(
+            [
+                _sample_of(regions_bed, ".regions.bed.gz"),
+                len(genes),
+                *[sum(g["mean_depth"] >= d for g in genes) for d in depths],
+                lowest["gene"] if lowest else None,
+                lowest["mean_depth"] if lowest else None,
+            ]
+        )
+    Path(genes_out).write_text(
+        _mqc_table(
+            "oncolake_gene_coverage",
+            "Per-gene coverage",
+            "mosdepth over the exons of each GFF3 gene in the assay regions (reads with MAPQ >= "
+            "20); provenance.json lists every gene.",
+            [
+                "Sample",
+                "Genes",
+                *[f"Genes mean >= {d}x" for d in depths],
+                "Lowest gene",
+                "Its mean depth",
+            ],
+            gene_rows,
+        )
+    )
+    return len(rows), len(gene_rows)
+
+
+def job_write_qc_tables(input: Any, output: Any, params: Any, log: Any) -> None:
+    n = write_qc_tables(
+        pairs_out=output.pairs,
+        genes_out=output.genes,
+        identity=input.identity,
+        contamination=input.contamination,
+        gene_regions=input.gene_regions,
+        gene_thresholds=input.gene_thresholds,
+        depth_thresholds=params.gene_depths,
+    )
+    Path(log[0]).write_text(f"{n[0]} patients, {n[1]} samples\n")
+
+
 def _key_values(path: str, sep: str) -> dict[str, str]:
     out = {}
     for line in Path(path).read_text().splitlines():
