@@ -59,7 +59,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyroaring import BitMap
 
-from catalog_api.discovery import index_genomic
+from catalog_api.discovery import index_genomic, index_qc
 from harmonise.lake import Lake, LakeVersion
 
 if TYPE_CHECKING:
@@ -140,6 +140,9 @@ class LakeIndex:
     panel_gene: dict[str, BitMap] = field(default_factory=dict)
     profiles: dict[ProfileKey, BitMap] = field(default_factory=dict)
     biomarker_values: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    #: gene → sorted (mean depth, slot) of the tumour specimens' per-gene coverage
+    #: (:mod:`~catalog_api.discovery.index_qc`)
+    gene_depths: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     generation: int = 0
     built_at: float = 0.0
     #: slot → stable patient number (see ``discovery.history``; 0: not numbered yet),
@@ -345,6 +348,7 @@ class LakeIndex:
         self._group(("drug_line",), join(drug, pc.cast(line, pa.string())), s)
         self._consents(tables["consents"], slot_col)
         index_genomic.add_genomic(self, tables, slot_col)
+        index_qc.add_coverage(self, tables["gene_coverage"], slot_col)
 
     def _conditions(self, t: pa.Table, slot_col: Any, slots: np.ndarray) -> None:
         s, ok = slot_col(t)
@@ -516,6 +520,7 @@ COLUMNS: dict[str, list[str]] = {
     "biomarkers": ["patient_id", "marker", "interpretation", "value_numeric", *_MSI_COLS],
     "structural_variants": ["patient_id", "fusion", "fusion_genes", "filter"],
     "copy_number_genes": ["patient_id", "gene", "call"],
+    "gene_coverage": ["patient_id", "gene", "role", "mean_depth"],
     "treatments": ["patient_id", "drug", "line_of_therapy"],
     "consents": [
         "patient_id",
