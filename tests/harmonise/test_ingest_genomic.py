@@ -347,8 +347,9 @@ def test_real_pipeline_results_through_submit_and_ingest(
     assert ingest_lake.read("structural_variants").num_rows <= sv_records
     tumour = pseudonym(KEY, "TST", "Specimen", sample["tumour"])
     spec = next(s for s in ingest_lake.read("specimens").to_pylist() if s["specimen_id"] == tumour)
+    # qc: the provenance's QC of the pair (issue 21)
     assert set(spec["analyses"]) == {
-        "small_variants", "structural_variants", "copy_number", *measured
+        "small_variants", "structural_variants", "copy_number", "qc", *measured
     }  # fmt: skip
 
 
