@@ -27,6 +27,8 @@ e.g. the same variant or the same treatment):
 * ``tmb`` – tumour mutational burden (mutations/Mb) in [``min``, ``max``], FHIR-reported
   or computed by the pipeline;
 * ``msi`` – microsatellite status (MSI-H, MSI-L, MSS), FHIR-reported or the pipeline's;
+* ``coverage`` – a tumour specimen's mean depth over ``gene`` (the pipeline's per-gene
+  coverage, ``gene_coverage``) is at least ``min_depth``, e.g. BRAF ≥ 100×;
 * ``stage_group`` – TNM stage groups; ``III`` includes ``IIIA``, ``IIIB`` …;
 * ``treatment`` – ``drug`` and/or ``line_of_therapy``;
 * ``age_at_diagnosis`` – inclusive range in years; ``sex``; ``centre``; ``dataset``;
@@ -234,6 +236,21 @@ class CopyNumber(BaseModel):
         return self
 
 
+class Coverage(BaseModel):
+    """Patients with a tumour specimen whose mean depth over ``gene`` (the pipeline's
+    per-gene coverage: the gene's exons in the assay's regions) is at least ``min_depth``."""
+
+    model_config = _Frozen
+    type: Literal["coverage"] = "coverage"
+    gene: str = Field(description="HGNC symbol, e.g. BRAF.")
+    min_depth: float = Field(ge=0, description="Mean depth ≥ min_depth (e.g. 100).")
+
+    @model_validator(mode="after")
+    def _gene(self) -> Coverage:
+        _gene_symbol(self.gene, "gene")
+        return self
+
+
 class Tmb(BaseModel):
     """Patients with a TMB result (mutations/Mb, FHIR or pipeline) in [min, max]."""
 
@@ -401,6 +418,7 @@ Leaf = (
     | Fusion
     | StructuralVariant
     | CopyNumber
+    | Coverage
     | Tmb
     | Msi
     | StageGroup
@@ -423,6 +441,7 @@ Criterion = Annotated[
     | Fusion
     | StructuralVariant
     | CopyNumber
+    | Coverage
     | Tmb
     | Msi
     | StageGroup

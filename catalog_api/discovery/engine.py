@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from pyroaring import BitMap
 
-from catalog_api.discovery import index_genomic
+from catalog_api.discovery import index_genomic, index_qc
 from catalog_api.discovery.definition import (
     AgeAtDiagnosis,
     And,
@@ -38,6 +38,7 @@ from catalog_api.discovery.definition import (
     Centre,
     CohortDefinition,
     CopyNumber,
+    Coverage,
     Dataset,
     Fusion,
     Msi,
@@ -408,6 +409,8 @@ class DiscoveryEngine:
             return index_genomic.structural_variant(idx, c)
         if isinstance(c, CopyNumber):
             return index_genomic.copy_number(idx, c)
+        if isinstance(c, Coverage):
+            return index_qc.coverage(idx, c)
         if isinstance(c, Tmb):  # FHIR-reported and pipeline TMB rows alike
             return index_genomic.value_range(idx, "TMB", c.min, c.max)
         if isinstance(c, Msi):

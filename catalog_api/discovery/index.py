@@ -59,7 +59,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyroaring import BitMap
 
-from catalog_api.discovery import index_genomic
+from catalog_api.discovery import index_genomic, index_qc
 from harmonise.lake import Lake, LakeVersion
 
 if TYPE_CHECKING:
@@ -143,6 +143,9 @@ class LakeIndex:
     #: marker → range lookups on its values (``index_genomic.ValueCuts``): TMB's made when
     #: its values change, the others' (and TMB's after a load) on first use
     value_cuts: dict[str, index_genomic.ValueCuts] = field(default_factory=dict, repr=False)
+    #: gene → sorted (mean depth, slot) of the tumour specimens' per-gene coverage
+    #: (:mod:`~catalog_api.discovery.index_qc`)
+    gene_depths: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     generation: int = 0
     built_at: float = 0.0
     #: slot → stable patient number (see ``discovery.history``; 0: not numbered yet),
@@ -352,6 +355,7 @@ class LakeIndex:
         self._group(("drug_line",), join(drug, pc.cast(line, pa.string())), s)
         self._consents(tables["consents"], slot_col)
         index_genomic.add_genomic(self, tables, slot_col)
+        index_qc.add_coverage(self, tables["gene_coverage"], slot_col)
 
     def _conditions(self, t: pa.Table, slot_col: Any, slots: np.ndarray) -> None:
         s, ok = slot_col(t)
@@ -532,6 +536,7 @@ COLUMNS: dict[str, list[str]] = {
         "filter",
     ],
     "copy_number_genes": ["patient_id", "gene", "call"],
+    "gene_coverage": ["patient_id", "gene", "role", "mean_depth"],
     "treatments": ["patient_id", "drug", "line_of_therapy"],
     "consents": [
         "patient_id",

@@ -48,7 +48,7 @@ import pyarrow as pa
 from pyroaring import BitMap
 
 from catalog_api.discovery import index as index_module
-from catalog_api.discovery import index_genomic
+from catalog_api.discovery import index_genomic, index_qc
 from catalog_api.discovery.index import LakeIndex
 from harmonise.lake import LakeVersion
 
@@ -79,6 +79,7 @@ FIELDS: dict[str, str] = {
     "centres": "json",
     "baskets": "json",
     "biomarker_values": "values",
+    "gene_depths": "values",
     "patient_ids": "ids",
     "patient_keys": "keys",  # keyed hashes (32 bytes a slot; b"" when not computed yet)
     "generation": "json",
@@ -103,7 +104,7 @@ class IndexFileError(ValueError):
 
 
 #: The modules whose source builds the index (their digest is the code fingerprint).
-INDEX_MODULES = (index_module, index_genomic)
+INDEX_MODULES = (index_module, index_genomic, index_qc)
 
 
 def code_fingerprint() -> str:

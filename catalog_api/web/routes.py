@@ -30,7 +30,7 @@ from catalog_api.api.deps import (
     get_engine,
     ready_engine,
 )
-from catalog_api.discovery.datasets import dataset_counts, dataset_entries
+from catalog_api.discovery.datasets import dataset_counts, dataset_entries, dataset_qc
 from catalog_api.discovery.disclosure import sees_exact_counts
 from catalog_api.discovery.errors import DiscoveryError
 from catalog_api.discovery.service import count_query
@@ -404,6 +404,7 @@ def datasets_page(request: Request, user: WebUser) -> Response:
     rows = {i.dataset_id: i.row for i in eng.datasets()}
     kw = _kw(request)
     control = control_for(request)
+    measured = dataset_qc(eng)  # the pipeline's QC per specimen, summarised (issue 21)
     centres: dict[str, CentreDatasets] = {}
     for entry in dataset_entries(eng):
         cid = entry["centre_id"]
@@ -416,6 +417,7 @@ def datasets_page(request: Request, user: WebUser) -> Response:
         qc = qc_summary(row)  # exact: for who governs the centre
         if not exact:  # everyone else: discovery's disclosure of the catalogue's counts
             qc.update(dataset_counts(row, control))
+        qc["measured"] = measured.get(entry["dataset_id"])
         c.datasets.append({**entry, "qc": qc})
     return render(
         request,

@@ -97,7 +97,13 @@ def test_old_lake_upgrades_in_place_and_takes_the_new_results(old_lake: Path) ->
     old_markers = lake.table("biomarkers").scan().to_arrow().num_rows
     assert not lake.is_initialised()  # the issue-23 tables are missing
     created = lake.init()
-    assert set(created) == {"structural_variants", "copy_number_genes", "copy_number_segments"}
+    assert set(created) == {
+        "structural_variants",
+        "copy_number_genes",
+        "copy_number_segments",
+        "specimen_qc",  # issue 21
+        "gene_coverage",
+    }
     pinned = lake.pins()["before-upgrade"]
     before = lake.table_counts(pinned)
     assert before["patients"] == 30 and before["biomarkers"] == old_markers > 0
@@ -341,8 +347,9 @@ def test_real_pipeline_results_through_submit_and_ingest(
     assert ingest_lake.read("structural_variants").num_rows <= sv_records
     tumour = pseudonym(KEY, "TST", "Specimen", sample["tumour"])
     spec = next(s for s in ingest_lake.read("specimens").to_pylist() if s["specimen_id"] == tumour)
+    # qc: the provenance's QC of the pair (issue 21)
     assert set(spec["analyses"]) == {
-        "small_variants", "structural_variants", "copy_number", *measured
+        "small_variants", "structural_variants", "copy_number", "qc", *measured
     }  # fmt: skip
 
 
