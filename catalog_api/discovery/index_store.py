@@ -126,6 +126,8 @@ class IndexStore:
         self.save_interval = save_interval
         self._key = hashlib.sha256(b"oncolake discovery index\x00" + key).digest()
         self._lock = threading.Lock()
+        #: seconds spent per step of the last :meth:`load` (read, mac, then per kind)
+        self.last_load_times: dict[str, float] = {}
 
     # -- writing --------------------------------------------------------------------------
 
@@ -242,14 +244,19 @@ class IndexStore:
     def load(self, path: Path) -> LakeIndex:
         """The index in ``path``; :class:`IndexFileError` if its MAC, format, code or any
         section does not check out (its lake version is checked by the caller)."""
+        times = self.last_load_times = {}
+        t = time.perf_counter()
         try:
             raw = path.read_bytes()
         except OSError as exc:
             raise IndexFileError(f"unreadable: {exc}") from exc
+        times["read"] = time.perf_counter() - t
         if len(raw) < len(MAGIC) + 8 + _MAC_BYTES or not raw.startswith(MAGIC):
             raise IndexFileError("not an index file (bad magic or cut short)")
+        t = time.perf_counter()
         body, mac = raw[:-_MAC_BYTES], raw[-_MAC_BYTES:]
         expected = hmac.new(self._key, body, hashlib.sha256).digest()
+        times["mac"] = time.perf_counter() - t
         if not hmac.compare_digest(mac, expected):
             raise IndexFileError("its MAC does not match (altered, cut short, or another key)")
         (hlen,) = struct.unpack_from("<Q", raw, len(MAGIC))
@@ -264,18 +271,19 @@ class IndexStore:
             raise IndexFileError("written by another version of the index code")
         data = memoryview(raw)[start + hlen : len(body)]
         try:
-            return self._decode(header, data)
+            return self._decode(header, data, times)
         except (KeyError, ValueError, TypeError, IndexError, pa.ArrowException) as exc:
             raise IndexFileError(f"a section cannot be read: {exc}") from exc
 
     @staticmethod
-    def _decode(header: dict[str, Any], data: memoryview) -> LakeIndex:
+    def _decode(header: dict[str, Any], data: memoryview, times: dict[str, float]) -> LakeIndex:
         n = int(header["patients"])
         idx = LakeIndex(version=LakeVersion.from_json(header["version"]))
         for sec in header["sections"]:
             name, kind = sec["name"], sec["kind"]
             if FIELDS.get(name) != kind:
                 raise ValueError(f"section {name!r} of kind {kind!r} is not expected")
+            t = time.perf_counter()
             buf = data[sec["at"] : sec["at"] + sec["size"]]
             if len(buf) != sec["size"]:
                 raise ValueError(f"section {name!r} is cut short")
@@ -321,6 +329,8 @@ class IndexStore:
             else:  # pragma: no cover - FIELDS has no other kinds
                 raise ValueError(kind)
             setattr(idx, name, value)
+            times[kind] = times.get(kind, 0.0) + time.perf_counter() - t
+        t = time.perf_counter()
         idx.centres, idx.baskets = list(idx.centres), list(idx.baskets)
         idx.centre_no = {c: i for i, c in enumerate(idx.centres)}
         idx.basket_no = {b: i for i, b in enumerate(idx.baskets)}
@@ -328,6 +338,7 @@ class IndexStore:
             idx.gene_atoms.setdefault(atom[0], set()).add(atom)
         if len(idx.live) and idx.live.max() >= n:
             raise ValueError("a live slot has no patient")
+        times["derived"] = time.perf_counter() - t
         return idx
 
     def clear(self) -> int:
