@@ -39,6 +39,8 @@ import os
 import struct
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +97,20 @@ FIELDS: dict[str, str] = {
 }
 
 
+@dataclass(frozen=True)
+class Extension:
+    """Data of another module kept in the index file beside the index (the analytics
+    journeys: arrays aligned with its slots): ``dump(idx)`` gives ``(meta, arrays)`` for
+    ``idx`` or None; a loaded index gets them back as its attribute ``attr`` (not a field:
+    the index does not know of them), only if the file's ``code`` is this one's (a
+    fingerprint of the module that made them)."""
+
+    name: str
+    code: str
+    attr: str
+    dump: Callable[[LakeIndex], tuple[dict[str, Any], dict[str, np.ndarray]] | None]
+
+
 class IndexFileError(ValueError):
     """A persisted index file cannot be used (corrupt, altered, or made by other code)."""
 
@@ -128,6 +144,11 @@ class IndexStore:
         self._lock = threading.Lock()
         #: seconds spent per step of the last :meth:`load` (read, mac, then per kind)
         self.last_load_times: dict[str, float] = {}
+        self.extensions: dict[str, Extension] = {}
+
+    def extend(self, ext: Extension) -> None:
+        """Keep ``ext``'s data in every file saved from now on (see :class:`Extension`)."""
+        self.extensions[ext.name] = ext
 
     # -- writing --------------------------------------------------------------------------
 
@@ -181,12 +202,25 @@ class IndexStore:
                 with pa.ipc.new_stream(sink, table.schema) as writer:
                     writer.write_table(table)
                 add(name, kind, sink.getvalue())
+        extensions: dict[str, Any] = {}
+        for ext in list(self.extensions.values()):
+            dumped = ext.dump(idx)
+            if dumped is None:
+                continue
+            meta, arrays = dumped
+            extensions[ext.name] = {"code": ext.code, "meta": meta}
+            for key, arr in arrays.items():
+                arr = np.ascontiguousarray(arr)
+                dtype = arr.dtype.newbyteorder("<") if arr.dtype.byteorder == ">" else arr.dtype
+                add(f"{ext.name}/{key}", "ext", arr.astype(dtype, copy=False).tobytes(),
+                    dtype=dtype.str)  # fmt: skip
         header = {
             "format": FORMAT,
             "code": code_fingerprint(),
             "version": json.loads(idx.version.to_json()),
             "patients": n,
             "sections": sections,
+            "extensions": extensions,
             "saved_at": time.time(),
         }
         head = json.dumps(header, separators=(",", ":")).encode()
@@ -271,16 +305,33 @@ class IndexStore:
             raise IndexFileError("written by another version of the index code")
         data = memoryview(raw)[start + hlen : len(body)]
         try:
-            return self._decode(header, data, times)
+            return self._decode(header, data, times, self.extensions)
         except (KeyError, ValueError, TypeError, IndexError, pa.ArrowException) as exc:
             raise IndexFileError(f"a section cannot be read: {exc}") from exc
 
     @staticmethod
-    def _decode(header: dict[str, Any], data: memoryview, times: dict[str, float]) -> LakeIndex:
+    def _decode(
+        header: dict[str, Any],
+        data: memoryview,
+        times: dict[str, float],
+        extensions: dict[str, Extension],
+    ) -> LakeIndex:
         n = int(header["patients"])
         idx = LakeIndex(version=LakeVersion.from_json(header["version"]))
+        exts = header.get("extensions", {})
+        extra: dict[str, dict[str, np.ndarray]] = {}
         for sec in header["sections"]:
             name, kind = sec["name"], sec["kind"]
+            if kind == "ext":
+                ext_name, _, key = name.partition("/")
+                ext = extensions.get(ext_name)
+                if ext is not None and exts.get(ext_name, {}).get("code") == ext.code:
+                    buf = data[sec["at"] : sec["at"] + sec["size"]]
+                    if len(buf) != sec["size"]:
+                        raise ValueError(f"section {name!r} is cut short")
+                    arr = np.frombuffer(buf, dtype=np.dtype(sec["dtype"])).copy()
+                    extra.setdefault(ext_name, {})[key] = arr
+                continue
             if FIELDS.get(name) != kind:
                 raise ValueError(f"section {name!r} of kind {kind!r} is not expected")
             t = time.perf_counter()
@@ -339,6 +390,9 @@ class IndexStore:
         if len(idx.live) and idx.live.max() >= n:
             raise ValueError("a live slot has no patient")
         times["derived"] = time.perf_counter() - t
+        for ext_name, arrays in extra.items():
+            ext = extensions[ext_name]
+            object.__setattr__(idx, ext.attr, (exts[ext_name]["meta"], arrays))
         return idx
 
     def clear(self) -> int:
