@@ -383,6 +383,10 @@ class IndexState:
         )
 
 
+#: (index, (generation, version id), journeys, submissions) as readers see them
+_Published = tuple[LakeIndex | None, tuple[int, str] | None, Journeys | None, tuple[str, ...]]
+
+
 class JourneyStore:
     """:class:`Journeys` of the lake at the discovery index's state (see the module doc).
 
@@ -404,6 +408,9 @@ class JourneyStore:
         self._lines = 0
         self._current: Journeys | None = None
         self._state: tuple[int, str] | None = None  # (generation, version id)
+        #: what readers see, replaced as a whole at the end of a sync (read without the
+        #: lock, which a sync holds while it reads the lake: minutes for a new index)
+        self._published: _Published = (None, None, None, ())
         self.reads = 0  # submissions read (for tests and metrics)
         self.adopted = 0  # journeys taken from a persisted index file
         #: submissions read / to read in the running sync (for "not ready" answers)
@@ -411,20 +418,23 @@ class JourneyStore:
 
     def matches(self, idx: LakeIndex) -> bool:
         """True if the store holds the journeys of ``idx`` as it is now."""
+        index, state, _, _ = self._published
         return (
-            self._index is idx
-            and idx.version is not None
-            and self._state == (idx.generation, idx.version.id)
+            index is idx and idx.version is not None and state == (idx.generation, idx.version.id)
         )
 
     def get(self, idx: LakeIndex) -> Journeys | None:
-        """The journeys of ``idx`` as it is now, if the store holds them (else None)."""
-        with self._lock:
-            return self._current if self.matches(idx) else None
+        """The journeys of ``idx`` as it is now, if the store holds them (else None; never
+        waits for a running sync)."""
+        index, state, j, _ = self._published
+        if index is idx and idx.version is not None and state == (idx.generation, idx.version.id):
+            return j
+        return None
 
     def holds(self, idx: LakeIndex) -> bool:
         """True if the store is at some state of ``idx`` (an update costs only new rows)."""
-        return self._index is idx and self._current is not None
+        index, _, j, _ = self._published
+        return index is idx and j is not None
 
     def sync(self, state: IndexState) -> Journeys:
         """The journeys of the index state ``state`` (reading only what changed)."""
@@ -447,6 +457,7 @@ class JourneyStore:
             self._current = self._extend(state, pieces)
             self._index = state.index
             self._state = key
+            self._published = (state.index, key, self._current, tuple(sorted(self._subs)))
             return self._current
 
     # -- the arrays ------------------------------------------------------------------------
@@ -527,20 +538,19 @@ class JourneyStore:
     def persisted(self, idx: LakeIndex) -> tuple[dict[str, Any], dict[str, np.ndarray]] | None:
         """What to keep with ``idx``'s file: the journeys of a state of ``idx`` (valid for
         any later state of it, as its slots are only appended), or None."""
-        with self._lock:
-            j = self._current
-            if self._index is not idx or j is None:
-                return None
-            meta = {
-                "n_slots": j.n_slots,
-                "lines": len(j.l_slot),
-                "submissions": sorted(self._subs),
-                "regimens": list(j.regimens),
-                "centres": list(j.centres),
-                "countries": list(j.countries),
-            }
-            arrays = {name: getattr(j, name) for name in (*_FILL, *_LINE_TYPES)}
-            return meta, arrays
+        index, _, j, subs = self._published  # (no lock: published journeys never change)
+        if index is not idx or j is None:
+            return None
+        meta = {
+            "n_slots": j.n_slots,
+            "lines": len(j.l_slot),
+            "submissions": list(subs),
+            "regimens": list(j.regimens),
+            "centres": list(j.centres),
+            "countries": list(j.countries),
+        }
+        arrays = {name: getattr(j, name) for name in (*_FILL, *_LINE_TYPES)}
+        return meta, arrays
 
     def _adopt(self, state: IndexState) -> None:
         """Start from the journeys persisted with ``state``'s index file, if they are of

@@ -214,16 +214,17 @@ def evaluate(
     definitions: Sequence[CohortDefinition],
     purpose: ResearchPurpose,
     attempts: int = 5,
-    wait: float = JOURNEYS_WAIT,
+    wait: float | None = None,
 ) -> Snapshot:
     """Each definition's consenting patients and the journeys, on one index state.
 
     The store is brought to the index's state here, outside the index lock, when that
     costs only appended submissions (or nothing keeps it); a new index (a build or a
     load) is left to :class:`JourneySync` when it runs, and waited for up to ``wait`` s
-    (then :class:`IndexNotReadyError`: 503 with ``Retry-After``)."""
+    (default :data:`JOURNEYS_WAIT`; then :class:`IndexNotReadyError`: 503 with
+    ``Retry-After``)."""
     sync = _SYNCS.get(store)
-    deadline = time.monotonic() + wait
+    deadline = time.monotonic() + (JOURNEYS_WAIT if wait is None else wait)
     for _ in range(attempts):
         while True:
             with engine.indexer.lock:
