@@ -38,6 +38,7 @@ import json
 import logging
 import os
 import struct
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -49,6 +50,7 @@ import numpy as np
 import pyarrow as pa
 from pyroaring import BitMap
 
+from catalog_api.discovery import definition as definition_module
 from catalog_api.discovery import index as index_module
 from catalog_api.discovery import index_genomic
 from catalog_api.discovery.index import LakeIndex
@@ -117,8 +119,15 @@ class IndexFileError(ValueError):
     """A persisted index file cannot be used (corrupt, altered, or made by other code)."""
 
 
-#: The modules whose source builds the index (their digest is the code fingerprint).
-INDEX_MODULES = (index_module, index_genomic)
+#: The modules whose source builds the index (their digest is the code fingerprint): the
+#: builders, the definition's vocabularies they read (MSI statuses …) and this module
+#: (how the file is written and read).
+INDEX_MODULES: tuple[Any, ...] = (
+    index_module,
+    index_genomic,
+    definition_module,
+    sys.modules[__name__],
+)
 
 
 def code_fingerprint() -> str:
