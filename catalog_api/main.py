@@ -37,9 +37,10 @@ def create_app(config: ApiConfig, lake: Lake, *, migrate: bool = True) -> FastAP
 
     The application database is migrated to the newest revision first (``migrate``). The
     app's shared objects are built here, once, and reached by the routes through
-    :mod:`catalog_api.api.deps`: the discovery engine of the lake (shared by every app
-    over the same lake; its index is built in the background from start-up, or from the
-    first request that needs it), the disclosure control and the discovery audit writer.
+    :mod:`catalog_api.api.deps`: the app's own discovery engine over the lake (its index
+    loaded from the home or built in the background from start-up, or from the first
+    request that needs it; its threads stop with the app), the journeys of the analytics
+    questions kept in step with it, the disclosure control and the discovery audit writer.
     """
     engine = make_engine(config.database_url)
     if migrate:
@@ -67,6 +68,7 @@ def create_app(config: ApiConfig, lake: Lake, *, migrate: bool = True) -> FastAP
                 yield
         finally:
             sync.stop()
+            discovery.stop()  # this app's own engine: its threads end with the app
             engine.dispose()
 
     app = FastAPI(

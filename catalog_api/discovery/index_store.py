@@ -173,71 +173,7 @@ class IndexStore:
         if idx.version is None:
             raise ValueError("an index without a lake version cannot be saved")
         t0 = time.perf_counter()
-        n = len(idx.patient_ids)
-        sections: list[dict[str, Any]] = []
-        chunks: list[bytes] = []
-        offset = 0
-
-        def add(name: str, kind: str, data: bytes, **meta: Any) -> None:
-            nonlocal offset
-            sections.append({"name": name, "kind": kind, "at": offset, "size": len(data), **meta})
-            chunks.append(data)
-            offset += len(data)
-
-        for name, kind in FIELDS.items():
-            value = getattr(idx, name)
-            if kind == "bitmap":
-                add(name, kind, value.serialize())
-            elif kind == "bitmaps":
-                keys = list(value)
-                blobs = [value[k].serialize() for k in keys]
-                ends = np.cumsum([len(b) for b in blobs], dtype=np.uint64)
-                add(name, kind, ends.tobytes() + b"".join(blobs), keys=keys)
-            elif kind == "slots":
-                add(name, kind, np.ascontiguousarray(value[:n], dtype="<i4").tobytes())
-            elif kind == "json":
-                add(name, kind, json.dumps(value).encode())
-            elif kind == "values":
-                markers = list(value)
-                parts = []
-                lengths = []
-                for m in markers:
-                    vals, slots = value[m]
-                    parts.append(np.ascontiguousarray(vals, dtype="<f8").tobytes())
-                    parts.append(np.ascontiguousarray(slots, dtype="<u4").tobytes())
-                    lengths.append(len(vals))
-                add(name, kind, b"".join(parts), keys=markers, lengths=lengths)
-            elif kind == "keys":
-                packed = np.zeros(n, dtype="S32")
-                packed[: min(n, len(value))] = value[:n]
-                add(name, kind, packed.tobytes())
-            elif kind == "ids":
-                sink = io.BytesIO()
-                table = pa.table({"patient_id": pa.array(value, pa.string())})
-                with pa.ipc.new_stream(sink, table.schema) as writer:
-                    writer.write_table(table)
-                add(name, kind, sink.getvalue())
-        extensions: dict[str, Any] = {}
-        for ext in list(self.extensions.values()):
-            dumped = ext.dump(idx)
-            if dumped is None:
-                continue
-            meta, arrays = dumped
-            extensions[ext.name] = {"code": ext.code, "meta": meta}
-            for key, arr in arrays.items():
-                arr = np.ascontiguousarray(arr)
-                dtype = arr.dtype.newbyteorder("<") if arr.dtype.byteorder == ">" else arr.dtype
-                add(f"{ext.name}/{key}", "ext", arr.astype(dtype, copy=False).tobytes(),
-                    dtype=dtype.str)  # fmt: skip
-        header = {
-            "format": FORMAT,
-            "code": code_fingerprint(),
-            "version": json.loads(idx.version.to_json()),
-            "patients": n,
-            "sections": sections,
-            "extensions": extensions,
-            "saved_at": time.time(),
-        }
+        header, chunks = encode(idx, self.extensions)
         head = json.dumps(header, separators=(",", ":")).encode()
         mac = hmac.new(self._key, digestmod=hashlib.sha256)
         prefix = MAGIC + struct.pack("<Q", len(head)) + head
@@ -413,6 +349,95 @@ class IndexStore:
     def clear(self) -> int:
         """Delete every index file (and leftover temporary file); how many were deleted."""
         return discard(self.directory)
+
+
+def encode(
+    idx: LakeIndex, extensions_of: dict[str, Extension] | None = None
+) -> tuple[dict[str, Any], list[bytes]]:
+    """The header and sections of ``idx``'s file (see the module doc), without the MAC."""
+    assert idx.version is not None
+    n = len(idx.patient_ids)
+    extensions_of = extensions_of or {}
+
+    sections: list[dict[str, Any]] = []
+    chunks: list[bytes] = []
+    offset = 0
+
+    def add(name: str, kind: str, data: bytes, **meta: Any) -> None:
+        nonlocal offset
+        sections.append({"name": name, "kind": kind, "at": offset, "size": len(data), **meta})
+        chunks.append(data)
+        offset += len(data)
+
+    for name, kind in FIELDS.items():
+        value = getattr(idx, name)
+        if kind == "bitmap":
+            add(name, kind, value.serialize())
+        elif kind == "bitmaps":
+            keys = list(value)
+            blobs = [value[k].serialize() for k in keys]
+            ends = np.cumsum([len(b) for b in blobs], dtype=np.uint64)
+            add(name, kind, ends.tobytes() + b"".join(blobs), keys=keys)
+        elif kind == "slots":
+            add(name, kind, np.ascontiguousarray(value[:n], dtype="<i4").tobytes())
+        elif kind == "json":
+            add(name, kind, json.dumps(value).encode())
+        elif kind == "values":
+            markers = list(value)
+            parts = []
+            lengths = []
+            for m in markers:
+                vals, slots = value[m]
+                parts.append(np.ascontiguousarray(vals, dtype="<f8").tobytes())
+                parts.append(np.ascontiguousarray(slots, dtype="<u4").tobytes())
+                lengths.append(len(vals))
+            add(name, kind, b"".join(parts), keys=markers, lengths=lengths)
+        elif kind == "keys":
+            packed = np.zeros(n, dtype="S32")
+            packed[: min(n, len(value))] = value[:n]
+            add(name, kind, packed.tobytes())
+        elif kind == "ids":
+            sink = io.BytesIO()
+            table = pa.table({"patient_id": pa.array(value, pa.string())})
+            with pa.ipc.new_stream(sink, table.schema) as writer:
+                writer.write_table(table)
+            add(name, kind, sink.getvalue())
+    extensions: dict[str, Any] = {}
+    for ext in list(extensions_of.values()):
+        dumped = ext.dump(idx)
+        if dumped is None:
+            continue
+        meta, arrays = dumped
+        extensions[ext.name] = {"code": ext.code, "meta": meta}
+        for key, arr in arrays.items():
+            arr = np.ascontiguousarray(arr)
+            dtype = arr.dtype.newbyteorder("<") if arr.dtype.byteorder == ">" else arr.dtype
+            add(f"{ext.name}/{key}", "ext", arr.astype(dtype, copy=False).tobytes(),
+                dtype=dtype.str)  # fmt: skip
+    header = {
+        "format": FORMAT,
+        "code": code_fingerprint(),
+        "version": json.loads(idx.version.to_json()),
+        "patients": n,
+        "sections": sections,
+        "extensions": extensions,
+        "saved_at": time.time(),
+    }
+    return header, chunks
+
+
+def copy_index(idx: LakeIndex) -> LakeIndex:
+    """A copy of ``idx`` sharing nothing with it (its persisted fields, through the file's
+    own encoding), without the per-process fields and without the patients' keys (those of
+    another app may be keyed by another secret): what another app's engine over the same
+    lake starts from instead of building its own (call under the owner's lock)."""
+    header, chunks = encode(idx)
+    data = memoryview(b"".join(chunks))
+    out = IndexStore._decode(header, data, {}, {})
+    out.patient_keys = np.zeros(0, dtype="S32")
+    out.datasets = dict(idx.datasets)
+    out.built_at = idx.built_at
+    return out
 
 
 def discard(directory: Path) -> int:
