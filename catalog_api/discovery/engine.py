@@ -164,6 +164,11 @@ class DiscoveryEngine:
                     pass_had_new_keys = False
                 stop.wait(0.5)
                 continue
+            if getattr(idx, "_numbered_by", None) is None:
+                # numbered by the app's disclosure store: its control keeps these numbers
+                # (and the persisted keys) instead of starting the index's numbering again
+                # (``DisclosureControl._own``)
+                object.__setattr__(idx, "_numbered_by", numbers)
             try:
                 if (
                     len(idx.patient_keys) < len(idx.patient_ids)
