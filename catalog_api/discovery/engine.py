@@ -166,6 +166,11 @@ class DiscoveryEngine:
                     pass_had_new_keys = False
                 stop.wait(0.5)
                 continue
+            if getattr(idx, "_numbered_by", None) is None:
+                # numbered by the app's disclosure store: its control keeps these numbers
+                # (and the persisted keys) instead of starting the index's numbering again
+                # (``DisclosureControl._own``)
+                object.__setattr__(idx, "_numbered_by", numbers)
             try:
                 if (
                     len(idx.patient_keys) < len(idx.patient_ids)
@@ -208,8 +213,14 @@ class DiscoveryEngine:
             return list(idx.datasets.values())
 
     def stop(self) -> None:
-        """Stop the background refresh."""
-        self.indexer.stop()
+        """Stop the background refresh and numbering (the app's shutdown: nothing of it
+        runs on against a database or lake that may be gone); :meth:`start` starts them
+        again."""
+        with self._start_lock:
+            self.indexer.stop()
+            if self._numberer is not None:
+                self._numberer.join(timeout=10)
+                self._numberer = None
 
     def refresh(self) -> bool:
         """Bring the index to the lake's current version now (True if it changed)."""
@@ -665,19 +676,28 @@ def _stage(value: str) -> str:
     return re.sub(r"^STAGE\s*", "", v)
 
 
-_ENGINES: weakref.WeakKeyDictionary[Lake, DiscoveryEngine] = weakref.WeakKeyDictionary()
+_ENGINES: weakref.WeakKeyDictionary[Lake, weakref.WeakSet[DiscoveryEngine]] = (
+    weakref.WeakKeyDictionary()
+)
 _ENGINES_LOCK = threading.Lock()
 
 
 def engine_for(lake: Lake, store: IndexStore | None = None) -> DiscoveryEngine:
-    """The one discovery engine of ``lake`` (made on first use, not started): every app
-    serving the same :class:`~harmonise.lake.Lake` object shares its index. ``store``:
-    where its index is persisted (:mod:`catalog_api.discovery.index_store`); given to an
-    engine made without one, it is used from its first refresh on."""
+    """A new discovery engine of ``lake`` (not started), owned by its caller (an app stops
+    it with itself). ``store``: where its index is persisted
+    (:mod:`catalog_api.discovery.index_store`). Another engine over the same
+    :class:`~harmonise.lake.Lake` object in this process (another app: tests) lends its
+    index for the first refresh when no persisted one is usable: a copy is taken instead
+    of a build (:attr:`Indexer.siblings`)."""
+    eng = DiscoveryEngine(lake, store=store)
     with _ENGINES_LOCK:
-        eng = _ENGINES.get(lake)
-        if eng is None:
-            eng = _ENGINES[lake] = DiscoveryEngine(lake, store=store)
-        elif store is not None and eng.indexer.store is None:
-            eng.indexer.store = store
-        return eng
+        others = _ENGINES.setdefault(lake, weakref.WeakSet())
+        others.add(eng)
+    me = weakref.ref(eng)
+
+    def siblings() -> list[Indexer]:
+        with _ENGINES_LOCK:
+            return [e.indexer for e in list(others) if e is not me() and e.ready]
+
+    eng.indexer.siblings = siblings
+    return eng

@@ -50,7 +50,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -577,6 +577,10 @@ class Indexer:
         self.progress = (0, 0)
         self.full_builds = 0  # full builds from the lake (for tests and metrics)
         self.loads = 0  # persisted indexes loaded
+        self.copies = 0  # first indexes copied from another engine's (``siblings``)
+        #: the indexers of other engines over the same lake object (another app in this
+        #: process: tests), whose index a first refresh copies instead of building one
+        self.siblings: Callable[[], list[Indexer]] | None = None
         self._saved_at = 0.0
         self._saved_version: str | None = None
         self._save_requested = False
@@ -590,6 +594,7 @@ class Indexer:
         """Refresh now-ish and then every ``interval`` seconds, in a daemon thread."""
         if self._thread is not None:
             return
+        self._stop.clear()  # (started again after a stop)
         self._thread = threading.Thread(target=self._run, name="discovery-index", daemon=True)
         self._thread.start()
 
@@ -624,7 +629,7 @@ class Indexer:
                 self._save_if_due()
                 return False  # nothing committed since (without loading any table)
             version = self.lake.current_version()
-            if self.index.version is None and self.store is not None:
+            if self.index.version is None and (self.store is not None or self.siblings is not None):
                 self._load(version)
             old = self.index
             if old.version is not None and version.id == old.version.id:
@@ -652,48 +657,71 @@ class Indexer:
 
     def _load(self, current: LakeVersion) -> None:
         """Start from the newest persisted index if it is of ``current`` or of a version
-        that only appends led to (it is then brought up to date by the caller); else log
-        why it is not used and leave it (the caller rebuilds and replaces it)."""
-        assert self.store is not None
+        that only appends led to (it is then brought up to date by the caller), else from
+        a copy of the index of another engine over the same lake (:attr:`siblings`); else
+        log why not and leave it (the caller builds and saves one)."""
         self.state = "loading"
         t0 = time.perf_counter()
-        idx = self.store.latest()
-        if idx is None or idx.version is None:
+        idx = self.store.latest() if self.store is not None else None
+        if idx is not None and self._adopt(idx, current, "persisted"):
+            self.loads += 1
+            self._saved_version = idx.version_id
+            self._saved_at = time.monotonic()
+            log.info(
+                "discovery index of %s loaded from disk in %.2fs (%d patients)",
+                idx.version_id,
+                time.perf_counter() - t0,
+                len(idx.patient_ids),
+            )
             return
+        for other in self.siblings() if self.siblings is not None else []:
+            from catalog_api.discovery.index_store import copy_index
+
+            with other.lock:
+                if other.index.version is None:
+                    continue
+                idx = copy_index(other.index)
+            if self._adopt(idx, current, "another engine's"):
+                self.copies += 1
+                log.info(
+                    "discovery index of %s copied from another engine over the lake in %.2fs",
+                    idx.version_id,
+                    time.perf_counter() - t0,
+                )
+                return
+
+    def _adopt(self, idx: LakeIndex, current: LakeVersion, source: str) -> bool:
+        """Make ``idx`` the live index if its version is ``current`` or one that only
+        appends led to and it holds that version's submissions; else log why not."""
+        if idx.version is None:
+            return False
         try:
             usable = idx.version.id == current.id or self.lake.only_appends(idx.version, current)
             infos = self._infos(idx.version) if usable else {}
         except Exception as exc:  # its version can no longer be read (history expired)
-            log.info("persisted discovery index of %s not used: %s", idx.version.id, exc)
-            return
+            log.info("%s discovery index of %s not used: %s", source, idx.version.id, exc)
+            return False
         if not usable:
             log.info(
-                "persisted discovery index of %s not used: the lake changed by more than "
+                "%s discovery index of %s not used: the lake changed by more than "
                 "appends since (now %s); rebuilding",
+                source,
                 idx.version.id,
                 current.id,
             )
-            return
+            return False
         if set(infos) != set(idx.submissions):
             log.warning(
-                "persisted discovery index of %s does not hold that version's submissions; "
-                "rebuilding",
+                "%s discovery index of %s does not hold that version's submissions; rebuilding",
+                source,
                 idx.version.id,
             )
-            return
+            return False
         idx.datasets = infos
         idx.built_at = time.time()
         with self.lock:
             self.index = idx
-        self.loads += 1
-        self._saved_version = idx.version.id
-        self._saved_at = time.monotonic()
-        log.info(
-            "discovery index of %s loaded from disk in %.2fs (%d patients)",
-            idx.version.id,
-            time.perf_counter() - t0,
-            len(idx.patient_ids),
-        )
+        return True
 
     def _save(self, idx: LakeIndex) -> None:
         if self.store is None or idx.version is None:
