@@ -149,7 +149,7 @@ def _sv_expected(path: Path) -> Expected:
             else:
                 chrom2 = rec.chrom
                 pos2 = int(info["POS2"]) if svtype == "INS" and "POS2" in info else rec.stop
-            filt = ";".join(rec.filter.keys()) or "."
+            filt = ";".join(str(k) for k in rec.filter) or "."
             fusion = info.get("FUSION") if "FUSION" in info else None
             pe = info.get("PE") if "PE" in info else None
             sr = info.get("SR") if "SR" in info else None
