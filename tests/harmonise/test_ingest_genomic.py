@@ -151,6 +151,10 @@ def test_results_are_packed_and_committed_with_the_small_variants(
     # the SV VCF is not read as small variants (no symbolic alleles skipped there)
     assert not [w for w in report.warnings if "symbolic" in w], report.warnings
     assert [f.path for f in prep.vcf_files] == [f"variants/{name}.vcf.gz"]
+    # the panel (EGFR-hotspots) lists EGFR only: the table's other genes are named, kept
+    (uncovered,) = [w for w in report.warnings if "covered_genes" in w]
+    assert uncovered.startswith(f"copy_number/{name}.genes.tsv: 4 gene(s) not among the ")
+    assert "assay EGFR-hotspots" in uncovered and "CDKN2A, ERBB2, TP53, BRAF" in uncovered
     checked = verify(ingest_lake, prep)
     assert checked.compared == report.rows["variants"]
     assert checked.results == {
