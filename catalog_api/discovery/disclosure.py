@@ -315,11 +315,10 @@ class DisclosureControl:
             tx.charge(now)
             known: set[str] = set()  # names whose set is remembered as is already
             repeated = False
+            found = tx.near(totals, t, since)
             for name, bm in totals.items():
-                n = len(bm)
                 near = [
-                    (r, self._difference(name, bm, r, definition, version))
-                    for r in tx.candidates(n - t + 1, n + t - 1, since)
+                    (r, self._difference(name, bm, r, definition, version)) for r in found[name]
                 ]
                 # answers whose total is this very set: their cells were shown beside it,
                 # so comparing this total with those cells tells nothing they did not
@@ -339,11 +338,11 @@ class DisclosureControl:
             if repeated and totals.get("count") is not None:
                 cells = {}  # shown, checked and remembered with this answer before
             if cells:
-                found = tx.cell_candidates(
-                    {k: (len(v) - t + 1, len(v) + t - 1) for k, v in cells.items()}, since
-                )
+                found = tx.near(cells, t, since)
                 for name, bm in cells.items():
-                    for r in found.get(name, ()):
+                    for r in found[name]:
+                        if not _comparable(name, r.name):
+                            continue
                         d = self._difference(name, bm, r, definition, version)
                         if d == 0:
                             known.add(name)
@@ -397,6 +396,12 @@ class DisclosureControl:
     def reset(self, user: str | None = None) -> None:
         """Forget the budget and history of ``user`` (or of everyone)."""
         self.store.reset(user)
+
+
+def _comparable(cell: str, stored: str) -> bool:
+    """Whether a new cell named ``cell`` is compared with a remembered number ``stored``."""
+    kind = category_of(stored)
+    return kind is None or kind == category_of(cell)
 
 
 _WHAT = {"count": "count", "excluded": "excluded-by-consent count", "covered": "denominator"}
