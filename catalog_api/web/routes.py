@@ -547,7 +547,7 @@ def request_page(
             "req": pub,
             "purpose_lines": forms.purpose_words(req.purpose),
             "definition_lines": describe_definition(req.cohort_version.definition),
-            "decisions": requests.decisions_public(req, user),
+            "decisions": requests.decisions_public(req, user, config),
             "exports": export_rows,
             "can_export": is_requester and bool(requests.approved_centres(req)),
             "can_trail": _allowed(policy.ensure_can_read_trail, user, req),
@@ -679,7 +679,7 @@ def part_page(
             "definition_json": req.cohort_version.definition,
             "check": check,
             "history": [
-                d for d in requests.decisions_public(req, user) if d.centre_id == centre_id
+                d for d in requests.decisions_public(req, user, config) if d.centre_id == centre_id
             ],
             "can_decide": can_decide,
             "decided": decided,
