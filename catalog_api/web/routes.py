@@ -43,7 +43,7 @@ from catalog_api.governance.engine import (
 from catalog_api.governance.errors import ApiError, Invalid, NotAuthenticated, NotFound
 from catalog_api.governance.schemas import AccessRequestCreate, DecisionCreate
 from catalog_api.models import AccessRequest, CentrePart, CentreState, DecisionKind, Role, User
-from catalog_api.web import audit_pages, forms
+from catalog_api.web import audit_pages, forms, purge_pages
 from catalog_api.web import session as web_session
 from catalog_api.web.chart import basket_svg
 from catalog_api.web.describe import (
@@ -549,7 +549,7 @@ def request_page(
             "req": pub,
             "purpose_lines": forms.purpose_words(req.purpose),
             "definition_lines": describe_definition(req.cohort_version.definition),
-            "decisions": requests.decisions_public(req, user),
+            "decisions": requests.decisions_public(req, user, config),
             "exports": export_rows,
             "can_export": is_requester and bool(requests.approved_centres(req)),
             "can_trail": _allowed(policy.ensure_can_read_trail, user, req),
@@ -681,7 +681,7 @@ def part_page(
             "definition_json": req.cohort_version.definition,
             "check": check,
             "history": [
-                d for d in requests.decisions_public(req, user) if d.centre_id == centre_id
+                d for d in requests.decisions_public(req, user, config) if d.centre_id == centre_id
             ],
             "can_decide": can_decide,
             "decided": decided,
@@ -726,3 +726,4 @@ def decide(
 
 # the audit log and a request's trail: their own module, on this router
 router.include_router(audit_pages.router)
+router.include_router(purge_pages.router)
