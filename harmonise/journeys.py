@@ -9,6 +9,15 @@ that ``harmonise.drugs`` does not know, takes no part.
 
 Rules, in the order they are applied to each medication exposure (sorted by start day):
 
+0. **Intent** (``index`` ``metastatic`` only). A record with a curative intent
+   (``curative_intents``) is early-setting therapy and takes no part, whatever its day
+   (perioperative chemotherapy around the resection of oligometastatic disease); a record
+   with a palliative intent (``palliative_intents``) is advanced-setting therapy, so the
+   index is at the latest its start, also when no metastatic disease is recorded. Saini &
+   Twelves (Br J Cancer 2021;125:155, PMC8292475) count therapy "with curative intent
+   and/or in the early setting" apart from therapy "with palliative intent and/or in the
+   advanced setting" and leave conflicts to the treating clinician: the recorded intent is
+   that clinician's decision, so it wins over the setting inferred from stage and dates.
 1. **First line.** The first exposure on or after day 0 (``first_line_on_or_after_anchor``)
    starts line 1.
 2. **Regimen window.** Every drug started within ``regimen_window_days`` (28) of the
@@ -87,6 +96,14 @@ class Rules:
     #: ``anchor``: lines count from day 0; ``metastatic``: from the patient's metastatic
     #: index day (:func:`patient_facts`), earlier therapy being early-setting therapy
     index: str = "anchor"
+    #: recorded treatment intent (``treatments.intent``: the mCODE treatment-intent
+    #: extension's display, else its code), read with ``index`` ``metastatic`` only: a
+    #: record whose intent names one of ``curative_intents`` (a SNOMED CT code or a word)
+    #: is early-setting therapy whatever its day; the first record naming one of
+    #: ``palliative_intents`` is advanced-setting therapy, so the index is no later than
+    #: its start. Empty lists: intent is not read.
+    curative_intents: frozenset[str] = frozenset()
+    palliative_intents: frozenset[str] = frozenset()
     #: per tumour type (an OncoTree code; a patient's nearest listed ancestor applies):
     #: the parameters that differ there, as rules of their own
     by_tumour: tuple[tuple[str, Rules], ...] = ()
@@ -167,12 +184,24 @@ class Rules:
         ``oncotree_code`` and its ancestors, else these."""
         return _for_tumour(self, oncotree_code) if self.by_tumour and oncotree_code else self
 
+    def intent_of(self, recorded: str | None) -> str | None:
+        """``curative``, ``palliative`` or None: the setting a recorded intent names."""
+        if not recorded:
+            return None
+        words = set(_WORD.findall(recorded.lower()))
+        if words & self.curative_intents:
+            return "curative"
+        if words & self.palliative_intents:
+            return "palliative"
+        return None
+
     def partners(self, drug: str) -> frozenset[str]:
         """Drugs that may replace ``drug`` within a line."""
         return frozenset().union(*(p - {drug} for p in self.substitutions if drug in p))
 
 
 INDEX_KINDS = ("anchor", "metastatic")
+_WORD = re.compile(r"[a-z0-9]+")
 
 
 @functools.lru_cache(maxsize=1024)
@@ -227,6 +256,7 @@ class Exposure:
     end: int | None = None
     status: str | None = None
     ref: int = -1  # index of the source row, to write its line back
+    intent: str | None = None  # the recorded treatment intent (Rules.intent_of reads it)
 
     @property
     def last(self) -> int:
@@ -349,9 +379,15 @@ def derive_lines(
     """One patient's lines of therapy by the rules (see the module doc)."""
     rules = (rules or default_rules()).for_tumour(facts.oncotree_code)
     index = facts.index_day if rules.index == "metastatic" else 0
+    every = sorted(exposures, key=lambda e: (e.start, e.drug))
+    if rules.index == "metastatic" and (rules.curative_intents or rules.palliative_intents):
+        # intent: curative-intent therapy is no line; palliative intent is advanced disease
+        every = [e for e in every if rules.intent_of(e.intent) != "curative"]
+        palliative = [e.start for e in every if rules.intent_of(e.intent) == "palliative"]
+        if palliative:
+            index = min(palliative) if index is None else min(index, min(palliative))
     if index is None:
         return []  # no advanced disease recorded: early-setting therapy only, no lines
-    every = sorted(exposures, key=lambda e: (e.start, e.drug))
     exps = [e for e in every if not rules.first_line_on_or_after_anchor or e.start >= index]
     progressions = sorted(facts.progression_days)
     raw: list[_Line] = []
@@ -404,7 +440,7 @@ def _open(e: Exposure, rules: Rules, running: list[Exposure]) -> _Line:
     for x in running:
         ln.drugs.add(x.drug)
         ln.initial.add(x.drug)
-        ln.exposures.append(Exposure(x.drug, e.start, x.end, x.status, -1))
+        ln.exposures.append(Exposure(x.drug, e.start, x.end, x.status, -1, x.intent))
     return ln
 
 
@@ -529,7 +565,14 @@ def journey_rows(
             and t.get("start_day") is not None
         ):
             by_patient.setdefault(t["patient_id"], []).append(
-                Exposure(t["drug"], t["start_day"], t.get("end_day"), t.get("status"), i)
+                Exposure(
+                    t["drug"],
+                    t["start_day"],
+                    t.get("end_day"),
+                    t.get("status"),
+                    i,
+                    t.get("intent"),
+                )
             )
     lines_out: list[dict[str, Any]] = []
     regimens_out: list[dict[str, Any]] = []

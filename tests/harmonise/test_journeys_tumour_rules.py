@@ -9,6 +9,13 @@ One hand-written journey per rule, the expected lines stated from the rule's tex
   intent and/or in the early setting" is counted apart (CLoT) from therapy "given with
   palliative intent and/or in the advanced setting" (PLoT). So (neo)adjuvant therapy,
   adjuvant endocrine therapy of HR+ breast cancer included, is no line of advanced disease.
+* Intent (rules 2026-12.3): Saini & Twelves (as above) count therapy "with curative intent
+  and/or in the early setting" apart from therapy "with palliative intent and/or in the
+  advanced setting", the treating clinician deciding where the two disagree (their Fig. 1
+  legend); the mCODE treatment-intent extension records that decision (SNOMED CT
+  373808002 curative, 363676003 palliative). So a curative-intent record is no line after
+  a metastatic index too, and a palliative-intent record is advanced-setting therapy when
+  no metastatic disease is recorded (or before it is).
 * Maintenance (NSCLC only): Table 5's "additional modules" list continuation and switch
   maintenance drugs for metastatic NSCLC; the algorithm's release keeps them in the
   NSCLC reference folder (Merck/Line-of-Therapy-Algorithm
@@ -20,6 +27,7 @@ One hand-written journey per rule, the expected lines stated from the rule's tex
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -34,6 +42,7 @@ from harmonise.journeys import (
     Rules,
     default_rules,
     derive_lines,
+    journey_rows,
     load_rules,
     patient_facts,
     stage_group,
@@ -119,6 +128,78 @@ def test_endocrine_therapy_still_running_at_the_index_joins_line_1() -> None:
     exps = [*ADJUVANT, Exposure("letrozole", 120, 1900), *cycles("palbociclib", 1520, 6, 28)]
     got = derive(exps, "IDC", index_day=1500)
     assert drugs(got) == [(1, ("letrozole", "palbociclib"), 1520)]
+
+
+# -- the recorded intent ----------------------------------------------------------------------
+
+CURATIVE = "Curative - procedure intent (qualifier value)"  # as the mCODE examples write it
+PALLIATIVE = "363676003"  # a centre sending the code without a display
+
+
+def with_intent(exps: list[Exposure], intent: str | None) -> list[Exposure]:
+    return [dataclasses.replace(e, intent=intent) for e in exps]
+
+
+#: Colorectal cancer with liver metastases at diagnosis (stage IV, staged day 5):
+#: perioperative FOLFOX around the liver resection with curative intent (day 20, 12
+#: cycles every 14 days), a recurrence on day 400, then FOLFIRI + bevacizumab from day 420.
+FOLFOX = [*cycles("fluorouracil", 20, 12, 14), *cycles("leucovorin", 20, 12, 14),
+          *cycles("oxaliplatin", 20, 12, 14)]  # fmt: skip
+FOLFIRI_BEV = [*cycles("fluorouracil", 420, 6, 14), *cycles("leucovorin", 420, 6, 14),
+               *cycles("irinotecan", 420, 6, 14), *cycles("bevacizumab", 420, 6, 14)]  # fmt: skip
+
+
+def test_curative_intent_is_no_line_after_the_metastatic_index() -> None:
+    f = facts_of("Stage IVA", progressions=[400])
+    f.oncotree_code = "COADREAD"
+    assert f.index_day == 5
+    got = derive_lines([*with_intent(FOLFOX, CURATIVE), *FOLFIRI_BEV], f)
+    assert drugs(got) == [(1, ("bevacizumab", "fluorouracil", "irinotecan", "leucovorin"), 420)]
+    # the same records without an intent: the setting alone decides, FOLFOX is line 1
+    assert [ln.start_day for ln in derive_lines([*FOLFOX, *FOLFIRI_BEV], f)] == [20, 420]
+
+
+def test_palliative_intent_is_advanced_disease_when_none_is_recorded() -> None:
+    """Stage II breast cancer, no metastasis or progression recorded (no index): palliative
+    capecitabine from day 800 is line 1; without the intent it would be no line."""
+    f = facts_of("Stage II")
+    assert f.index_day is None
+    exps = [*ADJUVANT, *with_intent(cycles("capecitabine", 800, 4), PALLIATIVE)]
+    assert drugs(derive_lines(exps, f)) == [(1, ("capecitabine",), 800)]
+    assert derive_lines([*ADJUVANT, *cycles("capecitabine", 800, 4)], f) == []
+
+
+def test_palliative_intent_before_the_recorded_index_starts_line_1() -> None:
+    """A metastasis recorded on day 900 (a secondary condition), palliative paclitaxel
+    from day 850: line 1 starts on day 850, not at the first drug after day 900."""
+    f = facts_of("Stage I", secondary=[{"patient_id": "p", "kind": "secondary",
+                                        "diagnosis_day": 900}])  # fmt: skip
+    exps = [*with_intent(cycles("paclitaxel", 850, 6, 7), "Palliative"),
+            *cycles("capecitabine", 1000, 4)]  # fmt: skip
+    assert drugs(derive_lines(exps, f)) == [(1, ("paclitaxel",), 850), (2, ("capecitabine",), 1000)]
+
+
+@pytest.mark.parametrize(
+    ("recorded", "setting"),
+    [(CURATIVE, "curative"), ("373808002", "curative"), ("Palliative - procedure intent",
+      "palliative"), (PALLIATIVE, "palliative"), ("Incurable", None), (None, None)],
+)  # fmt: skip
+def test_intent_is_read_from_its_display_or_code(recorded: str | None, setting: str) -> None:
+    assert default_rules().intent_of(recorded) == setting
+
+
+def test_intent_reaches_the_rows_and_is_not_read_when_counting_from_the_anchor() -> None:
+    rows = [
+        {"patient_id": "p", "kind": "medication", "drug": d, "drug_mapped": True,
+         "start_day": day, "end_day": None, "status": "completed", "intent": intent}
+        for d, day, intent in [("oxaliplatin", 20, CURATIVE), ("irinotecan", 420, None)]
+    ]  # fmt: skip
+    lot, _ = journey_rows(rows, {"p": PatientFacts(index_day=5, oncotree_code="COADREAD")})
+    assert [(r["line"], r["drugs"]) for r in lot] == [(1, ["irinotecan"])]
+    assert [r.get("line_of_therapy") for r in rows] == [None, 1]
+    anchor = dataclasses.replace(default_rules(), index="anchor")
+    lot, _ = journey_rows([dict(r) for r in rows], {"p": PatientFacts(index_day=5)}, anchor)
+    assert [(r["line"], r["drugs"]) for r in lot] == [(1, ["oxaliplatin"]), (2, ["irinotecan"])]
 
 
 @pytest.mark.parametrize(
