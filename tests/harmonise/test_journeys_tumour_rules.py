@@ -253,6 +253,26 @@ def test_no_substitutions_in_melanoma() -> None:
     ]  # fmt: skip
 
 
+def test_breast_gets_the_basic_modules() -> None:
+    """No published line-of-therapy rule set for metastatic breast cancer was found
+    (docs/ingest.md); the basic modules apply, as these four journeys (IDC) pin:
+    letrozole + palbociclib started together is one line; palbociclib added on day 60 to
+    running letrozole is a new line that letrozole joins; letrozole replaced by
+    fulvestrant without a progression is a new line (no endocrine substitution is listed);
+    docetaxel dropped from docetaxel + trastuzumab + pertuzumab keeps the line."""
+    endo = [Exposure("letrozole", 0, 400)]
+    assert drugs(derive([*endo, *cycles("palbociclib", 10, 12, 28)], "IDC")) == [
+        (1, ("letrozole", "palbociclib"), 0)
+    ]  # fmt: skip
+    assert drugs(derive([*endo, *cycles("palbociclib", 60, 12, 28)], "IDC")) == [
+        (1, ("letrozole",), 0), (2, ("letrozole", "palbociclib"), 60)
+    ]  # fmt: skip
+    switch = [Exposure("letrozole", 0, 300), Exposure("fulvestrant", 301, 600)]
+    assert drugs(derive(switch, "IDC")) == [(1, ("letrozole",), 0), (2, ("fulvestrant",), 301)]
+    her2 = [*cycles("docetaxel", 0, 6), *cycles("trastuzumab", 0, 20), *cycles("pertuzumab", 0, 20)]
+    assert drugs(derive(her2, "IDC")) == [(1, ("docetaxel", "pertuzumab", "trastuzumab"), 0)]
+
+
 # -- the rules file ------------------------------------------------------------------------
 
 
