@@ -91,6 +91,11 @@ class Rules:
     progression_change_advances_line: bool = True
     progression_codes: frozenset[str] = frozenset({"271299001"})
     death_within_days: int = 120
+    #: a stage IV group on the primary diagnosis recorded within this many days of the
+    #: diagnosis is the stage at diagnosis (AJCC: the stage group is assigned from what is
+    #: known up to 4 months after diagnosis, or the end of the first surgery), so the
+    #: metastatic index is the diagnosis day; recorded later, it is a restaging: its day
+    staging_timeframe_days: int = 122
     ongoing_statuses: frozenset[str] = frozenset({"active", "in-progress", "on-hold"})
     systemic_kinds: frozenset[str] = frozenset({"medication"})
     #: ``anchor``: lines count from day 0; ``metastatic``: from the patient's metastatic
@@ -303,7 +308,9 @@ def patient_facts(
     """What the rules read of each patient, from lake rows (ingest and re-derivation).
 
     The metastatic index day (rules with ``index`` ``metastatic``): the earliest of the
-    day of a stage IV primary diagnosis (its stage day, else its diagnosis day, else 0),
+    day of a stage IV primary diagnosis (its diagnosis day when staged within
+    ``staging_timeframe_days`` of it or on an unknown day, else its stage day; 0 when
+    neither day is known),
     a secondary (metastatic) cancer condition's diagnosis day, and, after a stage 0-III
     diagnosis, the first recorded progression (the recurrence). A patient staged 0-III
     with none of these has no index (no advanced disease recorded); a patient without a
@@ -337,9 +344,11 @@ def patient_facts(
         stage = stage_group(c.get("stage_group"), c.get("stage_group_display"))
         seen = list(metastatic.get(pid, []))
         if stage == "IV":
-            seen.append(
-                next((d for d in (c.get("stage_day"), c.get("diagnosis_day")) if d is not None), 0)
-            )
+            dx, staged = c.get("diagnosis_day"), c.get("stage_day")
+            if dx is not None and (staged is None or staged - dx <= rules.staging_timeframe_days):
+                seen.append(dx)  # the stage at diagnosis: metastatic from the diagnosis on
+            else:
+                seen.append(staged if staged is not None else 0)
         elif stage is not None and f.progression_days:
             seen.append(min(f.progression_days))
         f.index_day = min(seen) if seen else (None if stage is not None else 0)

@@ -64,7 +64,8 @@ def drugs(ls: list[Line]) -> list[tuple[int, tuple[str, ...], int]]:
 
 def facts_of(stage: str | None, **kw: Any) -> PatientFacts:
     cond = {"patient_id": "p", "kind": "primary", "oncotree_code": "IDC", "diagnosis_day": 0,
-            "stage_group": None, "stage_group_display": stage, "stage_day": 5}  # fmt: skip
+            "stage_group": None, "stage_group_display": stage,
+            "stage_day": kw.get("stage_day", 5)}  # fmt: skip
     conditions = [cond, *kw.get("secondary", [])]
     outcomes = [
         {"patient_id": "p", "kind": "disease_status", "code": "271299001", "days_from_diagnosis": d}
@@ -103,10 +104,17 @@ def test_first_line_starts_at_the_recurrence() -> None:
 
 
 def test_stage_iv_at_diagnosis_is_indexed_at_its_staging() -> None:
+    """Stage IV on the primary diagnosis, the stage observation on day 5: the stage at
+    diagnosis (AJCC's staging timeframe, 4 months), so the index is the diagnosis day and
+    a first line started on day 3, before the observation was recorded, counts (as the
+    demo's RCC patients on sunitinib from day 17, staged on day 18, showed: no line
+    before 2026-12.3). Staged on day 400 instead, it is a restaging: indexed there."""
     f = facts_of("Stage IV", progressions=[900])
-    assert f.index_day == 5  # the stage observation's day, not the later progression
-    got = derive_lines([*cycles("letrozole", 10, 1), *cycles("palbociclib", 10, 1)], f)
-    assert drugs(got) == [(1, ("letrozole", "palbociclib"), 10)]
+    assert f.index_day == 0  # the diagnosis, not the stage observation nor the progression
+    got = derive_lines([*cycles("letrozole", 3, 1), *cycles("palbociclib", 3, 1)], f)
+    assert drugs(got) == [(1, ("letrozole", "palbociclib"), 3)]
+    late = facts_of("Stage IV", stage_day=400)
+    assert late.index_day == 400
 
 
 def test_secondary_cancer_condition_is_a_metastatic_index() -> None:
@@ -140,7 +148,7 @@ def with_intent(exps: list[Exposure], intent: str | None) -> list[Exposure]:
     return [dataclasses.replace(e, intent=intent) for e in exps]
 
 
-#: Colorectal cancer with liver metastases at diagnosis (stage IV, staged day 5):
+#: Colorectal cancer with liver metastases at diagnosis (stage IV, indexed at diagnosis):
 #: perioperative FOLFOX around the liver resection with curative intent (day 20, 12
 #: cycles every 14 days), a recurrence on day 400, then FOLFIRI + bevacizumab from day 420.
 FOLFOX = [*cycles("fluorouracil", 20, 12, 14), *cycles("leucovorin", 20, 12, 14),
@@ -152,7 +160,7 @@ FOLFIRI_BEV = [*cycles("fluorouracil", 420, 6, 14), *cycles("leucovorin", 420, 6
 def test_curative_intent_is_no_line_after_the_metastatic_index() -> None:
     f = facts_of("Stage IVA", progressions=[400])
     f.oncotree_code = "COADREAD"
-    assert f.index_day == 5
+    assert f.index_day == 0
     got = derive_lines([*with_intent(FOLFOX, CURATIVE), *FOLFIRI_BEV], f)
     assert drugs(got) == [(1, ("bevacizumab", "fluorouracil", "irinotecan", "leucovorin"), 420)]
     # the same records without an intent: the setting alone decides, FOLFOX is line 1
