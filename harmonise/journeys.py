@@ -69,6 +69,7 @@ from typing import Any
 
 from consent import oncotree
 from harmonise.errors import FhirError
+from harmonise.model import STAGE_SNOMED
 
 RULES_PATH = Path(__file__).parent / "data" / "journey_rules.json"
 REGIMENS_PATH = Path(__file__).parent / "data" / "regimens.tsv"
@@ -282,16 +283,16 @@ class PatientFacts:
     oncotree_code: str | None = None  # the tumour type whose rules apply
 
 
-#: SNOMED CT concepts of AJCC stage IV, IVA, IVB, IVC (the codes the mCODE stage group
-#: value set draws from; table and sources in tests/oncolake/test_demo_stage_codes.py)
-STAGE_IV_SNOMED = frozenset({"1222837003", "1222838008", "1222841004", "1222842006"})
 _STAGE = re.compile(r"(?:^|\bstage\s*)(0|IV|III|II|I)(?:[A-D]\d?|IS)?(?:\b|$)", re.IGNORECASE)
 
 
 def stage_group(code: str | None, display: str | None) -> str | None:
-    """The TNM stage group (0, I, II, III or IV) of a stage code or display, or None."""
-    if code in STAGE_IV_SNOMED:
-        return "IV"
+    """The TNM stage group (0, I, II, III or IV) of a stage code or display, or None; a
+    SNOMED CT stage concept by ``harmonise.model.STAGE_SNOMED`` (in situ: 0)."""
+    listed = STAGE_SNOMED.get(code or "")
+    if listed is not None:
+        m = _STAGE.match(listed)
+        return "0" if m is None else m.group(1)  # IS (in situ): no roman group, stage 0
     for text in (code, display):
         m = _STAGE.search(text or "")
         if m and not (text or "").isdigit():

@@ -223,6 +223,18 @@ def test_stage_groups(code: str | None, display: str | None, group: str | None) 
     assert stage_group(code, display) == group
 
 
+def test_every_snomed_stage_concept_gives_its_group_without_a_display() -> None:
+    """The one stage table (harmonise.model.STAGE_SNOMED, the catalogue's too): a code
+    alone gives the group, e.g. IIIC2 -> III, in situ -> 0 (before, only the stage IV
+    codes were known without a display)."""
+    from harmonise.model import STAGE_SNOMED
+
+    assert len(STAGE_SNOMED) == 32
+    for code, group in STAGE_SNOMED.items():
+        want = "0" if group in ("IS",) or group.startswith("0") else group.rstrip("ABCD0123")
+        assert stage_group(code, None) == want, (code, group)
+
+
 # -- maintenance and substitutions by tumour type -------------------------------------------
 
 
