@@ -195,6 +195,8 @@ class Rules:
         if not recorded:
             return None
         words = set(_WORD.findall(recorded.lower()))
+        if words & {"non", "not", "no"}:  # "non-curative": a negation names no setting
+            return None
         if words & self.curative_intents:
             return "curative"
         if words & self.palliative_intents:
