@@ -190,7 +190,8 @@ def test_palliative_intent_before_the_recorded_index_starts_line_1() -> None:
 @pytest.mark.parametrize(
     ("recorded", "setting"),
     [(CURATIVE, "curative"), ("373808002", "curative"), ("Palliative - procedure intent",
-      "palliative"), (PALLIATIVE, "palliative"), ("Incurable", None), ("Non-curative", None), (None, None)],
+      "palliative"), (PALLIATIVE, "palliative"), ("Incurable", None), ("Non-curative", None),
+     (None, None)],
 )  # fmt: skip
 def test_intent_is_read_from_its_display_or_code(recorded: str | None, setting: str) -> None:
     assert default_rules().intent_of(recorded) == setting
