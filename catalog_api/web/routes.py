@@ -43,7 +43,7 @@ from catalog_api.governance.engine import (
 from catalog_api.governance.errors import ApiError, Invalid, NotAuthenticated, NotFound
 from catalog_api.governance.schemas import AccessRequestCreate, DecisionCreate
 from catalog_api.models import AccessRequest, CentrePart, CentreState, DecisionKind, Role, User
-from catalog_api.web import audit_pages, forms, purge_pages
+from catalog_api.web import analytics_pages, audit_pages, forms, purge_pages
 from catalog_api.web import session as web_session
 from catalog_api.web.chart import basket_svg
 from catalog_api.web.describe import (
@@ -727,3 +727,5 @@ def decide(
 # the audit log and a request's trail: their own module, on this router
 router.include_router(audit_pages.router)
 router.include_router(purge_pages.router)
+# a cohort's treatments and outcomes: likewise
+router.include_router(analytics_pages.router)
