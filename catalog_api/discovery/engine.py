@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from pyroaring import BitMap
 
+from catalog_api.discovery import index_genomic
 from catalog_api.discovery.definition import (
     AgeAtDiagnosis,
     And,
@@ -58,7 +59,6 @@ from catalog_api.discovery.index import (
     Indexer,
     LakeIndex,
     Numbering,
-    bitmap_of,
     slots_of,
 )
 from catalog_api.discovery.index_store import IndexStore
@@ -396,17 +396,13 @@ class DiscoveryEngine:
         if isinstance(c, Variant):
             return self._variant(idx, c)
         if isinstance(c, Fusion):
-            gene, names = c.keys()
-            if gene is not None:
-                return f("fusion_gene", gene)
-            return BitMap.union(*(f("fusion", x) for x in names))
+            return index_genomic.fusion(idx, c)
         if isinstance(c, CopyNumber):
-            gene = c.gene.strip().upper()
-            return BitMap.union(*(f("cn", f"{gene}{SEP}{x}") for x in c.calls))
+            return index_genomic.copy_number(idx, c)
         if isinstance(c, Tmb):  # FHIR-reported and pipeline TMB rows alike
             return self._leaf(idx, Biomarker(marker="TMB", min=c.min, max=c.max))
         if isinstance(c, Msi):
-            return BitMap.union(*(f("msi", x) for x in c.status))
+            return index_genomic.msi(idx, c)
         if isinstance(c, Biomarker):
             m = c.marker.upper()
             sets: list[BitMap] = []
@@ -417,10 +413,7 @@ class DiscoveryEngine:
                     )
                 )
             if c.min is not None or c.max is not None:
-                vals, slots = idx.biomarker_values.get(m, (np.zeros(0), np.zeros(0, np.uint32)))
-                lo = 0 if c.min is None else int(np.searchsorted(vals, c.min, side="left"))
-                hi = len(vals) if c.max is None else int(np.searchsorted(vals, c.max, "right"))
-                sets.append(bitmap_of(np.sort(slots[lo:hi])))  # roaring builds from sorted slots
+                sets.append(index_genomic.value_range(idx, m, c.min, c.max))
             if not sets:
                 return f("marker", m)
             return BitMap.intersection(*sets) if len(sets) > 1 else sets[0]

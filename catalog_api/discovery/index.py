@@ -21,8 +21,10 @@ one is ready. The index is persisted per lake version
 (:mod:`catalog_api.discovery.index_store`): a restarted server loads it, and applies only
 the submissions appended since, instead of reading the lake again.
 
-Adding a criterion (fusions, copy number, TMB, MSI, …) takes three steps, none of them in
-the persistence code:
+The genomic criteria (fusions, copy number, MSI, TMB) are built and looked up in
+:mod:`catalog_api.discovery.index_genomic`, called from :meth:`LakeIndex.add_batch`.
+
+Adding a criterion takes three steps, none of them in the persistence code:
 
 1. read its columns: add the lake table and columns to :data:`COLUMNS` (``patient_id``
    and ``submission_id`` are always read);
@@ -37,8 +39,8 @@ the persistence code:
 
 Features and value arrays are persisted as they are. A new *field* of :class:`LakeIndex`
 must also be given its kind in ``index_store.FIELDS`` (a test fails until it is). Any
-change to this module changes the persisted files' code fingerprint, so indexes saved by
-older code are rebuilt, never misread.
+change to this module or to :mod:`~catalog_api.discovery.index_genomic` changes the
+persisted files' code fingerprint, so indexes saved by older code are rebuilt, never misread.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyroaring import BitMap
 
-from catalog_api.discovery.definition import MSI_STATUS
+from catalog_api.discovery import index_genomic
 from harmonise.lake import Lake, LakeVersion
 
 if TYPE_CHECKING:
@@ -321,7 +323,7 @@ class LakeIndex:
         key = join(marker, interp)
         self._group(("marker_interp",), key, s)
         self._group(("marker",), marker, s)
-        self._msi(t, marker, interp, s)
+        index_genomic.add_msi(self, t, marker, interp, s)
         vals = t.column("value_numeric")
         has = ~pc.is_null(vals).to_numpy(zero_copy_only=False)
         mk = marker.to_numpy(zero_copy_only=False)
@@ -342,32 +344,7 @@ class LakeIndex:
         self._group(("line",), line, s)
         self._group(("drug_line",), join(drug, pc.cast(line, pa.string())), s)
         self._consents(tables["consents"], slot_col)
-        self._genomic(tables, slot_col)
-
-    def _genomic(self, tables: dict[str, pa.Table], slot_col: Any) -> None:
-        """Fusions ``A::B`` and their genes (FILTER PASS or none), gene copy-number calls."""
-        t = tables["structural_variants"]
-        t = t.filter(pc.is_in(t["filter"], pa.array(["PASS", ".", None])))  # null: no filter
-        s, ok = slot_col(t)
-        t = t.filter(pa.array(ok))
-        self._group(("fusion",), pc.utf8_upper(t.column("fusion")), s)
-        genes = t.column("fusion_genes").combine_chunks()
-        parent = pc.list_parent_indices(genes).to_numpy(zero_copy_only=False)
-        self._group(("fusion_gene",), pc.utf8_upper(pc.list_flatten(genes)), s[parent])
-        t = tables["copy_number_genes"]
-        s, ok = slot_col(t)
-        t = t.filter(pa.array(ok))
-        self._group(("cn",), join(pc.utf8_upper(t.column("gene")), t.column("call")), s)
-
-    def _msi(self, t: pa.Table, marker: Any, interp: Any, s: np.ndarray) -> None:
-        code, msi = t.column("value_code"), pc.fill_null(pc.equal(marker, "MSI"), False)
-        disp = pc.utf8_upper(pc.utf8_trim_whitespace(t.column("value_display")))
-        status = pa.scalar(None, pa.string())
-        for name, c, d, i in MSI_STATUS:  # the later the stronger
-            hit = pc.or_kleene(pc.or_kleene(pc.equal(code, c), pc.is_in(disp, pa.array(d))),
-                               pc.equal(interp, i))  # fmt: skip
-            status = pc.if_else(pc.and_(pc.fill_null(hit, False), msi), name, status)
-        self._group(("msi",), status, s)
+        index_genomic.add_genomic(self, tables, slot_col)
 
     def _conditions(self, t: pa.Table, slot_col: Any, slots: np.ndarray) -> None:
         s, ok = slot_col(t)
@@ -522,7 +499,7 @@ class LakeIndex:
 
 
 _EMPTY = BitMap()
-_MSI_COLS = ["value_code", "value_display"]
+_MSI_COLS = ["value_code", "value_display"]  # read for index_genomic.add_msi
 #: Columns read per table (``patient_id`` and ``submission_id`` always).
 COLUMNS: dict[str, list[str]] = {
     "patients": ["patient_id", "submission_id", "sex", "deceased"],

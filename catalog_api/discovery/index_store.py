@@ -4,9 +4,10 @@ One file per lake version under ``<home>/index/`` (``index-<version id>.olx``), 
 after a full build and, at most every :data:`SAVE_INTERVAL` seconds, after incremental
 updates; older files are deleted once a newer one is in place. A file holds:
 
-* a header (JSON): the format, the *code fingerprint* (a digest of
-  :mod:`catalog_api.discovery.index`'s source: an index built by other code is never
-  loaded), the lake version (its snapshot ids) and the table of sections;
+* a header (JSON): the format, the *code fingerprint* (a digest of the source of
+  :mod:`catalog_api.discovery.index` and :mod:`catalog_api.discovery.index_genomic`: an
+  index built by other code is never loaded), the lake version (its snapshot ids) and
+  the table of sections;
 * the sections: every persisted field of :class:`~catalog_api.discovery.index.LakeIndex`,
   by its kind in :data:`FIELDS` — Roaring bitmaps in pyroaring's own portable format
   (``BitMap.serialize``), dictionaries of bitmaps as their keys (JSON) plus one blob of
@@ -47,6 +48,7 @@ import pyarrow as pa
 from pyroaring import BitMap
 
 from catalog_api.discovery import index as index_module
+from catalog_api.discovery import index_genomic
 from catalog_api.discovery.index import LakeIndex
 from harmonise.lake import LakeVersion
 
@@ -99,9 +101,13 @@ class IndexFileError(ValueError):
     """A persisted index file cannot be used (corrupt, altered, or made by other code)."""
 
 
+#: The modules whose source builds the index (their digest is the code fingerprint).
+INDEX_MODULES = (index_module, index_genomic)
+
+
 def code_fingerprint() -> str:
     """Digest of the index-building code: files written by other code are not loaded."""
-    src = Path(index_module.__file__).read_bytes()
+    src = b"".join(Path(m.__file__ or "").read_bytes() for m in INDEX_MODULES)
     return hashlib.sha256(src + f"format {FORMAT}".encode()).hexdigest()[:16]
 
 

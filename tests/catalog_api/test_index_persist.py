@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+import types
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from fastapi import FastAPI
 from catalog_api.auth import tokens
 from catalog_api.core.config import ApiConfig
 from catalog_api.db import make_engine, upgrade
+from catalog_api.discovery import index_genomic, index_store
 from catalog_api.discovery.definition import parse_definition
 from catalog_api.discovery.engine import DiscoveryEngine
 from catalog_api.discovery.history import SqlStore
@@ -98,6 +100,26 @@ def test_index_is_saved_and_reused_after_a_restart(lake: Lake, tmp_path: Path) -
     assert restarted.index.version_id == first.index.version_id
     assert answers(restarted) == answers(first)
     assert restarted.datasets() and {d.dataset_id for d in restarted.datasets()} == {"D1", "D2"}
+
+
+def test_index_saved_by_other_genomic_index_code_is_rebuilt(
+    lake: Lake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The code fingerprint covers index_genomic.py too: a file saved before its source
+    changed is not loaded."""
+    first = engine_on(lake, tmp_path)
+    first.refresh()
+    changed = tmp_path / "index_genomic.py"
+    changed.write_bytes(Path(index_genomic.__file__).read_bytes() + b"# changed\n")
+    modules = tuple(
+        types.SimpleNamespace(__file__=str(changed)) if m is index_genomic else m
+        for m in index_store.INDEX_MODULES
+    )
+    monkeypatch.setattr(index_store, "INDEX_MODULES", modules)
+    restarted = engine_on(lake, tmp_path)
+    restarted.refresh()
+    assert restarted.indexer.loads == 0 and restarted.indexer.full_builds == 1
+    assert answers(restarted) == answers(first)
 
 
 def test_appends_since_the_saved_version_are_added_without_a_rebuild(
