@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from catalog_api.analytics.disclosure import INTERVAL_DAYS
 from catalog_api.analytics.patterns import MAX_LINES
-from catalog_api.analytics.service import store_for, survival_query, treatment_patterns_query
+from catalog_api.analytics.service import journeys_for, survival_query, treatment_patterns_query
 from catalog_api.api.deps import (
     AuditWriterDep,
     ControlDep,
@@ -149,7 +149,7 @@ async def post_treatment_patterns(
             session,
             user=user,
             engine=engine,
-            store=store_for(request.app.state.lake),
+            store=journeys_for(engine),
             control=control,
             definition=body.definition,
             purpose=body.purpose,
@@ -194,7 +194,7 @@ async def post_survival(
             session,
             user=user,
             engine=engine,
-            store=store_for(request.app.state.lake),
+            store=journeys_for(engine),
             control=control,
             groups=[(n, d) for n, d in groups if d is not None],
             purpose=body.purpose,
