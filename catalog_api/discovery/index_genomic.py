@@ -233,7 +233,8 @@ class ValueCuts:
         above.reverse()
         self.above = above
         self._below_at: dict[int, BitMap] = {}
-        self.single = len(np.unique(slots)) == n
+        # each slot at most once (bincount: no sort; slots are < the index's patients)
+        self.single = not n or int(np.bincount(slots).max()) <= 1
 
     def _below(self, k: int) -> BitMap:
         """Slots of the rows before cut ``k`` (made on first use, then kept)."""
