@@ -253,7 +253,6 @@ LEAF_KINDS: tuple[str, ...] = (
     "fusion",
     "structural_variant",
     "copy_number",
-    "coverage",
     "tmb",
     "msi",
     "stage_group",
@@ -402,8 +401,7 @@ def _leaves(form: FormData, p: str) -> list[dict[str, Any]]:
 
 
 def _genomic_leaves(form: FormData, p: str) -> dict[str, dict[str, Any]]:
-    """The fusion, structural-variant, copy-number, coverage, TMB and MSI leaves of one
-    group."""
+    """The fusion, structural-variant, copy-number, TMB and MSI leaves of one group."""
     found: dict[str, dict[str, Any]] = {}
     fgene = text(form, f"{p}fusion_gene", max_length=64).upper()
     partner = text(form, f"{p}fusion_partner", max_length=64).upper()
@@ -427,12 +425,6 @@ def _genomic_leaves(form: FormData, p: str) -> dict[str, dict[str, Any]]:
         if not (cgene and calls):
             raise Invalid("Copy number: choose both the gene and one or more calls")
         found["copy_number"] = {"type": "copy_number", "gene": cgene, "calls": calls}
-    vgene = text(form, f"{p}cov_gene", max_length=64).upper()
-    depth = number(form, f"{p}cov_min_depth", "Coverage: mean depth at least")
-    if vgene or depth is not None:
-        if not (vgene and depth is not None):
-            raise Invalid("Coverage: choose both the gene and the mean depth")
-        found["coverage"] = {"type": "coverage", "gene": vgene, "min_depth": depth}
     tmin = number(form, f"{p}tmb_min", "TMB minimum (mutations/Mb)")
     tmax = number(form, f"{p}tmb_max", "TMB maximum (mutations/Mb)")
     if tmin is not None or tmax is not None:

@@ -257,8 +257,6 @@ def test_web_builder_form_expresses_every_leaf_type_with_not_and_or_groups() -> 
             ("sv_type", "INV"),
             ("cn_gene", "ERBB2"),
             ("cn_call", "amplification"),
-            ("cov_gene", "braf"),
-            ("cov_min_depth", "100"),
             ("tmb_min", "10"),
             ("msi", "MSI-H"),
             ("not_msi", "on"),
@@ -303,7 +301,6 @@ def test_web_builder_form_expresses_every_leaf_type_with_not_and_or_groups() -> 
     sv = {"type": "structural_variant", "gene": "NTRK2", "sv_types": ["DEL", "INV"]}
     assert sv in first["criteria"]
     assert {"type": "copy_number", "gene": "ERBB2", "calls": ["amplification"]} in first["criteria"]
-    assert {"type": "coverage", "gene": "BRAF", "min_depth": 100.0} in first["criteria"]
     assert {"type": "not", "criterion": {"type": "msi", "status": ["MSI-H"]}} in first["criteria"]
     assert second == {"type": "not", "criterion": {"type": "variant", "gene": "KRAS"}}
     # every leaf type of the definition model has a place in the builder
