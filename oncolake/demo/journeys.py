@@ -334,9 +334,12 @@ def draw_journey(
     else:
         start = None
     advanced = start
-    if start is not None and treated is not None:
-        if rng.random() >= treated["IV" if stage == "IV" else "relapse"]:
-            start = None  # advanced, no line of therapy
+    if (
+        start is not None
+        and treated is not None
+        and rng.random() >= treated["IV" if stage == "IV" else "relapse"]
+    ):
+        start = None  # advanced, no line of therapy
     if start is not None:
         death = start + float(rng.exponential(pathway.os_months * MONTH / np.log(2)))
     elif advanced is not None:  # advanced without a line (only with ``treated``)
