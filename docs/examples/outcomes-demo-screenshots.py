@@ -54,7 +54,7 @@ def main() -> None:
     ap.add_argument("--server", default="http://127.0.0.1:8724")
     args = ap.parse_args()
     users = json.loads((args.home / "demo-users.json").read_text())
-    token = next(u["token"] for u in users if u.get("username", u.get("name")) == "researcher")
+    token = users["researcher"]["token"]
     examples, shots = DOCS / "examples", DOCS / "screenshots"
 
     for kind, path in (("patterns", "treatment-patterns"), ("survival", "survival")):
