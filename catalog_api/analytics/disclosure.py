@@ -16,7 +16,9 @@ breakdown are merged into ``"other"``. Analytics answers add (``docs/analytics.m
   *m* = max(*r*, *t*), so that every step of the curve is a multiple of *m* (0 or ≥ *t*);
   the at-risk, event and censoring numbers and the curve itself (Kaplan–Meier with the
   log–log band) are recomputed from those rounded counts; the curve stops before the
-  first interval whose risk set, true or rounded, is below *t*. Medians, quartiles and
+  first interval whose risk set, true or rounded, is below *t*, and says why it stops
+  (``stopped_because``: the true risk set fell below *t*; only the rounded one did; the
+  follow-up ended; the group is below *t*), a reason, never the count. Medians, quartiles and
   their confidence limits are read off the disclosed curve, so they have the interval's
   resolution. No count in the answer is between 1 and *t* − 1.
 * **Tests and models** (log-rank, Cox) are computed on the exact rows (they are not
@@ -38,6 +40,15 @@ from catalog_api.discovery.disclosure import Cell, DisclosureControl
 
 #: Default interval of disclosed survival curves, days.
 INTERVAL_DAYS = 30
+
+#: Why a disclosed curve stops (``DisclosedCurve.stopped_because``): the true risk set of
+#: the next interval is below the threshold; only its rounded risk set is; no patient is
+#: followed beyond the last interval shown; the group itself is below the threshold.
+STOP_RISK_SET = "risk_set_below_threshold"
+STOP_ROUNDED_RISK_SET = "rounded_risk_set_below_threshold"
+STOP_FOLLOW_UP = "follow_up_ended"
+STOP_GROUP = "group_below_threshold"
+STOP_REASONS = (STOP_RISK_SET, STOP_ROUNDED_RISK_SET, STOP_FOLLOW_UP, STOP_GROUP)
 
 
 def step_unit(control: DisclosureControl) -> int:
@@ -64,6 +75,7 @@ class DisclosedCurve:
     interval_days: int
     unit: int
     stopped_at: float | None  # the first interval end not shown (None: shown to the end)
+    stopped_because: str = STOP_FOLLOW_UP  # one of STOP_REASONS
 
     def to_json(self, at_risk_times: Sequence[float]) -> dict[str, Any]:
         """The curve as the API answers it: points, median with CI, at-risk table."""
@@ -73,6 +85,8 @@ class DisclosedCurve:
             "interval_days": self.interval_days,
             "count_unit": self.unit,
             "shown_until_day": None,
+            "stopped_at_day": self.stopped_at,
+            "stopped_because": self.stopped_because,
             "points": [],
             "median": None,
             "quartiles": None,
@@ -146,7 +160,9 @@ def disclose_curve(
     e = np.asarray(event, dtype=bool)
     unit = step_unit(control)
     if n < max(t, 1):
-        return DisclosedCurve(control.cell(n), control.cell(int(e.sum())), None, interval, unit, 0)
+        return DisclosedCurve(
+            control.cell(n), control.cell(int(e.sum())), None, interval, unit, 0, STOP_GROUP
+        )
     ends = interval_ends(np.asarray(time, dtype=float), interval)
     k = (ends // interval).astype(np.int64)
     kmax = int(k.max())
@@ -167,8 +183,12 @@ def disclose_curve(
     days = np.arange(1, kmax + 1, dtype=float) * interval
     curve = curve_from_counts(days[:stop], risk[:stop], ev[:stop], ce[:stop], conf_level=conf_level)
     stopped = float(days[stop]) if stop < len(days) else None
+    if stop == len(days):
+        because = STOP_FOLLOW_UP
+    else:  # a reason, not the count: "fewer than t", as a "<t" cell says
+        because = STOP_RISK_SET if true_risk[stop] < t else STOP_ROUNDED_RISK_SET
     return DisclosedCurve(
-        control.cell(n), control.cell(int(e.sum())), curve, interval, unit, stopped
+        control.cell(n), control.cell(int(e.sum())), curve, interval, unit, stopped, because
     )
 
 

@@ -19,9 +19,30 @@ Sources (medians in months):
   KRAS G12C then sotorasib PFS 5.6 (CodeBreaK 200: de Langen et al., Lancet 2023).
   Squamous: carboplatin + paclitaxel or nab-paclitaxel + pembrolizumab x4 then
   pembrolizumab, PFS 6.4, OS 15.9 (KEYNOTE-407: Paz-Ares et al., NEJM 2018).
-* BRAF V600E melanoma: dabrafenib + trametinib PFS 11.0, OS 25.1 (COMBI-d: Long et al.,
-  Lancet 2015) or encorafenib + binimetinib PFS 14.9, OS 33.6 (COLUMBUS: Dummer et al.,
-  Lancet Oncol 2018), then nivolumab + ipilimumab (PFS 3.0, assumed). BRAF wild type:
+* BRAF V600E melanoma (its own model, :func:`draw_braf_melanoma`): first line BRAF + MEK
+  inhibitors in 47 % and anti-PD-1 based immunotherapy in 53 % of the treated (43 % vs
+  48 % of BRAF-mutant advanced melanoma in a US real-world database 2013-2018, Melanoma
+  Res 2022;32:113, PMID 35254330; the Dutch Melanoma Treatment Registry's 330 vs 254
+  first-line BRAF/MEK vs anti-PD-1 patients 2014-2017, van Breeschoten et al., Br J Cancer
+  2021). BRAF + MEK: dabrafenib + trametinib PFS 11.1, OS 25.9 (COMBI-d and COMBI-v
+  pooled 5-year analysis: Robert et al., NEJM 2019; COMBI-d alone PFS 11.0, OS 25.1: Long
+  et al., Lancet 2015), encorafenib + binimetinib PFS 14.9, OS 33.6 (COLUMBUS: Dummer et
+  al., Lancet Oncol 2018), vemurafenib + cobimetinib PFS 12.3, OS 22.3 (coBRIM: Ascierto
+  et al., Lancet Oncol 2016), each then nivolumab + ipilimumab (PFS 3.0, assumed); their
+  shares among BRAF + MEK 65 / 25 / 10 % (assumed: dabrafenib + trametinib was approved
+  first and is the most used). Anti-PD-1: nivolumab + ipilimumab x4 then nivolumab, PFS
+  11.5, OS 72.1 (CheckMate 067, all patients: Wolchok et al., JCO 2022), or pembrolizumab
+  PFS 8.4, OS 32.7 (KEYNOTE-006: Robert et al., Lancet Oncol 2019), 60 / 40 % (assumed),
+  each then dabrafenib + trametinib (PFS 8.0, assumed; the sequence DREAMseq favoured:
+  Atkins et al., JCO 2023). Tumour sequencing (what puts a patient in this network) is
+  done for advanced melanoma — BRAF testing is recommended at the advanced diagnosis
+  (PMID 35254330) — so these patients' stage at diagnosis is mostly IV (I 5, II 10, III
+  35, IV 50 %, assumed) and a stage III melanoma relapses in 60 % (5-year relapse-free
+  survival 36 % without adjuvant therapy, COMBI-AD placebo arm: Dummer et al., NEJM 2020),
+  a stage I-II one in 40 % (assumed, sequenced patients being selected for relapse). Of
+  the advanced patients 76.4 % (stage IV) and 71 % (relapse) receive a first line (PMID
+  35254330); the others die with a median of 6 months (assumed; dacarbazine's was 9.7 in
+  BRIM-3, McArthur et al., Lancet Oncol 2014). BRAF wild type:
   nivolumab + ipilimumab x4 then nivolumab, PFS 11.5, OS 72.1 (CheckMate 067: Larkin et
   al., NEJM 2015; Wolchok et al., JCO 2022) or pembrolizumab PFS 8.4, OS 32.7 (KEYNOTE-006:
   Robert et al., Lancet Oncol 2019).
@@ -143,6 +164,8 @@ PATHWAYS: dict[tuple[str, str], tuple[Pathway, ...]] = {
         ), 15.9)
         for taxane in ("paclitaxel", "nab-paclitaxel")
     ),
+    # the release before issue 24's demo: still drawn (and discarded) for BRAF V600E
+    # melanoma so that the network's random stream, and so every other patient, is the same
     ("MEL", "BRAF V600E"): (
         Pathway("dabrafenib + trametinib", (
             _l(11.0, (("dabrafenib", "trametinib"), None)),
@@ -289,30 +312,47 @@ def draw_journey(
     stage: str,
     pathway: Pathway,
     cutoff: dt.date = CUTOFF,
+    *,
+    relapse: Mapping[str, float] | None = None,
+    treated: Mapping[str, float] | None = None,
+    untreated_os_months: float = 6.0,
 ) -> Journey:
     """Draw one patient's journey: metastatic at diagnosis (stage IV) or after a relapse
-    (a third of stage III, a tenth of stage I-II); others are followed without systemic
-    therapy. Follow-up ends at death or at the cut-off (a tenth lost to follow-up
-    earlier)."""
+    (``relapse[stage]``; default a third of stage III, a tenth of stage I-II); others are
+    followed without systemic therapy. With ``treated`` (``"IV"`` and ``"relapse"``: the
+    share of advanced patients given a first line), the other advanced patients get no
+    line and die with a median of ``untreated_os_months``; without it every advanced
+    patient is treated (and the random draws are those of the release before it).
+    Follow-up ends at death or at the cut-off (a tenth lost to follow-up earlier)."""
     days = (cutoff - diagnosis).days
     lost = days if rng.random() > 0.1 else int(rng.uniform(0, days))
+    rates = relapse if relapse is not None else {"III": 0.33}
     if stage == "IV":
         start: float | None = float(rng.uniform(14, 42))
-    elif rng.random() < {"III": 0.33}.get(stage, 0.10):
+    elif rng.random() < rates.get(stage, 0.10 if relapse is None else 0.0):
         start = float(rng.exponential(18 * MONTH / np.log(2))) + 90
     else:
         start = None
+    advanced = start
+    if (
+        start is not None
+        and treated is not None
+        and rng.random() >= treated["IV" if stage == "IV" else "relapse"]
+    ):
+        start = None  # advanced, no line of therapy
     if start is not None:
         death = start + float(rng.exponential(pathway.os_months * MONTH / np.log(2)))
+    elif advanced is not None:  # advanced without a line (only with ``treated``)
+        death = advanced + float(rng.exponential(untreated_os_months * MONTH / np.log(2)))
     else:  # non-metastatic: long survival (median 15 years, assumed)
         death = float(rng.exponential(180 * MONTH / np.log(2)))
     horizon = min(lost, death)
     records: list[Record] = []
     progressions: list[dt.date] = []
-    if start is not None and stage != "IV" and start < horizon:
+    if advanced is not None and stage != "IV" and advanced < horizon:
         # the relapse of a stage I-III patient is recorded (a progression two weeks before
         # the first line): the metastatic index of the journey rules
-        progressions.append(diagnosis + dt.timedelta(days=int(start) - RELAPSE_RECORDED_DAYS))
+        progressions.append(diagnosis + dt.timedelta(days=int(advanced) - RELAPSE_RECORDED_DAYS))
     responses: list[dt.date] = []
     day = start
     for plan in pathway.lines if start is not None else ():
@@ -410,3 +450,57 @@ def journey_resources(
                 }
             )
     return out
+
+
+def _nivo_ipi(pfs: float) -> LinePlan:
+    return _l(pfs, (("nivolumab", "ipilimumab"), 84), (("nivolumab",), None))
+
+
+_DT_AFTER_IO = _l(8.0, (("dabrafenib", "trametinib"), None))
+#: BRAF V600E melanoma: (class, pathway, share of the class); sources in the module text.
+BRAF_MELANOMA: tuple[tuple[str, Pathway, float], ...] = (
+    ("BRAF + MEK", Pathway("dabrafenib + trametinib", (
+        _l(11.1, (("dabrafenib", "trametinib"), None)), _nivo_ipi(3.0)), 25.9), 0.65),
+    ("BRAF + MEK", Pathway("encorafenib + binimetinib", (
+        _l(14.9, (("encorafenib", "binimetinib"), None)), _nivo_ipi(3.0)), 33.6), 0.25),
+    ("BRAF + MEK", Pathway("vemurafenib + cobimetinib", (
+        _l(12.3, (("vemurafenib", "cobimetinib"), None)), _nivo_ipi(3.0)), 22.3), 0.10),
+    ("anti-PD-1", Pathway("nivolumab + ipilimumab", (_nivo_ipi(11.5), _DT_AFTER_IO), 72.1), 0.60),
+    ("anti-PD-1", Pathway("pembrolizumab", (
+        _l(8.4, (("pembrolizumab",), None)), _DT_AFTER_IO), 32.7), 0.40),
+)  # fmt: skip
+#: share of treated BRAF V600E melanoma given BRAF + MEK first (the rest anti-PD-1 based)
+BRAF_MELANOMA_TARGETED_SHARE = 0.47
+#: stage at diagnosis of a sequenced BRAF V600E melanoma (assumed, see the module text)
+BRAF_MELANOMA_STAGES = {"I": 0.05, "II": 0.10, "III": 0.35, "IV": 0.50}
+#: share relapsing by stage at diagnosis (III: COMBI-AD placebo arm; I-II assumed)
+BRAF_MELANOMA_RELAPSE = {"I": 0.40, "II": 0.40, "III": 0.60}
+#: share of advanced patients given a first line (PMID 35254330)
+BRAF_MELANOMA_TREATED = {"IV": 0.764, "relapse": 0.71}
+
+
+def braf_melanoma_pathway(rng: np.random.Generator, centre: str) -> Pathway:
+    """A treated BRAF V600E melanoma patient's first-line pathway: the class (BRAF + MEK
+    or anti-PD-1 based) by the network's shares, the agent half the time the centre's own
+    preferred one (seeded by the centre), else by the shares within the class."""
+    cls = "BRAF + MEK" if rng.random() < BRAF_MELANOMA_TARGETED_SHARE else "anti-PD-1"
+    options = [(p, w) for c, p, w in BRAF_MELANOMA if c == cls]
+    own = (zlib.crc32(f"{centre}|MEL|BRAF V600E|{cls}".encode()) % 1000) / 1000
+    u = own if rng.random() < 0.5 else float(rng.random())
+    cum = np.cumsum([w for _, w in options])
+    return options[min(int(np.searchsorted(cum, u * cum[-1], side="right")), len(options) - 1)][0]
+
+
+def draw_braf_melanoma(
+    rng: np.random.Generator, diagnosis: dt.date, centre: str, cutoff: dt.date = CUTOFF
+) -> tuple[str, Journey]:
+    """A BRAF V600E melanoma patient's stage at diagnosis and journey (the model and its
+    sources in the module text)."""
+    stages = list(BRAF_MELANOMA_STAGES)
+    stage = str(rng.choice(stages, p=[BRAF_MELANOMA_STAGES[s] for s in stages]))
+    pathway = braf_melanoma_pathway(rng, centre)
+    journey = draw_journey(
+        rng, diagnosis, stage, pathway, cutoff,
+        relapse=BRAF_MELANOMA_RELAPSE, treated=BRAF_MELANOMA_TREATED,
+    )  # fmt: skip
+    return stage, journey

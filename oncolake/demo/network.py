@@ -35,6 +35,7 @@ from harmonise.drugs import rxnorm_codes
 from oncolake.demo.genomic import GENOMIC_VERSION, write_centre_patient
 from oncolake.demo.journeys import (
     centre_preference,
+    draw_braf_melanoma,
     draw_journey,
     journey_resources,
     pathway_for,
@@ -281,7 +282,7 @@ def write_centre(spec: CentreSpec, out: Path, seed: int, pipeline: dict[str, Any
         pid = f"{spec.centre_id}-{i + 1:05d}"
         tt = TUMOUR_TYPES[int(types[i])]
         variants = _variants(rng, tt)
-        resources = _patient_resources(rng, pid, tt, variants, spec.centre_id)
+        resources = _patient_resources(rng, pid, tt, variants, spec.centre_id, seed)
         clinical += resources
         consents.append(_consent(rng, pid, tt, spec))
         tumour, normal = f"{pid}-T", f"{pid}-N"
@@ -412,7 +413,12 @@ def _marker_values(markers: Sequence[dict[str, Any]]) -> dict[str, bool]:
 
 
 def _patient_resources(
-    rng: np.random.Generator, pid: str, tt: TumourType, variants: list[_Variant], centre: str
+    rng: np.random.Generator,
+    pid: str,
+    tt: TumourType,
+    variants: list[_Variant],
+    centre: str,
+    seed: int = 0,
 ) -> list[dict[str, Any]]:
     subject = {"reference": f"Patient/{pid}"}
     dx_year = int(rng.integers(2015, 2025))
@@ -472,6 +478,14 @@ def _patient_resources(
         tt.oncotree, group, tt.drugs, centre_preference(rng, centre, f"{tt.oncotree}|{group}")
     )
     journey = draw_journey(rng, dx_date, stage, pathway)
+    if tt.oncotree == "MEL" and group == "BRAF V600E":
+        # its own model (oncolake.demo.journeys.draw_braf_melanoma), from its own stream:
+        # the draws above still consume the centre's stream, so every other patient's
+        # rows are those of the release before it
+        own = np.random.default_rng([seed, zlib.crc32(centre.encode()), zlib.crc32(pid.encode())])
+        stage, journey = draw_braf_melanoma(own, dx_date, centre)
+        staging = next(r for r in out if r["id"] == f"{pid}-stage")
+        staging["valueCodeableConcept"] = _coding(SNOMED, STAGE_SNOMED[stage], f"Stage {stage}")
     if journey.death is not None:
         patient["deceasedDateTime"] = journey.death.isoformat()
     codes = {**RXNORM_CODES, **rxnorm_codes()}

@@ -8,6 +8,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from catalog_api.analytics.disclosure import (
+    STOP_FOLLOW_UP,
+    STOP_GROUP,
+    STOP_REASONS,
+    STOP_RISK_SET,
+    STOP_ROUNDED_RISK_SET,
     disclose_curve,
     disclosed_quantiles,
     interval_ends,
@@ -42,8 +47,10 @@ def test_disclosed_curve_never_shows_a_small_count(
     control = DisclosureControl(threshold=threshold, rounding=rounding)
     dc = disclose_curve(time, event, control, interval)
     shown = dc.to_json([0, 180, 365, 730])
+    assert shown["stopped_because"] in STOP_REASONS
     if len(time) < threshold:
         assert dc.curve is None and shown["patients"] == f"<{threshold}"
+        assert shown["stopped_because"] == STOP_GROUP
         return
     unit = max(rounding, threshold)
     c = dc.curve
@@ -56,6 +63,17 @@ def test_disclosed_curve_never_shows_a_small_count(
     ends = interval_ends(time, interval)
     for day in c.time:
         assert (ends >= day).sum() >= threshold
+    # why it stops: "risk set" exactly when the true risk set of the first hidden interval
+    # is below the threshold; a day (an interval end) and a reason, never a count
+    stop = shown["stopped_at_day"]
+    if stop is None:
+        assert shown["stopped_because"] == STOP_FOLLOW_UP
+        assert c.time[-1] == ends.max()  # the last interval with a patient in it is shown
+    else:
+        assert stop % interval == 0 and stop > (c.time[-1] if len(c.time) else 0)
+        true_risk = int((ends >= stop).sum())
+        assert (shown["stopped_because"] == STOP_RISK_SET) == (true_risk < threshold)
+        assert shown["stopped_because"] in (STOP_RISK_SET, STOP_ROUNDED_RISK_SET)
     for key in ("patients", "events"):
         v = shown[key]
         assert v == f"<{threshold}" or (isinstance(v, int) and v >= threshold)
@@ -87,6 +105,23 @@ def test_curve_stops_before_a_small_risk_set() -> None:
     assert dc.curve is not None
     assert dc.curve.time[-1] < 1200
     assert dc.stopped_at is not None and dc.stopped_at <= 1200
+    assert dc.stopped_because == STOP_RISK_SET
+
+
+def test_curve_stopped_by_rounding_or_by_the_end_of_follow_up() -> None:
+    # 14 patients, rounding 10: 6 deaths in the first month leave a true risk set of 8
+    # (>= the threshold 5) but a rounded one of 10 - 10 = 0: the rounding stops the curve
+    time = np.array([10.0] * 6 + [100.0] * 8)
+    event = np.array([True] * 6 + [False] * 8)
+    dc = disclose_curve(time, event, DisclosureControl(threshold=5, rounding=10), 30)
+    assert dc.curve is not None and dc.stopped_at == 60
+    assert dc.stopped_because == STOP_ROUNDED_RISK_SET
+    # 10 patients all leaving in the same month: shown to that month, follow-up ended
+    time = np.array([40.0] * 5 + [50.0] * 5)
+    dc = disclose_curve(time, time < 45, DisclosureControl(threshold=5, rounding=5), 30)
+    shown = dc.to_json([0.0])
+    assert shown["shown_until_day"] == 60 and shown["stopped_at_day"] is None
+    assert shown["stopped_because"] == STOP_FOLLOW_UP
 
 
 def test_vectorised_rounding_is_the_count_rule() -> None:

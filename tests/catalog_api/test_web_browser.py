@@ -99,6 +99,12 @@ def test_web_researcher_to_export_through_two_boards(
     # the saved cohort's count (any consent: 15) beside the builder's 10 is explained
     assert page.inner_text("table.compact tr.total td.num") == "15"
     assert "whatever their consent" in page.inner_text(".counts-explained")
+    # the "Request access" button and the "Open in the cohort builder" link stand apart
+    gap = page.evaluate(
+        "() => document.getElementById('open-in-builder').getBoundingClientRect().left"
+        " - document.getElementById('request-access').getBoundingClientRect().right"
+    )
+    assert gap >= 12, gap
     shot(page, "04-cohort-saved")
     page.click("#request-access")
     assert_labelled(page)

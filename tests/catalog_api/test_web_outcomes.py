@@ -146,7 +146,20 @@ def test_outcomes_view_from_the_builder_and_a_saved_cohort(
     words = page.inner_text("#suppressed")
     assert "fewer than 5 patients are merged into 'other'" in words
     assert "rounded to a multiple of 5" in words
-    assert "fewer than 5 patients remain at risk" in words
+    # why each curve stops, in the words of the API's reason (a reason, never a count)
+    reasons = page.eval_on_selector_all(
+        "#suppressed .curve-stop", "els => els.map(e => [e.dataset.stoppedBecause, e.innerText])"
+    )
+    said = {
+        "risk_set_below_threshold": "fewer than 5 patients remain at risk, so it stops there",
+        "rounded_risk_set_below_threshold": "the rounded counts leave fewer than 5",
+        "follow_up_ended": "(follow-up ended), the risk set never fell below 5",
+        "group_below_threshold": "too few for a curve",
+    }
+    assert reasons and all(said[why] in text for why, text in reasons), reasons
+    assert "risk_set_below_threshold" in {why for why, _ in reasons}
+    column = page.eval_on_selector_all("#survival-table td.stop-reason", "els => els.length")
+    assert column == page.locator("#survival-table tbody tr").count()
     assert page.locator("#pathway-figure svg[role=img] .pathway-node").count() >= 3
     groups = page.locator("#survival-table tbody tr").count()
     assert groups >= 2
