@@ -16,7 +16,9 @@ breakdown are merged into ``"other"``. Analytics answers add (``docs/analytics.m
   *m* = max(*r*, *t*), so that every step of the curve is a multiple of *m* (0 or ≥ *t*);
   the at-risk, event and censoring numbers and the curve itself (Kaplan–Meier with the
   log–log band) are recomputed from those rounded counts; the curve stops before the
-  first interval whose risk set, true or rounded, is below *t*, and says why it stops
+  first interval whose risk set, true or rounded, is below *t*, or whose rounded events
+  would leave fewer than *t* of its rounded risk set (so rounding never draws a curve
+  down to 0), and says why it stops
   (``stopped_because``: the true risk set fell below *t*; only the rounded one did; the
   follow-up ended; the group is below *t*), a reason, never the count. Medians, quartiles and
   their confidence limits are read off the disclosed curve, so they have the interval's
@@ -175,11 +177,14 @@ def disclose_curve(
     risk = rn - np.concatenate([[0], (rd + rc)[:-1]])
     ev = np.diff(np.concatenate([[0], rd]))
     ce = np.diff(np.concatenate([[0], rc]))
-    low = np.flatnonzero((true_risk < t) | (risk < max(t, 1)))
-    stop = int(low[0]) if len(low) else len(risk)
     # the rounded steps may ask more events than the rounded risk set holds: clamp
     ev = np.minimum(ev, np.maximum(risk, 0))
     ce = np.minimum(ce, np.maximum(risk - ev, 0))
+    # an interval is shown only while its risk set (true and rounded) is at least t and
+    # its rounded events leave at least t of the rounded risk set: otherwise rounding
+    # alone could draw the curve down to 0 (5 at risk, 3 deaths rounded to 5)
+    low = np.flatnonzero((true_risk < t) | (risk < max(t, 1)) | (risk - ev < max(t, 1)))
+    stop = int(low[0]) if len(low) else len(risk)
     days = np.arange(1, kmax + 1, dtype=float) * interval
     curve = curve_from_counts(days[:stop], risk[:stop], ev[:stop], ce[:stop], conf_level=conf_level)
     stopped = float(days[stop]) if stop < len(days) else None
@@ -290,7 +295,8 @@ def disclosed_quantiles(
     rd, rc = rounded(cum_d, unit), rounded(cum_c, unit)
     risk = rounded(n, unit)[:, None] - np.hstack([zero, (rd + rc)[:, :-1]])
     ev = np.minimum(np.diff(np.hstack([zero, rd]), axis=1), np.maximum(risk, 0))
-    shown = np.cumprod((true_risk >= t) & (risk >= max(t, 1)), axis=1).astype(bool)
+    keep = (true_risk >= t) & (risk >= max(t, 1)) & (risk - ev >= max(t, 1))
+    shown = np.cumprod(keep, axis=1).astype(bool)
     shown &= (n >= max(t, 1))[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
         factor = np.where(shown & (risk > 0), 1.0 - ev / np.where(risk > 0, risk, 1), 1.0)

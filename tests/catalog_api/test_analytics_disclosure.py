@@ -58,6 +58,9 @@ def test_disclosed_curve_never_shows_a_small_count(
     for counts in (c.n_event, c.n_censor):
         assert ((counts == 0) | ((counts >= threshold) & (counts % unit == 0))).all()
     assert (c.n_risk >= threshold).all()
+    # rounding never draws the curve down to 0: every shown step leaves >= t at risk
+    assert (c.n_risk - c.n_event >= threshold).all()
+    assert len(c.surv) == 0 or c.surv.min() > 0
     assert all(r["at_risk"] >= threshold for r in shown["at_risk"])
     # the true risk set at every shown interval is at least the threshold too
     ends = interval_ends(time, interval)
@@ -108,13 +111,25 @@ def test_curve_stops_before_a_small_risk_set() -> None:
     assert dc.stopped_because == STOP_RISK_SET
 
 
+def test_rounding_does_not_draw_a_curve_down_to_zero() -> None:
+    # 12 patients: 4 deaths in month 1 (rounded: 5), 3 in month 2 of the 8 left (rounded
+    # cumulative 7 -> 5: no step), 3 more in month 3 (cumulative 10, rounded 10: 5 events
+    # from a rounded risk set of 5 would show survival 0 while 2 patients live on)
+    time = np.array([10.0] * 4 + [40.0] * 3 + [70.0] * 3 + [400.0] * 2)
+    event = np.array([True] * 10 + [False] * 2)
+    dc = disclose_curve(time, event, DisclosureControl(threshold=5, rounding=5), 30)
+    assert dc.curve is not None and dc.curve.surv.min() > 0
+    assert dc.stopped_at == 90 and dc.stopped_because == STOP_ROUNDED_RISK_SET
+
+
 def test_curve_stopped_by_rounding_or_by_the_end_of_follow_up() -> None:
     # 14 patients, rounding 10: 6 deaths in the first month leave a true risk set of 8
-    # (>= the threshold 5) but a rounded one of 10 - 10 = 0: the rounding stops the curve
+    # (>= the threshold 5) but the rounded counts 10 deaths of 10: the rounding stops the
+    # curve before its first month (shown, it would fall to 0)
     time = np.array([10.0] * 6 + [100.0] * 8)
     event = np.array([True] * 6 + [False] * 8)
     dc = disclose_curve(time, event, DisclosureControl(threshold=5, rounding=10), 30)
-    assert dc.curve is not None and dc.stopped_at == 60
+    assert dc.curve is not None and not len(dc.curve.time) and dc.stopped_at == 30
     assert dc.stopped_because == STOP_ROUNDED_RISK_SET
     # 10 patients all leaving in the same month: shown to that month, follow-up ended
     time = np.array([40.0] * 5 + [50.0] * 5)
