@@ -560,6 +560,9 @@ class Indexer:
         #: the indexers of other engines over the same lake object (another app in this
         #: process: tests), whose index a first refresh copies instead of building one
         self.siblings: Callable[[], list[Indexer]] | None = None
+        #: called with each new index before it goes live (the engine marks whose
+        #: numbers and persisted patient keys it holds)
+        self.on_publish: Callable[[LakeIndex], None] | None = None
         self._saved_at = 0.0
         self._saved_version: str | None = None
         self._save_requested = False
@@ -619,8 +622,7 @@ class Indexer:
             if old.version is None or not self.lake.only_appends(old.version, version):
                 self.state = "building" if old.version is None else self.state
                 new = self.build(version)
-                with self.lock:
-                    self.index = new
+                self._publish(new)
                 # saved only if the lake did not move meanwhile (a withdrawal's deletes
                 # run table by table: a build between two of them is not kept on disk)
                 if self.lake.change_token() == token:
@@ -698,9 +700,15 @@ class Indexer:
             return False
         idx.datasets = infos
         idx.built_at = time.time()
+        self._publish(idx)
+        return True
+
+    def _publish(self, idx: LakeIndex) -> None:
+        """Make ``idx`` the live index (after :attr:`on_publish`)."""
+        if self.on_publish is not None:
+            self.on_publish(idx)
         with self.lock:
             self.index = idx
-        return True
 
     def _save(self, idx: LakeIndex) -> None:
         if self.store is None or idx.version is None:

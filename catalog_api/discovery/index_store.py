@@ -93,7 +93,9 @@ FIELDS: dict[str, str] = {
     "centre_no": "derived",
     "basket_no": "derived",
     "gene_atoms": "derived",
-    "stable_numbers": "process",  # the application database's numbers, not the lake's
+    # the application database's numbers (not the lake's): loaded aside, as
+    # PERSISTED_NUMBERS, used only once the database confirms them (DiscoveryEngine)
+    "stable_numbers": "numbers",
     "_numbering": "process",
     "memo": "process",
     "_values": "process",
@@ -113,6 +115,10 @@ class Extension:
     code: str
     attr: str
     dump: Callable[[LakeIndex], tuple[dict[str, Any], dict[str, np.ndarray]] | None]
+
+
+#: The ``LakeIndex`` attribute a loaded file's stable numbers are put in (not yet trusted).
+PERSISTED_NUMBERS = "persisted_numbers"
 
 
 class IndexFileError(ValueError):
@@ -319,6 +325,13 @@ class IndexStore:
                     slots = np.frombuffer(buf[at : at + 4 * length], dtype="<u4").copy()
                     at += 4 * length
                     value[m] = (vals, slots)
+            elif kind == "numbers":
+                numbers = np.frombuffer(buf, dtype="<u4").astype(np.uint32)
+                if len(numbers) != n:
+                    raise ValueError(f"{len(numbers)} stable numbers, not {n}")
+                object.__setattr__(idx, PERSISTED_NUMBERS, numbers)
+                times[kind] = times.get(kind, 0.0) + time.perf_counter() - t
+                continue
             elif kind == "keys":
                 value = np.frombuffer(buf, dtype="S32").copy()
                 if len(value) != n:
@@ -392,6 +405,10 @@ def encode(
                 parts.append(np.ascontiguousarray(slots, dtype="<u4").tobytes())
                 lengths.append(len(vals))
             add(name, kind, b"".join(parts), keys=markers, lengths=lengths)
+        elif kind == "numbers":
+            numbered = np.zeros(n, dtype="<u4")
+            numbered[: min(n, len(value))] = value[:n]
+            add(name, kind, numbered.tobytes())
         elif kind == "keys":
             packed = np.zeros(n, dtype="S32")
             packed[: min(n, len(value))] = value[:n]
@@ -435,6 +452,7 @@ def copy_index(idx: LakeIndex) -> LakeIndex:
     data = memoryview(b"".join(chunks))
     out = IndexStore._decode(header, data, {}, {})
     out.patient_keys = np.zeros(0, dtype="S32")
+    out.__dict__.pop(PERSISTED_NUMBERS, None)  # (another app's database's numbers)
     out.datasets = dict(idx.datasets)
     out.built_at = idx.built_at
     return out
