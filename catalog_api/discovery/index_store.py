@@ -238,14 +238,21 @@ class IndexStore:
         times = self.last_load_times = {}
         t = time.perf_counter()
         try:
-            raw = path.read_bytes()
+            # one private copy (never a mapping of the file: what was verified is what is
+            # decoded), read in place and sliced by views (the body is not copied again)
+            with open(path, "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                raw = bytearray(size)
+                if f.readinto(raw) != size:
+                    raise IndexFileError("cut short while read")
         except OSError as exc:
             raise IndexFileError(f"unreadable: {exc}") from exc
         times["read"] = time.perf_counter() - t
         if len(raw) < len(MAGIC) + 8 + _MAC_BYTES or not raw.startswith(MAGIC):
             raise IndexFileError("not an index file (bad magic or cut short)")
         t = time.perf_counter()
-        body, mac = raw[:-_MAC_BYTES], raw[-_MAC_BYTES:]
+        view = memoryview(raw)
+        body, mac = view[:-_MAC_BYTES], bytes(view[-_MAC_BYTES:])
         expected = hmac.new(self._key, body, hashlib.sha256).digest()
         times["mac"] = time.perf_counter() - t
         if not hmac.compare_digest(mac, expected):
@@ -253,14 +260,14 @@ class IndexStore:
         (hlen,) = struct.unpack_from("<Q", raw, len(MAGIC))
         start = len(MAGIC) + 8
         try:
-            header = json.loads(raw[start : start + hlen])
+            header = json.loads(bytes(view[start : start + hlen]))
         except ValueError as exc:
             raise IndexFileError(f"unreadable header: {exc}") from exc
         if header.get("format") != FORMAT:
             raise IndexFileError(f"format {header.get('format')!r}, expected {FORMAT}")
         if header.get("code") != code_fingerprint():
             raise IndexFileError("written by another version of the index code")
-        data = memoryview(raw)[start + hlen : len(body)]
+        data = view[start + hlen : len(body)]
         try:
             return self._decode(header, data, times, self.extensions)
         except (KeyError, ValueError, TypeError, IndexError, pa.ArrowException) as exc:
