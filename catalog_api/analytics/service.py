@@ -37,7 +37,7 @@ from catalog_api.analytics.journeys import (
     Journeys,
     JourneyStore,
 )
-from catalog_api.analytics.outcomes import Group, survival_answer
+from catalog_api.analytics.outcomes import Group, split_cohort, survival_answer
 from catalog_api.analytics.patterns import (
     Breakdown,
     group_breakdown,
@@ -50,7 +50,7 @@ from catalog_api.discovery.definition import CohortDefinition
 from catalog_api.discovery.disclosure import DisclosureControl
 from catalog_api.discovery.engine import DiscoveryEngine
 from catalog_api.discovery.errors import DiscoveryError, IndexNotReadyError
-from catalog_api.discovery.index import slots_of
+from catalog_api.discovery.index import bitmap_of, slots_of
 from catalog_api.discovery.index_store import Extension
 from catalog_api.discovery.results import CountResult
 from catalog_api.discovery.service import PendingCount
@@ -446,10 +446,15 @@ def survival_query(
     interval: int = INTERVAL_DAYS,
     adjust: Sequence[str] = (),
     at_risk_every: int = 180,
+    group_by: str | None = None,
     audit_writer: AuditWriter | None = None,
 ) -> PendingCount:
     """The disclosed survival answer of ``groups`` (each a cohort definition) for
-    ``purpose`` (pending its audit entry; see the module doc)."""
+    ``purpose``, or of one cohort split ``group_by`` (:func:`.outcomes.split_cohort`;
+    every group's patients checked as a count's are), pending its audit entry (see the
+    module doc)."""
+    if group_by is not None and len(groups) != 1:
+        raise ValueError("group_by splits one cohort: give one definition")
     dump_p = purpose.model_dump(mode="json", exclude_defaults=True)
     dumps = [(n, d.model_dump(mode="json", exclude_none=True)) for n, d in groups]
     query: dict[str, Any] = {
@@ -460,16 +465,39 @@ def survival_query(
         "interval_days": interval,
         "adjust_for": list(adjust),
     }
+    if group_by is not None:
+        query["group_by"] = group_by
+
+    def split(snap: Snapshot) -> tuple[list[Group], dict[str, Any]]:
+        j, res = snap.journeys, snap.results[0]
+        slots = slots_of(res.permitted).astype(np.intp)
+        assert group_by is not None and res.index is not None
+        from_line = None if endpoint == "os_from_diagnosis" else line
+        parts, terms = split_cohort(j, slots[slots < j.n_slots], control, group_by, from_line)
+        shown = {
+            f"survival group {i + 1}": control.stable(res.index, bitmap_of(part))
+            for i, (_, part) in enumerate(parts)
+        }
+        digest = digest_of(definition=dumps[0][1], purpose=dump_p, group_by=group_by)
+        control.check(user.username, digest, shown, snap.version_id)
+        return [Group(name, j.cohort_mask(part), len(part)) for name, part in parts], terms
 
     def compute() -> dict[str, Any]:
         snap = evaluate(engine, store, [d for _, d in groups], purpose)
         j = snap.journeys
-        gs = []
-        for (name, dump), res in zip(dumps, snap.results, strict=True):
-            control.check_result(
-                user.username, digest_of(definition=dump, purpose=dump_p), res, shown=("count",)
-            )
-            gs.append(Group(name, _mask(j, res.permitted), len(res.permitted)))
+        gs: list[Group] = []
+        terms = None
+        if group_by is not None:
+            gs, terms = split(snap)
+        else:
+            for (name, dump), res in zip(dumps, snap.results, strict=True):
+                control.check_result(
+                    user.username,
+                    digest_of(definition=dump, purpose=dump_p),
+                    res,
+                    shown=("count",),
+                )
+                gs.append(Group(name, _mask(j, res.permitted), len(res.permitted)))
         out = survival_answer(
             j,
             gs,
@@ -489,7 +517,9 @@ def survival_query(
                 "adjust_for": list(adjust),
                 "confidence": 0.95,
                 "band": "log-log (R survfit conf.type = 'log-log')",
+                "group_by": group_by,
             },
+            **({"grouping": terms} if terms is not None else {}),
             **out,
         }
 

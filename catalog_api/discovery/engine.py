@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from pyroaring import BitMap
 
-from catalog_api.discovery import index_genomic
+from catalog_api.discovery import index_genomic, index_qc
 from catalog_api.discovery.definition import (
     AgeAtDiagnosis,
     And,
@@ -38,6 +38,7 @@ from catalog_api.discovery.definition import (
     Centre,
     CohortDefinition,
     CopyNumber,
+    Coverage,
     Dataset,
     Fusion,
     Msi,
@@ -46,6 +47,7 @@ from catalog_api.discovery.definition import (
     Pipeline,
     Sex,
     StageGroup,
+    StructuralVariant,
     Tmb,
     Treatment,
     TumourType,
@@ -398,7 +400,9 @@ class DiscoveryEngine:
         self, idx: LakeIndex, definition: CohortDefinition, coverage: bool = False
     ) -> BitMap:
         """Live patients matching ``definition``; with ``coverage`` each variant criterion is
-        replaced by "the assay covered its gene" (the coverage-aware denominator)."""
+        replaced by "the assay covered its gene" and each fusion, structural-variant,
+        copy-number, TMB and MSI criterion by "the patient was analysed for it"
+        (``index_genomic.analysed``): the coverage-aware denominator."""
         if definition.criteria is None:
             return idx.live
         return self._eval(idx, definition.criteria, coverage) & idx.live
@@ -414,8 +418,12 @@ class DiscoveryEngine:
             return BitMap.union(*(self._eval(idx, x, coverage) for x in c.criteria))
         if isinstance(c, Not):
             return idx.live - self._eval(idx, c.criterion, coverage)
-        if isinstance(c, Variant) and coverage:
-            return self._covered(idx, c)
+        if coverage:
+            if isinstance(c, Variant):
+                return self._covered(idx, c)
+            analysed = index_genomic.analysed(idx, c)  # fusion, SV, copy number, TMB, MSI
+            if analysed is not None:
+                return analysed
         key = c.model_dump_json()
         return self._cached(idx, key, lambda: self._leaf(idx, c))
 
@@ -445,10 +453,14 @@ class DiscoveryEngine:
             return self._variant(idx, c)
         if isinstance(c, Fusion):
             return index_genomic.fusion(idx, c)
+        if isinstance(c, StructuralVariant):
+            return index_genomic.structural_variant(idx, c)
         if isinstance(c, CopyNumber):
             return index_genomic.copy_number(idx, c)
+        if isinstance(c, Coverage):
+            return index_qc.coverage(idx, c)
         if isinstance(c, Tmb):  # FHIR-reported and pipeline TMB rows alike
-            return self._leaf(idx, Biomarker(marker="TMB", min=c.min, max=c.max))
+            return index_genomic.value_range(idx, "TMB", c.min, c.max)
         if isinstance(c, Msi):
             return index_genomic.msi(idx, c)
         if isinstance(c, Biomarker):
@@ -599,20 +611,15 @@ class DiscoveryEngine:
             slots = slots_of(permitted).astype(np.intp)
             by_c = np.bincount(idx.centre_of.take(slots), minlength=len(idx.centres))
             by_t = np.bincount(idx.basket_of.take(slots), minlength=len(idx.baskets))
-            genes = tuple(
-                sorted(
-                    {
-                        g
-                        for leaf in definition.leaves()
-                        if isinstance(leaf, Variant) and (g := leaf.target.gene)
-                    }
-                )
+            genes = tuple(sorted({g for leaf in definition.leaves() for g in _genes_of(leaf)}))
+            has_coverage = any(
+                isinstance(x, Variant) or type(x) in index_genomic.ANALYSIS_OF
+                for x in definition.leaves()
             )
-            has_variant = any(isinstance(x, Variant) for x in definition.leaves())
             denominator = None
             covered = None
             allowed = self.permitted_by(idx, purpose)
-            if has_variant:
+            if has_coverage:
                 covered = self.evaluate(idx, definition, coverage=True)
                 denominator = covered.intersection_cardinality(allowed)
             return CountResult(
@@ -679,6 +686,18 @@ class DiscoveryEngine:
         for slot in patients:
             out.setdefault(idx.centres[idx.centre_of[slot]], []).append(idx.patient_ids[slot])
         return {c: sorted(p) for c, p in sorted(out.items())}
+
+
+def _genes_of(leaf: Any) -> tuple[str, ...]:
+    """The genes a leaf asks about (the denominator's ``genes``)."""
+    if isinstance(leaf, Variant):
+        return (leaf.target.gene,) if leaf.target.gene else ()
+    if isinstance(leaf, Fusion):
+        gene, names = leaf.keys()
+        return (gene,) if gene else tuple(names[0].split("::"))
+    if isinstance(leaf, StructuralVariant | CopyNumber):
+        return (leaf.gene.strip().upper(),)
+    return ()
 
 
 def _substage(stage: str, wanted: str) -> bool:

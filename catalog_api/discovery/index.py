@@ -59,7 +59,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyroaring import BitMap
 
-from catalog_api.discovery import index_genomic
+from catalog_api.discovery import index_genomic, index_qc
 from harmonise.lake import Lake, LakeVersion
 
 if TYPE_CHECKING:
@@ -140,6 +140,12 @@ class LakeIndex:
     panel_gene: dict[str, BitMap] = field(default_factory=dict)
     profiles: dict[ProfileKey, BitMap] = field(default_factory=dict)
     biomarker_values: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    #: marker → range lookups on its values (``index_genomic.ValueCuts``): TMB's made when
+    #: its values change, the others' (and TMB's after a load) on first use
+    value_cuts: dict[str, index_genomic.ValueCuts] = field(default_factory=dict, repr=False)
+    #: gene → sorted (mean depth, slot) of the tumour specimens' per-gene coverage
+    #: (:mod:`~catalog_api.discovery.index_qc`)
+    gene_depths: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     generation: int = 0
     built_at: float = 0.0
     #: slot → stable patient number (see ``discovery.history``; 0: not numbered yet),
@@ -324,6 +330,7 @@ class LakeIndex:
         self._group(("marker_interp",), key, s)
         self._group(("marker",), marker, s)
         index_genomic.add_msi(self, t, marker, interp, s)
+        index_genomic.add_result_analyses(self, marker, s)
         vals = t.column("value_numeric")
         has = ~pc.is_null(vals).to_numpy(zero_copy_only=False)
         mk = marker.to_numpy(zero_copy_only=False)
@@ -335,6 +342,9 @@ class LakeIndex:
             ns = np.concatenate([old_s, s[sel]]).astype(np.uint32)
             order = np.argsort(nv, kind="stable")
             self.biomarker_values[m] = (nv[order], ns[order])
+            self.value_cuts.pop(m, None)
+            if m in index_genomic.EAGER_CUTS:  # else made by the first range question
+                self.value_cuts[m] = index_genomic.ValueCuts(nv[order], ns[order])
         t = tables["treatments"]
         s, ok = slot_col(t)
         t = t.filter(pa.array(ok))
@@ -345,6 +355,7 @@ class LakeIndex:
         self._group(("drug_line",), join(drug, pc.cast(line, pa.string())), s)
         self._consents(tables["consents"], slot_col)
         index_genomic.add_genomic(self, tables, slot_col)
+        index_qc.add_coverage(self, tables["gene_coverage"], slot_col)
 
     def _conditions(self, t: pa.Table, slot_col: Any, slots: np.ndarray) -> None:
         s, ok = slot_col(t)
@@ -384,6 +395,7 @@ class LakeIndex:
         t = t.filter(pa.array(ok))
         self._group(("assay_type",), t.column("assay_type"), s)
         self._group(("assay_name",), t.column("assay_name"), s)
+        index_genomic.add_analyses(self, t, s)
         cov = (
             t.column("covered_genes").combine_chunks()
             if t.num_rows
@@ -529,11 +541,20 @@ COLUMNS: dict[str, list[str]] = {
         "stage_group",
         "stage_group_display",
     ],
-    "specimens": ["patient_id", "assay_type", "assay_name", "covered_genes"],
+    "specimens": ["patient_id", "assay_type", "assay_name", "covered_genes", "analyses"],
     "variants": ["patient_id", "gene", "protein_change", "consequence", "variant_class", "origin"],
     "biomarkers": ["patient_id", "marker", "interpretation", "value_numeric", *_MSI_COLS],
-    "structural_variants": ["patient_id", "fusion", "fusion_genes", "filter"],
+    "structural_variants": [
+        "patient_id",
+        "sv_type",
+        "gene_a",
+        "gene_b",
+        "fusion",
+        "fusion_genes",
+        "filter",
+    ],
     "copy_number_genes": ["patient_id", "gene", "call"],
+    "gene_coverage": ["patient_id", "gene", "role", "mean_depth"],
     "treatments": ["patient_id", "drug", "line_of_therapy"],
     "consents": [
         "patient_id",

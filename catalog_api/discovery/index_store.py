@@ -52,7 +52,7 @@ from pyroaring import BitMap
 
 from catalog_api.discovery import definition as definition_module
 from catalog_api.discovery import index as index_module
-from catalog_api.discovery import index_genomic
+from catalog_api.discovery import index_genomic, index_qc
 from catalog_api.discovery.index import LakeIndex
 from harmonise.lake import LakeVersion
 
@@ -83,6 +83,7 @@ FIELDS: dict[str, str] = {
     "centres": "json",
     "baskets": "json",
     "biomarker_values": "values",
+    "gene_depths": "values",
     "patient_ids": "ids",
     "patient_keys": "keys",  # keyed hashes (32 bytes a slot; b"" when not computed yet)
     "generation": "json",
@@ -100,6 +101,7 @@ FIELDS: dict[str, str] = {
     "memo": "process",
     "_values": "process",
     "_labels": "process",
+    "value_cuts": "derived",  # from biomarker_values, on first use (index_genomic.ValueCuts)
 }
 
 
@@ -131,6 +133,7 @@ class IndexFileError(ValueError):
 INDEX_MODULES: tuple[Any, ...] = (
     index_module,
     index_genomic,
+    index_qc,
     definition_module,
     sys.modules[__name__],
 )
