@@ -4,15 +4,16 @@ One file per lake version under ``<home>/index/`` (``index-<version id>.olx``), 
 after a full build and, at most every :data:`SAVE_INTERVAL` seconds, after incremental
 updates; older files are deleted once a newer one is in place. A file holds:
 
-* a header (JSON): the format, the *code fingerprint* (a digest of the source of
-  :mod:`catalog_api.discovery.index` and :mod:`catalog_api.discovery.index_genomic`: an
-  index built by other code is never loaded), the lake version (its snapshot ids) and
-  the table of sections;
+* a header (JSON): the format, the *code fingerprint* (a digest of the source of every
+  module in :data:`INDEX_MODULES`: an index built by other code is never loaded), the
+  lake version (its snapshot ids), the table of sections and the extensions' metadata;
 * the sections: every persisted field of :class:`~catalog_api.discovery.index.LakeIndex`,
   by its kind in :data:`FIELDS` — Roaring bitmaps in pyroaring's own portable format
   (``BitMap.serialize``), dictionaries of bitmaps as their keys (JSON) plus one blob of
   bitmaps with offsets, numpy arrays as raw little-endian bytes, patient ids as an Arrow
-  IPC stream;
+  IPC stream; the stable numbers of the app's database, loaded aside
+  (:data:`PERSISTED_NUMBERS`) and used only once the database confirms them; and the
+  sections of each :class:`Extension` (the analytics journeys), with its own fingerprint;
 * an HMAC-SHA256 of everything before it, under a key of the app's (the file decides
   counts: one written by anyone without the key is refused, as a data file with altered
   tags is refused on read).
