@@ -281,13 +281,15 @@ def main() -> int:
     ap.add_argument("--peer", default=None, help="python with pandas<3, lifelines, duckdb")
     ap.add_argument("--peer-repeat", type=int, default=3)
     ap.add_argument("--port", type=int, default=19321)
+    ap.add_argument("--skip-http", action="store_true")
     args = ap.parse_args()
     args.state.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {"lake": str(args.lake)}
     report["in_process"], cohort = in_process(args.lake, args.state, args.repeat)
     print(json.dumps({"in_process": report["in_process"]}), flush=True)
-    report["http"] = over_http(args.lake, args.state, args.repeat, args.port)
-    print(json.dumps({"http": report["http"]}), flush=True)
+    if not args.skip_http:
+        report["http"] = over_http(args.lake, args.state, args.repeat, args.port)
+        print(json.dumps({"http": report["http"]}), flush=True)
     if args.peer:
         report["peer"] = peer(args.lake, cohort, args.peer, args.peer_repeat)
         ours = report["in_process"]

@@ -61,7 +61,7 @@ def patterns() -> None:
     lines.groupby(["line", "regimen_name"]).patient_id.nunique()
     w = lines.pivot_table(
         index="patient_id", columns="line", values="regimen_name", aggfunc="first"
-    )
+    ).reindex(columns=[1, 2, 3])  # (a cohort may have no line 3)
     w.groupby([1]).size()
     w.dropna(subset=[2]).groupby([1, 2]).size()
     w.dropna(subset=[2, 3]).groupby([1, 2, 3]).size()

@@ -112,9 +112,11 @@ def main() -> None:
         token = token_file.read_text().strip()
     else:
         with app.state.sessionmaker() as session:
-            user = User(username="bench", roles=["researcher"], centres=[])
-            session.add(user)
-            session.flush()
+            user = session.query(User).filter_by(username="bench").one_or_none()
+            if user is None:  # (profile_restart.py may have made it)
+                user = User(username="bench", roles=["researcher"], centres=[])
+                session.add(user)
+                session.flush()
             _row, token = tokens.create_token(session, user=user, name="bench")
             session.commit()
         token_file.write_text(token)

@@ -145,10 +145,15 @@ class JourneySync:
             self._thread = None
 
     def _run(self) -> None:
+        warm = False
         while not self._stop.is_set():
             try:
                 self.step()
                 self.last_error = None
+                if not warm:  # what the first survival answer would import (1–2 s)
+                    import scipy.stats  # noqa: F401
+
+                    warm = True
             except Exception as exc:  # keep the last journeys; report and retry
                 log.exception("reading the journeys failed")
                 self.last_error = f"{type(exc).__name__}: {exc}"

@@ -24,11 +24,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import stats
 
 from catalog_api.analytics.errors import AnalyticsInputError
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+
+def _stats() -> ModuleType:
+    """``scipy.stats``, imported on first use (a second of a server's start otherwise)."""
+    from scipy import stats
+
+    return stats
+
 
 #: R's tolerance of ``quantile.survfit`` (``sqrt(.Machine$double.eps)``).
 QUANTILE_TOLERANCE = float(np.sqrt(np.finfo(float).eps))
@@ -104,7 +115,7 @@ class Curve:
 def _z(conf_level: float) -> float:
     if not 0 < conf_level < 1:
         raise AnalyticsInputError(f"conf_level must be between 0 and 1, got {conf_level}")
-    return float(stats.norm.ppf(1 - (1 - conf_level) / 2))
+    return float(_stats().norm.ppf(1 - (1 - conf_level) / 2))
 
 
 def curve_from_counts(
@@ -269,7 +280,7 @@ def logrank(
     except np.linalg.LinAlgError:
         chisq = float(diff @ np.linalg.pinv(v) @ diff)
     df = int((expected > 0).sum()) - 1
-    p = float(stats.chi2.sf(chisq, df)) if df > 0 else 1.0
+    p = float(_stats().chi2.sf(chisq, df)) if df > 0 else 1.0
     return LogRank(labels, n_g, observed, expected, chisq, df, p)
 
 
@@ -433,7 +444,7 @@ def cox(
         lower = np.exp(beta - z * se)
         upper = np.exp(beta + z * se)
     zval = beta / se
-    pval = 2 * stats.norm.sf(np.abs(zval))
+    pval = 2 * _stats().norm.sf(np.abs(zval))
     return Cox(
         tuple(names),
         beta,

@@ -63,7 +63,7 @@ from catalog_api.discovery.index import (
     Numbering,
     slots_of,
 )
-from catalog_api.discovery.index_store import IndexStore
+from catalog_api.discovery.index_store import PERSISTED_NUMBERS, IndexStore
 from catalog_api.discovery.results import CountResult, Tally
 from consent import oncotree
 from consent.errors import ConsentError
@@ -145,17 +145,50 @@ class DiscoveryEngine:
         :meth:`LakeIndex.stable_slots`). The first call wins; started by :meth:`start`."""
         if self._numbers is None:
             self._numbers = numbers
+            self.indexer.on_publish = self._mark_numbered
+
+    def _mark_numbered(self, idx: LakeIndex) -> None:
+        """Mark ``idx`` as numbered by the app's disclosure store (before it goes live): its
+        control then keeps the numbers and the persisted patient keys (keyed by the same
+        secret as the file's MAC) instead of starting the numbering again
+        (``DisclosureControl._own``)."""
+        if getattr(idx, "_numbered_by", None) is None:
+            object.__setattr__(idx, "_numbered_by", self._numbers)
+        saved = idx.__dict__.pop(PERSISTED_NUMBERS, None)
+        if saved is not None and self._numbers is not None:
+            try:
+                if self._numbers_hold(idx, saved):
+                    idx.stable_numbers = saved
+            except Exception:  # the database is busy or gone: numbered as after a build
+                log.exception("checking the persisted patient numbers failed")
+
+    def _numbers_hold(self, idx: LakeIndex, saved: np.ndarray) -> bool:
+        """True if the application database gives the numbers ``saved`` with a loaded
+        index file: the keys of the highest number and of up to 64 other numbered slots at
+        random map to the same numbers (numbers are never changed or reused; a database
+        emptied or restored from before the file fails the check). The file is MAC'd by
+        the app's secret, which also keys the patient keys."""
+        numbered = np.flatnonzero(saved)
+        keys = idx.patient_keys
+        if not len(numbered) or len(keys) < len(saved) or (keys[numbered] == b"").any():
+            return False
+        rng = np.random.default_rng()
+        pick = rng.choice(numbered, size=min(64, len(numbered)), replace=False)
+        pick = np.union1d(pick, [numbered[int(np.argmax(saved[numbered]))]])
+        by_key = getattr(self._numbers, "numbers_of_keys", None)
+        if by_key is None:
+            return False
+        got = by_key([k.decode() for k in keys[pick].tolist()])
+        held = bool(np.array_equal(np.asarray(got, dtype=np.uint32), saved[pick]))
+        if not held:
+            log.warning("the persisted patient numbers are not the database's: numbering again")
+        return held
 
     def _number_all(self) -> None:
         numbers = self._numbers
         assert numbers is not None
         stop = self.indexer._stop
         preload = getattr(numbers, "preload", None)
-        if preload is not None:
-            try:
-                preload()  # one query for every number already given (a restart)
-            except Exception:
-                log.exception("reading the known patient numbers failed; numbering by chunks")
         pass_had_new_keys = False
         while not stop.is_set():
             idx = self.indexer.index
@@ -166,11 +199,15 @@ class DiscoveryEngine:
                     pass_had_new_keys = False
                 stop.wait(0.5)
                 continue
-            if getattr(idx, "_numbered_by", None) is None:
-                # numbered by the app's disclosure store: its control keeps these numbers
-                # (and the persisted keys) instead of starting the index's numbering again
-                # (``DisclosureControl._own``)
-                object.__setattr__(idx, "_numbered_by", numbers)
+            if preload is not None and len(todo) >= NUMBER_CHUNK:
+                # many to number (a build): every number the database gave, in one query
+                try:
+                    preload()
+                except Exception:
+                    log.exception("reading the known patient numbers failed; by chunks")
+                preload = None
+            if idx.version is not None:
+                self._mark_numbered(idx)  # (an index published before the numbering began)
             try:
                 if (
                     len(idx.patient_keys) < len(idx.patient_ids)

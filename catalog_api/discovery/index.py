@@ -423,10 +423,12 @@ class LakeIndex:
         s, ok = slot_col(t)
         if not len(s):
             return
-        t = t.filter(pa.array(ok))
+        if not ok.all():
+            t = t.filter(pa.array(ok))
         self.sequenced |= bitmap_of(s)
         # one integer per (gene, protein change, consequence, class, origin), from each
-        # column's dictionary codes (cheaper than joining the strings)
+        # column's dictionary codes (cheaper than joining the strings); sorted by it, the
+        # rows of one atom, of one (gene, protein change) and of one gene are each one run
         codes: list[np.ndarray] = []
         dicts: list[list[str]] = []
         for c in ("gene", "protein_change", "consequence", "variant_class", "origin"):
@@ -434,31 +436,47 @@ class LakeIndex:
             enc = pc.dictionary_encode(col)
             codes.append(enc.indices.to_numpy(zero_copy_only=False).astype(np.int64))
             dicts.append([str(x) for x in enc.dictionary.to_pylist()])
+        sizes = [len(d) for d in dicts]
         key = codes[0]
-        for k, d in zip(codes[1:], dicts[1:], strict=True):
-            key = key * len(d) + k
+        for k, n in zip(codes[1:], sizes[1:], strict=True):
+            key = key * n + k
         order = np.argsort(key, kind="stable")
         key, ss = key[order], s[order]
-        bounds = np.flatnonzero(np.diff(key)) + 1
-        for chunk_key, chunk in zip(np.split(key, bounds), np.split(ss, bounds), strict=True):
-            rest = int(chunk_key[0])
-            parts: list[str] = []
-            for d in reversed(dicts):
-                rest, pos = divmod(rest, len(d))
-                parts.append(d[pos])
-            parts.reverse()
-            atom: AtomKey = (parts[0], parts[1], parts[2], parts[3], parts[4])
-            bm = bitmap_of(chunk)
+        below_pc = sizes[2] * sizes[3] * sizes[4]  # key // below_pc: (gene, protein change)
+        below_gene = sizes[1] * below_pc
+        starts = np.flatnonzero(np.diff(key)) + 1
+        starts = np.concatenate([[0], starts])
+        ends = np.append(starts[1:], len(key))
+        # each atom's five codes, decoded at once
+        rest = key[starts]
+        parts_codes = []
+        for n in reversed(sizes):
+            rest, pos = np.divmod(rest, n)
+            parts_codes.append(pos)
+        parts_codes.reverse()
+        names = [np.array(d, dtype=object)[p] for d, p in zip(dicts, parts_codes, strict=True)]
+        atoms = list(zip(*(x.tolist() for x in names), strict=True))
+        for atom, a, b in zip(atoms, starts.tolist(), ends.tolist(), strict=True):
+            bm = bitmap_of(ss[a:b])
             cur = self.atoms.get(atom)
             if cur is None:
                 self.atoms[atom] = bm
                 self.gene_atoms.setdefault(atom[0], set()).add(atom)
             else:
                 cur |= bm
-            if atom[0]:
-                self._add(("gene", atom[0]), bm.copy())
-                if atom[1]:
-                    self._add(("gene_pc", atom[0], atom[1]), bm.copy())
+        # gene and (gene, protein change): runs of the same sorted rows
+        genes, pcs = np.array(dicts[0], dtype=object), np.array(dicts[1], dtype=object)
+        for group, named in (
+            (key // below_gene, lambda g: (genes[g],)),
+            (key // below_pc, lambda g: (genes[g // sizes[1]], pcs[g % sizes[1]])),
+        ):
+            gs = np.concatenate([[0], np.flatnonzero(np.diff(group)) + 1])
+            ge = np.append(gs[1:], len(group))
+            for g, a, b in zip(group[gs].tolist(), gs.tolist(), ge.tolist(), strict=True):
+                parts = named(g)
+                if all(parts):  # a gene (and a protein change) is named
+                    kind = "gene" if len(parts) == 1 else "gene_pc"
+                    self._add((kind, *parts), bitmap_of(ss[a:b]))
 
     def _consents(self, t: pa.Table, slot_col: Any) -> None:
         s, ok = slot_col(t)
@@ -581,6 +599,9 @@ class Indexer:
         #: the indexers of other engines over the same lake object (another app in this
         #: process: tests), whose index a first refresh copies instead of building one
         self.siblings: Callable[[], list[Indexer]] | None = None
+        #: called with each new index before it goes live (the engine marks whose
+        #: numbers and persisted patient keys it holds)
+        self.on_publish: Callable[[LakeIndex], None] | None = None
         self._saved_at = 0.0
         self._saved_version: str | None = None
         self._save_requested = False
@@ -640,8 +661,7 @@ class Indexer:
             if old.version is None or not self.lake.only_appends(old.version, version):
                 self.state = "building" if old.version is None else self.state
                 new = self.build(version)
-                with self.lock:
-                    self.index = new
+                self._publish(new)
                 # saved only if the lake did not move meanwhile (a withdrawal's deletes
                 # run table by table: a build between two of them is not kept on disk)
                 if self.lake.change_token() == token:
@@ -719,9 +739,15 @@ class Indexer:
             return False
         idx.datasets = infos
         idx.built_at = time.time()
+        self._publish(idx)
+        return True
+
+    def _publish(self, idx: LakeIndex) -> None:
+        """Make ``idx`` the live index (after :attr:`on_publish`)."""
+        if self.on_publish is not None:
+            self.on_publish(idx)
         with self.lock:
             self.index = idx
-        return True
 
     def _save(self, idx: LakeIndex) -> None:
         if self.store is None or idx.version is None:

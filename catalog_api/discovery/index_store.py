@@ -4,15 +4,16 @@ One file per lake version under ``<home>/index/`` (``index-<version id>.olx``), 
 after a full build and, at most every :data:`SAVE_INTERVAL` seconds, after incremental
 updates; older files are deleted once a newer one is in place. A file holds:
 
-* a header (JSON): the format, the *code fingerprint* (a digest of the source of
-  :mod:`catalog_api.discovery.index` and :mod:`catalog_api.discovery.index_genomic`: an
-  index built by other code is never loaded), the lake version (its snapshot ids) and
-  the table of sections;
+* a header (JSON): the format, the *code fingerprint* (a digest of the source of every
+  module in :data:`INDEX_MODULES`: an index built by other code is never loaded), the
+  lake version (its snapshot ids), the table of sections and the extensions' metadata;
 * the sections: every persisted field of :class:`~catalog_api.discovery.index.LakeIndex`,
   by its kind in :data:`FIELDS` — Roaring bitmaps in pyroaring's own portable format
   (``BitMap.serialize``), dictionaries of bitmaps as their keys (JSON) plus one blob of
   bitmaps with offsets, numpy arrays as raw little-endian bytes, patient ids as an Arrow
-  IPC stream;
+  IPC stream; the stable numbers of the app's database, loaded aside
+  (:data:`PERSISTED_NUMBERS`) and used only once the database confirms them; and the
+  sections of each :class:`Extension` (the analytics journeys), with its own fingerprint;
 * an HMAC-SHA256 of everything before it, under a key of the app's (the file decides
   counts: one written by anyone without the key is refused, as a data file with altered
   tags is refused on read).
@@ -94,7 +95,9 @@ FIELDS: dict[str, str] = {
     "centre_no": "derived",
     "basket_no": "derived",
     "gene_atoms": "derived",
-    "stable_numbers": "process",  # the application database's numbers, not the lake's
+    # the application database's numbers (not the lake's): loaded aside, as
+    # PERSISTED_NUMBERS, used only once the database confirms them (DiscoveryEngine)
+    "stable_numbers": "numbers",
     "_numbering": "process",
     "memo": "process",
     "_values": "process",
@@ -115,6 +118,10 @@ class Extension:
     code: str
     attr: str
     dump: Callable[[LakeIndex], tuple[dict[str, Any], dict[str, np.ndarray]] | None]
+
+
+#: The ``LakeIndex`` attribute a loaded file's stable numbers are put in (not yet trusted).
+PERSISTED_NUMBERS = "persisted_numbers"
 
 
 class IndexFileError(ValueError):
@@ -235,14 +242,21 @@ class IndexStore:
         times = self.last_load_times = {}
         t = time.perf_counter()
         try:
-            raw = path.read_bytes()
+            # one private copy (never a mapping of the file: what was verified is what is
+            # decoded), read in place and sliced by views (the body is not copied again)
+            with open(path, "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                raw = bytearray(size)
+                if f.readinto(raw) != size:
+                    raise IndexFileError("cut short while read")
         except OSError as exc:
             raise IndexFileError(f"unreadable: {exc}") from exc
         times["read"] = time.perf_counter() - t
         if len(raw) < len(MAGIC) + 8 + _MAC_BYTES or not raw.startswith(MAGIC):
             raise IndexFileError("not an index file (bad magic or cut short)")
         t = time.perf_counter()
-        body, mac = raw[:-_MAC_BYTES], raw[-_MAC_BYTES:]
+        view = memoryview(raw)
+        body, mac = view[:-_MAC_BYTES], bytes(view[-_MAC_BYTES:])
         expected = hmac.new(self._key, body, hashlib.sha256).digest()
         times["mac"] = time.perf_counter() - t
         if not hmac.compare_digest(mac, expected):
@@ -250,14 +264,14 @@ class IndexStore:
         (hlen,) = struct.unpack_from("<Q", raw, len(MAGIC))
         start = len(MAGIC) + 8
         try:
-            header = json.loads(raw[start : start + hlen])
+            header = json.loads(bytes(view[start : start + hlen]))
         except ValueError as exc:
             raise IndexFileError(f"unreadable header: {exc}") from exc
         if header.get("format") != FORMAT:
             raise IndexFileError(f"format {header.get('format')!r}, expected {FORMAT}")
         if header.get("code") != code_fingerprint():
             raise IndexFileError("written by another version of the index code")
-        data = memoryview(raw)[start + hlen : len(body)]
+        data = view[start + hlen : len(body)]
         try:
             return self._decode(header, data, times, self.extensions)
         except (KeyError, ValueError, TypeError, IndexError, pa.ArrowException) as exc:
@@ -322,6 +336,13 @@ class IndexStore:
                     slots = np.frombuffer(buf[at : at + 4 * length], dtype="<u4").copy()
                     at += 4 * length
                     value[m] = (vals, slots)
+            elif kind == "numbers":
+                numbers = np.frombuffer(buf, dtype="<u4").astype(np.uint32)
+                if len(numbers) != n:
+                    raise ValueError(f"{len(numbers)} stable numbers, not {n}")
+                object.__setattr__(idx, PERSISTED_NUMBERS, numbers)
+                times[kind] = times.get(kind, 0.0) + time.perf_counter() - t
+                continue
             elif kind == "keys":
                 value = np.frombuffer(buf, dtype="S32").copy()
                 if len(value) != n:
@@ -395,6 +416,10 @@ def encode(
                 parts.append(np.ascontiguousarray(slots, dtype="<u4").tobytes())
                 lengths.append(len(vals))
             add(name, kind, b"".join(parts), keys=markers, lengths=lengths)
+        elif kind == "numbers":
+            numbered = np.zeros(n, dtype="<u4")
+            numbered[: min(n, len(value))] = value[:n]
+            add(name, kind, numbered.tobytes())
         elif kind == "keys":
             packed = np.zeros(n, dtype="S32")
             packed[: min(n, len(value))] = value[:n]
@@ -438,6 +463,7 @@ def copy_index(idx: LakeIndex) -> LakeIndex:
     data = memoryview(b"".join(chunks))
     out = IndexStore._decode(header, data, {}, {})
     out.patient_keys = np.zeros(0, dtype="S32")
+    out.__dict__.pop(PERSISTED_NUMBERS, None)  # (another app's database's numbers)
     out.datasets = dict(idx.datasets)
     out.built_at = idx.built_at
     return out

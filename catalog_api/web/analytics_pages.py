@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from catalog_api import crud
 from catalog_api.analytics.outcomes import GROUPINGS
-from catalog_api.analytics.service import store_for, survival_query, treatment_patterns_query
+from catalog_api.analytics.service import journeys_for, survival_query, treatment_patterns_query
 from catalog_api.api.deps import IdPath, SessionDep, control_for, ready_engine
 from catalog_api.discovery.definition import CohortDefinition
 from catalog_api.discovery.errors import DiscoveryError
@@ -173,7 +173,7 @@ def _patterns(
         session,
         user=user,
         engine=ready_engine(request),
-        store=store_for(request.app.state.lake),
+        store=journeys_for(request.app.state.discovery_engine),
         control=control_for(request),
         definition=definition,
         purpose=purpose,
@@ -193,7 +193,7 @@ def _survival(
         session,
         user=user,
         engine=ready_engine(request),
-        store=store_for(request.app.state.lake),
+        store=journeys_for(request.app.state.discovery_engine),
         control=control_for(request),
         groups=[("cohort", definition)],
         purpose=purpose,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
 from fastapi import FastAPI
 
 from catalog_api.auth import tokens
@@ -321,3 +322,41 @@ def test_each_app_owns_its_engine_and_stops_it_with_itself(
     with serving(two) as http:
         r2 = http.post("/api/v1/cohorts/count", json=count, headers=headers2)
         assert r2.status_code == 200 and r2.json()["count"] == r.json()["count"]
+
+
+def test_a_restart_keeps_the_numbers_the_database_confirms(lake: Lake, tmp_path: Path) -> None:
+    """A loaded index's stable numbers are used from its file (no lookup, no hashing) once a
+    sample of them is confirmed by the application database; a database emptied since
+    (numbers given afresh) fails the check and the index is numbered again from it."""
+    db = make_engine(f"sqlite:///{tmp_path / 'app.db'}")
+    upgrade(db)
+    first = engine_on(lake, tmp_path)
+    first.refresh()
+    idx = first.index
+    every = np.arange(len(idx.patient_ids), dtype=np.uint32)
+    numbers = idx.stable_slots(every, CountingStore(db, KEY))
+    assert first.indexer.store is not None
+    first.indexer.store.save(idx)
+
+    restarted = engine_on(lake, tmp_path)
+    store = CountingStore(db, KEY)
+    restarted.number_patients_with(store)
+    restarted.refresh()  # loaded; its numbers checked before it goes live
+    loaded = restarted.index
+    assert loaded.stable_numbers.tolist() == numbers.tolist()
+    assert store.hashed == 0 and not len(loaded.unnumbered(10))
+
+    # the number table emptied and numbering another patient first (another database):
+    # the file's numbers are not the database's, and are not used
+    with db.begin() as conn:
+        conn.execute(sa.text("DELETE FROM disclosure_patients"))
+    fresh = CountingStore(db, KEY)
+    fresh.numbers(["a patient of another lake"])
+    again = engine_on(lake, tmp_path)
+    again.number_patients_with(fresh)
+    again.refresh()
+    assert again.indexer.loads == 1
+    assert len(again.index.unnumbered(10)) == 10  # numbered again, from the database
+    got = again.index.stable_slots(every, fresh)
+    assert got.tolist() == fresh.numbers(again.index.patient_ids).tolist()
+    db.dispose()
