@@ -2,8 +2,11 @@
 # The dna_seq workflow's tool commands, written by hand in one shell script (same tools,
 # same flags as workflow/analysis.yaml, same thread counts as the rules: bwa, sort, merge
 # and markdup -@ THREADS, fastp and mosdepth min(THREADS, 4), the rest single-threaded),
-# for the wall-time comparison in walltime.py. Steps run one after the other (the
-# workflow may run independent single-threaded steps side by side). Not done here: the
+# for the wall-time comparison in walltime.py; the workflow's Python steps (somatic
+# calls, delly wrapper, SV annotation, callable territory, MSI, CNVkit, TMB) run as the
+# same scripts through a small stand-in for Snakemake's `snakemake` object (wfscript).
+# Steps run one after the other (the workflow may run independent single-threaded steps
+# side by side). Not done here: the
 # workflow's bookkeeping (tool-version check against the lock, fingerprint, software
 # versions, provenance with SHA-256 of every input FASTQ and output VCF), so its cost
 # counts as workflow overhead in the ratio.
