@@ -16,9 +16,8 @@ DataSHIELD):
   subtracted, the two would isolate fewer than the threshold, however the definitions are
   written (a suppressed number gives nothing to subtract). The shown numbers are the
   totals (count, excluded by consent, denominator) *and every breakdown cell* (by centre,
-  by tumour type, their ``other``): a cell is compared with the remembered cells of the
-  same category (``centre:NKI`` with ``centre:NKI``, whatever query showed it) and with
-  every remembered total; a total with every remembered number (see :meth:`check`);
+  by tumour type, their ``other``), each compared with every remembered number whatever
+  its category (see :meth:`check`);
 * who sees exact counts instead: :func:`sees_exact_counts`, the one rule of the API's
   trails and the web pages.
 """
@@ -277,17 +276,16 @@ class DisclosureControl:
         (for :attr:`horizon` seconds) only when the query is answered (in the transaction of
         ``conn`` when given, else in one of its own). A query is refused when any number it
         shows counts a set that differs from one the user was shown before, on any lake
-        version, by 1 to ``threshold - 1`` patients: a total (``count``, ``excluded``,
-        ``covered``) compared with every remembered number, a breakdown cell (named
-        ``centre:…`` or ``tumour:…``, :func:`cell_name`) with every remembered total and
-        every remembered cell of its category. Cells of different categories
-        (``centre:C1`` against ``tumour:LUAD``) are not compared (docs/discovery.md). A
-        query repeated on the same lake version, with the same total, compares its totals
-        only: its cells were checked and remembered when it was first answered. A total is
-        not compared with the cells of an answer whose total was the same set of patients
-        (this query's own earlier answer, or another query counting the same patients):
-        those cells were shown beside that very total, so the pair discloses nothing the
-        earlier answer did not.
+        version, by 1 to ``threshold - 1`` patients: every shown number (a total:
+        ``count``, ``excluded``, ``covered``; a breakdown cell: ``centre:…``,
+        ``tumour:…``, :func:`cell_name`) is compared with every remembered number,
+        whatever their categories (a by-centre cell of one answer against a
+        by-tumour-type cell of another: docs/discovery.md), except that a number whose
+        very set the user was shown before is not compared at all: it discloses nothing
+        new, and each of its pairs with a remembered number was checked when the later of
+        the two was first shown (or both were shown in one answer, as the margins of one
+        table). A query repeated on the same lake version, with the same total, compares
+        its totals only: its cells were checked and remembered when it was first answered.
 
         One pair is not compared: a number counted with any consent (a saved cohort's,
         named ``any:…``) and one counted for a purpose, of the same ``definition`` (its
@@ -315,40 +313,31 @@ class DisclosureControl:
             tx.charge(now)
             known: set[str] = set()  # names whose set is remembered as is already
             repeated = False
+            found = tx.near(totals, t, since)
             for name, bm in totals.items():
-                n = len(bm)
                 near = [
-                    (r, self._difference(name, bm, r, definition, version))
-                    for r in tx.candidates(n - t + 1, n + t - 1, since)
+                    (r, self._difference(name, bm, r, definition, version)) for r in found[name]
                 ]
-                # answers whose total is this very set: their cells were shown beside it,
-                # so comparing this total with those cells tells nothing they did not
-                same = {(digest, version)} | {
-                    (r.digest, r.lake_version)
-                    for r, d in near
-                    if d == 0 and category_of(r.name) is None
-                }
-                for r, d in near:
-                    if d == 0 and category_of(r.name) is None:
-                        known.add(name)
-                        repeated |= (name, digest, version) == (r.name, r.digest, r.lake_version)
-                    elif category_of(r.name) is not None and (r.digest, r.lake_version) in same:
-                        continue
-                    elif d is not None and 0 < d < t and refusal is None:
-                        refusal = _refusal(name, r, now, t)
+                same = [r for r, d in near if d == 0]
+                if same:
+                    known.add(name)
+                    repeated |= any(
+                        (name, digest, version) == (r.name, r.digest, r.lake_version) for r in same
+                    )
+                elif refusal is None:
+                    refusal = _first_refusal(name, near, now, t)
             if repeated and totals.get("count") is not None:
                 cells = {}  # shown, checked and remembered with this answer before
             if cells:
-                found = tx.cell_candidates(
-                    {k: (len(v) - t + 1, len(v) + t - 1) for k, v in cells.items()}, since
-                )
+                found = tx.near(cells, t, since)
                 for name, bm in cells.items():
-                    for r in found.get(name, ()):
-                        d = self._difference(name, bm, r, definition, version)
-                        if d == 0:
-                            known.add(name)
-                        elif d is not None and 0 < d < t and refusal is None:
-                            refusal = _refusal(name, r, now, t)
+                    near = [
+                        (r, self._difference(name, bm, r, definition, version)) for r in found[name]
+                    ]
+                    if any(d == 0 for _, d in near):
+                        known.add(name)
+                    elif refusal is None:
+                        refusal = _first_refusal(name, near, now, t)
             if refusal is None:
                 for name, bm in {**totals, **cells}.items():
                     if name not in known:
@@ -397,6 +386,17 @@ class DisclosureControl:
     def reset(self, user: str | None = None) -> None:
         """Forget the budget and history of ``user`` (or of everyone)."""
         self.store.reset(user)
+
+
+def _first_refusal(
+    name: str, near: list[tuple[Remembered, int | None]], now: float, t: int
+) -> str | None:
+    """The refusal of the number ``name`` for the first remembered number of ``near`` (with
+    its difference) that it differs from by 1 to ``t - 1`` patients; None if there is none."""
+    for r, d in near:
+        if d is not None and 0 < d < t:
+            return _refusal(name, r, now, t)
+    return None
 
 
 _WHAT = {"count": "count", "excluded": "excluded-by-consent count", "covered": "denominator"}

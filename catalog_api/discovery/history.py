@@ -35,7 +35,7 @@ import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import sqlalchemy as sa
@@ -71,6 +71,23 @@ answers_table = sa.Table(
     sa.Index("ix_disclosure_answers_user_size", "username", "size"),
     sa.Index("ix_disclosure_answers_at", "at"),
 )
+#: How many of a remembered number's smallest patients are kept as its marks: the largest
+#: disclosure threshold the check supports (see the module doc).
+MARKS = 16
+marks_table = sa.Table(
+    "disclosure_marks",
+    Base.metadata,
+    sa.Column(
+        "answer_id",
+        sa.Integer,
+        sa.ForeignKey("disclosure_answers.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("rank", sa.SmallInteger, primary_key=True, comment="0: the smallest number."),
+    sa.Column("username", sa.String(256), nullable=False),
+    sa.Column("number", sa.Integer, nullable=False, comment="A stable patient number."),
+    sa.Index("ix_disclosure_marks_user_number", "username", "number"),
+)
 patients_table = sa.Table(
     "disclosure_patients",
     Base.metadata,
@@ -101,15 +118,10 @@ class Transaction(Protocol):
     def charge(self, at: float) -> None:
         """Charge one query made at ``at``."""
 
-    def candidates(self, lo: int, hi: int, since: float) -> list[Remembered]:
-        """Remembered answers made since ``since`` counting ``lo``…``hi`` patients."""
-
-    def cell_candidates(
-        self, cells: Mapping[str, tuple[int, int]], since: float
-    ) -> dict[str, list[Remembered]]:
-        """For each breakdown cell's name (``centre:C1``), the remembered answers made since
-        ``since`` counting ``lo``…``hi`` patients that are totals or cells of the same
-        category (:func:`category`)."""
+    def near(self, sets: Mapping[str, BitMap], t: int, since: float) -> dict[str, list[Remembered]]:
+        """For each of ``sets`` (by name), the remembered numbers made since ``since`` whose
+        patients may differ from it by fewer than ``t``, equal sets
+        included: at least those; each a candidate the caller compares exactly."""
 
     def remember(self, answer: Remembered) -> None:
         """Remember one shown number."""
@@ -141,20 +153,6 @@ def category(name: str) -> str | None:
     """A breakdown cell's category (``centre:C1`` for ``any:centre:C1``); None: a total."""
     bare = name.removeprefix("any:")
     return bare if bare.startswith(CELL_KINDS) else None
-
-
-def _comparable(cell: str, stored: str) -> bool:
-    """Whether a new cell named ``cell`` is compared with a remembered number ``stored``."""
-    kind = category(stored)
-    return kind is None or kind == category(cell)
-
-
-def _grouped(rows: Sequence[Any]) -> dict[str | None, list[tuple[int, int]]]:
-    """``(id, name, size)`` rows as ``{category (None: a total): [(id, size)]}``."""
-    out: dict[str | None, list[tuple[int, int]]] = {}
-    for row_id, name, size in rows:
-        out.setdefault(category(name), []).append((int(row_id), int(size)))
-    return out
 
 
 def pack(bm: BitMap) -> bytes:
@@ -195,20 +193,14 @@ class _MemoryTransaction:
     def charge(self, at: float) -> None:
         self.state.queries.append(at)
 
-    def candidates(self, lo: int, hi: int, since: float) -> list[Remembered]:
-        return [a for a in self.state.answers if lo <= len(a.patients) <= hi and a.at > since]
-
-    def cell_candidates(
-        self, cells: Mapping[str, tuple[int, int]], since: float
-    ) -> dict[str, list[Remembered]]:
-        return {
-            name: [
-                a
-                for a in self.state.answers
-                if lo <= len(a.patients) <= hi and a.at > since and _comparable(name, a.name)
+    def near(self, sets: Mapping[str, BitMap], t: int, since: float) -> dict[str, list[Remembered]]:
+        out: dict[str, list[Remembered]] = {}
+        for name, bm in sets.items():
+            n = len(bm)
+            out[name] = [
+                a for a in self.state.answers if a.at > since and abs(len(a.patients) - n) < t
             ]
-            for name, (lo, hi) in cells.items()
-        }
+        return out
 
     def remember(self, answer: Remembered) -> None:
         self.state.answers.append(answer)
@@ -262,6 +254,7 @@ class _SqlTransaction:
         self.conn = conn
         self.user = user
         self.pending: list[dict[str, object]] = []
+        self.pending_marks: list[BitMap] = []
 
     def queries_since(self, since: float) -> tuple[int, float | None]:
         q = queries_table
@@ -275,55 +268,38 @@ class _SqlTransaction:
     def charge(self, at: float) -> None:
         self.conn.execute(queries_table.insert().values(username=self.user, at=at))
 
-    def candidates(self, lo: int, hi: int, since: float) -> list[Remembered]:
-        a = answers_table
-        rows = self.conn.execute(
-            sa.select(
-                a.c.at, a.c.digest, a.c.lake_version, a.c.name, a.c.patients, a.c.definition
-            ).where(a.c.username == self.user, a.c.size.between(lo, hi), a.c.at > since)
-        )
-        return [Remembered(r[0], r[1], r[2], r[3], unpack(r[4]), r[5]) for r in rows]
-
-    def cell_candidates(
-        self, cells: Mapping[str, tuple[int, int]], since: float
-    ) -> dict[str, list[Remembered]]:
-        if not cells:
-            return {}
-        a = answers_table
-        kinds = {category(n) for n in cells}
-        names = sorted({f"{p}{k}" for k in kinds if k for p in ("", "any:")})
-        is_total = sa.and_(*(sa.not_(a.c.name.like(f"%{k}%")) for k in CELL_KINDS))
-        lo = min(r[0] for r in cells.values())
-        hi = max(r[1] for r in cells.values())
-        # sizes and names first (no bitmaps), then the bitmaps of the rows a cell needs
-        rows = self.conn.execute(
-            sa.select(a.c.id, a.c.name, a.c.size).where(
-                a.c.username == self.user,
-                a.c.size.between(lo, hi),
-                a.c.at > since,
-                sa.or_(a.c.name.in_(names), is_total),
+    def near(self, sets: Mapping[str, BitMap], t: int, since: float) -> dict[str, list[Remembered]]:
+        k = max(t, 1)
+        if k > MARKS:  # more than the marks cover: every remembered number of a near size
+            return {name: self._of_size(len(bm), k, since) for name, bm in sets.items()}
+        bottoms = {name: bm[:k] for name, bm in sets.items()}
+        wanted = sorted(set(BitMap.union(*bottoms.values()))) if bottoms else []
+        a, m = answers_table, marks_table
+        # number → [(answer id, size)] of the user's remembered numbers marked by it
+        marked: dict[int, list[tuple[int, int]]] = {}
+        for i in range(0, len(wanted), NUMBER_CHUNK):
+            rows = self.conn.execute(
+                sa.select(m.c.number, m.c.answer_id, a.c.size)
+                .join(a, a.c.id == m.c.answer_id)
+                .where(
+                    m.c.username == self.user,
+                    m.c.number.in_(wanted[i : i + NUMBER_CHUNK]),
+                    m.c.rank < k,
+                    a.c.at > since,
+                )
             )
-        ).all()
-        # by category (None: the totals), sorted by size: each cell looks at its own
-        # category's rows and the totals within its size range only
-        groups: dict[str | None, tuple[np.ndarray, np.ndarray]] = {}
-        for kind, members in _grouped(rows).items():
-            order = sorted(members, key=lambda r: r[1])
-            groups[kind] = (
-                np.array([r[1] for r in order], dtype=np.int64),
-                np.array([r[0] for r in order], dtype=np.int64),
-            )
-        wanted: dict[str, list[int]] = {}
-        for name, (clo, chi) in cells.items():
-            hits: list[int] = []
-            for kind in {category(name), None}:
-                found = groups.get(kind)
-                if found is not None:
-                    sizes, row_ids = found
-                    first, last = np.searchsorted(sizes, [clo, chi + 1])
-                    hits += row_ids[first:last].tolist()
-            wanted[name] = hits
-        ids = sorted({i for v in wanted.values() for i in v})
+            for number, answer_id, size in rows:
+                marked.setdefault(int(number), []).append((int(answer_id), int(size)))
+        hits: dict[str, set[int]] = {}
+        for name, bm in sets.items():
+            n = len(bm)
+            hits[name] = {
+                answer_id
+                for number in bottoms[name]
+                for answer_id, size in marked.get(number, ())
+                if abs(size - n) < k
+            }
+        ids = sorted(set().union(*hits.values())) if hits else []
         loaded: dict[int, Remembered] = {}
         for i in range(0, len(ids), NUMBER_CHUNK):
             for r in self.conn.execute(
@@ -338,7 +314,18 @@ class _SqlTransaction:
                 ).where(a.c.id.in_(ids[i : i + NUMBER_CHUNK]))
             ):
                 loaded[r[0]] = Remembered(r[1], r[2], r[3], r[4], unpack(r[5]), r[6])
-        return {name: [loaded[i] for i in v] for name, v in wanted.items()}
+        return {name: [loaded[i] for i in sorted(v)] for name, v in hits.items()}
+
+    def _of_size(self, n: int, k: int, since: float) -> list[Remembered]:
+        a = answers_table
+        rows = self.conn.execute(
+            sa.select(
+                a.c.at, a.c.digest, a.c.lake_version, a.c.name, a.c.patients, a.c.definition
+            ).where(
+                a.c.username == self.user, a.c.size.between(n - k + 1, n + k - 1), a.c.at > since
+            )
+        )
+        return [Remembered(r[0], r[1], r[2], r[3], unpack(r[4]), r[5]) for r in rows]
 
     def remember(self, answer: Remembered) -> None:
         self.pending.append(
@@ -353,13 +340,25 @@ class _SqlTransaction:
                 "patients": pack(answer.patients),
             }
         )
+        self.pending_marks.append(answer.patients[:MARKS])
 
     def flush(self) -> None:
         """Write the remembered answers (one statement for all of them: an answer with a
         breakdown remembers a row per cell)."""
-        if self.pending:
-            self.conn.execute(answers_table.insert(), self.pending)
-            self.pending = []
+        if not self.pending:
+            return
+        a = answers_table
+        ids = self.conn.execute(
+            a.insert().returning(a.c.id, sort_by_parameter_order=True), self.pending
+        ).scalars()
+        marks = [
+            {"answer_id": i, "rank": rank, "username": self.user, "number": number}
+            for i, bottom in zip(ids, self.pending_marks, strict=True)
+            for rank, number in enumerate(bottom)
+        ]
+        if marks:
+            self.conn.execute(marks_table.insert(), marks)
+        self.pending, self.pending_marks = [], []
 
 
 class SqlStore:
@@ -407,6 +406,8 @@ class SqlStore:
             .where(a.c.at < forget_before, (a.c.username + "") == user)
             .scalar_subquery()
         )
+        m = marks_table
+        conn.execute(m.delete().where(m.c.answer_id.in_(old)))  # also without SQLite's FKs
         conn.execute(a.delete().where(a.c.id.in_(old)))
         return _SqlTransaction(conn, user)
 
@@ -468,7 +469,7 @@ class SqlStore:
     def reset(self, user: str | None = None) -> None:
         """See :meth:`DisclosureStore.reset`."""
         with self.engine.begin() as conn:
-            for t in (queries_table, answers_table):
+            for t in (queries_table, marks_table, answers_table):
                 stmt = t.delete() if user is None else t.delete().where(t.c.username == user)
                 conn.execute(stmt)
 

@@ -110,8 +110,14 @@ def _part_state(part: CentrePart) -> CentreState:
     return CentreState.under_review
 
 
-def overall_state(req: AccessRequest, now: dt.datetime | None = None) -> RequestState:
-    """The request's state from its parts, expiry and revocation."""
+def overall_state(
+    req: AccessRequest,
+    now: dt.datetime | None = None,
+    groups: Sequence[Sequence[CentrePart]] | None = None,
+) -> RequestState:
+    """The request's state from its parts, expiry and revocation (``groups``: from these
+    groups of parts instead, each one part with their merged state, as a user who sees
+    some merged into ``other`` is shown them: :func:`shown_state`)."""
     now = now or utcnow()
     if req.revoked_at is not None:
         return RequestState.revoked
@@ -119,7 +125,9 @@ def overall_state(req: AccessRequest, now: dt.datetime | None = None) -> Request
         return RequestState.expired
     if req.submitted_at is None:
         return RequestState.draft
-    states = [CentreState(p.state) for p in req.parts]
+    if groups is None:
+        groups = [[p] for p in req.parts]
+    states = [_merged_state(g) for g in groups]
     if any(s == CentreState.changes_requested for s in states):
         return RequestState.changes_requested
     final = (CentreState.approved, CentreState.rejected)
@@ -129,7 +137,7 @@ def overall_state(req: AccessRequest, now: dt.datetime | None = None) -> Request
             return RequestState.approved
         return RequestState.partially_approved if approved else RequestState.rejected
     started = any(s in final for s in states) or any(
-        d.round == p.round for p in req.parts for d in p.decisions
+        d.round == p.round for g in groups for p in g for d in p.decisions
     )
     return RequestState.under_review if started else RequestState.submitted
 
@@ -416,8 +424,7 @@ def revoke(
 def request_public(req: AccessRequest, user: User, config: ApiConfig) -> AccessRequestPublic:
     """The API view of ``req`` for ``user`` (only the parts they may see)."""
     kw = {"threshold": config.disclosure_threshold, "rounding": config.disclosure_rounding}
-    visible = policy.visible_parts(user, req)
-    small = _small_centres(user, req, config.disclosure_threshold)
+    named, merged, merged_shown = shown_parts(req, user, config.disclosure_threshold)
     parts = [
         CentrePartPublic(
             centre_id=p.centre_id,
@@ -428,11 +435,9 @@ def request_public(req: AccessRequest, user: User, config: ApiConfig) -> AccessR
             preapproved_by_visa=p.visa is not None,
             decided_at=p.decided_at,
         )
-        for p in visible
-        if p.centre_id not in small
+        for p in named
     ]
-    merged = [p for p in visible if p.centre_id in small]
-    if sum(p.patient_count for p in merged) >= config.disclosure_threshold:
+    if merged_shown:
         parts.append(_merged_part(merged, kw))
     cv = req.cohort_version
     return AccessRequestPublic(
@@ -441,7 +446,7 @@ def request_public(req: AccessRequest, user: User, config: ApiConfig) -> AccessR
         cohort_id=cv.cohort_id,
         cohort_version=cv.version,
         lake_version_id=cv.lake_version_id,
-        state=overall_state(req),
+        state=shown_state(req, user, config.disclosure_threshold),
         title=req.title,
         description=req.description,
         institution=req.institution,
@@ -483,22 +488,74 @@ def _merged_part(parts: Sequence[CentrePart], kw: dict[str, int]) -> CentrePartP
     )
 
 
-def decisions_public(req: AccessRequest, user: User) -> list[DecisionPublic]:
-    """Decisions on the parts ``user`` may see, oldest first."""
+def shown_parts(
+    req: AccessRequest, user: User, threshold: int
+) -> tuple[list[CentrePart], list[CentrePart], bool]:
+    """The parts of ``req`` that ``user`` may see, as they are shown to them: ``(the parts
+    listed by name, the small parts merged into one``  :data:`OTHER` ``part, whether that
+    part is shown)``: it is left out when its patients are below the threshold too (the
+    rule of the count answer's breakdowns, :func:`_small_centres`)."""
+    visible = policy.visible_parts(user, req)
+    small = _small_centres(user, req, threshold)
+    named = [p for p in visible if p.centre_id not in small]
+    merged = [p for p in visible if p.centre_id in small]
+    return named, merged, bool(merged) and sum(p.patient_count for p in merged) >= threshold
+
+
+def shown_state(req: AccessRequest, user: User, threshold: int) -> RequestState:
+    """The request's state as ``user`` is shown it: from the parts they are shown
+    (:func:`shown_parts`), so that it says nothing of a part hidden from them (a
+    ``partially_approved`` would tell a requester that a centre they are not shown holds
+    patients and rejected). When no part is shown by name, all of them count as one
+    (the request as a whole: it tells nothing of any centre). Admins and reviewers: the
+    request's own state."""
+    if req.requester_id != user.id or policy.is_admin(user):
+        return overall_state(req)
+    named, merged, merged_shown = shown_parts(req, user, threshold)
+    if not merged:
+        return overall_state(req)
+    groups = [[p] for p in named]
+    if merged_shown or not named:
+        groups.append(merged)
+    return overall_state(req, groups=groups)
+
+
+def decisions_public(req: AccessRequest, user: User, config: ApiConfig) -> list[DecisionPublic]:
+    """Decisions on the parts ``user`` may see, oldest first, as the parts are shown to
+    them (:func:`shown_parts`): those on the small parts merged into :data:`OTHER` name
+    neither the centre nor the reviewer (``other``), and are left out with that part."""
+    named, merged, merged_shown = shown_parts(req, user, config.disclosure_threshold)
     out = [
         DecisionPublic(
             id=d.id,
-            centre_id=p.centre_id,
-            reviewer=d.reviewer.username,
+            centre_id=p.centre_id if hidden is None else hidden,
+            reviewer=d.reviewer.username if hidden is None else hidden,
             decision=DecisionKind(d.decision),
             comment=d.comment,
             round=d.round,
             created_at=d.created_at,
         )
-        for p in policy.visible_parts(user, req)
+        for parts, hidden in ((named, None), (merged if merged_shown else [], OTHER))
+        for p in parts
         for d in p.decisions
     ]
     return sorted(out, key=lambda d: d.id)
+
+
+def trail_actor(
+    user: User, req: AccessRequest, actor: str, details_json: str, config: ApiConfig
+) -> str | None:
+    """Who an entry of ``req``'s trail shows ``user`` as its actor: for an entry about one
+    small centre's part merged into :data:`OTHER` (:func:`shown_parts`), ``other`` (a
+    reviewer's name would name the centre), and None, the entry left out, when that part
+    is not shown at all (as the decisions list leaves its decisions out)."""
+    centre = trail_details(details_json).get("centre_id")
+    if not isinstance(centre, str):
+        return actor
+    _named, merged, merged_shown = shown_parts(req, user, config.disclosure_threshold)
+    if centre not in {p.centre_id for p in merged}:
+        return actor
+    return OTHER if merged_shown else None
 
 
 def review_queue(session: Session, *, user: User, config: ApiConfig) -> list[ReviewItem]:

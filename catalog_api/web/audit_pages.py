@@ -28,18 +28,25 @@ def _coded_label(value: str) -> str:
 
 
 def _entries(
-    session: SessionDep, stmt: Any, details_of: Callable[[Any], dict[str, Any]] | None = None
+    session: SessionDep,
+    stmt: Any,
+    details_of: Callable[[Any], dict[str, Any]] | None = None,
+    actor_of: Callable[[Any], str | None] | None = None,
 ) -> list[dict[str, Any]]:
     """Audit entries for the page; ``details_of(entry)`` the details as the viewer may read
-    them (exact, as stored, when not given: the admins' log)."""
+    them (exact, as stored, when not given: the admins' log), ``actor_of(entry)`` its actor
+    as shown to them (None: the entry is left out)."""
     out = []
     for e in session.execute(stmt).scalars():
+        actor = actor_of(e) if actor_of else e.actor
+        if actor is None:
+            continue
         details = details_of(e) if details_of else requests.trail_details(e.details_json)
         out.append(
             {
                 "seq": e.seq,
                 "at": e.at,
-                "actor": e.actor,
+                "actor": actor,
                 "action": e.action,
                 "subject": e.subject,
                 "details": details,
@@ -99,6 +106,7 @@ def request_trail(
                 session,
                 stmt,
                 lambda e: requests.trail_public(user, req, e.action, e.details_json, config),
+                lambda e: requests.trail_actor(user, req, e.actor, e.details_json, config),
             ),
             "report": None,
             "filters": None,

@@ -18,15 +18,12 @@ from consent.errors import ConsentError
 from consent.matching import permits
 from consent.purpose import load_purpose
 from consent.records import load_consent
-from consent.withdrawal import SCOPE_TABLES, Withdrawal, list_withdrawals, registry_path
+from consent.withdrawal import SCOPE_TABLES, Withdrawal, list_withdrawals
 from harmonise.lake import Lake
 from harmonise.withdrawal import (
     AppliedWithdrawal,
     StoreScan,
     apply_withdrawal,
-    scan_database,
-    scan_object_store,
-    scan_stores,
 )
 from oncolake.errors import fail, user_errors
 from oncolake.settings import Settings, get_settings
@@ -218,21 +215,6 @@ def _compact_sqlite(url: str) -> None:
         engine.dispose()
 
 
-def _sqlite_files(url: str) -> list[Path]:
-    if not url.startswith("sqlite:///"):
-        return []
-    db = Path(url.removeprefix("sqlite:///"))
-    return [p for p in (db, Path(f"{db}-wal")) if p.exists()] or [db]
-
-
-def _database_scans(name: str, url: str, needles: list[str]) -> list[StoreScan]:
-    """A database read two ways when it is a SQLite file (its bytes, which also holds
-    freed pages, and its rows); a server database (PostgreSQL) row by row."""
-    files = _sqlite_files(url)
-    scans = scan_stores([(name, p) for p in files], needles) if files else []
-    return [*scans, scan_database(f"{name} (rows)", url, needles)]
-
-
 def write_purge_report(
     path: Path,
     settings: Any,
@@ -246,29 +228,18 @@ def write_purge_report(
     and application databases (SQLite: file bytes and rows; PostgreSQL: every row of
     every table — saved cohorts, requests, exports, audit details), the exports, every
     inbox (folder or ``s3://``), and every file under the home."""
+    from catalog_api.governance.purge import PurgeStores, scan_everything, store_rows
+
     w = done.withdrawal
-    needles = [w.patient_id, *w.specimen_ids]
-    home = settings.home_path
-    storage = settings.s3_storage_options()
-    skip = [registry_path(home), path]
-    scans: list[StoreScan] = []
-
-    def files(name: str, root: Path) -> None:
-        scans.extend(scan_stores([(name, root)], needles, skip=skip))
-
-    def where(name: str, location: str) -> None:
-        if location.startswith("s3://"):
-            scans.append(scan_object_store(name, location, needles, storage))
-        else:
-            files(name, Path(location))
-
-    where("warehouse", settings.warehouse_uri)
-    scans += _database_scans("catalog database", settings.catalog_uri, needles)
-    scans += _database_scans("application database", settings.database_uri, needles)
-    files("exports", Path(config.exports_dir))
-    for inbox in inboxes:
-        where("inbox", str(inbox))
-    files("home (every file)", home)
+    stores = PurgeStores(
+        warehouse=settings.warehouse_uri,
+        catalog_uri=settings.catalog_uri,
+        database_url=settings.database_uri,
+        exports_dir=Path(config.exports_dir),
+        home=settings.home_path,
+        storage=settings.s3_storage_options(),
+    )
+    scans = scan_everything(stores, [w.patient_id, *w.specimen_ids], inboxes, skip=[path])
     total = sum(s.occurrences for s in scans)
     doc = {
         "withdrawal_id": w.withdrawal_id,
@@ -289,18 +260,7 @@ def write_purge_report(
             "snapshots_expired": done.maintenance.snapshots_expired,
             "files_deleted": done.maintenance.orphan_files_removed,
         },
-        "stores": [
-            {
-                "store": s.store,
-                "location": s.location,
-                "files_read": s.files,
-                "bytes_read": s.bytes,
-                "occurrences": s.occurrences,
-                "files_naming_the_patient": s.hits,
-                "note": s.note,
-            }
-            for s in scans
-        ],
+        "stores": store_rows(scans),
         "not_scanned": [],
         "total_occurrences": total,
         "found_nowhere": total == 0,

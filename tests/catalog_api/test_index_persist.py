@@ -290,3 +290,34 @@ def test_a_restart_numbers_patients_from_the_persisted_keys(lake: Lake, tmp_path
     assert got.tolist() == [by_id[p] for p in loaded.patient_ids]
     assert got.tolist() == again.numbers(loaded.patient_ids).tolist()
     db.dispose()
+
+
+def test_each_app_owns_its_engine_and_stops_it_with_itself(
+    lake: Lake, api_config: ApiConfig, tmp_path: Path
+) -> None:
+    """Two apps over one Lake object: each its own engine (the second's first index a copy
+    of the first's, not a build); an app's shutdown stops its engine's threads (none runs
+    on against a dropped database) and leaves the other app's serving."""
+    one = create_app(api_config, lake)
+    other_home = tmp_path / "other"
+    two = create_app(
+        dataclasses.replace(api_config, home=other_home, exports_dir=other_home / "ex"), lake
+    )
+    e1, e2 = one.state.discovery_engine, two.state.discovery_engine
+    assert e1 is not e2
+    headers = researcher(one, "r1")
+    count = {"definition": {}, "purpose": {"primary": "general"}}
+    with serving(one) as http:
+        r = http.post("/api/v1/cohorts/count", json=count, headers=headers)
+        assert r.status_code == 200, r.text
+        threads = [e1.indexer._thread, e1._numberer]
+        assert all(t is not None and t.is_alive() for t in threads)
+        e2.refresh()
+        assert e2.indexer.copies == 1 and e2.indexer.full_builds == 0
+        assert e2.index is not e1.index and e2.index.version_id == e1.index.version_id
+        assert answers(e2) == answers(e1)
+    assert not any(t is not None and t.is_alive() for t in threads)  # stopped with its app
+    headers2 = researcher(two, "r2")
+    with serving(two) as http:
+        r2 = http.post("/api/v1/cohorts/count", json=count, headers=headers2)
+        assert r2.status_code == 200 and r2.json()["count"] == r.json()["count"]

@@ -128,25 +128,29 @@ def revoke_access_request(
 
 @router.get("/{request_id}/decisions", response_model=list[DecisionPublic])
 def list_decisions(
-    request_id: IdPath, session: SessionDep, user: CurrentUser
+    request_id: IdPath, session: SessionDep, user: CurrentUser, config: ConfigDep
 ) -> list[DecisionPublic]:
     """Decisions on the parts the caller may see."""
     req = crud.get_access_request(session, request_id=request_id)
     policy.ensure_can_view_request(user, req)
-    return requests.decisions_public(req, user)
+    return requests.decisions_public(req, user, config)
 
 
 @router.post(
     "/{request_id}/decisions", response_model=DecisionPublic, status_code=status.HTTP_201_CREATED
 )
 def decide(
-    request_id: IdPath, body: DecisionCreate, session: SessionDep, user: ReviewerUser
+    request_id: IdPath,
+    body: DecisionCreate,
+    session: SessionDep,
+    user: ReviewerUser,
+    config: ConfigDep,
 ) -> DecisionPublic:
     """Approve, reject or ask for changes on one centre's part (its reviewers only)."""
     req = crud.get_access_request(session, request_id=request_id)
     decision = requests.decide(session, user=user, req=req, body=body)
     session.commit()
-    return next(d for d in requests.decisions_public(req, user) if d.id == decision.id)
+    return next(d for d in requests.decisions_public(req, user, config) if d.id == decision.id)
 
 
 @router.post(
@@ -183,16 +187,21 @@ def request_trail(
     req = crud.get_access_request(session, request_id=request_id)
     policy.ensure_can_read_trail(user, req)
     stmt = audit.query(subjects=requests.audit_subjects(req), after_seq=after_seq, limit=limit)
-    return [
-        AuditEntryPublic(
-            seq=e.seq,
-            at=e.at,
-            actor=e.actor,
-            action=e.action,
-            subject=e.subject,
-            details=requests.trail_public(user, req, e.action, e.details_json, config),
-            prev_digest=e.prev_digest,
-            digest=e.digest,
+    out = []
+    for e in session.execute(stmt).scalars():
+        actor = requests.trail_actor(user, req, e.actor, e.details_json, config)
+        if actor is None:  # about a part not shown to the user
+            continue
+        out.append(
+            AuditEntryPublic(
+                seq=e.seq,
+                at=e.at,
+                actor=actor,
+                action=e.action,
+                subject=e.subject,
+                details=requests.trail_public(user, req, e.action, e.details_json, config),
+                prev_digest=e.prev_digest,
+                digest=e.digest,
+            )
         )
-        for e in session.execute(stmt).scalars()
-    ]
+    return out
