@@ -68,6 +68,8 @@ def _leaf(c: dict[str, Any]) -> str:
         return "TMB: " + _range(c.get("min"), c.get("max"), " mutations/Mb")
     if kind == "msi":
         return "MSI status: " + " or ".join(c.get("status", []))
+    if kind == "coverage":
+        return f"Coverage: {c.get('gene')} mean depth ≥ {c.get('min_depth')}× in the tumour"
     if kind == "stage_group":
         return "Stage group: " + " or ".join(stage_label(str(v)) for v in c.get("values", []))
     if kind == "treatment":

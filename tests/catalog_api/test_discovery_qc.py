@@ -190,3 +190,11 @@ def test_dataset_page_shows_the_pipeline_qc(http: httpx.Client, api_user: ApiUse
     assert "every pair matches" in dq
     assert "5.0 % (median estimate)" in dq  # tumour in normal: 0.04 and 0.06
     assert "Sequencing QC" not in blocks["DA"]  # no QC rows for that dataset
+
+
+def test_coverage_criterion_in_words() -> None:
+    from catalog_api.web.describe import describe_definition
+
+    crit = {"type": "coverage", "gene": "BRAF", "min_depth": 100}
+    (line,) = describe_definition({"criteria": crit})
+    assert line.text == "Coverage: BRAF mean depth ≥ 100× in the tumour"
