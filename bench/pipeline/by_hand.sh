@@ -2,10 +2,15 @@
 # The dna_seq workflow's tool commands, written by hand in one shell script (same tools,
 # same flags as workflow/analysis.yaml, same thread counts as the rules: bwa, sort, merge
 # and markdup -@ THREADS, fastp and mosdepth min(THREADS, 4), the rest single-threaded),
-# for the wall-time comparison in walltime.py. Steps run one after the other (the
-# workflow may run independent single-threaded steps side by side). Not done here: the
+# for the wall-time comparison in walltime.py; the workflow's Python steps (somatic
+# calls, delly wrapper, SV annotation, callable territory, MSI, CNVkit, TMB) run as the
+# same scripts through a small stand-in for Snakemake's `snakemake` object (wfscript).
+# Steps run one after the other (the workflow may run independent single-threaded steps
+# side by side). Not done here: the
 # workflow's bookkeeping (tool-version check against the lock, fingerprint, software
-# versions, provenance with SHA-256 of every input FASTQ and output VCF), so its cost
+# versions, provenance with SHA-256 of every input FASTQ and output VCF, the identity
+# verdict, the contamination estimate and the QC tables, all `run:` blocks of
+# scripts/oncolake_dna_seq.py), so its cost
 # counts as workflow overhead in the ratio.
 # Usage: by_hand.sh WORKDIR THREADS   (WORKDIR holds config/samples.tsv, config/units.tsv
 # and data/ like workflows/dna_seq/.test; one patient, tumour + normal)
@@ -82,9 +87,11 @@ wfscript call_somatic.py "{\"input\": [\"out/calls/$P.pileup.bcf\"],
 # Tumour/normal identity: the normal's germline SNVs genotyped in both, gtcheck.
 bcftools view --no-version -v snps -i 'QUAL>=30' out/calls/$P.germline.vcf.gz \
   | bcftools query -f '%CHROM\t%POS\n' > out/qc/$P.sites.tsv
-bcftools mpileup --no-version -f out/ref/genome.fa -q 20 -Q 20 -a FORMAT/AD,FORMAT/DP \
-  -T out/qc/$P.sites.tsv -Ou out/bam/$TU.bam out/bam/$NO.bam 2> /dev/null \
-  | bcftools call --no-version -m -Ou | bcftools view --no-version -i 'MIN(FMT/DP)>=10' -Ou \
+bcftools mpileup --no-version -f out/ref/genome.fa -q 20 -Q 20 -d 10000 -I -a FORMAT/AD,FORMAT/DP \
+  -T out/qc/$P.sites.tsv -Ob -o out/qc/$P.sites.bcf out/bam/$TU.bam out/bam/$NO.bam 2> /dev/null
+bcftools query -f '%CHROM\t%POS\t%REF\t%ALT[\t%AD]\n' out/qc/$P.sites.bcf > out/qc/$P.alleles.tsv
+bcftools call --no-version -m -Ou out/qc/$P.sites.bcf 2> /dev/null \
+  | bcftools view --no-version -i 'MIN(FMT/DP)>=10' -Ou \
   | bcftools gtcheck -e 0 -u GT,GT - > out/qc/$P.gtcheck.txt 2> /dev/null
 printf '##oncolake_pipeline_id=oncolake/dna_seq\n' > out/calls/header.txt
 for k in somatic germline; do
@@ -131,6 +138,18 @@ wfscript tmb.py "{\"input\": {\"vcf\": \"out/calls/$P.somatic.annotated.vcf.gz\"
   \"gff\": \"out/ref/annotation.gff3\", \"msi\": \"out/biomarkers/$P.msi.json\", \"purity\": \"out/cnv/$P.purity.json\"},
   \"output\": [\"out/biomarkers/$P.tmb_msi.json\"], \"params\": {\"tmb\": {\"analysis\": \"tmb\"}},
   \"log\": [\"out/biomarkers/$P.tmb.log\"]}"
+# Per-gene coverage (mosdepth thresholds over the genes of the GFF3 in the assay's
+# regions) and the tumour's PASS SNV allele depths for the contamination estimate.
+mkdir -p out/qc/genes
+wfscript gene_regions.py "{\"input\": {\"gff\": \"out/ref/annotation.gff3\", \"fai\": \"out/ref/genome.fa.fai\"},
+  \"output\": [\"out/qc/genes/genes.bed\"], \"params\": {\"regions\": \"$REGIONS\"},
+  \"log\": [\"out/qc/genes/genes.log\"]}"
+for s in $TU $NO; do
+  mosdepth -t "$T4" --by out/qc/genes/genes.bed --thresholds 20,50,100 --no-per-base --mapq 20 \
+    out/qc/genes/$s out/bam/$s.bam
+done
+bcftools query -i 'FILTER="PASS" && TYPE="snp"' -f '%CHROM\t%POS[\t%SAMPLE=%AD]\n' \
+  out/calls/$P.somatic.annotated.vcf.gz > out/qc/$P.somatic_ad.tsv
 multiqc --force --no-ai --no-version-check -c "$HERE/../../workflows/dna_seq/workflow/report/multiqc_config.yaml" \
   -o out/multiqc -n multiqc_report.html out/qc/*.fastp.json out/qc/*.stats.txt out/qc/*.flagstat.txt out/qc/*.markdup.txt \
   out/qc/*.mosdepth.*.txt > /dev/null 2>&1

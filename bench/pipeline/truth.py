@@ -80,7 +80,8 @@ def main() -> None:
         ]
         print(
             f"| {r['seed']} | " + " | ".join(cells)
-            + f" | {r['precision']:.3f} | {r['f1']:.3f} | {r['fp_per_mb']:.1f} | "
+            + f" | {r['precision']:.3f} ({r['tp']}/{r['calls']}) | {r['f1']:.3f} | "
+            f"{r['fp_per_mb']:.1f} | "
             f"{r['artefacts_called']}/{r['artefacts']} | "
             f"{by_type['SNV']['recall']:.3f} / {by_type['INDEL']['recall']:.3f} |"
         )  # fmt: skip

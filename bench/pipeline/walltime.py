@@ -150,12 +150,23 @@ def shell_command(workdir: Path, threads: int) -> list[str]:
     return ["bash", str(Path(__file__).with_name("by_hand.sh")), str(workdir), str(threads)]
 
 
-def timed(cmd: list[str], cwd: Path) -> float:
+#: Peak resident memory (MB) of the largest single process of each peer's runs.
+PEAK_MB: dict[str, float] = {}
+
+
+def timed(cmd: list[str], cwd: Path, peer: str) -> float:
+    """Wall seconds of one run; records its largest process's peak RSS in PEAK_MB."""
     start = time.perf_counter()
-    subprocess.run(
-        cmd, cwd=cwd, env=env(), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    return time.perf_counter() - start
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, cmd)
+    PEAK_MB[peer] = max(PEAK_MB.get(peer, 0.0), usage.ru_maxrss / 1024)  # KiB on Linux
+    return seconds
 
 
 def load() -> str:
@@ -203,6 +214,7 @@ def main() -> None:
         elif dataset == "scaled":
             lanes = scaled_reads(args.cache, args.scale)
         before = load()
+        PEAK_MB.clear()
         wf, sh = [], []
         for rep in range(args.reps):
             with tempfile.TemporaryDirectory() as tmp:
@@ -214,16 +226,17 @@ def main() -> None:
                 # speed within a pair (another process, page cache, clock) does not
                 # always fall on the same peer.
                 if rep % 2 == 0:
-                    wf.append(timed(workflow_cmd, a))
-                    sh.append(timed(shell_cmd, b))
+                    wf.append(timed(workflow_cmd, a, "wf"))
+                    sh.append(timed(shell_cmd, b, "sh"))
                 else:
-                    sh.append(timed(shell_cmd, b))
-                    wf.append(timed(workflow_cmd, a))
+                    sh.append(timed(shell_cmd, b, "sh"))
+                    wf.append(timed(workflow_cmd, a, "wf"))
         w, s = statistics.median(wf), statistics.median(sh)
         print(
             f"{names[dataset]:<22}{w:>12.1f}{s:>10.1f}{w / s:>8.2f}"
             f"   runs wf={[round(x, 1) for x in wf]} sh={[round(x, 1) for x in sh]}"
-            f" load {before} -> {load()}",
+            f" load {before} -> {load()}; peak RSS (largest process) wf {PEAK_MB['wf']:.0f} MB"
+            f" sh {PEAK_MB['sh']:.0f} MB",
             flush=True,
         )
 
