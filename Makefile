@@ -14,6 +14,9 @@ DEB_PKGS := bwa samtools bcftools tabix fastp mosdepth art-nextgen-simulation-to
 DEB_PKGS += delly
 # CNVkit's CBS segmentation (DNAcopy; workflows/dna_seq rules/cnv.smk, issue 23).
 DEB_PKGS += r-bioc-dnacopy
+# FreeBayes 1.3.6, the second somatic caller measured on the truth set
+# (bench/pipeline/freebayes_truth.py, docs/pipeline_calls.md; issue 21).
+DEB_PKGS += freebayes
 PYTEST_ARGS ?=
 
 .PHONY: help

@@ -19,6 +19,18 @@ the data cut-off), expressed as day offsets from the diagnosis (the anchor), and
 regimens and lines of therapy derived by ``harmonise.journeys`` exactly as ingest does;
 the time the derivation takes is printed at the end (``derivation: …``).
 
+Somatic results beyond small variants (issue 23; ``--genomic``, on by default; off with
+``--no-genomic``): ``structural_variants`` (recurrent fusions and passenger deletions or
+duplications), ``copy_number_genes`` (the focal events) and ``biomarkers`` rows of TMB and
+MSI with ``source`` = pipeline, beside the FHIR-reported ones. The frequencies and their
+citations are ``oncolake.demo.genomic``'s (NTRK fusions ~0.3 % of solid tumours with
+papillary thyroid enriched, EML4::ALK ~4.5 % of lung adenocarcinoma, MSI-H ~28 % of
+endometrial and ~15 % of colorectal, ERBB2 amplification in ~17 % of breast and ~15 % of
+gastric cancer …), used here by reference, not copied (:func:`genomic_tables`); the
+pipeline's MSI and ERBB2 agree with the FHIR-reported MSI and HER2 as there. The draws come
+from a generator of their own (seeded by the seed, the centre and 23), so the other tables'
+rows are the same with and without ``--genomic``: the biomarkers table only gains rows.
+
 Everything else is generated column-wise with numpy; one submission per centre (a
 submission has exactly one centre), many patients each.
 
@@ -34,7 +46,7 @@ import datetime as dt
 import hashlib
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,6 +56,7 @@ import pyarrow as pa
 from harmonise.drugs import drug_class
 from harmonise.journeys import PatientFacts, default_rules, journey_rows
 from harmonise.lake import Lake, LakeConfig, Submission
+from oncolake.demo import genomic as demo_genomic
 from oncolake.demo.journeys import centre_preference, draw_journey, pathway_for, subgroup
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "ontologies"
@@ -257,7 +270,12 @@ def _index_of(vocab: Vocabulary) -> dict[tuple[str, str], int]:
 
 
 def centre_submission(
-    centre_no: int, n_patients: int, vocab: Vocabulary, seed: int, variants_per_patient: int = 50
+    centre_no: int,
+    n_patients: int,
+    vocab: Vocabulary,
+    seed: int,
+    variants_per_patient: int = 50,
+    genomic: bool = True,
 ) -> Submission:
     """One centre's submission: its patients, their clinical rows, variants and consents."""
     rng = np.random.default_rng([seed, centre_no])
@@ -451,6 +469,23 @@ def centre_submission(
             "disease_codes": pa.array(dis, pa.list_(pa.string())),
         }
     )
+    tables = {
+        "patients": patients,
+        "conditions": conditions,
+        "specimens": specimens,
+        "variants": variants,
+        "biomarkers": biomarkers,
+        "consents": consents,
+        **{k: v for k, v in jtables.items() if v.num_rows},
+    }
+    if genomic:
+        extra = genomic_tables(
+            np.random.default_rng([seed, centre_no, 23]), pids, codes, covered, fingerprint,
+            msi_high=high, her2=her2_pos,
+        )  # fmt: skip
+        more = extra.pop("biomarkers")
+        tables["biomarkers"] = pa.concat_tables([biomarkers, more], promote_options="default")
+        tables.update({k: v for k, v in extra.items() if v.num_rows})
     sid = hashlib.sha256(f"synthetic/{seed}/{centre}/{n}".encode()).hexdigest()
     return Submission(
         submission_id=sid,
@@ -471,17 +506,186 @@ def centre_submission(
             "consent_form_version": "1",
             "journey_rules": default_rules().to_json(),
         },
-        tables={
-            "patients": patients,
-            "conditions": conditions,
-            "specimens": specimens,
-            "variants": variants,
-            "biomarkers": biomarkers,
-            "consents": consents,
-            **{k: v for k, v in jtables.items() if v.num_rows},
-        },
+        tables=tables,
         tags={"metadata_digest": sid, "duo_codes": ["DUO:0000042"], "consent_version": "1"},
     )
+
+
+#: Bench OncoTree codes that ``oncolake.demo.genomic``'s frequencies key under another code.
+GENOMIC_CODE = {"SKCM": "MEL", "HGSOC": "OVT", "CCRCC": "RCC", "UEC": "UCEC"}
+_CALLS = ("amplification", "gain", "neutral", "loss", "deep_deletion")
+
+
+def _by_type(codes: np.ndarray, table: Mapping[str, float], default: float) -> np.ndarray:
+    """Per patient, the frequency of its (demo-coded) tumour type in ``table``."""
+    demo = [GENOMIC_CODE.get(str(c), str(c)) for c in codes]
+    return np.array([table.get(c, default) for c in demo], dtype=float)
+
+
+def genomic_tables(
+    rng: np.random.Generator,
+    pids: np.ndarray,
+    codes: np.ndarray,
+    covered: list[str] | None,
+    fingerprint: str,
+    *,
+    msi_high: np.ndarray,
+    her2: dict[int, bool],
+) -> dict[str, pa.Table]:
+    """One centre's ``structural_variants``, ``copy_number_genes`` and pipeline TMB/MSI
+    ``biomarkers`` rows, drawn column-wise with ``oncolake.demo.genomic``'s frequencies
+    (:data:`~oncolake.demo.genomic.FUSIONS`, :data:`~oncolake.demo.genomic.CNV_EVENTS`,
+    :data:`~oncolake.demo.genomic.TMB_MEDIAN` …, cited there) as its ``draw`` uses them:
+    a panel centre (``covered`` genes) calls only fusions and copy number of covered genes
+    and reports no TMB/MSI; ERBB2 is amplified in 90 % of FHIR HER2-positive and 2 % of
+    HER2-negative tumours, MSI-H in 95 % of FHIR MSI-high and 2 % of the others. Every
+    gene of the assay gets a copy-number row (neutral rows say it was assessed)."""
+    g = demo_genomic
+    n = len(pids)
+    cover = set(covered) if covered is not None else None
+    # -- fusions, and passenger deletions/duplications (no gene), as write_patient_results
+    keys = ("i", "sv_type", "chrom", "pos", "chrom2", "pos2", "gene_a", "gene_b", "fusion")
+    sv: dict[str, list[np.ndarray]] = {k: [] for k in keys}
+    for f in g.FUSIONS:
+        if cover is not None and not {f.five, f.three} <= cover:
+            continue
+        hit = np.flatnonzero(rng.random(n) < _by_type(codes, f.frequency, f.default))
+        a, b = f.genes
+        for key, value in (("sv_type", f.sv_type), ("chrom", f.chrom), ("pos", f.pos),
+                           ("chrom2", f.chrom2), ("pos2", f.pos2), ("gene_a", a),
+                           ("gene_b", b), ("fusion", f"{f.five}::{f.three}")):  # fmt: skip
+            sv[key].append(np.full(len(hit), value, dtype=object))
+        sv["i"].append(hit)
+    k = rng.poisson(1.5, size=n)
+    owner = np.repeat(np.arange(n), k)
+    m = len(owner)
+    chrom = rng.integers(1, 23, size=m)
+    pos = rng.integers(1_000_000, 40_000_000, size=m)
+    kind = np.where(rng.random(m) < 0.6, "DEL", "DUP").astype(object)
+    sv["i"].append(owner)
+    sv["sv_type"].append(kind)
+    sv["chrom"].append(chrom.astype(str).astype(object))
+    sv["pos"].append(pos.astype(object))
+    sv["chrom2"].append(chrom.astype(str).astype(object))
+    sv["pos2"].append((pos + rng.integers(500, 200_000, size=m)).astype(object))
+    for key in ("gene_a", "gene_b", "fusion"):
+        sv[key].append(np.full(m, None, dtype=object))
+    cols = {key: np.concatenate(v) for key, v in sv.items()}
+    who = cols.pop("i").astype(np.int64)
+    fused = cols["fusion"] != None  # noqa: E711 (object array)
+    filt = np.where(fused | (rng.random(len(who)) < 0.8), "PASS", "LowQual").astype(object)
+    pos1, pos2 = cols["pos"].astype(np.int64), cols["pos2"].astype(np.int64)
+    same = cols["sv_type"] != "BND"
+
+    def genes(col: np.ndarray) -> pa.Array:
+        return pa.array([[x] if x is not None else None for x in col], pa.list_(pa.string()))
+
+    consts = {
+        "patient_id": pa.array(pids[who], pa.string()),
+        "specimen_id": pa.array(pids[who] + "-T", pa.string()),
+        "genome_build": pa.array(np.full(len(who), "GRCh37", dtype=object), pa.string()),
+        "pipeline_fingerprint": pa.array(np.full(len(who), fingerprint, dtype=object)),
+    }
+    structural = pa.table(
+        {
+            **consts,
+            "sv_type": pa.array(cols["sv_type"], pa.string()),
+            "chrom": pa.array(cols["chrom"], pa.string()),
+            "pos": pa.array(pos1, pa.int64()),
+            "chrom2": pa.array(cols["chrom2"], pa.string()),
+            "pos2": pa.array(pos2, pa.int64()),
+            "sv_length": pa.array(np.where(same, pos2 - pos1, 0), pa.int64(), mask=~same),
+            "gene_a": genes(cols["gene_a"]),
+            "gene_b": genes(cols["gene_b"]),
+            "fusion": pa.array(cols["fusion"], pa.string()),
+            "fusion_genes": pa.array(
+                [f.split("::") if f is not None else None for f in cols["fusion"]],
+                pa.list_(pa.string()),
+            ),
+            "filter": pa.array(filt, pa.string()),
+            "pe": pa.array(rng.integers(2, 40, size=len(who)).astype(np.int32)),
+            "sr": pa.array(rng.integers(0, 25, size=len(who)).astype(np.int32)),
+            "caller": pa.array(np.full(len(who), "EMBL.DELLYv1.1.6", dtype=object), pa.string()),
+        }
+    )
+    # -- gene-level copy number: the focal events, broad gains/losses now and then
+    gene_names = [x for x in g.GENES if cover is None or x in cover]
+    call = np.full((n, len(gene_names)), 2, dtype=np.int8)  # index into _CALLS: neutral
+    her2_known = np.array([i in her2 for i in range(n)])
+    her2_pos = np.array([her2.get(i, False) for i in range(n)])
+    for gene, what, freq, default in g.CNV_EVENTS:
+        if gene not in gene_names:
+            continue
+        p = _by_type(codes, freq, default)
+        if gene == "ERBB2":
+            p = np.where(her2_known, np.where(her2_pos, 0.9, 0.02), p)
+        j = gene_names.index(gene)
+        call[rng.random(n) < p, j] = _CALLS.index(what)
+    u = rng.random(call.shape)
+    neutral = call == 2
+    call[neutral & (u < 0.06)] = 1
+    call[neutral & (u >= 0.06) & (u < 0.12)] = 3
+    flat = call.ravel()
+    log2 = np.select(
+        [flat == 0, flat == 1, flat == 3, flat == 4],
+        [np.maximum(1.3, rng.normal(2.3, 0.5, flat.size)), rng.uniform(0.35, 0.8, flat.size),
+         rng.uniform(-1.0, -0.45, flat.size), rng.uniform(-5.0, -2.0, flat.size)],
+        rng.normal(0.0, 0.08, flat.size),
+    ).round(3)  # fmt: skip
+    owner = np.repeat(np.arange(n), len(gene_names))
+    gi = np.tile(np.arange(len(gene_names)), n)
+    extent = [g.GENES[x] for x in gene_names]
+    copy_number = pa.table(
+        {
+            "patient_id": pa.array(pids[owner], pa.string()),
+            "specimen_id": pa.array(pids[owner] + "-T", pa.string()),
+            "genome_build": pa.array(np.full(flat.size, "GRCh37", dtype=object), pa.string()),
+            "gene": pa.array(np.array(gene_names, dtype=object)[gi], pa.string()),
+            "chrom": pa.array(np.array([e[0] for e in extent], dtype=object)[gi], pa.string()),
+            "start": pa.array(np.array([e[1] for e in extent], np.int64)[gi]),
+            "end": pa.array(np.array([e[2] for e in extent], np.int64)[gi]),
+            "log2": pa.array(log2),
+            "copy_number": pa.array(np.where(flat == 4, 0.0, 2.0 * 2.0**log2).round(2)),
+            "call": pa.array(np.array(_CALLS, dtype=object)[flat], pa.string()),
+            "pipeline_fingerprint": pa.array(np.full(flat.size, fingerprint, dtype=object)),
+        }
+    )
+    # -- TMB and MSI (WES only: a panel is far below the ~1 Mb TMB needs)
+    if covered is not None:
+        return {"structural_variants": structural, "copy_number_genes": copy_number,
+                "biomarkers": pa.table({"patient_id": pa.array([], pa.string())})}  # fmt: skip
+    msi = rng.random(n) < np.where(msi_high, 0.95, 0.02)
+    median = np.where(msi, g.MSI_TMB_MEDIAN, _by_type(codes, g.TMB_MEDIAN, 2.7))
+    tmb = np.round(rng.lognormal(np.log(median), np.where(msi, 0.5, g.TMB_SIGMA)), 1)
+    score = np.round(np.where(msi, rng.uniform(25, 55, n), rng.uniform(0, 8, n)), 1)
+    both = np.concatenate([np.arange(n), np.arange(n)])
+    status = np.where(msi, "MSI-H", "MSS").astype(object)
+    biomarkers = pa.table(
+        {
+            "patient_id": pa.array(pids[both], pa.string()),
+            "marker": pa.array(["TMB"] * n + ["MSI"] * n, pa.string()),
+            "code": pa.array(["94076-7"] * n + ["81695-9"] * n, pa.string()),
+            "code_system": pa.array(["http://loinc.org"] * (2 * n), pa.string()),
+            "value_code": pa.array(
+                [None] * n + ["LA26203-2" if x else "LA26204-0" for x in msi],
+                pa.string(),
+            ),
+            "value_display": pa.array(
+                [f"{x:g} mutations/Mb" for x in tmb] + list(status), pa.string()
+            ),
+            "value_numeric": pa.array(np.concatenate([tmb, score])),
+            "unit": pa.array(["1/1000000"] * n + ["%"] * n, pa.string()),
+            "interpretation": pa.array(
+                list(np.where(tmb >= g.TMB_HIGH, "high", "low"))
+                + list(np.where(msi, "high", "negative")),
+                pa.string(),
+            ),
+            "source": pa.array(["pipeline"] * (2 * n), pa.string()),
+            "specimen_id": pa.array(pids[both] + "-T", pa.string()),
+        }
+    )
+    return {"structural_variants": structural, "copy_number_genes": copy_number,
+            "biomarkers": biomarkers}  # fmt: skip
 
 
 #: Bench OncoTree codes whose pathways the demo keys under another code.
@@ -583,11 +787,13 @@ def centre_sizes(centres: int, patients: int, seed: int) -> np.ndarray:
     return sizes
 
 
-def submissions(centres: int, patients: int, seed: int) -> Iterator[Submission]:
+def submissions(
+    centres: int, patients: int, seed: int, genomic: bool = True
+) -> Iterator[Submission]:
     """Every centre's submission, in centre order."""
     vocab = build_vocabulary(np.random.default_rng(seed))
     for c, n in enumerate(centre_sizes(centres, patients, seed)):
-        yield centre_submission(c, int(n), vocab, seed)
+        yield centre_submission(c, int(n), vocab, seed, genomic=genomic)
 
 
 def open_bench_lake(home: Path) -> Lake:
@@ -608,11 +814,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--centres", type=int, default=200)
     ap.add_argument("--patients", type=int, default=1_000_000)
     ap.add_argument("--seed", type=int, default=6)
+    ap.add_argument(
+        "--genomic",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="structural variants, copy number and pipeline TMB/MSI rows (issue 23)",
+    )
     args = ap.parse_args(argv)
     lake = open_bench_lake(args.home)
     t0 = time.perf_counter()
     total = 0
-    for i, sub in enumerate(submissions(args.centres, args.patients, args.seed)):
+    for i, sub in enumerate(submissions(args.centres, args.patients, args.seed, args.genomic)):
         lake.commit(sub)
         if i % 100 == 99:
             # A hub's maintenance expires old history (`lake maintain`, 7 days by default);

@@ -10,6 +10,7 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 from catalog_api import audit
+from catalog_api.analytics.service import journeys_extension, journeys_for, start_journeys
 from catalog_api.api.errors import install_error_handlers
 from catalog_api.api.main import api_router
 from catalog_api.api.routes.beacon import router as beacon_router
@@ -36,15 +37,20 @@ def create_app(config: ApiConfig, lake: Lake, *, migrate: bool = True) -> FastAP
 
     The application database is migrated to the newest revision first (``migrate``). The
     app's shared objects are built here, once, and reached by the routes through
-    :mod:`catalog_api.api.deps`: the discovery engine of the lake (shared by every app
-    over the same lake; its index is built in the background from start-up, or from the
-    first request that needs it), the disclosure control and the discovery audit writer.
+    :mod:`catalog_api.api.deps`: the app's own discovery engine over the lake (its index
+    loaded from the home or built in the background from start-up, or from the first
+    request that needs it; its threads stop with the app), the journeys of the analytics
+    questions kept in step with it, the disclosure control and the discovery audit writer.
     """
     engine = make_engine(config.database_url)
     if migrate:
         upgrade(engine)
-    # the index is persisted per lake version in the home (a restart loads it)
-    discovery = engine_for(lake, IndexStore(config.home / INDEX_DIR, config.secret_key))
+    # the index is persisted per lake version in the home (a restart loads it), with the
+    # analytics journeys aligned with its slots
+    index_store = IndexStore(config.home / INDEX_DIR, config.secret_key)
+    discovery = engine_for(lake, index_store)
+    journeys = journeys_for(discovery)
+    index_store.extend(journeys_extension(journeys))
 
     sessions = make_sessionmaker(engine)
     audit.configure(
@@ -56,9 +62,14 @@ def create_app(config: ApiConfig, lake: Lake, *, migrate: bool = True) -> FastAP
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         discovery.start()
-        async with audit.anchoring(sessions):
-            yield
-        engine.dispose()
+        sync = start_journeys(discovery)  # read in the background, never in a request
+        try:
+            async with audit.anchoring(sessions):
+                yield
+        finally:
+            sync.stop()
+            discovery.stop()  # this app's own engine: its threads end with the app
+            engine.dispose()
 
     app = FastAPI(
         title="oncolake catalogue",

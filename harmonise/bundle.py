@@ -412,6 +412,29 @@ def _reheader(src: Path, dst: Path, rename: Mapping[str, str]) -> None:
         os.unlink(hdr)
 
 
+def qc_with_specimens(
+    qc: Mapping[str, Any], samples: Sequence[Mapping[str, Any]], rename: Mapping[str, str]
+) -> dict[str, Any]:
+    """The provenance's ``qc`` for the bundle: each pair (in the order of provenance's
+    ``samples``) with its tumour's and normal's specimen pseudonyms, for the hub to link
+    the figures (``specimen_qc``, ``gene_coverage``); a pair whose tumour is not a sample
+    of the manifest is left out (its QC is not part of this submission)."""
+    pairs = []
+    for pair, entry in zip(qc.get("pairs") or [], samples, strict=False):
+        tumour = rename.get(str(entry.get("tumour")))
+        if tumour is None or not isinstance(pair, Mapping):
+            continue
+        normal = rename.get(str(entry.get("normal")))
+        pairs.append(
+            {
+                **pair,
+                "tumour_specimen_id": tumour,
+                **({"normal_specimen_id": normal} if normal else {}),
+            }
+        )
+    return {**qc, "pairs": pairs}
+
+
 def build_bundle(inputs: SubmitInputs, key: bytes, workdir: Path) -> tuple[Path, SubmitResult]:
     """Pseudonymise and package a submission into ``workdir``; return the bundle folder."""
     from metadata.manifest import manifest_digest, validate_manifest
@@ -434,10 +457,6 @@ def build_bundle(inputs: SubmitInputs, key: bytes, workdir: Path) -> tuple[Path,
         except (OSError, json.JSONDecodeError) as exc:
             raise BundleError(f"{inputs.provenance}: cannot read provenance.json ({exc})") from None
         draft = apply_provenance(draft, prov, where=str(inputs.provenance))
-        (stage / "provenance").mkdir()
-        slim = {k: v for k, v in prov.items() if k not in ("inputs", "outputs", "samples")}
-        (stage / "provenance" / "provenance.json").write_text(json.dumps(slim, indent=2))
-        files.append("provenance/provenance.json")
     # samples: local ids → pseudonyms; the VCF columns are renamed to the specimen pseudonym
     rename: dict[str, str] = {}
     samples = []
@@ -452,6 +471,13 @@ def build_bundle(inputs: SubmitInputs, key: bytes, workdir: Path) -> tuple[Path,
             s["matched_normal"] = ps.id("Specimen", str(s["matched_normal"]))
         s["vcf_sample"] = pseudo
         samples.append(s)
+    if prov is not None:
+        (stage / "provenance").mkdir()
+        slim = {k: v for k, v in prov.items() if k not in ("inputs", "outputs", "samples")}
+        if isinstance(slim.get("qc"), Mapping):
+            slim["qc"] = qc_with_specimens(slim["qc"], prov.get("samples") or [], rename)
+        (stage / "provenance" / "provenance.json").write_text(json.dumps(slim, indent=2))
+        files.append("provenance/provenance.json")
     results_dir = inputs.results
     if results_dir is None and inputs.provenance is not None:
         results_dir = Path(inputs.provenance).parent.parent  # results/provenance/…json

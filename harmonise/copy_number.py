@@ -31,7 +31,11 @@ GENE_COLUMNS: tuple[str, ...] = ("gene", "chrom", "start", "end", "log2", "copy_
 CALLS: tuple[str, ...] = ("amplification", "gain", "neutral", "loss", "deep_deletion")
 #: HGNC symbol, or the GFF3's gene name (``RP11-34P13.7``): see harmonise.structural.
 GENE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-_INT_RE = re.compile(r"^[0-9]+$")
+#: A whole number ≥ 0 of at most 18 digits (64-bit coordinates; refused before Python's
+#: limit on converting long digit strings).
+_INT_RE = re.compile(r"^[0-9]{1,18}$")
+#: The largest ``probes`` (a 32-bit lake column).
+MAX_PROBES = (1 << 31) - 1
 _CONTIG_RE = re.compile(r"^[0-9A-Za-z!#$%&+./:;?@^_|~-][0-9A-Za-z!#$%&*+./:;=?@^_|~-]*$")
 #: The largest file read (a genome-wide gene table is a few MB).
 MAX_BYTES = 256 << 20
@@ -58,7 +62,7 @@ class _Checker:
 
     def chrom(self, line: int, value: str) -> str:
         if not _CONTIG_RE.match(value):
-            raise self.fail(line, f"column chrom: {value!r} is not a contig name")
+            raise self.fail(line, f"column chrom: {value[:40]!r} is not a contig name")
         wrong = self.naming is not None and contig_naming(value) != self.naming
         if wrong and _ensembl(value) in self.lengths:
             raise self.fail(
@@ -68,14 +72,16 @@ class _Checker:
             )
         if self.contigs is not None and value not in self.contigs:
             raise self.fail(
-                line, f"column chrom: {value!r} is not a contig of the declared reference"
+                line, f"column chrom: {value[:40]!r} is not a contig of the declared reference"
             )
         return value
 
     def interval(self, line: int, chrom: str, start_s: str, end_s: str) -> tuple[int, int]:
         for name, v in (("start", start_s), ("end", end_s)):
             if not _INT_RE.match(v):
-                raise self.fail(line, f"column {name}: {v!r} is not a whole number ≥ 0")
+                raise self.fail(
+                    line, f"column {name}: {v[:40]!r} is not a whole number ≥ 0 (at most 18 digits)"
+                )
         start, end = int(start_s), int(end_s)
         if start >= end:
             raise self.fail(
@@ -90,9 +96,9 @@ class _Checker:
         try:
             x = float(value)
         except ValueError:
-            raise self.fail(line, f"column {name}: {value!r} is not a number") from None
+            raise self.fail(line, f"column {name}: {value[:40]!r} is not a number") from None
         if not math.isfinite(x):
-            raise self.fail(line, f"column {name}: {value!r} is not a finite number")
+            raise self.fail(line, f"column {name}: {value[:40]!r} is not a finite number")
         if minimum is not None and x < minimum:
             raise self.fail(line, f"column {name}: {x} is below {minimum}")
         return x
@@ -162,8 +168,10 @@ def read_segments(
                 f"the segment {chrom}:{start}-{end} overlaps the one before ({prev[0]}-{prev[1]})",
             )
         last[chrom] = (start, end)
-        if not _INT_RE.match(c[5]):
-            raise ck.fail(line, f"column probes: {c[5]!r} is not a whole number ≥ 0")
+        if not _INT_RE.match(c[5]) or int(c[5]) > MAX_PROBES:
+            raise ck.fail(
+                line, f"column probes: {c[5][:40]!r} is not a whole number from 0 to {MAX_PROBES}"
+            )
         return {
             "chrom": chrom,
             "start": start,
@@ -188,7 +196,7 @@ def read_genes(
         gene = c[0]
         if not GENE_RE.match(gene):
             raise ck.fail(
-                line, f"column gene: {gene!r} is not a gene name (HGNC symbol or GFF3 name)"
+                line, f"column gene: {gene[:70]!r} is not a gene name (HGNC symbol or GFF3 name)"
             )
         if gene in seen:
             raise ck.fail(
@@ -198,7 +206,7 @@ def read_genes(
         chrom = ck.chrom(line, c[1])
         start, end = ck.interval(line, chrom, c[2], c[3])
         if c[6] not in CALLS:
-            raise ck.fail(line, f"column call: {c[6]!r} is not one of {', '.join(CALLS)}")
+            raise ck.fail(line, f"column call: {c[6][:40]!r} is not one of {', '.join(CALLS)}")
         return {
             "gene": gene,
             "chrom": chrom,

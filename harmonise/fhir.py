@@ -253,6 +253,12 @@ def full_urls(resources: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, s
 # -- mapping --------------------------------------------------------------------------------
 
 
+def _intent(ext: Mapping[str, Any] | None) -> str | None:
+    """The treatment intent of an mCODE intent extension: its display, else its code."""
+    c = _coding((ext or {}).get("valueCodeableConcept"))
+    return c.get("display") or c.get("code")
+
+
 def _coding(cc: Any) -> dict[str, Any]:
     if isinstance(cc, dict):
         codings = cc.get("coding") or []
@@ -487,7 +493,6 @@ def map_resources(
                 key = f"{c.get('system')}|{c.get('code')} ({c.get('display') or cc.get('text')})"
                 out.unmapped_drugs[key] = out.unmapped_drugs.get(key, 0) + 1
             start_day, end_day, start_year, end_year = _medication_times(r)
-            reason = _coding((r.get("reasonCode") or [None])[0])
             intent_ext = next(
                 (e for e in r.get("extension") or [] if "intent" in e.get("url", "").lower()),
                 None,
@@ -507,9 +512,7 @@ def map_resources(
                 "end_year": end_year,
                 "start_day": start_day,
                 "end_day": end_day,
-                "intent": _coding(intent_ext.get("valueCodeableConcept")).get("display")
-                if intent_ext
-                else reason.get("display") and None,
+                "intent": _intent(intent_ext),
                 "status": r.get("status"),
             }
             medications.append(row)
@@ -538,9 +541,7 @@ def map_resources(
                         "start_year": _year(period.get("start"))
                         or _year(r.get("performedDateTime")),
                         "end_year": _year(period.get("end")) or _year(r.get("performedDateTime")),
-                        "intent": _coding(intent_ext.get("valueCodeableConcept")).get("display")
-                        if intent_ext
-                        else None,
+                        "intent": _intent(intent_ext),
                         "status": r.get("status"),
                         "start_day": _first(pdays, "performedPeriod.start", "performedDateTime"),
                         "end_day": _first(pdays, "performedPeriod.end", "performedDateTime"),

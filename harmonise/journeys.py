@@ -9,6 +9,15 @@ that ``harmonise.drugs`` does not know, takes no part.
 
 Rules, in the order they are applied to each medication exposure (sorted by start day):
 
+0. **Intent** (``index`` ``metastatic`` only). A record with a curative intent
+   (``curative_intents``) is early-setting therapy and takes no part, whatever its day
+   (perioperative chemotherapy around the resection of oligometastatic disease); a record
+   with a palliative intent (``palliative_intents``) is advanced-setting therapy, so the
+   index is at the latest its start, also when no metastatic disease is recorded. Saini &
+   Twelves (Br J Cancer 2021;125:155, PMC8292475) count therapy "with curative intent
+   and/or in the early setting" apart from therapy "with palliative intent and/or in the
+   advanced setting" and leave conflicts to the treating clinician: the recorded intent is
+   that clinician's decision, so it wins over the setting inferred from stage and dates.
 1. **First line.** The first exposure on or after day 0 (``first_line_on_or_after_anchor``)
    starts line 1.
 2. **Regimen window.** Every drug started within ``regimen_window_days`` (28) of the
@@ -60,6 +69,7 @@ from typing import Any
 
 from consent import oncotree
 from harmonise.errors import FhirError
+from harmonise.model import STAGE_SNOMED
 
 RULES_PATH = Path(__file__).parent / "data" / "journey_rules.json"
 REGIMENS_PATH = Path(__file__).parent / "data" / "regimens.tsv"
@@ -82,11 +92,24 @@ class Rules:
     progression_change_advances_line: bool = True
     progression_codes: frozenset[str] = frozenset({"271299001"})
     death_within_days: int = 120
+    #: a stage IV group on the primary diagnosis recorded within this many days of the
+    #: diagnosis is the stage at diagnosis (AJCC: the stage group is assigned from what is
+    #: known up to 4 months after diagnosis, or the end of the first surgery), so the
+    #: metastatic index is the diagnosis day; recorded later, it is a restaging: its day
+    staging_timeframe_days: int = 122
     ongoing_statuses: frozenset[str] = frozenset({"active", "in-progress", "on-hold"})
     systemic_kinds: frozenset[str] = frozenset({"medication"})
     #: ``anchor``: lines count from day 0; ``metastatic``: from the patient's metastatic
     #: index day (:func:`patient_facts`), earlier therapy being early-setting therapy
     index: str = "anchor"
+    #: recorded treatment intent (``treatments.intent``: the mCODE treatment-intent
+    #: extension's display, else its code), read with ``index`` ``metastatic`` only: a
+    #: record whose intent names one of ``curative_intents`` (a SNOMED CT code or a word)
+    #: is early-setting therapy whatever its day; the first record naming one of
+    #: ``palliative_intents`` is advanced-setting therapy, so the index is no later than
+    #: its start. Empty lists: intent is not read.
+    curative_intents: frozenset[str] = frozenset()
+    palliative_intents: frozenset[str] = frozenset()
     #: per tumour type (an OncoTree code; a patient's nearest listed ancestor applies):
     #: the parameters that differ there, as rules of their own
     by_tumour: tuple[tuple[str, Rules], ...] = ()
@@ -167,12 +190,26 @@ class Rules:
         ``oncotree_code`` and its ancestors, else these."""
         return _for_tumour(self, oncotree_code) if self.by_tumour and oncotree_code else self
 
+    def intent_of(self, recorded: str | None) -> str | None:
+        """``curative``, ``palliative`` or None: the setting a recorded intent names."""
+        if not recorded:
+            return None
+        words = set(_WORD.findall(recorded.lower()))
+        if words & {"non", "not", "no"}:  # "non-curative": a negation names no setting
+            return None
+        if words & self.curative_intents:
+            return "curative"
+        if words & self.palliative_intents:
+            return "palliative"
+        return None
+
     def partners(self, drug: str) -> frozenset[str]:
         """Drugs that may replace ``drug`` within a line."""
         return frozenset().union(*(p - {drug} for p in self.substitutions if drug in p))
 
 
 INDEX_KINDS = ("anchor", "metastatic")
+_WORD = re.compile(r"[a-z0-9]+")
 
 
 @functools.lru_cache(maxsize=1024)
@@ -227,6 +264,7 @@ class Exposure:
     end: int | None = None
     status: str | None = None
     ref: int = -1  # index of the source row, to write its line back
+    intent: str | None = None  # the recorded treatment intent (Rules.intent_of reads it)
 
     @property
     def last(self) -> int:
@@ -247,16 +285,16 @@ class PatientFacts:
     oncotree_code: str | None = None  # the tumour type whose rules apply
 
 
-#: SNOMED CT concepts of AJCC stage IV, IVA, IVB, IVC (the codes the mCODE stage group
-#: value set draws from; table and sources in tests/oncolake/test_demo_stage_codes.py)
-STAGE_IV_SNOMED = frozenset({"1222837003", "1222838008", "1222841004", "1222842006"})
 _STAGE = re.compile(r"(?:^|\bstage\s*)(0|IV|III|II|I)(?:[A-D]\d?|IS)?(?:\b|$)", re.IGNORECASE)
 
 
 def stage_group(code: str | None, display: str | None) -> str | None:
-    """The TNM stage group (0, I, II, III or IV) of a stage code or display, or None."""
-    if code in STAGE_IV_SNOMED:
-        return "IV"
+    """The TNM stage group (0, I, II, III or IV) of a stage code or display, or None; a
+    SNOMED CT stage concept by ``harmonise.model.STAGE_SNOMED`` (in situ: 0)."""
+    listed = STAGE_SNOMED.get(code or "")
+    if listed is not None:
+        m = _STAGE.match(listed)
+        return "0" if m is None else m.group(1)  # IS (in situ): no roman group, stage 0
     for text in (code, display):
         m = _STAGE.search(text or "")
         if m and not (text or "").isdigit():
@@ -273,7 +311,9 @@ def patient_facts(
     """What the rules read of each patient, from lake rows (ingest and re-derivation).
 
     The metastatic index day (rules with ``index`` ``metastatic``): the earliest of the
-    day of a stage IV primary diagnosis (its stage day, else its diagnosis day, else 0),
+    day of a stage IV primary diagnosis (its diagnosis day when staged within
+    ``staging_timeframe_days`` of it or on an unknown day, else its stage day; 0 when
+    neither day is known),
     a secondary (metastatic) cancer condition's diagnosis day, and, after a stage 0-III
     diagnosis, the first recorded progression (the recurrence). A patient staged 0-III
     with none of these has no index (no advanced disease recorded); a patient without a
@@ -307,9 +347,11 @@ def patient_facts(
         stage = stage_group(c.get("stage_group"), c.get("stage_group_display"))
         seen = list(metastatic.get(pid, []))
         if stage == "IV":
-            seen.append(
-                next((d for d in (c.get("stage_day"), c.get("diagnosis_day")) if d is not None), 0)
-            )
+            dx, staged = c.get("diagnosis_day"), c.get("stage_day")
+            if dx is not None and (staged is None or staged - dx <= rules.staging_timeframe_days):
+                seen.append(dx)  # the stage at diagnosis: metastatic from the diagnosis on
+            else:
+                seen.append(staged if staged is not None else 0)
         elif stage is not None and f.progression_days:
             seen.append(min(f.progression_days))
         f.index_day = min(seen) if seen else (None if stage is not None else 0)
@@ -349,9 +391,15 @@ def derive_lines(
     """One patient's lines of therapy by the rules (see the module doc)."""
     rules = (rules or default_rules()).for_tumour(facts.oncotree_code)
     index = facts.index_day if rules.index == "metastatic" else 0
+    every = sorted(exposures, key=lambda e: (e.start, e.drug))
+    if rules.index == "metastatic" and (rules.curative_intents or rules.palliative_intents):
+        # intent: curative-intent therapy is no line; palliative intent is advanced disease
+        every = [e for e in every if rules.intent_of(e.intent) != "curative"]
+        palliative = [e.start for e in every if rules.intent_of(e.intent) == "palliative"]
+        if palliative:
+            index = min(palliative) if index is None else min(index, min(palliative))
     if index is None:
         return []  # no advanced disease recorded: early-setting therapy only, no lines
-    every = sorted(exposures, key=lambda e: (e.start, e.drug))
     exps = [e for e in every if not rules.first_line_on_or_after_anchor or e.start >= index]
     progressions = sorted(facts.progression_days)
     raw: list[_Line] = []
@@ -404,7 +452,7 @@ def _open(e: Exposure, rules: Rules, running: list[Exposure]) -> _Line:
     for x in running:
         ln.drugs.add(x.drug)
         ln.initial.add(x.drug)
-        ln.exposures.append(Exposure(x.drug, e.start, x.end, x.status, -1))
+        ln.exposures.append(Exposure(x.drug, e.start, x.end, x.status, -1, x.intent))
     return ln
 
 
@@ -529,7 +577,14 @@ def journey_rows(
             and t.get("start_day") is not None
         ):
             by_patient.setdefault(t["patient_id"], []).append(
-                Exposure(t["drug"], t["start_day"], t.get("end_day"), t.get("status"), i)
+                Exposure(
+                    t["drug"],
+                    t["start_day"],
+                    t.get("end_day"),
+                    t.get("status"),
+                    i,
+                    t.get("intent"),
+                )
             )
     lines_out: list[dict[str, Any]] = []
     regimens_out: list[dict[str, Any]] = []

@@ -37,6 +37,10 @@ Partitioning and sort order (chosen for the catalogue's lookups across all centr
   - ``copy_number_segments`` (tens to a few thousand rows per specimen) is
     unpartitioned, sorted by ``chrom, start`` so a region query prunes by statistics.
   - TMB and MSI are ``biomarkers`` rows with ``source`` = ``pipeline``.
+* The pipeline's QC per specimen (issue 21): ``specimen_qc`` (one row per sequenced
+  specimen: unpartitioned, sorted by ``specimen_id``) and ``gene_coverage`` (one row per
+  specimen and gene, ~20,000 per WES specimen: partitioned and sorted like
+  ``copy_number_genes``, so "mean coverage of BRAF" reads one eighth of the files).
 """
 
 from __future__ import annotations
@@ -299,7 +303,7 @@ SPECIMENS = _t(
         "analyses",
         STR_LIST,
         "Pipeline results the submission carries for this specimen, even when they hold no "
-        "call: small_variants, structural_variants, copy_number, tmb, msi (the denominator "
+        "call: small_variants, structural_variants, copy_number, tmb, msi, qc (the denominator "
         "of counts over those results); null for specimens without pipeline results and "
         "for rows written before the column existed.",
     ),
@@ -526,6 +530,59 @@ COPY_NUMBER_SEGMENTS = _t(
     no_bounds=("log2", "copy_number", "probes"),
 )
 
+SPECIMEN_QC = _t(
+    "specimen_qc",
+    "Sequencing QC of each submitted tumour and normal specimen as the pipeline measured "
+    "it (the bundle's provenance/provenance.json `qc`, workflows/dna_seq): one row per "
+    "specimen; the pair's identity verdict and tumour-in-normal estimate on both rows.",
+    _pid("linked through the specimen (manifest sample)"),
+    Column("specimen_id", STR, "The sequenced specimen.", True),
+    Column("role", STR, "tumour or normal.", True),
+    Column("paired_specimen_id", STR, "The other specimen of its tumour/normal pair."),
+    Column("reads", LONG, "Reads (samtools stats raw total sequences)."),
+    Column("duplication_rate", DOUBLE, "Duplicate share of the examined reads (samtools markdup)."),
+    Column("mapped_rate", DOUBLE, "Mapped share of the reads (samtools stats)."),
+    Column("insert_size_mean", DOUBLE, "Mean insert size, bp (samtools stats)."),
+    Column("insert_size_sd", DOUBLE, "Insert size standard deviation, bp (samtools stats)."),
+    Column("mean_coverage", DOUBLE, "Mean depth over the assay's regions (mosdepth)."),
+    Column(
+        "identity_status",
+        STR,
+        "match, mismatch or insufficient: whether tumour and normal look like one person "
+        "(allele presence at the normal's germline SNVs); mismatch only when the centre "
+        "allowed it, and the dataset is then not harmonised.",
+    ),
+    Column("identity_discordance", DOUBLE, "Share of the compared germline sites discordant."),
+    Column("identity_sites", INT, "Germline sites compared."),
+    Column(
+        "tumour_in_normal",
+        DOUBLE,
+        "Estimated share of the normal's reads that come from the tumour (ML over the PASS "
+        "somatic SNVs), or null when too few SNVs allow it.",
+    ),
+    Column("pipeline_fingerprint", STR, "Fingerprint of the pipeline that measured it."),
+    sort=("specimen_id",),
+)
+
+GENE_COVERAGE = _t(
+    "gene_coverage",
+    "Per-gene coverage of each submitted specimen (provenance.json `qc` `genes`): mosdepth "
+    "over each GFF3 gene's exons inside the assay's regions; one row per specimen and gene.",
+    _pid("linked through the specimen (manifest sample)"),
+    Column("specimen_id", STR, "The sequenced specimen.", True),
+    Column("role", STR, "tumour or normal.", True),
+    Column("gene", STR, "Gene symbol (GFF3 gene name).", True),
+    Column("bp", LONG, "Bases of the gene measured (its exons in the assay's regions)."),
+    Column("mean_depth", DOUBLE, "Mean depth over those bases (reads with MAPQ >= 20).", True),
+    Column("fraction_20x", DOUBLE, "Share of those bases at depth >= 20 (null: not measured)."),
+    Column("fraction_50x", DOUBLE, "Share of those bases at depth >= 50 (null: not measured)."),
+    Column("fraction_100x", DOUBLE, "Share of those bases at depth >= 100 (null: not measured)."),
+    Column("pipeline_fingerprint", STR, "Fingerprint of the pipeline that measured it."),
+    bucket=("gene", 8),
+    sort=("gene", "patient_id"),
+    no_bounds=("bp", "fraction_20x", "fraction_50x", "fraction_100x"),
+)
+
 TREATMENTS = _t(
     "treatments",
     "Treatments: cancer-related medications, surgical procedures and radiotherapy.",
@@ -635,15 +692,19 @@ TABLES: dict[str, TableDef] = {
         STRUCTURAL_VARIANTS,
         COPY_NUMBER_GENES,
         COPY_NUMBER_SEGMENTS,
+        SPECIMEN_QC,
+        GENE_COVERAGE,
     )
 }
 
-#: Tables of the pipeline's somatic results beyond small variants (issue 23): what a
-#: genomic-scope withdrawal removes besides ``variants``.
+#: Tables of the pipeline's somatic results beyond small variants (issue 23) and of its
+#: per-specimen QC (issue 21): what a genomic-scope withdrawal removes besides ``variants``.
 GENOMIC_RESULT_TABLES: tuple[str, ...] = (
     "structural_variants",
     "copy_number_genes",
     "copy_number_segments",
+    "specimen_qc",
+    "gene_coverage",
 )
 
 #: Tables a submission writes rows to (``datasets`` is written last, as the commit point).
@@ -690,3 +751,20 @@ CONSEQUENCES: frozenset[str] = frozenset(
 
 #: Small-variant classes, from the alleles' lengths (see ``harmonise.vcf``).
 VARIANT_CLASSES: tuple[str, ...] = ("SNV", "MNV", "insertion", "deletion", "indel")
+
+#: SNOMED CT concepts of the AJCC/TNM stage groups → the group (the concepts of SNOMED CT's
+#: "American Joint Committee on Cancer stage …" qualifier values, as the CanShare NZ value
+#: set ``canshare-tnm-pathological-stage-group`` lists them; the ones the demo writes are
+#: checked in tests/oncolake/test_demo_stage_codes.py). One table for the lake's readers:
+#: the journeys' metastatic index (``harmonise.journeys.stage_group``) and the
+#: catalogue's stage labels and criteria.
+STAGE_SNOMED: dict[str, str] = {
+    "1222605001": "0", "1222721004": "0A", "1222722006": "0IS", "1222723001": "I",
+    "1222724007": "IA", "1222725008": "IA1", "1222726009": "IA2", "1222727000": "IA3",
+    "1222728005": "IB", "1222729002": "IB1", "1222730007": "IB2", "1222731006": "IC",
+    "1222765007": "II", "1222766008": "IIA", "1222767004": "IIA1", "1222768009": "IIA2",
+    "1222769001": "IIB", "1222770000": "IIC", "1222801008": "III", "1222802001": "IIIA",
+    "1222803006": "IIIA1", "1222804000": "IIIA2", "1222805004": "IIIB", "1222806003": "IIIC",
+    "1222807007": "IIIC1", "1222809005": "IIIC2", "1222811001": "IIID", "1222733009": "IS",
+    "1222837003": "IV", "1222838008": "IVA", "1222841004": "IVB", "1222842006": "IVC",
+}  # fmt: skip

@@ -55,6 +55,10 @@ _BND_RE = re.compile(
 _INT_RE = re.compile(r"^-?[0-9]+$")
 #: Longest line read (a structural VCF's records are short): refuses a runaway line.
 MAX_LINE = 1 << 20
+#: The largest value of an integer field: positions, END and lengths are 64-bit in the
+#: lake (and checked against the contig where they are coordinates); PE/SR are 32-bit.
+MAX_LONG = (1 << 62) - 1
+MAX_INT = (1 << 31) - 1
 
 
 @dataclass(frozen=True)
@@ -168,11 +172,19 @@ def _info(
     return out
 
 
-def _int(value: str | None, path: str, line: int, where: str, field: str) -> int | None:
+def _int(
+    value: str | None, path: str, line: int, where: str, field: str, maximum: int = MAX_LONG
+) -> int | None:
+    """An integer field, refused when it is not an integer or its magnitude exceeds
+    ``maximum`` (before Python's own limit on converting long digit strings is reached)."""
     if value is None or value == ".":
         return None
     if not _INT_RE.match(value):
-        raise _fail(path, line, where, f"field {field}: {value!r} is not an integer")
+        raise _fail(path, line, where, f"field {field}: {value[:40]!r} is not an integer")
+    if len(value.lstrip("-")) > len(str(maximum)) or abs(int(value)) > maximum:
+        raise _fail(
+            path, line, where, f"field {field}: {value[:40]!r} is out of range (at most {maximum})"
+        )
     return int(value)
 
 
@@ -184,7 +196,7 @@ def _genes(value: str | None, path: str, line: int, where: str, field: str) -> t
         if not GENE_RE.match(g):
             raise _fail(
                 path, line, where,
-                f"field INFO/{field}: {g!r} is not a gene name (comma-separated HGNC "
+                f"field INFO/{field}: {g[:70]!r} is not a gene name (comma-separated HGNC "
                 "symbols or GFF3 gene names such as 'ETV6,NTRK3')",
             )  # fmt: skip
     return genes
@@ -251,8 +263,10 @@ def read_structural(
                 f"{n_samples} sample(s) as the #CHROM line says)",
             )  # fmt: skip
         chrom, pos_s, ident, ref, alt, qual_s, filt, info_s = cols[:8]
-        if not _INT_RE.match(pos_s) or int(pos_s) < 1:
-            raise _fail(spath, line, f", record {chrom}:{pos_s}", "field POS: not a position ≥ 1")
+        if not _INT_RE.match(pos_s) or len(pos_s) > 18 or int(pos_s) < 1:
+            raise _fail(
+                spath, line, f", record {chrom}:{pos_s[:20]}", "field POS: not a position ≥ 1"
+            )
         pos = int(pos_s)
         where = f", record {chrom}:{pos}"
         _check_locus(rules, header.contigs, chrom, pos, spath, line, where, "field CHROM/POS")
@@ -302,7 +316,9 @@ def read_structural(
         if svtype == "BND":
             if bnd is not None:
                 alt_chrom = bnd.group("c1") or bnd.group("c2")
-                alt_pos = int(bnd.group("p1") or bnd.group("p2"))
+                alt_pos = _int(bnd.group("p1") or bnd.group("p2"), spath, line, where,
+                               "ALT (the mate's position)")  # fmt: skip
+                assert alt_pos is not None
                 if (chr2 is not None and chr2 != alt_chrom) or (
                     pos2 is not None and pos2 != alt_pos
                 ):
@@ -397,8 +413,8 @@ def read_structural(
                 fusion=fusion,
                 filter=filt,
                 qual=qual,
-                pe=_int(info.get("PE"), spath, line, where, "INFO/PE"),
-                sr=_int(info.get("SR"), spath, line, where, "INFO/SR"),
+                pe=_int(info.get("PE"), spath, line, where, "INFO/PE", MAX_INT),
+                sr=_int(info.get("SR"), spath, line, where, "INFO/SR", MAX_INT),
                 caller=info.get("SVMETHOD") or caller_default,
                 line=line,
             )

@@ -25,6 +25,19 @@ class _Reference(BaseModel):
     sha256: str | None = Field(default=None, pattern=SHA256_RE)
 
 
+class QcGene(BaseModel):
+    """One gene's coverage in one sample (mosdepth over the gene's exons in the regions)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    gene: str = Field(min_length=1, description="Gene name (GFF3 Name).")
+    bp: int = Field(ge=0, description="Bases measured.")
+    mean_depth: float = Field(ge=0, description="Mean depth over them.")
+    fraction_at_depth: dict[str, float] = Field(
+        default_factory=dict, description="Depth threshold -> share of the bases at >= it."
+    )
+
+
 class QcSample(BaseModel):
     """One sample's QC figures as the pipeline measured them (missing when not measured)."""
 
@@ -40,6 +53,7 @@ class QcSample(BaseModel):
     mean_coverage: float | None = Field(
         default=None, ge=0, description="Mean depth over the assay regions (mosdepth)."
     )
+    genes: list[QcGene] = Field(default_factory=list, description="Per-gene coverage.")
 
 
 class QcIdentity(BaseModel):
@@ -55,14 +69,30 @@ class QcIdentity(BaseModel):
     allowed: bool = False
 
 
+class QcContamination(BaseModel):
+    """The tumour-in-normal estimate of a pair (share of the normal's reads from the
+    tumour), null when too few somatic SNVs allow it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: Literal["estimated", "insufficient"]
+    tumour_in_normal: float | None = Field(default=None, ge=0, le=1)
+    sites: int = Field(ge=0)
+
+
 class QcPair(BaseModel):
-    """The QC of one tumour/normal pair (in the order of provenance's ``samples``)."""
+    """The QC of one tumour/normal pair (in the order of provenance's ``samples``). In a
+    submission bundle the pair names its specimens by their pseudonyms (``oncolake
+    submit`` adds them), so that the hub links the figures to the manifest's samples."""
 
     model_config = ConfigDict(extra="allow")
 
     tumour: QcSample
     normal: QcSample
     identity: QcIdentity | None = None
+    contamination: QcContamination | None = None
+    tumour_specimen_id: str | None = Field(default=None, min_length=1)
+    normal_specimen_id: str | None = Field(default=None, min_length=1)
 
 
 class QcReport(BaseModel):

@@ -8,7 +8,7 @@ from oncolake import __version__
 from oncolake.commands import audit as audit_cmd
 from oncolake.commands import consent as consent_cmd
 from oncolake.commands import db as db_cmd
-from oncolake.commands import demo, ingest, lake, pipeline, serve, submit
+from oncolake.commands import demo, ingest, lake, pipeline, results, serve, submit
 from oncolake.commands import metadata as metadata_cmd
 from oncolake.commands import tokens as tokens_cmd
 from oncolake.commands import users as users_cmd
@@ -23,6 +23,7 @@ app = typer.Typer(
 app.add_typer(lake.app, name="lake", help="The Iceberg lake: init, tables, snapshots, maintain.")
 app.command("submit")(submit.submit)
 app.command("ingest")(ingest.ingest_command)
+app.add_typer(results.app, name="results", help="Pipeline results at the centre: FHIR export.")
 demo.register(app)
 serve.register(app)
 app.add_typer(pipeline.app, name="pipeline", help="Run and check the harmonised dna_seq workflow.")

@@ -10,6 +10,10 @@ Run it under the shared benchmark lock so that benchmarks never overlap:
 
 Datasets (default: test and tiny):
 
+* ``truth``: the default truth instance of workflows/dna_seq/truth/simulate.py (seed
+  ``--truth-seed``; 100 kb of GRCh37 1, tumour ~150x, normal ~50x, 2+2 lanes), the
+  instance issue 21 measures on; generated once into ``--cache`` and not timed;
+
 * ``test``: the workflow's .test (2+2 lanes, 2,223 read pairs);
 * ``tiny``: all 11 Sarek "tiny" lanes (5 normal + 6 tumour, 5,533 pairs) from
   ../shared/data;
@@ -95,8 +99,30 @@ def scaled_reads(cache: Path, copies: int) -> list[tuple[str, str, Path, Path]]:
     return lanes
 
 
-def make_dataset(dest: Path, lanes: list[tuple[str, str, Path, Path]] | None) -> Path:
-    """A working directory like .test; ``lanes`` replace its units when given."""
+def truth_instance(cache: Path, seed: int) -> Path:
+    """The default truth instance of seed ``seed`` (generated once, cached)."""
+    inst = cache / f"truth-seed{seed}"
+    if not (inst / "truth" / "truth.json").exists():
+        shutil.rmtree(inst, ignore_errors=True)
+        print(f"generating the truth instance of seed {seed} in {inst} ...", flush=True)
+        simulate = WORKFLOW / "truth" / "simulate.py"
+        subprocess.run(
+            [sys.executable, str(simulate), "--seed", str(seed), "--out", str(inst)],
+            env=env(),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    return inst
+
+
+def make_dataset(
+    dest: Path, lanes: list[tuple[str, str, Path, Path]] | None, source: Path | None = None
+) -> Path:
+    """A working directory like .test (or a copy of ``source``, a truth instance: its
+    config and data); ``lanes`` replace its units when given."""
+    if source is not None:
+        shutil.copytree(source, dest, ignore=shutil.ignore_patterns("truth"))
+        return dest
     shutil.copytree(
         WORKFLOW / ".test",
         dest,
@@ -143,10 +169,11 @@ def main() -> None:
     ap.add_argument(
         "--dataset",
         action="append",
-        choices=["test", "tiny", "scaled"],
+        choices=["test", "tiny", "scaled", "truth"],
         help="repeatable; default: test and tiny",
     )
     ap.add_argument("--scale", type=int, default=100, help="copies per read pair (scaled)")
+    ap.add_argument("--truth-seed", type=int, default=1, help="seed of the truth instance")
     ap.add_argument(
         "--cache",
         type=Path,
@@ -161,6 +188,7 @@ def main() -> None:
         "test": ".test (2+2 lanes)",
         "tiny": "tiny, all 11 lanes",
         "scaled": f"11 lanes x{args.scale}",
+        "truth": f"truth seed {args.truth_seed}",
     }
     print(f"command: {' '.join(sys.argv)}")
     print(
@@ -169,6 +197,7 @@ def main() -> None:
     )
     for dataset in wanted:
         lanes = None
+        source = truth_instance(args.cache, args.truth_seed) if dataset == "truth" else None
         if dataset == "tiny":
             lanes = tiny_lanes()
         elif dataset == "scaled":
@@ -177,8 +206,8 @@ def main() -> None:
         wf, sh = [], []
         for rep in range(args.reps):
             with tempfile.TemporaryDirectory() as tmp:
-                a = make_dataset(Path(tmp) / "wf", lanes)
-                b = make_dataset(Path(tmp) / "sh", lanes)
+                a = make_dataset(Path(tmp) / "wf", lanes, source)
+                b = make_dataset(Path(tmp) / "sh", lanes, source)
                 workflow_cmd = workflow_command(a, args.threads)
                 shell_cmd = shell_command(b, args.threads)
                 # Alternate which peer goes first, so that a drift in the machine's

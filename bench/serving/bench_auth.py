@@ -11,7 +11,9 @@ Serves the catalogue (``serve_app.py``, uvicorn, another process) over a small f
 
 ``--pairs`` times; prints each pair's rates and ratio (authenticated / public), their
 median, and the server's peak RSS. ``--code DIR`` serves another checkout's code (the
-baseline: ``git archive <commit> | tar -x -C DIR``).
+baseline: ``git archive <commit> | tar -x -C DIR``). ``--oidc``: the bearer is an OpenID
+Connect access token with a one-visa passport (``serve_app.py --oidc``: RS256, key set on
+loopback) instead of an API token.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ def main() -> int:
     ap.add_argument("--pairs", type=int, default=5)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--code", type=Path, default=None, help="serve this checkout's code")
+    ap.add_argument("--oidc", action="store_true", help="bearer: an OIDC access token")
     args = ap.parse_args()
     if shutil.which("wrk") is None:
         ap.error("needs wrk on PATH (Debian package wrk; `make setup` installs it)")
@@ -72,9 +75,11 @@ def main() -> int:
     cmd += ["--lake", str(work / "lake"), "--state", str(work / "state"), "--port", str(port)]
     if args.code:
         cmd += ["--code", str(args.code)]
+    if args.oidc:
+        cmd += ["--oidc"]
     make_lake(work / "lake")
     server = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    res: dict[str, Any] = {"code": str(args.code or "this checkout")}
+    res: dict[str, Any] = {"code": str(args.code or "this checkout"), "oidc": args.oidc}
     try:
         assert server.stdout is not None
         token = server.stdout.readline().strip()

@@ -42,6 +42,10 @@ COUNT = {
     "definition": {"criteria": {"type": "variant", "gene": "BRAF", "protein_change": "V600E"}},
     "purpose": {"primary": "general"},
 }
+PATTERNS = {
+    "definition": {"criteria": {"type": "tumour_type", "codes": ["COAD", "READ"]}},
+    "purpose": {"primary": "general"},
+}
 SECOND = {
     "definition": {
         "criteria": {
@@ -64,7 +68,9 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def run_server(lake: Path, state: Path, port: int, timeout: float) -> dict[str, Any]:
+def run_server(
+    lake: Path, state: Path, port: int, timeout: float, wait_save: bool = False
+) -> dict[str, Any]:
     """Start the server, wait for its first count, make a second, stop it; the figures."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(
@@ -135,7 +141,33 @@ def run_server(lake: Path, state: Path, port: int, timeout: float) -> dict[str, 
                     break
                 time.sleep(0.5)
             out["numbered_all_after_s"] = round(time.perf_counter() - t0, 1)
-            time.sleep(3)  # the refresh loop saves the index with its keys
+            # the first treatment-patterns answer: the journeys read (or taken from the
+            # index file) in the background; 503 "not ready" until then
+            t = time.perf_counter()
+            slow = 0.0
+            while time.perf_counter() - t < 900:
+                t1 = time.perf_counter()
+                r = http.post("/api/v1/cohorts/treatment-patterns", json=PATTERNS, headers=headers)
+                slow = max(slow, time.perf_counter() - t1)
+                if r.status_code == 200:
+                    break
+                assert r.status_code == 503, r.text
+                time.sleep(0.25)
+            out["first_patterns_s"] = round(time.perf_counter() - t0, 2)
+            out["first_patterns_latency_ms"] = round((time.perf_counter() - t1) * 1000, 1)
+            out["slowest_patterns_503_ms"] = round(slow * 1000, 1)
+            # the refresh loop saves the index with its keys and journeys (asked for once
+            # both are complete): wait for a file written after that
+            ready_at = time.time()
+            t = time.perf_counter()
+            while wait_save and time.perf_counter() - t < 180:
+                files = sorted((state / "index").glob("index-*.olx"))
+                if files and files[-1].stat().st_mtime > ready_at + 1:
+                    break
+                time.sleep(0.5)
+            time.sleep(1)
+            files = sorted((state / "index").glob("index-*.olx"))
+            out["index_file_mb"] = round(files[-1].stat().st_size / 1e6, 1) if files else 0
         out["peak_rss_mb"] = peak_rss_mb(proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -160,7 +192,7 @@ def main() -> int:
     port = 19000 + os.getpid() % 1000
     res: dict[str, Any] = {"lake": str(args.lake)}
     try:
-        res["cold"] = run_server(args.lake, state, port, args.timeout)
+        res["cold"] = run_server(args.lake, state, port, args.timeout, wait_save=True)
         print(json.dumps({"cold": res["cold"]}), flush=True)
         res["restarts"] = []
         for _ in range(args.restarts):
@@ -177,7 +209,7 @@ def main() -> int:
             t = time.perf_counter()
             lake.commit(sub)
             res["append_commit_s"] = round(time.perf_counter() - t, 2)
-            r = run_server(args.lake, state, port, args.timeout)
+            r = run_server(args.lake, state, port, args.timeout, wait_save=True)
             res["after_append"] = r
             print(json.dumps({"after_append": r}), flush=True)
     finally:

@@ -301,6 +301,19 @@ _FILL: dict[str, Any] = {
 }
 
 
+_SLOT_TYPES: dict[str, Any] = {
+    "from_diagnosis": np.bool_,
+    "death_day": np.float64,
+    "last_alive_day": np.float64,
+    "diagnosis_day": np.float64,
+    "age": np.float64,
+    "sex": np.int8,
+    "stage": np.int8,
+    "centre": np.int32,
+    "country": np.int32,
+}
+
+
 _LINE_TYPES: dict[str, Any] = {
     "l_slot": np.int64,
     "l_line": np.int16,
@@ -311,6 +324,9 @@ _LINE_TYPES: dict[str, Any] = {
     "l_reason": np.int8,
     "l_year": np.float64,
 }
+
+
+_ALL_TYPES: dict[str, Any] = {**_SLOT_TYPES, **_LINE_TYPES}
 
 
 def assemble(version_id: str, n_slots: int, pieces: Iterable[_Piece], codes: CodeBooks) -> Journeys:
@@ -367,31 +383,58 @@ class IndexState:
         )
 
 
+#: (index, (generation, version id), journeys, submissions) as readers see them
+_Published = tuple[LakeIndex | None, tuple[int, str] | None, Journeys | None, tuple[str, ...]]
+
+
 class JourneyStore:
-    """:class:`Journeys` of the lake at the discovery index's state (see the module doc)."""
+    """:class:`Journeys` of the lake at the discovery index's state (see the module doc).
+
+    The arrays grow by appends (capacity doubling, like the index's slots): a
+    :class:`Journeys` already handed out stays valid, as appends write only past its
+    ends, so bringing the store up to date with a new submission costs that submission's
+    rows, not the network's. A rebuilt index (slots renumbered) starts it afresh: from
+    the journeys persisted with the index file when there are (:meth:`persisted` /
+    ``LakeIndex`` attribute :data:`PERSISTED`), else by reading every submission.
+    """
 
     def __init__(self, lake: Lake) -> None:
         self.lake = lake
         self._lock = threading.Lock()
         self._index: LakeIndex | None = None
-        self._pieces: dict[str, _Piece] = {}
+        self._subs: dict[str, Any] = {}  # submission id → BitMap of its slots (held)
         self._codes = CodeBooks()
+        self._buf: dict[str, np.ndarray] = {}
+        self._lines = 0
         self._current: Journeys | None = None
         self._state: tuple[int, str] | None = None  # (generation, version id)
+        #: what readers see, replaced as a whole at the end of a sync (read without the
+        #: lock, which a sync holds while it reads the lake: minutes for a new index)
+        self._published: _Published = (None, None, None, ())
         self.reads = 0  # submissions read (for tests and metrics)
+        self.adopted = 0  # journeys taken from a persisted index file
+        #: submissions read / to read in the running sync (for "not ready" answers)
+        self.progress = (0, 0)
 
     def matches(self, idx: LakeIndex) -> bool:
         """True if the store holds the journeys of ``idx`` as it is now."""
+        index, state, _, _ = self._published
         return (
-            self._index is idx
-            and idx.version is not None
-            and self._state == (idx.generation, idx.version.id)
+            index is idx and idx.version is not None and state == (idx.generation, idx.version.id)
         )
 
     def get(self, idx: LakeIndex) -> Journeys | None:
-        """The journeys of ``idx`` as it is now, if the store holds them (else None)."""
-        with self._lock:
-            return self._current if self.matches(idx) else None
+        """The journeys of ``idx`` as it is now, if the store holds them (else None; never
+        waits for a running sync)."""
+        index, state, j, _ = self._published
+        if index is idx and idx.version is not None and state == (idx.generation, idx.version.id):
+            return j
+        return None
+
+    def holds(self, idx: LakeIndex) -> bool:
+        """True if the store is at some state of ``idx`` (an update costs only new rows)."""
+        index, _, j, _ = self._published
+        return index is idx and j is not None
 
     def sync(self, state: IndexState) -> Journeys:
         """The journeys of the index state ``state`` (reading only what changed)."""
@@ -403,41 +446,175 @@ class JourneyStore:
                 # generation grows with every update)
                 assert self._current is not None
                 return self._current
-            if self._index is not state.index:  # rebuilt: slots renumbered
-                self._pieces = {}
-                self._codes = CodeBooks()
-            gone = [s for s in self._pieces if s not in state.submissions]
-            for s in gone:
-                del self._pieces[s]
-            new = [s for s in state.submissions if s not in self._pieces]
-            if new:
-                self._read(state, new)
-            self._current = assemble(
-                state.version.id,
-                state.n_slots,
-                (self._pieces[s] for s in state.submissions if s in self._pieces),
-                self._codes,
-            )
+            if self._index is not state.index:  # rebuilt or loaded: slots renumbered
+                self._reset()
+                self._adopt(state)
+            gone = [s for s in self._subs if s not in state.submissions]
+            if gone:
+                self._drop(gone)
+            new = [s for s in state.submissions if s not in self._subs]
+            pieces = self._read(state, new) if new else []
+            self._current = self._extend(state, pieces)
             self._index = state.index
             self._state = key
+            self._published = (state.index, key, self._current, tuple(sorted(self._subs)))
             return self._current
 
-    def _read(self, state: IndexState, submissions: list[str]) -> None:
+    # -- the arrays ------------------------------------------------------------------------
+
+    def _reset(self) -> None:
+        self._subs = {}
+        self._codes = CodeBooks()
+        self._buf = {}
+        self._lines = 0
+        self._current = None
+
+    def _grown(self, name: str, need: int, fill: Any, dtype: Any) -> np.ndarray:
+        """The buffer ``name`` with room for ``need`` values (a new one when it must grow or
+        is read-only: a persisted one, on the index file's pages)."""
+        buf = self._buf.get(name)
+        if buf is None or len(buf) < need or not buf.flags.writeable:
+            cap = max(need, 2 * (len(buf) if buf is not None else 0), 1024)
+            grown = np.full(cap, fill, dtype=dtype)
+            if buf is not None:
+                grown[: len(buf)] = buf
+            buf = self._buf[name] = grown
+        return buf
+
+    def _extend(self, state: IndexState, pieces: list[tuple[str, _Piece]]) -> Journeys:
+        n = state.n_slots
+        old_n = self._current.n_slots if self._current is not None else 0
+        # a piece's slots below the arrays' end would change what an earlier Journeys
+        # shows (never, as slots are appended; then copied first, to be safe)
+        low = any(len(p.slots) and int(p.slots.min()) < old_n for _, p in pieces)
+        per: dict[str, np.ndarray] = {}
+        for name, fill in _FILL.items():
+            dtype = _SLOT_TYPES[name]
+            if low and name in self._buf:
+                self._buf[name] = self._buf[name].copy()
+            buf = self._grown(name, n, fill, dtype)
+            for _, p in pieces:
+                buf[p.slots] = p.per_slot[name]
+            per[name] = buf[:n]
+        add = sum(len(p.lines["l_slot"]) for _, p in pieces)
+        lines: dict[str, np.ndarray] = {}
+        for name, kind in _LINE_TYPES.items():
+            buf = self._grown(name, self._lines + add, 0, kind)
+            at = self._lines
+            for _, p in pieces:
+                part = p.lines[name]
+                buf[at : at + len(part)] = part
+                at += len(part)
+            lines[name] = buf[: self._lines + add]
+        self._lines += add
+        for sid, _ in pieces:
+            self._subs[sid] = state.submissions[sid]
+
+        def names(book: dict[str, int]) -> tuple[str, ...]:
+            return tuple(sorted(book, key=book.__getitem__))
+
+        return Journeys(
+            state.version.id,
+            n,
+            **per,
+            **lines,
+            regimens=names(self._codes.regimens),
+            centres=names(self._codes.centres),
+            countries=names(self._codes.countries),
+        )
+
+    def _drop(self, gone: list[str]) -> None:
+        """Forget replaced submissions' lines (their slots leave every cohort anyway)."""
+        dead = np.zeros(len(self._buf["from_diagnosis"]), dtype=bool)
+        for sid in gone:
+            dead[slots_array(self._subs.pop(sid))] = True
+        keep = ~dead[self._buf["l_slot"][: self._lines]]
+        for name in _LINE_TYPES:
+            self._buf[name] = self._buf[name][: self._lines][keep].copy()
+        self._lines = int(keep.sum())
+
+    # -- persistence (with the index file) -------------------------------------------------
+
+    def persisted(self, idx: LakeIndex) -> tuple[dict[str, Any], dict[str, np.ndarray]] | None:
+        """What to keep with ``idx``'s file: the journeys of a state of ``idx`` (valid for
+        any later state of it, as its slots are only appended), or None."""
+        index, _, j, subs = self._published  # (no lock: published journeys never change)
+        if index is not idx or j is None:
+            return None
+        meta = {
+            "n_slots": j.n_slots,
+            "lines": len(j.l_slot),
+            "submissions": list(subs),
+            "regimens": list(j.regimens),
+            "centres": list(j.centres),
+            "countries": list(j.countries),
+        }
+        arrays = {name: getattr(j, name) for name in (*_FILL, *_LINE_TYPES)}
+        return meta, arrays
+
+    def _adopt(self, state: IndexState) -> None:
+        """Start from the journeys persisted with ``state``'s index file, if they are of
+        its slots (a file of this index: its submissions are the index's or fewer)."""
+        saved = getattr(state.index, PERSISTED, None)
+        if not saved:
+            return
+        meta, arrays = saved
+        subs = meta["submissions"]
+        if not set(subs) <= set(state.submissions) or meta["n_slots"] > state.n_slots:
+            return
+        if any(len(arrays[k]) != meta["n_slots"] for k in _FILL) or any(
+            len(arrays[k]) != meta["lines"] for k in _LINE_TYPES
+        ):
+            return
+        self._buf = {k: np.asarray(v, dtype=_ALL_TYPES[k]) for k, v in arrays.items()}
+        self._lines = int(meta["lines"])
+        self._codes = CodeBooks(
+            {v: i for i, v in enumerate(meta["regimens"])},
+            {v: i for i, v in enumerate(meta["centres"])},
+            {v: i for i, v in enumerate(meta["countries"])},
+        )
+        self._subs = {s: state.submissions[s] for s in subs}
+        n = int(meta["n_slots"])
+        self._current = Journeys(
+            state.version.id,
+            n,
+            **{k: self._buf[k][:n] for k in _FILL},
+            **{k: self._buf[k][: self._lines] for k in _LINE_TYPES},
+            regimens=tuple(meta["regimens"]),
+            centres=tuple(meta["centres"]),
+            countries=tuple(meta["countries"]),
+        )
+        self.adopted += 1
+
+    # -- reading the lake ------------------------------------------------------------------
+
+    def _read(self, state: IndexState, submissions: list[str]) -> list[tuple[str, _Piece]]:
+        out: list[tuple[str, _Piece]] = []
+        self.progress = (0, len(submissions))
+        for at in range(0, len(submissions), READ_BATCH):
+            batch = submissions[at : at + READ_BATCH]
+            out.extend(self._read_batch(state, batch))
+            self.progress = (min(at + READ_BATCH, len(submissions)), len(submissions))
+        return out
+
+    def _read_batch(self, state: IndexState, submissions: list[str]) -> list[tuple[str, _Piece]]:
         tables = {name: self._read_table(name, state.version, submissions) for name in COLUMNS}
         ids = state.index.patient_ids  # append-only while this index lives
         split = {name: _by_submission(t) for name, t in tables.items()}
+        out = []
         for sid in submissions:
             part = {
                 name: parts.get(sid, tables[name].schema.empty_table())
                 for name, parts in split.items()
             }
-            slots = np.frombuffer(state.submissions[sid].to_array(), dtype=np.uint32)
+            slots = slots_array(state.submissions[sid])
             slot_ids = pa.array([ids[int(s)] for s in slots], pa.string())
             info = state.infos.get(sid)
             centre = info.centre_id if info is not None else "unknown"
             country = (info.row.get("country") if info is not None else None) or "unknown"
-            self._pieces[sid] = build_piece(part, slot_ids, slots, centre, country, self._codes)
+            out.append((sid, build_piece(part, slot_ids, slots, centre, country, self._codes)))
             self.reads += 1
+        return out
 
     def _read_table(self, name: str, version: LakeVersion, submissions: list[str]) -> pa.Table:
         """The :data:`COLUMNS` of ``name`` for ``submissions``; a table or column the lake
@@ -453,6 +630,17 @@ class JourneyStore:
             if c not in t.column_names:
                 t = t.append_column(c, pa.nulls(t.num_rows, _TYPES.get(c, pa.string())))
         return t
+
+
+#: Name of the ``LakeIndex`` attribute that holds the journeys read from its file.
+PERSISTED = "persisted_journeys"
+#: Submissions read per lake read when (re)building (bounds memory, shows progress).
+READ_BATCH = 64
+
+
+def slots_array(bm: Any) -> np.ndarray:
+    """The slots of a bitmap as int64 (for indexing)."""
+    return np.frombuffer(bm.to_array(), dtype=np.uint32).astype(np.int64)
 
 
 #: Types of the contract's columns a lake may not have yet (read as nulls).

@@ -19,6 +19,11 @@ from catalog_api.discovery.disclosure import DisclosureControl
 
 #: Covariates a Cox model may be adjusted for.
 ADJUSTMENTS = ("age", "sex", "stage")
+#: How one cohort may be split into the groups of a survival question (``group_by``):
+#: by the regimen of line 1, 2 or 3, by centre, sex or stage.
+GROUPINGS = ("line1_regimen", "line2_regimen", "line3_regimen", "centre", "sex", "stage")
+#: Most groups a split shows (the smallest beyond it are merged into "other").
+MAX_GROUPS = 12
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,88 @@ class Group:
     name: str
     mask: np.ndarray
     n: int
+
+
+def categories(j: Journeys, kind: str) -> tuple[np.ndarray, list[str]]:
+    """``codes[slot]``: each slot's category under grouping ``kind`` (an index into the
+    names; the last name is the "not known" one: no such line, unknown centre)."""
+    if kind not in GROUPINGS:
+        raise AnalyticsInputError(f"cannot group by {kind!r}; known: {', '.join(GROUPINGS)}")
+    if kind.endswith("_regimen"):
+        line = int(kind.removeprefix("line").removesuffix("_regimen"))
+        names = [*j.regimens, f"no line {line} recorded"]
+        codes = np.full(j.n_slots, len(names) - 1, dtype=np.int64)
+        sel = np.flatnonzero(j.l_line == line)
+        slots, first = np.unique(j.l_slot[sel], return_index=True)
+        codes[slots] = j.l_regimen[sel[first]]
+        return codes, names
+    raw, known = {
+        "centre": (j.centre, list(j.centres)),
+        "sex": (j.sex, list(SEXES)),
+        "stage": (j.stage, list(STAGES)),
+    }[kind]
+    names = [*known, "unknown"]
+    codes = np.asarray(raw, dtype=np.int64).copy()
+    codes[(codes < 0) | (codes >= len(known))] = len(names) - 1
+    return codes, names
+
+
+def split_cohort(
+    j: Journeys, slots: np.ndarray, control: DisclosureControl, kind: str, line: int | None
+) -> tuple[list[tuple[str, np.ndarray]], dict[str, Any]]:
+    """The cohort's ``slots`` split by ``kind`` into disclosure-controlled groups: the
+    categories with at least the threshold of patients (largest first, at most
+    :data:`MAX_GROUPS`), the rest merged into "other"; an "other" below the threshold is
+    merged into the largest group (named so), so that no group's difference from the
+    cohort isolates fewer than the threshold. With an endpoint from line N (``line``), a
+    ``lineK_regimen`` split (K ≤ N) leaves out the patients without line K (they have no
+    time from line N) when they are at least the threshold, else they join "other" like
+    a small category (they add no rows to it). Returns ``[(name, slots)]`` and the
+    split's terms (names, the rule, the patients left out)."""
+    codes, names = categories(j, kind)
+    mine = codes[slots]
+    none = len(names) - 1
+    t = max(control.threshold, 1)
+    present, counts = np.unique(mine, return_counts=True)
+    line_based = False
+    if kind.endswith("_regimen") and line is not None:
+        line_based = int(kind.removeprefix("line").removesuffix("_regimen")) <= line
+    order = np.lexsort((present, -counts))
+    big = [
+        int(present[i]) for i in order if counts[i] >= t and not (line_based and present[i] == none)
+    ][: MAX_GROUPS - 1]
+    groups = [(names[c], slots[mine == c]) for c in big]
+    n_none = int((mine == none).sum())
+    left_out = n_none if line_based and n_none >= t else 0
+    rest = slots[~np.isin(mine, big) & ~((mine == none) & (left_out > 0))]
+    folded = None
+    if len(rest) >= t:
+        groups.append(("other", rest))
+    elif len(rest) and groups:
+        name, first = groups[0]
+        folded = f"{name} (with fewer than {t} of other {_WORD[kind]})"
+        groups[0] = (folded, np.sort(np.concatenate([first, rest])))
+    terms = {
+        "by": kind,
+        "groups": [name for name, _ in groups],
+        "other_folded_into": folded,
+        "without_the_line": control.cell(left_out) if left_out else 0,
+        "rule": (
+            f"{_WORD[kind]} with fewer than {t} patients are merged into 'other'; an 'other' "
+            f"with fewer than {t} is merged into the largest group (named so)"
+        ),
+    }
+    return groups, terms
+
+
+_WORD = {
+    "line1_regimen": "first-line regimens",
+    "line2_regimen": "second-line regimens",
+    "line3_regimen": "third-line regimens",
+    "centre": "centres",
+    "sex": "sexes",
+    "stage": "stages",
+}
 
 
 def check_disjoint(groups: Sequence[Group]) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from catalog_api.auth import oidc, tokens
-from catalog_api.auth.cache import TokenCache
+from catalog_api.auth.cache import OidcCache, TokenCache
 from catalog_api.auth.oidc import VisaGrant
 from catalog_api.core.config import ApiConfig
 from catalog_api.discovery.audit_writer import AuditWriter
@@ -139,26 +139,41 @@ def token_cache_for(app: Any) -> TokenCache:
     return cache
 
 
+def oidc_cache_for(app: Any) -> OidcCache:
+    """The app's cache of verified OpenID Connect tokens (made on first use)."""
+    cache: OidcCache | None = getattr(app.state, "oidc_cache", None)
+    if cache is None:
+        with _CACHE_LOCK:
+            cache = getattr(app.state, "oidc_cache", None)
+            if cache is None:
+                cache = app.state.oidc_cache = OidcCache(app.state.engine)
+    return cache
+
+
 async def get_current_user(request: Request, config: ConfigDep, creds: BearerDep) -> User:
     """The authenticated caller, or 401 naming what is wrong with the credentials.
 
     An API token verified before is answered from :class:`~catalog_api.auth.cache.TokenCache`
     on the event loop: one primary-key read of the token's and its owner's current state
     (revocation, expiry, active, roles) per request, no session, no ORM, no worker thread.
-    Anything else (first use, a changed state, an OpenID Connect token) is verified the
-    full way in a worker thread (:func:`_verify`)."""
+    An OpenID Connect token verified before is answered from
+    :class:`~catalog_api.auth.cache.OidcCache` the same way (its user's state probed, its
+    key sets compared). Anything else (first use, a changed state) is verified the full
+    way in a worker thread (:func:`_verify`)."""
     if creds is None or not creds.credentials:
         raise NotAuthenticated(
             "not authenticated: send 'Authorization: Bearer <token>' with an API token "
             "(create one with `oncolake tokens create`)"
         )
     token = creds.credentials
-    cached = (
-        token_cache_for(request.app).lookup(token)
-        if token.startswith(tokens.TOKEN_PREFIX)
-        else None
-    )
     grants: list[VisaGrant] = []
+    cached: User | None = None
+    if token.startswith(tokens.TOKEN_PREFIX):
+        cached = token_cache_for(request.app).lookup(token)
+    elif config.oidc_issuer and oidc.looks_like_jwt(token):
+        hit = oidc_cache_for(request.app).lookup(token, config)
+        if hit is not None:
+            cached, grants = hit
     if cached is None:
         user, grants = await run_in_threadpool(_verify, request, config, token)
     else:
@@ -188,6 +203,8 @@ def _verify(request: Request, config: ApiConfig, token: str) -> tuple[User, list
             session.commit()
         if row is not None:
             token_cache_for(request.app).remember(token, row)
+        else:
+            oidc_cache_for(request.app).remember(token, claims, user, grants, config)
         session.expunge(user)  # the routes read it; their own sessions load what they change
     return user, grants
 

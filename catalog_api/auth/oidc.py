@@ -88,6 +88,16 @@ class JwksCache:
             self._sets[url] = (now, keys)
             return keys
 
+    def current(self, url: str) -> KeySet | None:
+        """The key set at ``url`` as :meth:`get` would return it now without fetching,
+        or None when it is missing or stale (the verification cache compares it by
+        identity: a key set fetched again means verifying again)."""
+        with self._lock:
+            hit = self._sets.get(url)
+        if hit is None or time.monotonic() - hit[0] >= JWKS_TTL_SECONDS:
+            return None
+        return hit[1]
+
     def clear(self) -> None:
         """Forget every key set."""
         with self._lock:
@@ -158,6 +168,11 @@ def verify_access_token(token: str, config: ApiConfig) -> dict[str, Any]:
     return claims
 
 
+def visa_issuers(config: ApiConfig) -> dict[str, str]:
+    """The trusted visa issuers (issuer → JWKS URL) of ``config``."""
+    return _json_extra(config, "visa_issuers")
+
+
 def passport_grants(claims: dict[str, Any], config: ApiConfig) -> list[VisaGrant]:
     """The verified ControlledAccessGrants visas of a passport that map to a centre.
 
@@ -165,7 +180,7 @@ def passport_grants(claims: dict[str, Any], config: ApiConfig) -> list[VisaGrant
     the user's login.
     """
     visas = claims.get("ga4gh_passport_v1")
-    issuers = _json_extra(config, "visa_issuers")
+    issuers = visa_issuers(config)
     grants_map = _json_extra(config, "visa_grants")
     if not isinstance(visas, list) or not issuers or not grants_map:
         return []

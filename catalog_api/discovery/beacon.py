@@ -23,6 +23,14 @@ Filters understood (ids): ``oncotree:<CODE>`` (ontology; descendants unless
 operators), ``stage_group``, ``drug``, ``centre``, ``dataset``, ``sex``, ``origin``,
 ``consequence``, ``variant_class``, ``assay_type``, ``pipeline_fingerprint``,
 ``vital_status`` (``=``).
+
+g_variant request parameters: ``geneId``, ``aminoacidChange`` and ``variantType``. A
+``variantType`` of a structural variant or a copy-number change (``DEL``, ``DUP``, ``INV``,
+``INS``, ``BND``/``TRA``, ``CNV`` and the EFO copy-number terms,
+:data:`STRUCTURAL_VARIANT_TYPES`) with a ``geneId`` asks for the pipeline's somatic
+structural variants with a breakpoint in the gene and/or its gene copy-number calls
+(``DEL``: a deletion in the gene or a loss / deep deletion of it); the small-variant
+classes (``SNV``, ``deletion`` …) ask for variants of that class.
 """
 
 from __future__ import annotations
@@ -358,6 +366,55 @@ G_VARIANT_PARAMS = {
     "variantType": "variant_class",
 }
 IGNORED_PARAMS = {"purpose", "assemblyId", "$schema"}
+_GAIN = ["gain", "amplification"]
+_LOSS = ["loss", "deep_deletion"]
+#: ``variantType`` values answered from the pipeline's structural variants and gene
+#: copy-number calls (with ``geneId``): value → (SV types with a breakpoint in the gene,
+#: copy-number calls of the gene). The VCF SV types (``TRA``, a translocation, is a
+#: breakend) and the EFO copy-number terms the Beacon v2 documentation maps to them
+#: ("CNV Term Use Comparison": ``DUP`` ≙ EFO:0030070 copy number gain, ``DEL`` ≙
+#: EFO:0030067 copy number loss, and their low/high-level children). The other values
+#: (SNV, MNV, insertion, deletion, indel) stay small-variant classes.
+STRUCTURAL_VARIANT_TYPES: dict[str, tuple[list[str], list[str]]] = {
+    "DEL": (["DEL"], _LOSS),
+    "DUP": (["DUP"], _GAIN),
+    "INV": (["INV"], []),
+    "INS": (["INS"], []),
+    "BND": (["BND"], []),
+    "TRA": (["BND"], []),
+    "CNV": (["DEL", "DUP"], _GAIN + _LOSS),
+    "EFO:0030066": (["DEL", "DUP"], _GAIN + _LOSS),  # relative copy number variation
+    "EFO:0030070": (["DUP"], _GAIN),  # copy number gain
+    "EFO:0030071": ([], ["gain"]),  # low-level copy number gain
+    "EFO:0030072": ([], ["amplification"]),  # high-level copy number gain
+    "EFO:0030073": ([], ["amplification"]),  # focal genome amplification
+    "EFO:0030067": (["DEL"], _LOSS),  # copy number loss
+    "EFO:0030068": ([], ["loss"]),  # low-level copy number loss
+    "EFO:0020073": ([], ["deep_deletion"]),  # high-level copy number loss
+    "EFO:0030069": ([], ["deep_deletion"]),  # complete genomic deletion
+}
+
+
+def _structural(kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The criterion of a structural / copy-number ``variantType`` (with ``geneId``)."""
+    gene = params.get("geneId")
+    if not isinstance(gene, str) or not gene.strip():
+        raise DefinitionError(
+            f"requestParameters.variantType {kind!r}: give geneId too (structural variants "
+            "and copy-number calls are asked by gene; range queries are not supported)"
+        )
+    if "aminoacidChange" in params:
+        raise DefinitionError(
+            f"requestParameters.aminoacidChange: not with variantType {kind!r} (a protein "
+            "change is a small variant's)"
+        )
+    sv_types, calls = STRUCTURAL_VARIANT_TYPES[kind.upper()]
+    parts: list[dict[str, Any]] = []
+    if sv_types:
+        parts.append({"type": "structural_variant", "gene": gene, "sv_types": sv_types})
+    if calls:
+        parts.append({"type": "copy_number", "gene": gene, "calls": calls})
+    return parts[0] if len(parts) == 1 else {"type": "or", "criteria": parts}
 
 
 def definition_of(filters: list[Any], params: dict[str, Any]) -> CohortDefinition:
@@ -370,6 +427,13 @@ def definition_of(filters: list[Any], params: dict[str, Any]) -> CohortDefinitio
         except DefinitionError as exc:
             problems.append(str(exc))
     variant: dict[str, Any] = {}
+    kind = params.get("variantType")
+    if isinstance(kind, str) and kind.upper() in STRUCTURAL_VARIANT_TYPES:
+        try:
+            crit.append(_structural(kind, params))
+        except DefinitionError as exc:
+            problems.append(str(exc))
+        params = {k: v for k, v in params.items() if k not in ("variantType", "geneId")}
     for key, value in params.items():
         if key in IGNORED_PARAMS:
             continue

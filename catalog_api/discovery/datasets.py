@@ -87,3 +87,68 @@ def dataset_counts(row: dict[str, Any], control: DisclosureControl) -> dict[str,
         "tumour_specimens": control.cell(roles.count("tumour")),
         "normal_specimens": control.cell(roles.count("normal")),
     }
+
+
+#: ``specimen_qc`` columns the catalogue summarises per dataset.
+_QC_COLUMNS = [
+    "dataset_id",
+    "role",
+    "mean_coverage",
+    "duplication_rate",
+    "insert_size_mean",
+    "identity_status",
+    "tumour_in_normal",
+]
+_QC_CACHE: dict[tuple[int, str], dict[str, dict[str, Any]]] = {}
+
+
+def _median(values: list[Any]) -> float | None:
+    got = sorted(float(v) for v in values if v is not None)
+    if not got:
+        return None
+    mid = len(got) // 2
+    return got[mid] if len(got) % 2 else (got[mid - 1] + got[mid]) / 2
+
+
+def summarise_qc(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per dataset, what its ``specimen_qc`` rows say (no per-specimen value, no count):
+    per role the medians of mean coverage, duplication rate and insert size; the identity
+    verdicts present (match, mismatch, insufficient); the median tumour-in-normal of the
+    pairs where it was estimated."""
+    by: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by.setdefault(str(r["dataset_id"]), []).append(r)
+    out: dict[str, dict[str, Any]] = {}
+    for dataset, mine in sorted(by.items()):
+        roles = {}
+        for role in ("tumour", "normal"):
+            rs = [r for r in mine if r.get("role") == role]
+            if rs:
+                roles[role] = {
+                    k: _median([r.get(k) for r in rs])
+                    for k in ("mean_coverage", "duplication_rate", "insert_size_mean")
+                }
+        tumours = [r for r in mine if r.get("role") == "tumour"]
+        out[dataset] = {
+            **roles,
+            "identity": sorted(
+                {str(r["identity_status"]) for r in tumours if r.get("identity_status")}
+            ),
+            "tumour_in_normal": _median([r.get("tumour_in_normal") for r in tumours]),
+        }
+    return out
+
+
+def dataset_qc(engine: DiscoveryEngine) -> dict[str, dict[str, Any]]:
+    """:func:`summarise_qc` of the lake's ``specimen_qc`` at the version the catalogue
+    answers from (read once per version)."""
+    with engine.current() as idx:
+        version = idx.version
+    key = (id(engine), version.id if version else "empty")
+    cached = _QC_CACHE.get(key)
+    if cached is None:
+        rows = engine.lake.read("specimen_qc", version=version, columns=_QC_COLUMNS).to_pylist()
+        cached = summarise_qc(rows)
+        _QC_CACHE.clear()  # one engine, one current version in a process
+        _QC_CACHE[key] = cached
+    return cached

@@ -20,11 +20,15 @@ e.g. the same variant or the same treatment):
   (``min`` ≤ value ≤ ``max``), e.g. HER2 positive, MSI high, TMB ≥ 10;
 * ``fusion`` – a gene fusion called by the pipeline: ``gene`` (any partner), ``gene`` and
   ``partner`` (either orientation), or ``gene`` written ``ETV6::NTRK3`` (5' then 3');
+* ``structural_variant`` – a somatic structural variant called by the pipeline with a
+  breakpoint in ``gene``, of one of ``sv_types`` (DEL, DUP, INV, INS, BND) if given;
 * ``copy_number`` – ``gene`` with one of ``calls`` (amplification, gain, neutral, loss,
   deep_deletion; the calls are exclusive: a deep deletion is not also a loss);
 * ``tmb`` – tumour mutational burden (mutations/Mb) in [``min``, ``max``], FHIR-reported
   or computed by the pipeline;
 * ``msi`` – microsatellite status (MSI-H, MSI-L, MSS), FHIR-reported or the pipeline's;
+* ``coverage`` – a tumour specimen's mean depth over ``gene`` (the pipeline's per-gene
+  coverage, ``gene_coverage``) is at least ``min_depth``, e.g. BRAF ≥ 100×;
 * ``stage_group`` – TNM stage groups; ``III`` includes ``IIIA``, ``IIIB`` …;
 * ``treatment`` – ``drug`` and/or ``line_of_therapy``;
 * ``age_at_diagnosis`` – inclusive range in years; ``sex``; ``centre``; ``dataset``;
@@ -183,6 +187,36 @@ class Fusion(BaseModel):
         return None, (f"{g}::{p}", f"{p}::{g}")
 
 
+#: Structural variant types (VCF ``SVTYPE``; ``harmonise.structural.SV_TYPES``).
+SvType = Literal["DEL", "DUP", "INV", "INS", "BND"]
+
+
+class StructuralVariant(BaseModel):
+    """Patients with a somatic structural variant (``structural_variants``: the pipeline's
+    somatic calls; FILTER PASS or none) with a breakpoint in ``gene`` (``gene_a`` or
+    ``gene_b``), of one of ``sv_types`` if given (any type when absent)."""
+
+    model_config = _Frozen
+    type: Literal["structural_variant"] = "structural_variant"
+    gene: str = Field(description="HGNC symbol of a gene at either breakpoint, e.g. NTRK1.")
+    sv_types: list[SvType] | None = Field(
+        default=None, min_length=1, description="DEL, DUP, INV, INS, BND (absent: any type)."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upper_types(cls, data: Any) -> Any:
+        kinds = data.get("sv_types") if isinstance(data, dict) else None
+        if isinstance(kinds, list):
+            data = {**data, "sv_types": [k.upper() if isinstance(k, str) else k for k in kinds]}
+        return data
+
+    @model_validator(mode="after")
+    def _gene(self) -> StructuralVariant:
+        _gene_symbol(self.gene, "gene")
+        return self
+
+
 CopyNumberCall = Literal["amplification", "gain", "neutral", "loss", "deep_deletion"]
 
 
@@ -198,6 +232,21 @@ class CopyNumber(BaseModel):
 
     @model_validator(mode="after")
     def _gene(self) -> CopyNumber:
+        _gene_symbol(self.gene, "gene")
+        return self
+
+
+class Coverage(BaseModel):
+    """Patients with a tumour specimen whose mean depth over ``gene`` (the pipeline's
+    per-gene coverage: the gene's exons in the assay's regions) is at least ``min_depth``."""
+
+    model_config = _Frozen
+    type: Literal["coverage"] = "coverage"
+    gene: str = Field(description="HGNC symbol, e.g. BRAF.")
+    min_depth: float = Field(ge=0, description="Mean depth ≥ min_depth (e.g. 100).")
+
+    @model_validator(mode="after")
+    def _gene(self) -> Coverage:
         _gene_symbol(self.gene, "gene")
         return self
 
@@ -367,7 +416,9 @@ Leaf = (
     | Variant
     | Biomarker
     | Fusion
+    | StructuralVariant
     | CopyNumber
+    | Coverage
     | Tmb
     | Msi
     | StageGroup
@@ -388,7 +439,9 @@ Criterion = Annotated[
     | Variant
     | Biomarker
     | Fusion
+    | StructuralVariant
     | CopyNumber
+    | Coverage
     | Tmb
     | Msi
     | StageGroup
@@ -415,6 +468,7 @@ CRITERION_TYPES: tuple[str, ...] = (
     "variant",
     "biomarker",
     "fusion",
+    "structural_variant",
     "copy_number",
     "tmb",
     "msi",

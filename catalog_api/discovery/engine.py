@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 from pyroaring import BitMap
 
+from catalog_api.discovery import index_genomic, index_qc
 from catalog_api.discovery.definition import (
     AgeAtDiagnosis,
     And,
@@ -37,6 +38,7 @@ from catalog_api.discovery.definition import (
     Centre,
     CohortDefinition,
     CopyNumber,
+    Coverage,
     Dataset,
     Fusion,
     Msi,
@@ -45,6 +47,7 @@ from catalog_api.discovery.definition import (
     Pipeline,
     Sex,
     StageGroup,
+    StructuralVariant,
     Tmb,
     Treatment,
     TumourType,
@@ -58,7 +61,6 @@ from catalog_api.discovery.index import (
     Indexer,
     LakeIndex,
     Numbering,
-    bitmap_of,
     slots_of,
 )
 from catalog_api.discovery.index_store import IndexStore
@@ -164,6 +166,11 @@ class DiscoveryEngine:
                     pass_had_new_keys = False
                 stop.wait(0.5)
                 continue
+            if getattr(idx, "_numbered_by", None) is None:
+                # numbered by the app's disclosure store: its control keeps these numbers
+                # (and the persisted keys) instead of starting the index's numbering again
+                # (``DisclosureControl._own``)
+                object.__setattr__(idx, "_numbered_by", numbers)
             try:
                 if (
                     len(idx.patient_keys) < len(idx.patient_ids)
@@ -206,8 +213,14 @@ class DiscoveryEngine:
             return list(idx.datasets.values())
 
     def stop(self) -> None:
-        """Stop the background refresh."""
-        self.indexer.stop()
+        """Stop the background refresh and numbering (the app's shutdown: nothing of it
+        runs on against a database or lake that may be gone); :meth:`start` starts them
+        again."""
+        with self._start_lock:
+            self.indexer.stop()
+            if self._numberer is not None:
+                self._numberer.join(timeout=10)
+                self._numberer = None
 
     def refresh(self) -> bool:
         """Bring the index to the lake's current version now (True if it changed)."""
@@ -350,7 +363,9 @@ class DiscoveryEngine:
         self, idx: LakeIndex, definition: CohortDefinition, coverage: bool = False
     ) -> BitMap:
         """Live patients matching ``definition``; with ``coverage`` each variant criterion is
-        replaced by "the assay covered its gene" (the coverage-aware denominator)."""
+        replaced by "the assay covered its gene" and each fusion, structural-variant,
+        copy-number, TMB and MSI criterion by "the patient was analysed for it"
+        (``index_genomic.analysed``): the coverage-aware denominator."""
         if definition.criteria is None:
             return idx.live
         return self._eval(idx, definition.criteria, coverage) & idx.live
@@ -366,8 +381,12 @@ class DiscoveryEngine:
             return BitMap.union(*(self._eval(idx, x, coverage) for x in c.criteria))
         if isinstance(c, Not):
             return idx.live - self._eval(idx, c.criterion, coverage)
-        if isinstance(c, Variant) and coverage:
-            return self._covered(idx, c)
+        if coverage:
+            if isinstance(c, Variant):
+                return self._covered(idx, c)
+            analysed = index_genomic.analysed(idx, c)  # fusion, SV, copy number, TMB, MSI
+            if analysed is not None:
+                return analysed
         key = c.model_dump_json()
         return self._cached(idx, key, lambda: self._leaf(idx, c))
 
@@ -396,17 +415,17 @@ class DiscoveryEngine:
         if isinstance(c, Variant):
             return self._variant(idx, c)
         if isinstance(c, Fusion):
-            gene, names = c.keys()
-            if gene is not None:
-                return f("fusion_gene", gene)
-            return BitMap.union(*(f("fusion", x) for x in names))
+            return index_genomic.fusion(idx, c)
+        if isinstance(c, StructuralVariant):
+            return index_genomic.structural_variant(idx, c)
         if isinstance(c, CopyNumber):
-            gene = c.gene.strip().upper()
-            return BitMap.union(*(f("cn", f"{gene}{SEP}{x}") for x in c.calls))
+            return index_genomic.copy_number(idx, c)
+        if isinstance(c, Coverage):
+            return index_qc.coverage(idx, c)
         if isinstance(c, Tmb):  # FHIR-reported and pipeline TMB rows alike
-            return self._leaf(idx, Biomarker(marker="TMB", min=c.min, max=c.max))
+            return index_genomic.value_range(idx, "TMB", c.min, c.max)
         if isinstance(c, Msi):
-            return BitMap.union(*(f("msi", x) for x in c.status))
+            return index_genomic.msi(idx, c)
         if isinstance(c, Biomarker):
             m = c.marker.upper()
             sets: list[BitMap] = []
@@ -417,10 +436,7 @@ class DiscoveryEngine:
                     )
                 )
             if c.min is not None or c.max is not None:
-                vals, slots = idx.biomarker_values.get(m, (np.zeros(0), np.zeros(0, np.uint32)))
-                lo = 0 if c.min is None else int(np.searchsorted(vals, c.min, side="left"))
-                hi = len(vals) if c.max is None else int(np.searchsorted(vals, c.max, "right"))
-                sets.append(bitmap_of(np.sort(slots[lo:hi])))  # roaring builds from sorted slots
+                sets.append(index_genomic.value_range(idx, m, c.min, c.max))
             if not sets:
                 return f("marker", m)
             return BitMap.intersection(*sets) if len(sets) > 1 else sets[0]
@@ -558,20 +574,15 @@ class DiscoveryEngine:
             slots = slots_of(permitted).astype(np.intp)
             by_c = np.bincount(idx.centre_of.take(slots), minlength=len(idx.centres))
             by_t = np.bincount(idx.basket_of.take(slots), minlength=len(idx.baskets))
-            genes = tuple(
-                sorted(
-                    {
-                        g
-                        for leaf in definition.leaves()
-                        if isinstance(leaf, Variant) and (g := leaf.target.gene)
-                    }
-                )
+            genes = tuple(sorted({g for leaf in definition.leaves() for g in _genes_of(leaf)}))
+            has_coverage = any(
+                isinstance(x, Variant) or type(x) in index_genomic.ANALYSIS_OF
+                for x in definition.leaves()
             )
-            has_variant = any(isinstance(x, Variant) for x in definition.leaves())
             denominator = None
             covered = None
             allowed = self.permitted_by(idx, purpose)
-            if has_variant:
+            if has_coverage:
                 covered = self.evaluate(idx, definition, coverage=True)
                 denominator = covered.intersection_cardinality(allowed)
             return CountResult(
@@ -640,6 +651,18 @@ class DiscoveryEngine:
         return {c: sorted(p) for c, p in sorted(out.items())}
 
 
+def _genes_of(leaf: Any) -> tuple[str, ...]:
+    """The genes a leaf asks about (the denominator's ``genes``)."""
+    if isinstance(leaf, Variant):
+        return (leaf.target.gene,) if leaf.target.gene else ()
+    if isinstance(leaf, Fusion):
+        gene, names = leaf.keys()
+        return (gene,) if gene else tuple(names[0].split("::"))
+    if isinstance(leaf, StructuralVariant | CopyNumber):
+        return (leaf.gene.strip().upper(),)
+    return ()
+
+
 def _substage(stage: str, wanted: str) -> bool:
     """True if ``stage`` is ``wanted`` or one of its substages (IIIB within III, never IV
     within I: only A–C with an optional digit, or "IS" for 0IS, may follow)."""
@@ -653,19 +676,28 @@ def _stage(value: str) -> str:
     return re.sub(r"^STAGE\s*", "", v)
 
 
-_ENGINES: weakref.WeakKeyDictionary[Lake, DiscoveryEngine] = weakref.WeakKeyDictionary()
+_ENGINES: weakref.WeakKeyDictionary[Lake, weakref.WeakSet[DiscoveryEngine]] = (
+    weakref.WeakKeyDictionary()
+)
 _ENGINES_LOCK = threading.Lock()
 
 
 def engine_for(lake: Lake, store: IndexStore | None = None) -> DiscoveryEngine:
-    """The one discovery engine of ``lake`` (made on first use, not started): every app
-    serving the same :class:`~harmonise.lake.Lake` object shares its index. ``store``:
-    where its index is persisted (:mod:`catalog_api.discovery.index_store`); given to an
-    engine made without one, it is used from its first refresh on."""
+    """A new discovery engine of ``lake`` (not started), owned by its caller (an app stops
+    it with itself). ``store``: where its index is persisted
+    (:mod:`catalog_api.discovery.index_store`). Another engine over the same
+    :class:`~harmonise.lake.Lake` object in this process (another app: tests) lends its
+    index for the first refresh when no persisted one is usable: a copy is taken instead
+    of a build (:attr:`Indexer.siblings`)."""
+    eng = DiscoveryEngine(lake, store=store)
     with _ENGINES_LOCK:
-        eng = _ENGINES.get(lake)
-        if eng is None:
-            eng = _ENGINES[lake] = DiscoveryEngine(lake, store=store)
-        elif store is not None and eng.indexer.store is None:
-            eng.indexer.store = store
-        return eng
+        others = _ENGINES.setdefault(lake, weakref.WeakSet())
+        others.add(eng)
+    me = weakref.ref(eng)
+
+    def siblings() -> list[Indexer]:
+        with _ENGINES_LOCK:
+            return [e.indexer for e in list(others) if e is not me() and e.ready]
+
+    eng.indexer.siblings = siblings
+    return eng

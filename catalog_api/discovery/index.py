@@ -21,8 +21,10 @@ one is ready. The index is persisted per lake version
 (:mod:`catalog_api.discovery.index_store`): a restarted server loads it, and applies only
 the submissions appended since, instead of reading the lake again.
 
-Adding a criterion (fusions, copy number, TMB, MSI, …) takes three steps, none of them in
-the persistence code:
+The genomic criteria (fusions, copy number, MSI, TMB) are built and looked up in
+:mod:`catalog_api.discovery.index_genomic`, called from :meth:`LakeIndex.add_batch`.
+
+Adding a criterion takes three steps, none of them in the persistence code:
 
 1. read its columns: add the lake table and columns to :data:`COLUMNS` (``patient_id``
    and ``submission_id`` are always read);
@@ -37,8 +39,8 @@ the persistence code:
 
 Features and value arrays are persisted as they are. A new *field* of :class:`LakeIndex`
 must also be given its kind in ``index_store.FIELDS`` (a test fails until it is). Any
-change to this module changes the persisted files' code fingerprint, so indexes saved by
-older code are rebuilt, never misread.
+change to this module or to :mod:`~catalog_api.discovery.index_genomic` changes the
+persisted files' code fingerprint, so indexes saved by older code are rebuilt, never misread.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -57,7 +59,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyroaring import BitMap
 
-from catalog_api.discovery.definition import MSI_STATUS
+from catalog_api.discovery import index_genomic, index_qc
 from harmonise.lake import Lake, LakeVersion
 
 if TYPE_CHECKING:
@@ -138,6 +140,12 @@ class LakeIndex:
     panel_gene: dict[str, BitMap] = field(default_factory=dict)
     profiles: dict[ProfileKey, BitMap] = field(default_factory=dict)
     biomarker_values: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    #: marker → range lookups on its values (``index_genomic.ValueCuts``): TMB's made when
+    #: its values change, the others' (and TMB's after a load) on first use
+    value_cuts: dict[str, index_genomic.ValueCuts] = field(default_factory=dict, repr=False)
+    #: gene → sorted (mean depth, slot) of the tumour specimens' per-gene coverage
+    #: (:mod:`~catalog_api.discovery.index_qc`)
+    gene_depths: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     generation: int = 0
     built_at: float = 0.0
     #: slot → stable patient number (see ``discovery.history``; 0: not numbered yet),
@@ -321,7 +329,8 @@ class LakeIndex:
         key = join(marker, interp)
         self._group(("marker_interp",), key, s)
         self._group(("marker",), marker, s)
-        self._msi(t, marker, interp, s)
+        index_genomic.add_msi(self, t, marker, interp, s)
+        index_genomic.add_result_analyses(self, marker, s)
         vals = t.column("value_numeric")
         has = ~pc.is_null(vals).to_numpy(zero_copy_only=False)
         mk = marker.to_numpy(zero_copy_only=False)
@@ -333,6 +342,9 @@ class LakeIndex:
             ns = np.concatenate([old_s, s[sel]]).astype(np.uint32)
             order = np.argsort(nv, kind="stable")
             self.biomarker_values[m] = (nv[order], ns[order])
+            self.value_cuts.pop(m, None)
+            if m in index_genomic.EAGER_CUTS:  # else made by the first range question
+                self.value_cuts[m] = index_genomic.ValueCuts(nv[order], ns[order])
         t = tables["treatments"]
         s, ok = slot_col(t)
         t = t.filter(pa.array(ok))
@@ -342,32 +354,8 @@ class LakeIndex:
         self._group(("line",), line, s)
         self._group(("drug_line",), join(drug, pc.cast(line, pa.string())), s)
         self._consents(tables["consents"], slot_col)
-        self._genomic(tables, slot_col)
-
-    def _genomic(self, tables: dict[str, pa.Table], slot_col: Any) -> None:
-        """Fusions ``A::B`` and their genes (FILTER PASS or none), gene copy-number calls."""
-        t = tables["structural_variants"]
-        t = t.filter(pc.is_in(t["filter"], pa.array(["PASS", ".", None])))  # null: no filter
-        s, ok = slot_col(t)
-        t = t.filter(pa.array(ok))
-        self._group(("fusion",), pc.utf8_upper(t.column("fusion")), s)
-        genes = t.column("fusion_genes").combine_chunks()
-        parent = pc.list_parent_indices(genes).to_numpy(zero_copy_only=False)
-        self._group(("fusion_gene",), pc.utf8_upper(pc.list_flatten(genes)), s[parent])
-        t = tables["copy_number_genes"]
-        s, ok = slot_col(t)
-        t = t.filter(pa.array(ok))
-        self._group(("cn",), join(pc.utf8_upper(t.column("gene")), t.column("call")), s)
-
-    def _msi(self, t: pa.Table, marker: Any, interp: Any, s: np.ndarray) -> None:
-        code, msi = t.column("value_code"), pc.fill_null(pc.equal(marker, "MSI"), False)
-        disp = pc.utf8_upper(pc.utf8_trim_whitespace(t.column("value_display")))
-        status = pa.scalar(None, pa.string())
-        for name, c, d, i in MSI_STATUS:  # the later the stronger
-            hit = pc.or_kleene(pc.or_kleene(pc.equal(code, c), pc.is_in(disp, pa.array(d))),
-                               pc.equal(interp, i))  # fmt: skip
-            status = pc.if_else(pc.and_(pc.fill_null(hit, False), msi), name, status)
-        self._group(("msi",), status, s)
+        index_genomic.add_genomic(self, tables, slot_col)
+        index_qc.add_coverage(self, tables["gene_coverage"], slot_col)
 
     def _conditions(self, t: pa.Table, slot_col: Any, slots: np.ndarray) -> None:
         s, ok = slot_col(t)
@@ -407,6 +395,7 @@ class LakeIndex:
         t = t.filter(pa.array(ok))
         self._group(("assay_type",), t.column("assay_type"), s)
         self._group(("assay_name",), t.column("assay_name"), s)
+        index_genomic.add_analyses(self, t, s)
         cov = (
             t.column("covered_genes").combine_chunks()
             if t.num_rows
@@ -522,7 +511,7 @@ class LakeIndex:
 
 
 _EMPTY = BitMap()
-_MSI_COLS = ["value_code", "value_display"]
+_MSI_COLS = ["value_code", "value_display"]  # read for index_genomic.add_msi
 #: Columns read per table (``patient_id`` and ``submission_id`` always).
 COLUMNS: dict[str, list[str]] = {
     "patients": ["patient_id", "submission_id", "sex", "deceased"],
@@ -534,11 +523,20 @@ COLUMNS: dict[str, list[str]] = {
         "stage_group",
         "stage_group_display",
     ],
-    "specimens": ["patient_id", "assay_type", "assay_name", "covered_genes"],
+    "specimens": ["patient_id", "assay_type", "assay_name", "covered_genes", "analyses"],
     "variants": ["patient_id", "gene", "protein_change", "consequence", "variant_class", "origin"],
     "biomarkers": ["patient_id", "marker", "interpretation", "value_numeric", *_MSI_COLS],
-    "structural_variants": ["patient_id", "fusion", "fusion_genes", "filter"],
+    "structural_variants": [
+        "patient_id",
+        "sv_type",
+        "gene_a",
+        "gene_b",
+        "fusion",
+        "fusion_genes",
+        "filter",
+    ],
     "copy_number_genes": ["patient_id", "gene", "call"],
+    "gene_coverage": ["patient_id", "gene", "role", "mean_depth"],
     "treatments": ["patient_id", "drug", "line_of_therapy"],
     "consents": [
         "patient_id",
@@ -579,6 +577,10 @@ class Indexer:
         self.progress = (0, 0)
         self.full_builds = 0  # full builds from the lake (for tests and metrics)
         self.loads = 0  # persisted indexes loaded
+        self.copies = 0  # first indexes copied from another engine's (``siblings``)
+        #: the indexers of other engines over the same lake object (another app in this
+        #: process: tests), whose index a first refresh copies instead of building one
+        self.siblings: Callable[[], list[Indexer]] | None = None
         self._saved_at = 0.0
         self._saved_version: str | None = None
         self._save_requested = False
@@ -592,6 +594,7 @@ class Indexer:
         """Refresh now-ish and then every ``interval`` seconds, in a daemon thread."""
         if self._thread is not None:
             return
+        self._stop.clear()  # (started again after a stop)
         self._thread = threading.Thread(target=self._run, name="discovery-index", daemon=True)
         self._thread.start()
 
@@ -626,7 +629,7 @@ class Indexer:
                 self._save_if_due()
                 return False  # nothing committed since (without loading any table)
             version = self.lake.current_version()
-            if self.index.version is None and self.store is not None:
+            if self.index.version is None and (self.store is not None or self.siblings is not None):
                 self._load(version)
             old = self.index
             if old.version is not None and version.id == old.version.id:
@@ -654,48 +657,71 @@ class Indexer:
 
     def _load(self, current: LakeVersion) -> None:
         """Start from the newest persisted index if it is of ``current`` or of a version
-        that only appends led to (it is then brought up to date by the caller); else log
-        why it is not used and leave it (the caller rebuilds and replaces it)."""
-        assert self.store is not None
+        that only appends led to (it is then brought up to date by the caller), else from
+        a copy of the index of another engine over the same lake (:attr:`siblings`); else
+        log why not and leave it (the caller builds and saves one)."""
         self.state = "loading"
         t0 = time.perf_counter()
-        idx = self.store.latest()
-        if idx is None or idx.version is None:
+        idx = self.store.latest() if self.store is not None else None
+        if idx is not None and self._adopt(idx, current, "persisted"):
+            self.loads += 1
+            self._saved_version = idx.version_id
+            self._saved_at = time.monotonic()
+            log.info(
+                "discovery index of %s loaded from disk in %.2fs (%d patients)",
+                idx.version_id,
+                time.perf_counter() - t0,
+                len(idx.patient_ids),
+            )
             return
+        for other in self.siblings() if self.siblings is not None else []:
+            from catalog_api.discovery.index_store import copy_index
+
+            with other.lock:
+                if other.index.version is None:
+                    continue
+                idx = copy_index(other.index)
+            if self._adopt(idx, current, "another engine's"):
+                self.copies += 1
+                log.info(
+                    "discovery index of %s copied from another engine over the lake in %.2fs",
+                    idx.version_id,
+                    time.perf_counter() - t0,
+                )
+                return
+
+    def _adopt(self, idx: LakeIndex, current: LakeVersion, source: str) -> bool:
+        """Make ``idx`` the live index if its version is ``current`` or one that only
+        appends led to and it holds that version's submissions; else log why not."""
+        if idx.version is None:
+            return False
         try:
             usable = idx.version.id == current.id or self.lake.only_appends(idx.version, current)
             infos = self._infos(idx.version) if usable else {}
         except Exception as exc:  # its version can no longer be read (history expired)
-            log.info("persisted discovery index of %s not used: %s", idx.version.id, exc)
-            return
+            log.info("%s discovery index of %s not used: %s", source, idx.version.id, exc)
+            return False
         if not usable:
             log.info(
-                "persisted discovery index of %s not used: the lake changed by more than "
+                "%s discovery index of %s not used: the lake changed by more than "
                 "appends since (now %s); rebuilding",
+                source,
                 idx.version.id,
                 current.id,
             )
-            return
+            return False
         if set(infos) != set(idx.submissions):
             log.warning(
-                "persisted discovery index of %s does not hold that version's submissions; "
-                "rebuilding",
+                "%s discovery index of %s does not hold that version's submissions; rebuilding",
+                source,
                 idx.version.id,
             )
-            return
+            return False
         idx.datasets = infos
         idx.built_at = time.time()
         with self.lock:
             self.index = idx
-        self.loads += 1
-        self._saved_version = idx.version.id
-        self._saved_at = time.monotonic()
-        log.info(
-            "discovery index of %s loaded from disk in %.2fs (%d patients)",
-            idx.version.id,
-            time.perf_counter() - t0,
-            len(idx.patient_ids),
-        )
+        return True
 
     def _save(self, idx: LakeIndex) -> None:
         if self.store is None or idx.version is None:

@@ -4,9 +4,10 @@ One file per lake version under ``<home>/index/`` (``index-<version id>.olx``), 
 after a full build and, at most every :data:`SAVE_INTERVAL` seconds, after incremental
 updates; older files are deleted once a newer one is in place. A file holds:
 
-* a header (JSON): the format, the *code fingerprint* (a digest of
-  :mod:`catalog_api.discovery.index`'s source: an index built by other code is never
-  loaded), the lake version (its snapshot ids) and the table of sections;
+* a header (JSON): the format, the *code fingerprint* (a digest of the source of
+  :mod:`catalog_api.discovery.index` and :mod:`catalog_api.discovery.index_genomic`: an
+  index built by other code is never loaded), the lake version (its snapshot ids) and
+  the table of sections;
 * the sections: every persisted field of :class:`~catalog_api.discovery.index.LakeIndex`,
   by its kind in :data:`FIELDS` — Roaring bitmaps in pyroaring's own portable format
   (``BitMap.serialize``), dictionaries of bitmaps as their keys (JSON) plus one blob of
@@ -37,8 +38,11 @@ import json
 import logging
 import os
 import struct
+import sys
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +50,9 @@ import numpy as np
 import pyarrow as pa
 from pyroaring import BitMap
 
+from catalog_api.discovery import definition as definition_module
 from catalog_api.discovery import index as index_module
+from catalog_api.discovery import index_genomic, index_qc
 from catalog_api.discovery.index import LakeIndex
 from harmonise.lake import LakeVersion
 
@@ -77,6 +83,7 @@ FIELDS: dict[str, str] = {
     "centres": "json",
     "baskets": "json",
     "biomarker_values": "values",
+    "gene_depths": "values",
     "patient_ids": "ids",
     "patient_keys": "keys",  # keyed hashes (32 bytes a slot; b"" when not computed yet)
     "generation": "json",
@@ -92,16 +99,43 @@ FIELDS: dict[str, str] = {
     "memo": "process",
     "_values": "process",
     "_labels": "process",
+    "value_cuts": "derived",  # from biomarker_values, on first use (index_genomic.ValueCuts)
 }
+
+
+@dataclass(frozen=True)
+class Extension:
+    """Data of another module kept in the index file beside the index (the analytics
+    journeys: arrays aligned with its slots): ``dump(idx)`` gives ``(meta, arrays)`` for
+    ``idx`` or None; a loaded index gets them back as its attribute ``attr`` (not a field:
+    the index does not know of them), only if the file's ``code`` is this one's (a
+    fingerprint of the module that made them)."""
+
+    name: str
+    code: str
+    attr: str
+    dump: Callable[[LakeIndex], tuple[dict[str, Any], dict[str, np.ndarray]] | None]
 
 
 class IndexFileError(ValueError):
     """A persisted index file cannot be used (corrupt, altered, or made by other code)."""
 
 
+#: The modules whose source builds the index (their digest is the code fingerprint): the
+#: builders, the definition's vocabularies they read (MSI statuses …) and this module
+#: (how the file is written and read).
+INDEX_MODULES: tuple[Any, ...] = (
+    index_module,
+    index_genomic,
+    index_qc,
+    definition_module,
+    sys.modules[__name__],
+)
+
+
 def code_fingerprint() -> str:
     """Digest of the index-building code: files written by other code are not loaded."""
-    src = Path(index_module.__file__).read_bytes()
+    src = b"".join(Path(m.__file__ or "").read_bytes() for m in INDEX_MODULES)
     return hashlib.sha256(src + f"format {FORMAT}".encode()).hexdigest()[:16]
 
 
@@ -126,6 +160,13 @@ class IndexStore:
         self.save_interval = save_interval
         self._key = hashlib.sha256(b"oncolake discovery index\x00" + key).digest()
         self._lock = threading.Lock()
+        #: seconds spent per step of the last :meth:`load` (read, mac, then per kind)
+        self.last_load_times: dict[str, float] = {}
+        self.extensions: dict[str, Extension] = {}
+
+    def extend(self, ext: Extension) -> None:
+        """Keep ``ext``'s data in every file saved from now on (see :class:`Extension`)."""
+        self.extensions[ext.name] = ext
 
     # -- writing --------------------------------------------------------------------------
 
@@ -135,58 +176,7 @@ class IndexStore:
         if idx.version is None:
             raise ValueError("an index without a lake version cannot be saved")
         t0 = time.perf_counter()
-        n = len(idx.patient_ids)
-        sections: list[dict[str, Any]] = []
-        chunks: list[bytes] = []
-        offset = 0
-
-        def add(name: str, kind: str, data: bytes, **meta: Any) -> None:
-            nonlocal offset
-            sections.append({"name": name, "kind": kind, "at": offset, "size": len(data), **meta})
-            chunks.append(data)
-            offset += len(data)
-
-        for name, kind in FIELDS.items():
-            value = getattr(idx, name)
-            if kind == "bitmap":
-                add(name, kind, value.serialize())
-            elif kind == "bitmaps":
-                keys = list(value)
-                blobs = [value[k].serialize() for k in keys]
-                ends = np.cumsum([len(b) for b in blobs], dtype=np.uint64)
-                add(name, kind, ends.tobytes() + b"".join(blobs), keys=keys)
-            elif kind == "slots":
-                add(name, kind, np.ascontiguousarray(value[:n], dtype="<i4").tobytes())
-            elif kind == "json":
-                add(name, kind, json.dumps(value).encode())
-            elif kind == "values":
-                markers = list(value)
-                parts = []
-                lengths = []
-                for m in markers:
-                    vals, slots = value[m]
-                    parts.append(np.ascontiguousarray(vals, dtype="<f8").tobytes())
-                    parts.append(np.ascontiguousarray(slots, dtype="<u4").tobytes())
-                    lengths.append(len(vals))
-                add(name, kind, b"".join(parts), keys=markers, lengths=lengths)
-            elif kind == "keys":
-                packed = np.zeros(n, dtype="S32")
-                packed[: min(n, len(value))] = value[:n]
-                add(name, kind, packed.tobytes())
-            elif kind == "ids":
-                sink = io.BytesIO()
-                table = pa.table({"patient_id": pa.array(value, pa.string())})
-                with pa.ipc.new_stream(sink, table.schema) as writer:
-                    writer.write_table(table)
-                add(name, kind, sink.getvalue())
-        header = {
-            "format": FORMAT,
-            "code": code_fingerprint(),
-            "version": json.loads(idx.version.to_json()),
-            "patients": n,
-            "sections": sections,
-            "saved_at": time.time(),
-        }
+        header, chunks = encode(idx, self.extensions)
         head = json.dumps(header, separators=(",", ":")).encode()
         mac = hmac.new(self._key, digestmod=hashlib.sha256)
         prefix = MAGIC + struct.pack("<Q", len(head)) + head
@@ -242,14 +232,19 @@ class IndexStore:
     def load(self, path: Path) -> LakeIndex:
         """The index in ``path``; :class:`IndexFileError` if its MAC, format, code or any
         section does not check out (its lake version is checked by the caller)."""
+        times = self.last_load_times = {}
+        t = time.perf_counter()
         try:
             raw = path.read_bytes()
         except OSError as exc:
             raise IndexFileError(f"unreadable: {exc}") from exc
+        times["read"] = time.perf_counter() - t
         if len(raw) < len(MAGIC) + 8 + _MAC_BYTES or not raw.startswith(MAGIC):
             raise IndexFileError("not an index file (bad magic or cut short)")
+        t = time.perf_counter()
         body, mac = raw[:-_MAC_BYTES], raw[-_MAC_BYTES:]
         expected = hmac.new(self._key, body, hashlib.sha256).digest()
+        times["mac"] = time.perf_counter() - t
         if not hmac.compare_digest(mac, expected):
             raise IndexFileError("its MAC does not match (altered, cut short, or another key)")
         (hlen,) = struct.unpack_from("<Q", raw, len(MAGIC))
@@ -264,18 +259,36 @@ class IndexStore:
             raise IndexFileError("written by another version of the index code")
         data = memoryview(raw)[start + hlen : len(body)]
         try:
-            return self._decode(header, data)
+            return self._decode(header, data, times, self.extensions)
         except (KeyError, ValueError, TypeError, IndexError, pa.ArrowException) as exc:
             raise IndexFileError(f"a section cannot be read: {exc}") from exc
 
     @staticmethod
-    def _decode(header: dict[str, Any], data: memoryview) -> LakeIndex:
+    def _decode(
+        header: dict[str, Any],
+        data: memoryview,
+        times: dict[str, float],
+        extensions: dict[str, Extension],
+    ) -> LakeIndex:
         n = int(header["patients"])
         idx = LakeIndex(version=LakeVersion.from_json(header["version"]))
+        exts = header.get("extensions", {})
+        extra: dict[str, dict[str, np.ndarray]] = {}
         for sec in header["sections"]:
             name, kind = sec["name"], sec["kind"]
+            if kind == "ext":
+                ext_name, _, key = name.partition("/")
+                ext = extensions.get(ext_name)
+                if ext is not None and exts.get(ext_name, {}).get("code") == ext.code:
+                    buf = data[sec["at"] : sec["at"] + sec["size"]]
+                    if len(buf) != sec["size"]:
+                        raise ValueError(f"section {name!r} is cut short")
+                    arr = np.frombuffer(buf, dtype=np.dtype(sec["dtype"])).copy()
+                    extra.setdefault(ext_name, {})[key] = arr
+                continue
             if FIELDS.get(name) != kind:
                 raise ValueError(f"section {name!r} of kind {kind!r} is not expected")
+            t = time.perf_counter()
             buf = data[sec["at"] : sec["at"] + sec["size"]]
             if len(buf) != sec["size"]:
                 raise ValueError(f"section {name!r} is cut short")
@@ -321,6 +334,8 @@ class IndexStore:
             else:  # pragma: no cover - FIELDS has no other kinds
                 raise ValueError(kind)
             setattr(idx, name, value)
+            times[kind] = times.get(kind, 0.0) + time.perf_counter() - t
+        t = time.perf_counter()
         idx.centres, idx.baskets = list(idx.centres), list(idx.baskets)
         idx.centre_no = {c: i for i, c in enumerate(idx.centres)}
         idx.basket_no = {b: i for i, b in enumerate(idx.baskets)}
@@ -328,11 +343,104 @@ class IndexStore:
             idx.gene_atoms.setdefault(atom[0], set()).add(atom)
         if len(idx.live) and idx.live.max() >= n:
             raise ValueError("a live slot has no patient")
+        times["derived"] = time.perf_counter() - t
+        for ext_name, arrays in extra.items():
+            ext = extensions[ext_name]
+            object.__setattr__(idx, ext.attr, (exts[ext_name]["meta"], arrays))
         return idx
 
     def clear(self) -> int:
         """Delete every index file (and leftover temporary file); how many were deleted."""
         return discard(self.directory)
+
+
+def encode(
+    idx: LakeIndex, extensions_of: dict[str, Extension] | None = None
+) -> tuple[dict[str, Any], list[bytes]]:
+    """The header and sections of ``idx``'s file (see the module doc), without the MAC."""
+    assert idx.version is not None
+    n = len(idx.patient_ids)
+    extensions_of = extensions_of or {}
+
+    sections: list[dict[str, Any]] = []
+    chunks: list[bytes] = []
+    offset = 0
+
+    def add(name: str, kind: str, data: bytes, **meta: Any) -> None:
+        nonlocal offset
+        sections.append({"name": name, "kind": kind, "at": offset, "size": len(data), **meta})
+        chunks.append(data)
+        offset += len(data)
+
+    for name, kind in FIELDS.items():
+        value = getattr(idx, name)
+        if kind == "bitmap":
+            add(name, kind, value.serialize())
+        elif kind == "bitmaps":
+            keys = list(value)
+            blobs = [value[k].serialize() for k in keys]
+            ends = np.cumsum([len(b) for b in blobs], dtype=np.uint64)
+            add(name, kind, ends.tobytes() + b"".join(blobs), keys=keys)
+        elif kind == "slots":
+            add(name, kind, np.ascontiguousarray(value[:n], dtype="<i4").tobytes())
+        elif kind == "json":
+            add(name, kind, json.dumps(value).encode())
+        elif kind == "values":
+            markers = list(value)
+            parts = []
+            lengths = []
+            for m in markers:
+                vals, slots = value[m]
+                parts.append(np.ascontiguousarray(vals, dtype="<f8").tobytes())
+                parts.append(np.ascontiguousarray(slots, dtype="<u4").tobytes())
+                lengths.append(len(vals))
+            add(name, kind, b"".join(parts), keys=markers, lengths=lengths)
+        elif kind == "keys":
+            packed = np.zeros(n, dtype="S32")
+            packed[: min(n, len(value))] = value[:n]
+            add(name, kind, packed.tobytes())
+        elif kind == "ids":
+            sink = io.BytesIO()
+            table = pa.table({"patient_id": pa.array(value, pa.string())})
+            with pa.ipc.new_stream(sink, table.schema) as writer:
+                writer.write_table(table)
+            add(name, kind, sink.getvalue())
+    extensions: dict[str, Any] = {}
+    for ext in list(extensions_of.values()):
+        dumped = ext.dump(idx)
+        if dumped is None:
+            continue
+        meta, arrays = dumped
+        extensions[ext.name] = {"code": ext.code, "meta": meta}
+        for key, arr in arrays.items():
+            arr = np.ascontiguousarray(arr)
+            dtype = arr.dtype.newbyteorder("<") if arr.dtype.byteorder == ">" else arr.dtype
+            add(f"{ext.name}/{key}", "ext", arr.astype(dtype, copy=False).tobytes(),
+                dtype=dtype.str)  # fmt: skip
+    header = {
+        "format": FORMAT,
+        "code": code_fingerprint(),
+        "version": json.loads(idx.version.to_json()),
+        "patients": n,
+        "sections": sections,
+        "extensions": extensions,
+        "saved_at": time.time(),
+    }
+    return header, chunks
+
+
+def copy_index(idx: LakeIndex) -> LakeIndex:
+    """A copy of ``idx`` sharing nothing with it (its persisted fields, through the file's
+    own encoding), without the per-process fields and without the patients' keys (those of
+    another app may be keyed by another secret): what another app's engine over the same
+    lake starts from instead of building its own (call under the owner's lock)."""
+    header, chunks = encode(idx)
+    data = memoryview(b"".join(chunks))
+    out = IndexStore._decode(header, data, {}, {})
+    out.patient_keys = np.zeros(0, dtype="S32")
+    out.datasets = dict(idx.datasets)
+    out.built_at = idx.built_at
+    return out
 
 
 def discard(directory: Path) -> int:

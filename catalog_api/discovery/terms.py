@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, get_args
 
-from catalog_api.discovery.definition import CopyNumberCall
+from catalog_api.discovery.definition import CopyNumberCall, SvType
 from catalog_api.discovery.engine import INTERPRETATIONS
 from catalog_api.discovery.index import SEP, LakeIndex
 from consent import oncotree
@@ -166,6 +166,14 @@ def filtering_terms(idx: LakeIndex) -> dict[str, Any]:
                 "forms": ["NTRK1 (any partner)", "ETV6::NTRK3 (5' then 3')", "gene + partner"],
                 "genes": [str(g) for g in idx.values("fusion_gene")],
                 "fusions": [str(x) for x in idx.values("fusion")],
+            },
+            {
+                "type": "structural_variant",
+                "fields": ["gene", "sv_types"],
+                "sv_types": list(get_args(SvType)),
+                "genes": [str(g) for g in idx.values("sv_gene")],
+                "note": "somatic structural variants called by the pipeline (FILTER PASS or "
+                "none) with a breakpoint in the gene",
             },
             {
                 "type": "copy_number",

@@ -53,6 +53,21 @@ def _leaf(c: dict[str, Any]) -> str:
         if c.get("min") is not None or c.get("max") is not None:
             text += " value " + _range(c.get("min"), c.get("max"))
         return text
+    if kind == "fusion":
+        if c.get("partner"):
+            return f"Fusion: {c.get('gene')} with {c['partner']} (either orientation)"
+        gene = str(c.get("gene"))
+        return f"Fusion: {gene}" + ("" if "::" in gene else " with any partner")
+    if kind == "structural_variant":
+        types = " or ".join(c.get("sv_types") or []) or "any type"
+        return f"Structural variant ({types}) with a breakpoint in {c.get('gene')}"
+    if kind == "copy_number":
+        calls = " or ".join(str(x).replace("_", " ") for x in c.get("calls", []))
+        return f"Copy number: {c.get('gene')} {calls}"
+    if kind == "tmb":
+        return "TMB: " + _range(c.get("min"), c.get("max"), " mutations/Mb")
+    if kind == "msi":
+        return "MSI status: " + " or ".join(c.get("status", []))
     if kind == "stage_group":
         return "Stage group: " + " or ".join(stage_label(str(v)) for v in c.get("values", []))
     if kind == "treatment":

@@ -251,6 +251,7 @@ LEAF_KINDS: tuple[str, ...] = (
     "variant",
     "biomarker",
     "fusion",
+    "structural_variant",
     "copy_number",
     "tmb",
     "msi",
@@ -264,6 +265,14 @@ LEAF_KINDS: tuple[str, ...] = (
     "assay",
     "pipeline",
 )
+#: Structural variant types in words (the builder's checkboxes).
+SV_TYPE_WORDS = {
+    "DEL": "deletion",
+    "DUP": "duplication",
+    "INV": "inversion",
+    "INS": "insertion",
+    "BND": "breakend",
+}
 #: At most this many alternative (OR) groups of criteria.
 MAX_GROUPS = 8
 
@@ -385,7 +394,7 @@ def _leaves(form: FormData, p: str) -> list[dict[str, Any]]:
 
 
 def _genomic_leaves(form: FormData, p: str) -> dict[str, dict[str, Any]]:
-    """The fusion, copy-number, TMB and MSI leaves of one group (issue 23)."""
+    """The fusion, structural-variant, copy-number, TMB and MSI leaves of one group."""
     found: dict[str, dict[str, Any]] = {}
     fgene = text(form, f"{p}fusion_gene", max_length=64).upper()
     partner = text(form, f"{p}fusion_partner", max_length=64).upper()
@@ -395,6 +404,14 @@ def _genomic_leaves(form: FormData, p: str) -> dict[str, dict[str, Any]]:
         )
     elif partner:
         raise Invalid("Fusion: choose the gene the partner is about")
+    sgene = text(form, f"{p}sv_gene", max_length=64).upper()
+    kinds = values(form, f"{p}sv_type")
+    if sgene:
+        found["structural_variant"] = {"type": "structural_variant", "gene": sgene} | (
+            {"sv_types": kinds} if kinds else {}
+        )
+    elif kinds:
+        raise Invalid("Structural variant: choose the gene the SV types are about")
     cgene = text(form, f"{p}cn_gene", max_length=64).upper()
     calls = values(form, f"{p}cn_call")
     if cgene or calls:
@@ -569,6 +586,10 @@ def builder_choices(terms: dict[str, Any], datasets: list[dict[str, Any]]) -> di
         ],
         "sexes": [Choice(s, s) for s in terms["sex"]["terms"]],
         "vital_statuses": [Choice(v, v) for v in terms["vital_status"]["terms"]],
+        "sv_types": [
+            Choice(k, f"{k} ({SV_TYPE_WORDS.get(k, k)})")
+            for k in terms["structural_variant"]["sv_types"]
+        ],
         "cn_calls": [Choice(c, c.replace("_", " ")) for c in terms["copy_number"]["calls"]],
         "msi": [Choice(m, m) for m in terms["msi"]["terms"]],
     }

@@ -30,7 +30,7 @@ from catalog_api.api.deps import (
     get_engine,
     ready_engine,
 )
-from catalog_api.discovery.datasets import dataset_counts, dataset_entries
+from catalog_api.discovery.datasets import dataset_counts, dataset_entries, dataset_qc
 from catalog_api.discovery.disclosure import sees_exact_counts
 from catalog_api.discovery.errors import DiscoveryError
 from catalog_api.discovery.service import count_query
@@ -43,7 +43,7 @@ from catalog_api.governance.engine import (
 from catalog_api.governance.errors import ApiError, Invalid, NotAuthenticated, NotFound
 from catalog_api.governance.schemas import AccessRequestCreate, DecisionCreate
 from catalog_api.models import AccessRequest, CentrePart, CentreState, DecisionKind, Role, User
-from catalog_api.web import audit_pages, forms, purge_pages
+from catalog_api.web import analytics_pages, audit_pages, forms, purge_pages
 from catalog_api.web import session as web_session
 from catalog_api.web.chart import basket_svg
 from catalog_api.web.describe import (
@@ -404,6 +404,7 @@ def datasets_page(request: Request, user: WebUser) -> Response:
     rows = {i.dataset_id: i.row for i in eng.datasets()}
     kw = _kw(request)
     control = control_for(request)
+    measured = dataset_qc(eng)  # the pipeline's QC per specimen, summarised (issue 21)
     centres: dict[str, CentreDatasets] = {}
     for entry in dataset_entries(eng):
         cid = entry["centre_id"]
@@ -416,6 +417,7 @@ def datasets_page(request: Request, user: WebUser) -> Response:
         qc = qc_summary(row)  # exact: for who governs the centre
         if not exact:  # everyone else: discovery's disclosure of the catalogue's counts
             qc.update(dataset_counts(row, control))
+        qc["measured"] = measured.get(entry["dataset_id"])
         c.datasets.append({**entry, "qc": qc})
     return render(
         request,
@@ -725,3 +727,5 @@ def decide(
 # the audit log and a request's trail: their own module, on this router
 router.include_router(audit_pages.router)
 router.include_router(purge_pages.router)
+# a cohort's treatments and outcomes: likewise
+router.include_router(analytics_pages.router)

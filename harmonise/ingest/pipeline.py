@@ -24,6 +24,7 @@ from harmonise.ingest.manifest import (
     read_manifest,
     reference_contigs,
 )
+from harmonise.ingest.qc import read_qc_stage
 from harmonise.ingest.somatic import read_somatic_results_stage
 from harmonise.ingest.tables import clinical_tables, dataset_row, dataset_tags
 from harmonise.ingest.types import (
@@ -41,7 +42,11 @@ from harmonise.lake import CommitResult, Lake, Submission, TableRows
 from harmonise.vcf import Engine
 
 #: The row stages, in order: each reads one kind of result file of the checked bundle.
-ROW_STAGES: tuple[RowStage, ...] = (read_small_variants, read_somatic_results_stage)
+ROW_STAGES: tuple[RowStage, ...] = (
+    read_small_variants,
+    read_somatic_results_stage,
+    read_qc_stage,
+)
 
 
 def annotate_specimens(specimens: list[dict[str, Any]], staged: Sequence[StageRows]) -> None:

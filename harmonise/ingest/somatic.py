@@ -53,6 +53,7 @@ class SomaticResults:
     #: specimen id → tumour purity from ``tmb_msi.json``.
     purity: dict[str, float] = field(default_factory=dict)
     files: int = 0
+    warnings: list[str] = field(default_factory=list)
 
     def add(self, table: str, rows: Iterable[dict[str, Any]]) -> None:
         self.tables.setdefault(table, []).extend(rows)
@@ -107,6 +108,7 @@ def read_somatic_results(
             out.add("copy_number_segments", ({**consts, **r} for r in rows))
         elif ending == ".genes.tsv":
             rows = read_genes(path, build, naming, names)
+            out.warnings += _uncovered_genes(f.path, rows, tumour)
             out.add("copy_number_genes", ({**consts, **r} for r in rows))
         else:
             doc = read_tmb_msi(path)
@@ -118,6 +120,25 @@ def read_somatic_results(
         out.analyses.setdefault(tumour.specimen_id, set()).update(kinds)
         out.files += 1
     return out
+
+
+def _uncovered_genes(rel: str, rows: Sequence[Mapping[str, Any]], tumour: Any) -> list[str]:
+    """A warning when a panel's gene table calls genes its assay does not list in
+    ``covered_genes`` (a gene unknown to the manifest): the calls are kept (the pipeline's
+    GFF3 may name more genes than the manifest lists), the centre is told."""
+    assay = getattr(tumour, "assay", None)
+    covered = set(getattr(assay, "covered_genes", None) or ())
+    if not covered:
+        return []
+    outside = [str(r["gene"]) for r in rows if r["gene"] not in covered]
+    if not outside:
+        return []
+    shown = ", ".join(outside[:5]) + (f" and {len(outside) - 5} more" if len(outside) > 5 else "")
+    return [
+        f"{rel}: {len(outside)} gene(s) not among the covered_genes of assay "
+        f"{getattr(assay, 'name', '?')} of specimen {tumour.specimen_id}: {shown}; the calls "
+        "are kept (list the genes in the assay, or check that the right table was submitted)"
+    ]
 
 
 def _link_vcf_samples(
@@ -153,6 +174,7 @@ def read_somatic_results_stage(checked: Checked, report: IngestReport) -> StageR
     for row in checked.clinical.tables.get("biomarkers", []):
         row.setdefault("source", "fhir")
     res = read_somatic_results(checked.bundle, checked.manifest, checked.contigs)
+    report.warnings += res.warnings
     if res.files:
         checked.progress("results", res.files, res.files)
     tables: dict[str, pa.Table] = {

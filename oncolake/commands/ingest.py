@@ -75,7 +75,10 @@ def _one(location: str, engine: str, do_verify: bool, reference: str | None) -> 
         _summary(report)
         if do_verify:
             v = verify(lake, prep)
-            console.print(f"verify: {v.compared} VCF allele(s) re-read with pysam match the lake")
+            more = "".join(f", {n} {table} row(s)" for table, n in sorted(v.results.items()))
+            console.print(
+                f"verify: {v.compared} VCF allele(s){more} re-read from the bundle match the lake"
+            )
     return report
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+import types
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from fastapi import FastAPI
 from catalog_api.auth import tokens
 from catalog_api.core.config import ApiConfig
 from catalog_api.db import make_engine, upgrade
+from catalog_api.discovery import index_genomic, index_store
 from catalog_api.discovery.definition import parse_definition
 from catalog_api.discovery.engine import DiscoveryEngine
 from catalog_api.discovery.history import SqlStore
@@ -98,6 +100,26 @@ def test_index_is_saved_and_reused_after_a_restart(lake: Lake, tmp_path: Path) -
     assert restarted.index.version_id == first.index.version_id
     assert answers(restarted) == answers(first)
     assert restarted.datasets() and {d.dataset_id for d in restarted.datasets()} == {"D1", "D2"}
+
+
+def test_index_saved_by_other_genomic_index_code_is_rebuilt(
+    lake: Lake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The code fingerprint covers index_genomic.py too: a file saved before its source
+    changed is not loaded."""
+    first = engine_on(lake, tmp_path)
+    first.refresh()
+    changed = tmp_path / "index_genomic.py"
+    changed.write_bytes(Path(index_genomic.__file__).read_bytes() + b"# changed\n")
+    modules = tuple(
+        types.SimpleNamespace(__file__=str(changed)) if m is index_genomic else m
+        for m in index_store.INDEX_MODULES
+    )
+    monkeypatch.setattr(index_store, "INDEX_MODULES", modules)
+    restarted = engine_on(lake, tmp_path)
+    restarted.refresh()
+    assert restarted.indexer.loads == 0 and restarted.indexer.full_builds == 1
+    assert answers(restarted) == answers(first)
 
 
 def test_appends_since_the_saved_version_are_added_without_a_rebuild(
@@ -268,3 +290,34 @@ def test_a_restart_numbers_patients_from_the_persisted_keys(lake: Lake, tmp_path
     assert got.tolist() == [by_id[p] for p in loaded.patient_ids]
     assert got.tolist() == again.numbers(loaded.patient_ids).tolist()
     db.dispose()
+
+
+def test_each_app_owns_its_engine_and_stops_it_with_itself(
+    lake: Lake, api_config: ApiConfig, tmp_path: Path
+) -> None:
+    """Two apps over one Lake object: each its own engine (the second's first index a copy
+    of the first's, not a build); an app's shutdown stops its engine's threads (none runs
+    on against a dropped database) and leaves the other app's serving."""
+    one = create_app(api_config, lake)
+    other_home = tmp_path / "other"
+    two = create_app(
+        dataclasses.replace(api_config, home=other_home, exports_dir=other_home / "ex"), lake
+    )
+    e1, e2 = one.state.discovery_engine, two.state.discovery_engine
+    assert e1 is not e2
+    headers = researcher(one, "r1")
+    count = {"definition": {}, "purpose": {"primary": "general"}}
+    with serving(one) as http:
+        r = http.post("/api/v1/cohorts/count", json=count, headers=headers)
+        assert r.status_code == 200, r.text
+        threads = [e1.indexer._thread, e1._numberer]
+        assert all(t is not None and t.is_alive() for t in threads)
+        e2.refresh()
+        assert e2.indexer.copies == 1 and e2.indexer.full_builds == 0
+        assert e2.index is not e1.index and e2.index.version_id == e1.index.version_id
+        assert answers(e2) == answers(e1)
+    assert not any(t is not None and t.is_alive() for t in threads)  # stopped with its app
+    headers2 = researcher(two, "r2")
+    with serving(two) as http:
+        r2 = http.post("/api/v1/cohorts/count", json=count, headers=headers2)
+        assert r2.status_code == 200 and r2.json()["count"] == r.json()["count"]

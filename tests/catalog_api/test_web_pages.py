@@ -252,6 +252,9 @@ def test_web_builder_form_expresses_every_leaf_type_with_not_and_or_groups() -> 
             ("biomarker", "TMB"),
             ("biomarker_min", "10"),
             ("fusion_gene", "ntrk1"),
+            ("sv_gene", "ntrk2"),
+            ("sv_type", "DEL"),
+            ("sv_type", "INV"),
             ("cn_gene", "ERBB2"),
             ("cn_call", "amplification"),
             ("tmb_min", "10"),
@@ -292,6 +295,8 @@ def test_web_builder_form_expresses_every_leaf_type_with_not_and_or_groups() -> 
     } in first["criteria"]
     assert {"type": "pipeline", "harmonised": True} in first["criteria"]
     assert {"type": "fusion", "gene": "NTRK1"} in first["criteria"]
+    sv = {"type": "structural_variant", "gene": "NTRK2", "sv_types": ["DEL", "INV"]}
+    assert sv in first["criteria"]
     assert {"type": "copy_number", "gene": "ERBB2", "calls": ["amplification"]} in first["criteria"]
     assert {"type": "not", "criterion": {"type": "msi", "status": ["MSI-H"]}} in first["criteria"]
     assert second == {"type": "not", "criterion": {"type": "variant", "gene": "KRAS"}}

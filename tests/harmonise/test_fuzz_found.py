@@ -133,3 +133,82 @@ def test_invalid_fhir_string_is_refused_in_one_line(tmp_path: Path) -> None:
         read_resources(path)
     assert "\n" not in str(info.value) and "\r" not in str(info.value)
     assert "maritalStatus.coding.0.display" in str(info.value)
+
+
+# -- issue 23's readers (tests/fuzz/test_fuzz_somatic.py) ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("info", "message"),
+    [
+        ("SVTYPE=DEL;END=200;PE=99999999999",
+         r"field INFO/PE: '99999999999' is out of range \(at most 2147483647\)"),
+        ("SVTYPE=DEL;END=200;SR=" + "9" * 5000, r"field INFO/SR: '9{40}' is out of range"),
+        ("SVTYPE=INS;SVLEN=" + "9" * 25, r"field INFO/SVLEN: '9{25}' is out of range"),
+        ("SVTYPE=DEL;END=" + "9" * 5000, r"field INFO/END: '9{40}' is out of range"),
+    ],
+    ids=["pe-past-32-bits", "sr-of-5000-digits", "svlen-past-64-bits", "end-of-5000-digits"],
+)  # fmt: skip
+def test_sv_integer_fields_past_the_lake_columns_are_refused_not_an_overflow(
+    tmp_path: Path, info: str, message: str
+) -> None:
+    """A structural VCF's PE/SR past 32 bits or SVLEN past 64 bits was accepted by
+    read_structural and then raised pyarrow's bare ArrowInvalid / OverflowError from
+    ingest's row conversion; an integer of 5,000 digits raised Python's ValueError
+    ("Exceeds the limit (4300 digits)"). Each is now the reader's one-line refusal."""
+    from harmonise.errors import VcfFormatError
+    from harmonise.ingest.tables import rows_to_table
+    from harmonise.structural import read_structural
+    from tests.harmonise.genomic_fixtures import sv_vcf_text, write_sv_vcf
+
+    path = write_sv_vcf(tmp_path / "sv.vcf.gz", sv_vcf_text([("7", "100", ".", "A", "<DEL>"
+                        if "DEL" in info else "<INS>", "PASS", info)]))  # fmt: skip
+    with pytest.raises(VcfFormatError, match=rf"sv\.vcf\.gz, line \d+, record 7:100: {message}"):
+        read_structural(path, "GRCh37", "ensembl")
+    ok = write_sv_vcf(tmp_path / "ok.vcf.gz", sv_vcf_text([("7", "100", ".", "A", "<DEL>",
+                      "PASS", "SVTYPE=DEL;END=200;PE=2147483647")]))  # fmt: skip
+    rows = [r.row() for r in read_structural(ok, "GRCh37", "ensembl").records]
+    assert rows_to_table("structural_variants", rows).column("pe").to_pylist() == [2147483647]
+
+
+def test_sv_mate_position_of_5000_digits_is_refused_in_one_line(tmp_path: Path) -> None:
+    """A breakend ALT whose mate position has 5,000 digits raised Python's ValueError."""
+    from harmonise.errors import VcfFormatError
+    from harmonise.structural import read_structural
+    from tests.harmonise.genomic_fixtures import sv_vcf_text, write_sv_vcf
+
+    alt = "T]15:" + "9" * 5000 + "]"
+    path = write_sv_vcf(
+        tmp_path / "sv.vcf.gz", sv_vcf_text([("7", "100", ".", "A", alt, "PASS", "SVTYPE=BND")])
+    )
+    with pytest.raises(VcfFormatError, match=r"field ALT \(the mate's position\): '9{40}' is out"):
+        read_structural(path, "GRCh37", "ensembl")
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("7\t0\t100\t0.1\t2.0\t2147483648",
+         r"line 2: column probes: '2147483648' is not a whole number from 0 to 2147483647"),
+        ("7\t0\t100\t0.1\t2.0\t" + "9" * 5000, r"line 2: column probes: '9{40}' is not"),
+        ("7\t" + "9" * 5000 + "\t100\t0.1\t2.0\t3",
+         r"line 2: column start: '9{40}' is not a whole number ≥ 0 \(at most 18 digits\)"),
+        ("GL000192.1\t0\t" + "9" * 30 + "\t0.1\t2.0\t3", r"line 2: column end: '9{30}' is not"),
+    ],
+    ids=["probes-past-32-bits", "probes-of-5000-digits", "start-of-5000-digits",
+         "end-past-64-bits-on-an-unsized-contig"],
+)  # fmt: skip
+def test_cn_integers_past_the_lake_columns_are_refused_not_an_overflow(
+    tmp_path: Path, row: str, message: str
+) -> None:
+    """A segment's probes past 32 bits (or an end past 64 bits on a contig of no known
+    length) passed read_segments and overflowed at ingest's row conversion; a number of
+    5,000 digits raised Python's ValueError. Each is now the reader's one-line refusal."""
+    from harmonise.copy_number import read_segments
+    from harmonise.errors import ResultFileError
+
+    path = tmp_path / "x.segments.tsv"
+    path.write_text("chrom\tstart\tend\tlog2\tcopy_number\tprobes\n" + row + "\n")
+    with pytest.raises(ResultFileError, match=rf"x\.segments\.tsv, {message}") as err:
+        read_segments(path, "GRCh37", "ensembl")
+    assert len(str(err.value)) < 300

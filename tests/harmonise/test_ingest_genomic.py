@@ -23,7 +23,7 @@ import pytest
 
 from consent.withdrawal import Withdrawal
 from harmonise.bundle import SubmitInputs, build_bundle, sha256_file
-from harmonise.errors import HarmoniseError, ResultFileError, VcfFormatError
+from harmonise.errors import HarmoniseError, ResultFileError, VcfFormatError, VerifyError
 from harmonise.ingest import ingest
 from harmonise.lake import Lake, LakeConfig, Submission
 from harmonise.model import TABLES
@@ -97,7 +97,13 @@ def test_old_lake_upgrades_in_place_and_takes_the_new_results(old_lake: Path) ->
     old_markers = lake.table("biomarkers").scan().to_arrow().num_rows
     assert not lake.is_initialised()  # the issue-23 tables are missing
     created = lake.init()
-    assert set(created) == {"structural_variants", "copy_number_genes", "copy_number_segments"}
+    assert set(created) == {
+        "structural_variants",
+        "copy_number_genes",
+        "copy_number_segments",
+        "specimen_qc",  # issue 21
+        "gene_coverage",
+    }
     pinned = lake.pins()["before-upgrade"]
     before = lake.table_counts(pinned)
     assert before["patients"] == 30 and before["biomarkers"] == old_markers > 0
@@ -151,7 +157,16 @@ def test_results_are_packed_and_committed_with_the_small_variants(
     # the SV VCF is not read as small variants (no symbolic alleles skipped there)
     assert not [w for w in report.warnings if "symbolic" in w], report.warnings
     assert [f.path for f in prep.vcf_files] == [f"variants/{name}.vcf.gz"]
-    assert verify(ingest_lake, prep).compared == report.rows["variants"]
+    # the panel (EGFR-hotspots) lists EGFR only: the table's other genes are named, kept
+    (uncovered,) = [w for w in report.warnings if "covered_genes" in w]
+    assert uncovered.startswith(f"copy_number/{name}.genes.tsv: 4 gene(s) not among the ")
+    assert "assay EGFR-hotspots" in uncovered and "CDKN2A, ERBB2, TP53, BRAF" in uncovered
+    checked = verify(ingest_lake, prep)
+    assert checked.compared == report.rows["variants"]
+    assert checked.results == {
+        "structural_variants": 6, "copy_number_genes": 5, "copy_number_segments": 4,
+        "biomarkers": 2,
+    }  # fmt: skip
     pid = pseudonym(KEY, "TST", "Patient", JENNY_ID)
     assert report.rows["structural_variants"] == 6 and report.rows["copy_number_genes"] == 5
     assert report.rows["copy_number_segments"] == 4 and report.rows["variants"] >= 6
@@ -203,6 +218,57 @@ def _tamper(bundle: Path, folder: str, edit: Callable[[Path], object]) -> None:
         if f["path"] == rel:
             f["sha256"], f["size"] = sha256_file(path), path.stat().st_size
     (bundle / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _edit_sv(path: Path, old: str, new: str) -> None:
+    import pysam
+
+    text = gzip.decompress(path.read_bytes()).decode()
+    assert old in text
+    plain = path.with_suffix("")
+    plain.write_text(text.replace(old, new))
+    pysam.tabix_compress(str(plain), str(path), force=True)
+    plain.unlink()
+
+
+def _sub(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+@pytest.mark.parametrize(
+    ("pattern", "edit", "named"),
+    [
+        ("structural/*", lambda p: _edit_sv(p, "PE=20;SR=11", "PE=20;SR=2"),
+         r"structural/\S+\.vcf\.gz: 12:12022903:15:88576000:BND: sr 11 in the lake, 2 in the file"),
+        ("structural/*", lambda p: _edit_sv(p, "END=21999000", "END=21999500"),
+         r"structural/\S+\.vcf\.gz: 9:21960000:9:21999500:DEL missing from the lake"),
+        ("copy_number/*.genes.tsv", lambda p: _sub(p, "ERBB2\t17", "ERBB2\t18"),
+         r"copy_number/\S+\.genes\.tsv: ERBB2: chrom '17' in the lake, '18' in the file"),
+        ("copy_number/*.segments.tsv", lambda p: _sub(p, "\t40\n", "\t41\n"),
+         r"copy_number/\S+\.segments\.tsv: 7:55000000:55300000: probes 40 in the lake, 41 in "),
+        ("biomarkers/*", lambda p: _sub(p, '"mutations_per_mb": 12.3', '"mutations_per_mb": 12.4'),
+         r"biomarkers/\S+\.tmb_msi\.json: TMB: value_numeric 12\.3 in the lake, 12\.4 in the file"),
+        ("biomarkers/*", lambda p: _sub(p, '"status": "MSI-H"', '"status": "MSS"'),
+         r"biomarkers/\S+\.tmb_msi\.json: MSI: value_display 'MSI-H' in the lake, 'MSS' in "),
+    ],
+    ids=["sv-support", "sv-end", "cn-gene", "cn-segment", "tmb", "msi"],
+)  # fmt: skip
+def test_verify_names_a_result_file_changed_after_ingest(
+    tmp_path: Path, ingest_tn_vcf: Path, ingest_consent_file: Path, ingest_lake: Lake,
+    pattern: str, edit: Callable[[Path], object], named: str,
+) -> None:  # fmt: skip
+    """``ingest --verify`` re-reads the SV, copy-number and TMB/MSI files (pysam, csv,
+    json: not the readers ingest used) and names a file that no longer matches its rows."""
+    bundle = _genomic_bundle(tmp_path, ingest_tn_vcf, ingest_consent_file)
+    _, prep = ingest(ingest_lake, bundle)
+    assert not verify(ingest_lake, prep).mismatches
+    (path,) = bundle.glob(pattern)
+    edit(path)
+    with pytest.raises(VerifyError, match=named) as err:
+        verify(ingest_lake, prep)
+    assert "\n" not in str(err.value) and "Traceback" not in str(err.value)
 
 
 def test_a_bad_result_file_leaves_the_lake_as_it_was(
@@ -341,8 +407,9 @@ def test_real_pipeline_results_through_submit_and_ingest(
     assert ingest_lake.read("structural_variants").num_rows <= sv_records
     tumour = pseudonym(KEY, "TST", "Specimen", sample["tumour"])
     spec = next(s for s in ingest_lake.read("specimens").to_pylist() if s["specimen_id"] == tumour)
+    # qc: the provenance's QC of the pair (issue 21)
     assert set(spec["analyses"]) == {
-        "small_variants", "structural_variants", "copy_number", *measured
+        "small_variants", "structural_variants", "copy_number", "qc", *measured
     }  # fmt: skip
 
 

@@ -5,6 +5,9 @@ in ../shared/data (mCODE STU4, Genomics Reporting STU3); no RxNorm release is. E
 ingredient coding there (display = a drug name of the table) is compared with the table;
 rows marked ``rxnorm:mcode-examples`` must be among them, the others are ``unchecked``.
 SNOMED CT: the substance codes listed (``snomed:ch-term``) map to their drug.
+ATC: the current code of every row (``atc:mii-onko-2024``) was checked against the MII
+Onkologie value set of ATC-DE 2024 codes; no copy of it is in the repo (no licence found),
+so the test compares with it when a copy is put in ../shared/data/mii (FHIR JSON).
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from harmonise.fhir import map_resources
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_MCODE = REPO.parent / "shared" / "data" / "mcode"
+SHARED_MII = REPO.parent / "shared" / "data" / "mii"
+MII_ATC_VS = "mii-vs-onko-systemische-therapie-substanzen-2024"
 TABLE = REPO / "harmonise" / "data" / "drugs.tsv"
 
 
@@ -47,7 +52,7 @@ def test_every_code_has_its_source_marked() -> None:
     for r in rows():
         src = set(r["sources"].split())
         assert bool(r["rxnorm"]) == bool(src & {"rxnorm:mcode-examples", "rxnorm:unchecked"})
-        assert bool(r["atc"]) == ("atc:whocc" in src), r["drug"]
+        assert bool(r["atc"]) == ("atc:mii-onko-2024" in src), r["drug"]
         assert bool(r["snomed"]) == ("snomed:ch-term" in src), r["drug"]
 
 
@@ -65,6 +70,28 @@ def test_rxnorm_codes_agree_with_the_hl7_examples() -> None:
     marked = {d for d, r in table.items() if "rxnorm:mcode-examples" in r["sources"]}
     assert set(seen) == marked  # every row marked checked was checked, and no other
     assert len(marked) == 13
+
+
+def test_current_atc_codes_come_first() -> None:
+    """The first ATC code of a row is the current one: no L01XC/L01XE code (moved to
+    L01E*/L01F* in 2022) comes before its successor."""
+    for r in rows():
+        codes = r["atc"].split("|") if r["atc"] else []
+        assert all(len(c) == 7 for c in codes), r["drug"]
+        assert not codes or not codes[0].startswith(("L01XC", "L01XE")), r["drug"]
+
+
+def test_atc_codes_agree_with_the_mii_value_set() -> None:
+    found = sorted(SHARED_MII.rglob(f"*{MII_ATC_VS}*.json")) if SHARED_MII.exists() else []
+    if not found:
+        pytest.skip(f"needs the MII value set {MII_ATC_VS} (FHIR JSON) under {SHARED_MII}")
+    vs = json.loads(found[0].read_text(encoding="utf-8"))
+    listed = {c["code"]: c["display"].lower() for inc in vs["compose"]["include"]
+              for c in inc.get("concept", [])}  # fmt: skip
+    for r in rows():
+        if "atc:mii-onko-2024" in r["sources"]:
+            code = r["atc"].split("|")[0]
+            assert code in listed, f"{r['drug']}: {code} not in {found[0].name}"
 
 
 @pytest.mark.parametrize("row", [r for r in rows() if r["snomed"]], ids=lambda r: r["drug"])

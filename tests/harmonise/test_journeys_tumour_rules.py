@@ -9,6 +9,13 @@ One hand-written journey per rule, the expected lines stated from the rule's tex
   intent and/or in the early setting" is counted apart (CLoT) from therapy "given with
   palliative intent and/or in the advanced setting" (PLoT). So (neo)adjuvant therapy,
   adjuvant endocrine therapy of HR+ breast cancer included, is no line of advanced disease.
+* Intent (rules 2026-12.3): Saini & Twelves (as above) count therapy "with curative intent
+  and/or in the early setting" apart from therapy "with palliative intent and/or in the
+  advanced setting", the treating clinician deciding where the two disagree (their Fig. 1
+  legend); the mCODE treatment-intent extension records that decision (SNOMED CT
+  373808002 curative, 363676003 palliative). So a curative-intent record is no line after
+  a metastatic index too, and a palliative-intent record is advanced-setting therapy when
+  no metastatic disease is recorded (or before it is).
 * Maintenance (NSCLC only): Table 5's "additional modules" list continuation and switch
   maintenance drugs for metastatic NSCLC; the algorithm's release keeps them in the
   NSCLC reference folder (Merck/Line-of-Therapy-Algorithm
@@ -20,6 +27,7 @@ One hand-written journey per rule, the expected lines stated from the rule's tex
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -34,6 +42,7 @@ from harmonise.journeys import (
     Rules,
     default_rules,
     derive_lines,
+    journey_rows,
     load_rules,
     patient_facts,
     stage_group,
@@ -55,7 +64,8 @@ def drugs(ls: list[Line]) -> list[tuple[int, tuple[str, ...], int]]:
 
 def facts_of(stage: str | None, **kw: Any) -> PatientFacts:
     cond = {"patient_id": "p", "kind": "primary", "oncotree_code": "IDC", "diagnosis_day": 0,
-            "stage_group": None, "stage_group_display": stage, "stage_day": 5}  # fmt: skip
+            "stage_group": None, "stage_group_display": stage,
+            "stage_day": kw.get("stage_day", 5)}  # fmt: skip
     conditions = [cond, *kw.get("secondary", [])]
     outcomes = [
         {"patient_id": "p", "kind": "disease_status", "code": "271299001", "days_from_diagnosis": d}
@@ -94,10 +104,17 @@ def test_first_line_starts_at_the_recurrence() -> None:
 
 
 def test_stage_iv_at_diagnosis_is_indexed_at_its_staging() -> None:
+    """Stage IV on the primary diagnosis, the stage observation on day 5: the stage at
+    diagnosis (AJCC's staging timeframe, 4 months), so the index is the diagnosis day and
+    a first line started on day 3, before the observation was recorded, counts (as the
+    demo's RCC patients on sunitinib from day 17, staged on day 18, showed: no line
+    before 2026-12.3). Staged on day 400 instead, it is a restaging: indexed there."""
     f = facts_of("Stage IV", progressions=[900])
-    assert f.index_day == 5  # the stage observation's day, not the later progression
-    got = derive_lines([*cycles("letrozole", 10, 1), *cycles("palbociclib", 10, 1)], f)
-    assert drugs(got) == [(1, ("letrozole", "palbociclib"), 10)]
+    assert f.index_day == 0  # the diagnosis, not the stage observation nor the progression
+    got = derive_lines([*cycles("letrozole", 3, 1), *cycles("palbociclib", 3, 1)], f)
+    assert drugs(got) == [(1, ("letrozole", "palbociclib"), 3)]
+    late = facts_of("Stage IV", stage_day=400)
+    assert late.index_day == 400
 
 
 def test_secondary_cancer_condition_is_a_metastatic_index() -> None:
@@ -121,6 +138,79 @@ def test_endocrine_therapy_still_running_at_the_index_joins_line_1() -> None:
     assert drugs(got) == [(1, ("letrozole", "palbociclib"), 1520)]
 
 
+# -- the recorded intent ----------------------------------------------------------------------
+
+CURATIVE = "Curative - procedure intent (qualifier value)"  # as the mCODE examples write it
+PALLIATIVE = "363676003"  # a centre sending the code without a display
+
+
+def with_intent(exps: list[Exposure], intent: str | None) -> list[Exposure]:
+    return [dataclasses.replace(e, intent=intent) for e in exps]
+
+
+#: Colorectal cancer with liver metastases at diagnosis (stage IV, indexed at diagnosis):
+#: perioperative FOLFOX around the liver resection with curative intent (day 20, 12
+#: cycles every 14 days), a recurrence on day 400, then FOLFIRI + bevacizumab from day 420.
+FOLFOX = [*cycles("fluorouracil", 20, 12, 14), *cycles("leucovorin", 20, 12, 14),
+          *cycles("oxaliplatin", 20, 12, 14)]  # fmt: skip
+FOLFIRI_BEV = [*cycles("fluorouracil", 420, 6, 14), *cycles("leucovorin", 420, 6, 14),
+               *cycles("irinotecan", 420, 6, 14), *cycles("bevacizumab", 420, 6, 14)]  # fmt: skip
+
+
+def test_curative_intent_is_no_line_after_the_metastatic_index() -> None:
+    f = facts_of("Stage IVA", progressions=[400])
+    f.oncotree_code = "COADREAD"
+    assert f.index_day == 0
+    got = derive_lines([*with_intent(FOLFOX, CURATIVE), *FOLFIRI_BEV], f)
+    assert drugs(got) == [(1, ("bevacizumab", "fluorouracil", "irinotecan", "leucovorin"), 420)]
+    # the same records without an intent: the setting alone decides, FOLFOX is line 1
+    assert [ln.start_day for ln in derive_lines([*FOLFOX, *FOLFIRI_BEV], f)] == [20, 420]
+
+
+def test_palliative_intent_is_advanced_disease_when_none_is_recorded() -> None:
+    """Stage II breast cancer, no metastasis or progression recorded (no index): palliative
+    capecitabine from day 800 is line 1; without the intent it would be no line."""
+    f = facts_of("Stage II")
+    assert f.index_day is None
+    exps = [*ADJUVANT, *with_intent(cycles("capecitabine", 800, 4), PALLIATIVE)]
+    assert drugs(derive_lines(exps, f)) == [(1, ("capecitabine",), 800)]
+    assert derive_lines([*ADJUVANT, *cycles("capecitabine", 800, 4)], f) == []
+
+
+def test_palliative_intent_before_the_recorded_index_starts_line_1() -> None:
+    """A metastasis recorded on day 900 (a secondary condition), palliative paclitaxel
+    from day 850: line 1 starts on day 850, not at the first drug after day 900."""
+    f = facts_of("Stage I", secondary=[{"patient_id": "p", "kind": "secondary",
+                                        "diagnosis_day": 900}])  # fmt: skip
+    exps = [*with_intent(cycles("paclitaxel", 850, 6, 7), "Palliative"),
+            *cycles("capecitabine", 1000, 4)]  # fmt: skip
+    assert drugs(derive_lines(exps, f)) == [(1, ("paclitaxel",), 850), (2, ("capecitabine",), 1000)]
+
+
+@pytest.mark.parametrize(
+    ("recorded", "setting"),
+    [(CURATIVE, "curative"), ("373808002", "curative"), ("Palliative - procedure intent",
+      "palliative"), (PALLIATIVE, "palliative"), ("Incurable", None), ("Non-curative", None),
+     (None, None)],
+)  # fmt: skip
+def test_intent_is_read_from_its_display_or_code(recorded: str | None, setting: str) -> None:
+    assert default_rules().intent_of(recorded) == setting
+
+
+def test_intent_reaches_the_rows_and_is_not_read_when_counting_from_the_anchor() -> None:
+    rows = [
+        {"patient_id": "p", "kind": "medication", "drug": d, "drug_mapped": True,
+         "start_day": day, "end_day": None, "status": "completed", "intent": intent}
+        for d, day, intent in [("oxaliplatin", 20, CURATIVE), ("irinotecan", 420, None)]
+    ]  # fmt: skip
+    lot, _ = journey_rows(rows, {"p": PatientFacts(index_day=5, oncotree_code="COADREAD")})
+    assert [(r["line"], r["drugs"]) for r in lot] == [(1, ["irinotecan"])]
+    assert [r.get("line_of_therapy") for r in rows] == [None, 1]
+    anchor = dataclasses.replace(default_rules(), index="anchor")
+    lot, _ = journey_rows([dict(r) for r in rows], {"p": PatientFacts(index_day=5)}, anchor)
+    assert [(r["line"], r["drugs"]) for r in lot] == [(1, ["oxaliplatin"]), (2, ["irinotecan"])]
+
+
 @pytest.mark.parametrize(
     ("code", "display", "group"),
     [
@@ -132,6 +222,18 @@ def test_endocrine_therapy_still_running_at_the_index_joins_line_1() -> None:
 )  # fmt: skip
 def test_stage_groups(code: str | None, display: str | None, group: str | None) -> None:
     assert stage_group(code, display) == group
+
+
+def test_every_snomed_stage_concept_gives_its_group_without_a_display() -> None:
+    """The one stage table (harmonise.model.STAGE_SNOMED, the catalogue's too): a code
+    alone gives the group, e.g. IIIC2 -> III, in situ -> 0 (before, only the stage IV
+    codes were known without a display)."""
+    from harmonise.model import STAGE_SNOMED
+
+    assert len(STAGE_SNOMED) == 32
+    for code, group in STAGE_SNOMED.items():
+        want = "0" if group in ("IS",) or group.startswith("0") else group.rstrip("ABCD0123")
+        assert stage_group(code, None) == want, (code, group)
 
 
 # -- maintenance and substitutions by tumour type -------------------------------------------
@@ -170,6 +272,26 @@ def test_no_substitutions_in_melanoma() -> None:
     assert drugs(derive(exps, "SKCM")) == [
         (1, ("carboplatin", "paclitaxel"), 0), (2, ("cisplatin", "paclitaxel"), 63)
     ]  # fmt: skip
+
+
+def test_breast_gets_the_basic_modules() -> None:
+    """No published line-of-therapy rule set for metastatic breast cancer was found
+    (docs/ingest.md); the basic modules apply, as these four journeys (IDC) pin:
+    letrozole + palbociclib started together is one line; palbociclib added on day 60 to
+    running letrozole is a new line that letrozole joins; letrozole replaced by
+    fulvestrant without a progression is a new line (no endocrine substitution is listed);
+    docetaxel dropped from docetaxel + trastuzumab + pertuzumab keeps the line."""
+    endo = [Exposure("letrozole", 0, 400)]
+    assert drugs(derive([*endo, *cycles("palbociclib", 10, 12, 28)], "IDC")) == [
+        (1, ("letrozole", "palbociclib"), 0)
+    ]  # fmt: skip
+    assert drugs(derive([*endo, *cycles("palbociclib", 60, 12, 28)], "IDC")) == [
+        (1, ("letrozole",), 0), (2, ("letrozole", "palbociclib"), 60)
+    ]  # fmt: skip
+    switch = [Exposure("letrozole", 0, 300), Exposure("fulvestrant", 301, 600)]
+    assert drugs(derive(switch, "IDC")) == [(1, ("letrozole",), 0), (2, ("fulvestrant",), 301)]
+    her2 = [*cycles("docetaxel", 0, 6), *cycles("trastuzumab", 0, 20), *cycles("pertuzumab", 0, 20)]
+    assert drugs(derive(her2, "IDC")) == [(1, ("docetaxel", "pertuzumab", "trastuzumab"), 0)]
 
 
 # -- the rules file ------------------------------------------------------------------------

@@ -101,3 +101,39 @@ def test_binomial_tail_matches_the_definition() -> None:
     assert cs.binomial_tail(0, 10, 0.3) == 1.0
     assert cs.binomial_tail(1, 2, 0.5) == pytest.approx(0.75)
     assert cs.binomial_tail(3, 3, 0.5) == pytest.approx(0.125)
+
+
+def _allele(start: int, ref: str, alt: str, t_lod: float, contig: str = "1") -> Any:
+    e = ev(t_alt=10, t_ref=100, n_alt=0, n_ref=50)
+    return cs.Allele(contig, start, ref, alt, e, [], t_lod, 10.0)
+
+
+def _run_clusters(alleles: list[Any]) -> list[Any]:
+    clusters = cs.IndelClusters(PARAMS)
+    out = []
+    for a in alleles:
+        out += clusters.add(a)
+    return out + clusters.flush()
+
+
+def test_only_the_strongest_of_clustered_indels_passes() -> None:
+    # Seed 2 of the truth set: a clonal 3-bp deletion in CCCCC at 79256 (TLOD 215) and
+    # 3 reverse reads of the same reads proposing C>CT at 79258 (TLOD 6.6).
+    gap = PARAMS["indel_gap"]
+    real = _allele(79255, "GCCCCC", "GCC", 215.4)
+    ghost = _allele(79257, "C", "CT", 6.6)
+    snv = _allele(79257, "C", "A", 50.0)  # SNVs are not clustered
+    far = _allele(79255 + 6 + gap + 1, "A", "AT", 7.0)  # just beyond the gap
+    weak = _allele(79250, "AG", "A", 2.0)  # below min_tumour_lod: does not compete
+    out = _run_clusters([weak, real, ghost, snv, far])
+    assert [a.start for a in out] == [79250, 79255, 79257, 79257, 79255 + 6 + gap + 1]
+    assert {(a.start, a.alt): a.failed for a in out} == {
+        (79250, "A"): ["indel_cluster"],
+        (79255, "GCC"): [],
+        (79257, "CT"): ["indel_cluster"],
+        (79257, "A"): [],
+        (79255 + 6 + gap + 1, "AT"): [],
+    }
+    # The same positions on two contigs do not meet.
+    other = _run_clusters([real, _allele(79257, "C", "CT", 6.6, contig="2")])
+    assert [a.failed for a in other] == [[], []]

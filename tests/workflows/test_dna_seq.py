@@ -122,6 +122,18 @@ def test_provenance_json_is_complete_and_readable_by_metadata(local_run: Run) ->
     for row in (pair["tumour"], pair["normal"]):
         assert 0 <= row["duplication_rate"] < 0.2 and row["mapped_rate"] > 0.95
         assert 200 < row["insert_size_mean"] < 500 and row["mean_coverage"] > 5
+        # per gene: the GFF3 genes whose exons lie in .test's regions (1:132700-134000,
+        # 1:136000-139738)
+        genes = {g["gene"]: g for g in row["genes"]}
+        assert set(genes) == {"CICP27", "RP11-34P13.7", "AL627309.1", "RP11-34P13.16"}
+        assert genes["CICP27"]["bp"] == 1300  # its exons clipped to 132700-134000
+        for g in genes.values():
+            assert 5 < g["mean_depth"] < 60
+            fractions = [g["fraction_at_depth"][d] for d in ("20", "50", "100")]
+            assert fractions == sorted(fractions, reverse=True) and 0 < fractions[0] <= 1
+    # too few somatic SNVs in the tiny pair for a tumour-in-normal estimate
+    assert pair["contamination"]["status"] == "insufficient"
+    assert pair["contamination"]["tumour_in_normal"] is None
     report = local_run.workdir / prov["qc"]["report"]["path"]
     assert prov["qc"]["report"]["sha256"] == hashlib.sha256(report.read_bytes()).hexdigest()
     ref = prov["reference"]
@@ -183,6 +195,17 @@ def test_multiqc_report_has_every_qc_and_the_versions(local_run: Run) -> None:
     row_t = dict(zip(header_cols, line_t.split("\t"), strict=True))
     assert any("mosdepth" in k and v for k, v in row_t.items())
     assert any("markdup" in k and v for k, v in row_t.items())
+    # the pair checks and the per-gene coverage, as the provenance records them
+    prov = json.loads((local_run.results / "provenance" / "provenance.json").read_text())
+    (pair,) = prov["qc"]["pairs"]
+    pair_rows = (data / "multiqc_oncolake_pair_qc_table.txt").read_text().splitlines()
+    row = dict(zip(pair_rows[0].split("\t"), pair_rows[1].split("\t"), strict=True))
+    assert (row["Sample"], row["Identity"]) == ("TINY01", "mismatch")
+    assert float(row["Discordance"]) == pair["identity"]["discordance"]
+    gene_rows = (data / "multiqc_oncolake_gene_coverage_table.txt").read_text().splitlines()
+    by_sample = {ln.split("\t")[0]: ln.split("\t") for ln in gene_rows[1:]}
+    assert set(by_sample) == {"tiny_T", "tiny_N"}
+    assert int(float(by_sample["tiny_T"][1])) == len(pair["tumour"]["genes"]) > 0
 
 
 # ---- identity across centres, and the fingerprint ----------------------------------------

@@ -225,17 +225,33 @@ IDENTITY = {
 }
 
 
+#: A 10-copy amplification of one homolog over dbSNP-dense sequence (1:80,000-92,000,
+#: 30 of the region's germline SNVs): its hets read about 0.11/0.89 in the tumour.
+AMPLIFIED = {"start": 80_000, "end": 92_000, "copies": 10}
+
+
 @needs_art
-def test_identity_check_flags_a_swapped_normal_and_passes_the_true_pair(tmp_path: Path) -> None:
+def test_identity_check_flags_a_swapped_normal_and_passes_the_true_and_amplified_pairs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Two simulated people (seeds 7, 8). Patient OK pairs person 7's tumour with its own
-    normal; patient SWAP pairs the same tumour reads with person 8's normal. The real
-    workflow's identity rules (germline calls, gtcheck) on both."""
+    normal; patient SWAP pairs the same tumour reads with person 8's normal; patient AMP
+    (seed 9) is one person whose tumour carries AMPLIFIED, which exact genotypes
+    (gtcheck) read as a second person. The real workflow's identity rules on all three."""
     from tests.workflows.conftest import snakemake, write_config
 
     a = tmp_path / "a"
     b = tmp_path / "b"
+    amp = tmp_path / "amp"
     simulate.simulate(simulate.Options(seed=7, **IDENTITY), a)
     simulate.simulate(simulate.Options(seed=8, **IDENTITY), b)
+    spike = simulate.truth_cnv.Spike("amp_dense", call="amplification", **AMPLIFIED)
+    monkeypatch.setattr(simulate.truth_cnv, "SPIKES", (spike,))
+    simulate.simulate(
+        simulate.Options(seed=9, cnv=1, **{**IDENTITY, "tumour_depth": 60.0, "normal_depth": 30.0}),
+        amp,
+    )
+    assert "amp_dense" in (amp / "truth" / "cnv.tsv").read_text()
     centre = tmp_path / "centre"
     (centre / "reads").mkdir(parents=True)
     units = ["sample_name\tunit_name\tplatform\tfq1\tfq2"]
@@ -244,6 +260,8 @@ def test_identity_check_flags_a_swapped_normal_and_passes_the_true_pair(tmp_path
         ("okN", a, "sim7_N"),
         ("swapT", a, "sim7_T"),
         ("swapN", b, "sim8_N"),
+        ("ampT", amp, "sim9_T"),
+        ("ampN", amp, "sim9_N"),
     ):
         for lane in ("L001", "L002"):
             fq = []
@@ -255,7 +273,7 @@ def test_identity_check_flags_a_swapped_normal_and_passes_the_true_pair(tmp_path
     (centre / "units.tsv").write_text("\n".join(units) + "\n")
     (centre / "samples.tsv").write_text(
         "sample_name\tpatient\ttype\nokT\tOK\ttumour\nokN\tOK\tnormal\n"
-        "swapT\tSWAP\ttumour\nswapN\tSWAP\tnormal\n"
+        "swapT\tSWAP\ttumour\nswapN\tSWAP\tnormal\nampT\tAMP\ttumour\nampN\tAMP\tnormal\n"
     )
     ref = a / "data" / "reference"
     config = {
@@ -270,15 +288,21 @@ def test_identity_check_flags_a_swapped_normal_and_passes_the_true_pair(tmp_path
         "memory_mb": 1000,
     }
     strict = write_config(tmp_path / "strict.yaml", config)
-    targets = ["results/qc/identity/OK.identity.json", "results/qc/identity/SWAP.identity.json"]
-    run = snakemake(centre, "--cores", "2", *targets, configfile=strict, check=False)
+    targets = [f"results/qc/identity/{p}.identity.json" for p in ("OK", "SWAP", "AMP")]
+    run = snakemake(
+        centre, "--cores", "2", "--keep-going", *targets, configfile=strict, check=False
+    )
     assert run.returncode != 0
     assert "tumour swapT and normal swapN do not look like one person" in run.stdout
     assert "allow_identity_mismatch" in run.stdout
     assert not (centre / targets[1]).exists()
-    ok = json.loads((centre / targets[0]).read_text())
-    assert ok["status"] == "match" and ok["compared_sites"] >= ok["min_sites"]
-    assert ok["discordance"] <= 0.05
+    for target in (targets[0], targets[2]):
+        same = json.loads((centre / target).read_text())
+        assert same["status"] == "match" and same["compared_sites"] >= same["min_sites"]
+        assert same["discordance"] <= 0.05 and same["allowed"] is False, same
+    amplified = json.loads((centre / targets[2]).read_text())
+    # The exact-genotype rule this replaced would have stopped the amplified pair.
+    assert amplified["gtcheck_discordance"] > amplified["max_discordance"], amplified
 
     allowed = write_config(tmp_path / "allowed.yaml", {**config, "allow_identity_mismatch": True})
     snakemake(centre, "--cores", "2", *targets, configfile=allowed)

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from catalog_api.analytics.disclosure import INTERVAL_DAYS
 from catalog_api.analytics.patterns import MAX_LINES
-from catalog_api.analytics.service import store_for, survival_query, treatment_patterns_query
+from catalog_api.analytics.service import journeys_for, survival_query, treatment_patterns_query
 from catalog_api.api.deps import (
     AuditWriterDep,
     ControlDep,
@@ -31,6 +31,7 @@ router = APIRouter(tags=["analytics"], route_class=DiscoveryRoute)
 Breakdown = Literal["tumour_type", "centre", "country", "start_year", "stage", "sex", "groups"]
 Endpoint = Literal["os_from_diagnosis", "os_from_line", "ttnt_after_line"]
 Adjustment = Literal["age", "sex", "stage"]
+Grouping = Literal["line1_regimen", "line2_regimen", "line3_regimen", "centre", "sex", "stage"]
 _Frozen = ConfigDict(frozen=True, extra="forbid")
 _ERRORS: dict[int | str, dict[str, str]] = {
     400: {"description": "Bad definition, purpose or parameter"},
@@ -96,11 +97,19 @@ class SurvivalRequest(BaseModel):
         default_factory=list, description="Covariates of the two-group Cox model."
     )
     at_risk_every_days: int = Field(default=180, ge=30, le=3650)
+    group_by: Grouping | None = Field(
+        default=None,
+        description="Split the one cohort ('definition') into groups: by the regimen of "
+        "line 1, 2 or 3, by centre, sex or stage. Groups below the disclosure threshold are "
+        "merged into 'other'; an 'other' below it into the largest group (named so).",
+    )
 
     @model_validator(mode="after")
     def _one_shape(self) -> SurvivalRequest:
         if (self.definition is None) == (self.groups is None):
             raise ValueError("give either 'definition' (one cohort) or 'groups' (two or more)")
+        if self.group_by is not None and self.definition is None:
+            raise ValueError("'group_by' splits one cohort: give 'definition', not 'groups'")
         if self.groups and len({g.name for g in self.groups}) != len(self.groups):
             raise ValueError("group names must differ")
         if self.endpoint != "os_from_diagnosis" and self.line is None:
@@ -140,7 +149,7 @@ async def post_treatment_patterns(
             session,
             user=user,
             engine=engine,
-            store=store_for(request.app.state.lake),
+            store=journeys_for(engine),
             control=control,
             definition=body.definition,
             purpose=body.purpose,
@@ -185,7 +194,7 @@ async def post_survival(
             session,
             user=user,
             engine=engine,
-            store=store_for(request.app.state.lake),
+            store=journeys_for(engine),
             control=control,
             groups=[(n, d) for n, d in groups if d is not None],
             purpose=body.purpose,
@@ -194,6 +203,7 @@ async def post_survival(
             interval=body.interval_days,
             adjust=body.adjust_for,
             at_risk_every=body.at_risk_every_days,
+            group_by=body.group_by,
             audit_writer=audit_writer,
         )
         session.close()

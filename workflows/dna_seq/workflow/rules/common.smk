@@ -86,6 +86,8 @@ STEPS = [
     ("call_structural_variants", "delly"),
     ("annotate_structural_variants", "pysam"),
     ("genotype_pair_identity", "bcftools"),
+    ("compute_gene_coverage", "mosdepth"),
+    ("query_somatic_allele_depths", "bcftools"),
     ("report_qc", "multiqc"),
     ("compute_callable_depth", "mosdepth"),
     ("call_copy_ratios_cnvkit", "cnvkit"),

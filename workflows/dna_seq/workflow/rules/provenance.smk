@@ -7,6 +7,7 @@ localrules:
     compute_fingerprint,
     write_provenance,
     check_pair_identity,
+    estimate_contamination,
 
 
 rule record_software_versions:
@@ -54,6 +55,17 @@ rule write_provenance:
         fasta=config["reference"]["fasta"],
         gff3=config["reference"]["gff3"],
         identity=expand("results/qc/identity/{patient}.identity.json", patient=PATIENTS),
+        contamination=expand(
+            "results/qc/contamination/{patient}.contamination.json", patient=PATIENTS
+        ),
+        gene_regions=expand(
+            "results/qc/mosdepth_genes/{sample}.regions.bed.gz",
+            sample=samples["sample_name"],
+        ),
+        gene_thresholds=expand(
+            "results/qc/mosdepth_genes/{sample}.thresholds.bed.gz",
+            sample=samples["sample_name"],
+        ),
         markdup=expand(
             "results/qc/samtools/{sample}.markdup.txt", sample=samples["sample_name"]
         ),
@@ -73,6 +85,7 @@ rule write_provenance:
     log:
         "logs/provenance/write_provenance.log",
     params:
+        gene_depths=PARAMS["coverage"]["gene_thresholds"],
         samples=lambda wildcards: [
             {
                 "patient": p,

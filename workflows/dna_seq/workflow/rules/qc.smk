@@ -86,6 +86,8 @@ rule genotype_pair_identity:
         fai="resources/reference/genome.fa.fai",
     output:
         sites=temp("results/qc/identity/{patient}.sites.tsv"),
+        pileup=temp("results/qc/identity/{patient}.sites.bcf"),
+        alleles="results/qc/identity/{patient}.alleles.tsv",
         gtcheck="results/qc/identity/{patient}.gtcheck.txt",
     log:
         "logs/bcftools/gtcheck/{patient}.log",
@@ -94,23 +96,29 @@ rule genotype_pair_identity:
     params:
         q=PARAMS["pileup"]["min_mapq"],
         Q=PARAMS["pileup"]["min_baseq"],
+        d=PARAMS["pileup"]["max_depth"],
         min_qual=PARAMS["identity"]["min_qual"],
         min_depth=PARAMS["identity"]["min_depth"],
     shell:
-        # The normal's germline SNVs, genotyped in both samples, then gtcheck's genotype
-        # discordance between the two (-e 0 -u GT,GT: counts of differing genotypes).
+        # The normal's germline SNVs, piled up in both samples (tumour first): the allele
+        # depths the identity verdict reads (scripts/oncolake_dna_seq.py judge_identity),
+        # and gtcheck's exact-genotype discordance (-e 0 -u GT,GT), kept as a figure.
         "(bcftools view --no-version -v snps -i 'QUAL>={params.min_qual}' {input.germline} "
         "| bcftools query -f '%CHROM\\t%POS\\n' > {output.sites} && "
         "bcftools mpileup --no-version -f {input.ref} -q {params.q} -Q {params.Q} "
-        "-a FORMAT/AD,FORMAT/DP -T {output.sites} -Ou {input.tumour} {input.normal} "
-        "| bcftools call --no-version -m -Ou "
+        "-d {params.d} -I -a FORMAT/AD,FORMAT/DP -T {output.sites} -Ob "
+        "-o {output.pileup} {input.tumour} {input.normal} && "
+        "bcftools query -f '%CHROM\\t%POS\\t%REF\\t%ALT[\\t%AD]\\n' {output.pileup} "
+        "> {output.alleles} && "
+        "bcftools call --no-version -m -Ou {output.pileup} "
         "| bcftools view --no-version -i 'MIN(FMT/DP)>={params.min_depth}' -Ou "
         "| bcftools gtcheck -e 0 -u GT,GT - > {output.gtcheck}) 2> {log}"
 
 
 rule check_pair_identity:
     input:
-        "results/qc/identity/{patient}.gtcheck.txt",
+        gtcheck="results/qc/identity/{patient}.gtcheck.txt",
+        alleles="results/qc/identity/{patient}.alleles.tsv",
     output:
         "results/qc/identity/{patient}.identity.json",
     log:
@@ -122,3 +130,72 @@ rule check_pair_identity:
         allow=lambda wildcards: bool(config["allow_identity_mismatch"]),
     run:
         dna.job_check_pair_identity(input, output, params, log, wildcards)
+
+
+rule define_gene_territory:
+    input:
+        gff="resources/reference/annotation.gff3",
+        fai="resources/reference/genome.fa.fai",
+        # rules/common_cnv.smk is included after this file: look the function up late.
+        regions=lambda wildcards: assay_regions(wildcards),
+    output:
+        "results/qc/genes/genes.bed",
+    log:
+        "logs/genes/define_gene_territory.log",
+    conda:
+        "../envs/python.yaml"
+    params:
+        regions=lambda wildcards: config.get("regions", ""),
+    script:
+        "../scripts/gene_regions.py"
+
+
+rule compute_gene_coverage:
+    input:
+        bam="results/alignments/samtools/{sample}.bam",
+        bai="results/alignments/samtools/{sample}.bam.bai",
+        genes="results/qc/genes/genes.bed",
+    output:
+        regions="results/qc/mosdepth_genes/{sample}.regions.bed.gz",
+        thresholds="results/qc/mosdepth_genes/{sample}.thresholds.bed.gz",
+    log:
+        "logs/mosdepth/genes/{sample}.log",
+    conda:
+        "../envs/mosdepth.yaml"
+    threads: min(THREADS, 4)
+    params:
+        thresholds=",".join(str(t) for t in PARAMS["coverage"]["gene_thresholds"]),
+        extra=PARAMS["coverage"]["extra"],
+        prefix=lambda wildcards, output: output.regions.replace(".regions.bed.gz", ""),
+    shell:
+        "mosdepth -t {threads} --by {input.genes} --thresholds {params.thresholds} "
+        "{params.extra} {params.prefix} {input.bam} 2> {log}"
+
+
+rule query_somatic_allele_depths:
+    input:
+        "results/annotated/bcftools_csq/{patient}.somatic.annotated.vcf.gz",
+    output:
+        temp("results/qc/contamination/{patient}.somatic_ad.tsv"),
+    log:
+        "logs/bcftools/query_somatic_ad/{patient}.log",
+    conda:
+        "../envs/bcftools.yaml"
+    shell:
+        'bcftools query -i \'FILTER="PASS" && TYPE="snp"\' '
+        "-f '%CHROM\\t%POS[\\t%SAMPLE=%AD]\\n' {input} > {output} 2> {log}"
+
+
+rule estimate_contamination:
+    input:
+        "results/qc/contamination/{patient}.somatic_ad.tsv",
+    output:
+        "results/qc/contamination/{patient}.contamination.json",
+    log:
+        "logs/contamination/{patient}.log",
+    params:
+        contamination=PARAMS["contamination"],
+        tumour=lambda wildcards: sample_of(wildcards.patient, "tumour"),
+        normal=lambda wildcards: sample_of(wildcards.patient, "normal"),
+    run:
+        dna.job_estimate_contamination(input, output, params, log)

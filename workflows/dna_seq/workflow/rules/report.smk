@@ -2,6 +2,32 @@
 # submitting host rather than queue a separate cluster job for a few seconds of work.
 localrules:
     report_qc,
+    write_qc_tables,
+
+
+rule write_qc_tables:
+    input:
+        identity=expand("results/qc/identity/{patient}.identity.json", patient=PATIENTS),
+        contamination=expand(
+            "results/qc/contamination/{patient}.contamination.json", patient=PATIENTS
+        ),
+        gene_regions=expand(
+            "results/qc/mosdepth_genes/{sample}.regions.bed.gz",
+            sample=samples["sample_name"],
+        ),
+        gene_thresholds=expand(
+            "results/qc/mosdepth_genes/{sample}.thresholds.bed.gz",
+            sample=samples["sample_name"],
+        ),
+    output:
+        pairs="results/qc/oncolake/pair_qc_mqc.tsv",
+        genes="results/qc/oncolake/gene_coverage_mqc.tsv",
+    log:
+        "logs/qc/write_qc_tables.log",
+    params:
+        gene_depths=PARAMS["coverage"]["gene_thresholds"],
+    run:
+        dna.job_write_qc_tables(input, output, params, log)
 
 
 rule report_qc:
@@ -26,6 +52,7 @@ rule report_qc:
             kind=["somatic", "germline"],
         ),
         versions="results/qc/software_versions_mqc_versions.yml",
+        oncolake=rules.write_qc_tables.output,
         config=workflow.source_path("../report/multiqc_config.yaml"),
     output:
         report(
@@ -42,4 +69,4 @@ rule report_qc:
     shell:
         "multiqc --force --no-ai --no-version-check -c {input.config} -o {params.outdir} "
         "-n multiqc_report.html {input.fastp} {input.samtools} {input.mosdepth} "
-        "{input.bcftools} {input.versions} > {log} 2>&1"
+        "{input.bcftools} {input.versions} {input.oncolake} > {log} 2>&1"

@@ -55,6 +55,7 @@ FILTERS = {
     "read_position": "ALT reads at other read positions than REF reads (|RPBZ| > max_bias_z)",
     "soft_clip": "ALT reads more soft-clipped than REF reads (|SCBZ| > max_bias_z)",
     "mapq_bias": "ALT reads of lower mapping quality (|MQBZ| > max_bias_z or MQ0F high)",
+    "indel_cluster": "A stronger indel within indel_gap bp (vcfutils varFilter -W)",
 }
 
 
@@ -248,6 +249,129 @@ def evidence(rec: Any, tumour: str, normal: str, i: int, p: Mapping[str, Any]) -
     )
 
 
+@dataclass
+class Allele:
+    """One ALT allele of the pileup with its evidence and the filters it fails."""
+
+    contig: str
+    start: int  # 0-based
+    ref: str
+    alt: str
+    ev: Evidence
+    failed: list[str]
+    t_lod: float
+    n_lod: float
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.ref)
+
+    @property
+    def is_indel(self) -> bool:
+        return len(self.ref) != len(self.alt)
+
+
+def _gap(a: Allele, b: Allele) -> int:
+    """Reference bases between the spans of two alleles (0 if they touch or overlap)."""
+    return max(0, max(a.start, b.start) - min(a.end, b.end))
+
+
+def outranks(b: Allele, a: Allele) -> bool:
+    """Whether indel b wins over indel a in a cluster: higher tumour LOD, ties to the
+    earlier one (a fixed order, so that the same pileup always gives the same calls)."""
+    return (b.t_lod, -b.start, b.alt) > (a.t_lod, -a.start, a.alt)
+
+
+class IndelClusters:
+    """samtools ``vcfutils.pl varFilter -W`` (bcftools ``filter --IndelGap``): of indels
+    whose spans are at most ``indel_gap`` bp apart only the best (highest tumour LOD)
+    passes. Reads of a real indel aligned with the gap shifted or split (homopolymers,
+    read ends) propose a second, weaker indel beside it; a germline indel does too.
+    Only indels with tumour LOD >= ``min_tumour_lod`` compete.
+
+    Streams: alleles come in pileup order and leave once no later allele can come within
+    ``indel_gap`` of them, so memory holds a window, not a genome."""
+
+    def __init__(self, p: Mapping[str, Any]) -> None:
+        self.gap = int(p["indel_gap"])
+        self.min_lod = float(p["min_tumour_lod"])
+        self.pending: list[Allele] = []
+        self.indels: list[Allele] = []  # competing indels near the pending alleles
+
+    def add(self, allele: Allele) -> list[Allele]:
+        """Take one allele; returns the alleles now final, in input order."""
+        done = []
+        if self.pending and self.pending[0].contig != allele.contig:
+            done = self.flush()
+        self.pending.append(allele)
+        if allele.is_indel and allele.t_lod >= self.min_lod:
+            self.indels.append(allele)
+        return done + self._release(allele.start)
+
+    def flush(self) -> list[Allele]:
+        return self._release(None)
+
+    def _release(self, upto: int | None) -> list[Allele]:
+        done = []
+        while self.pending and (upto is None or self.pending[0].end + self.gap < upto):
+            a = self.pending.pop(0)
+            if a.is_indel and any(
+                b is not a and _gap(a, b) <= self.gap and outranks(b, a) for b in self.indels
+            ):
+                a.failed.append("indel_cluster")
+            done.append(a)
+        horizon = self.pending[0].start if self.pending else None
+        self.indels = [
+            b for b in self.indels if horizon is not None and b.end + self.gap >= horizon
+        ]
+        return done
+
+
+def write_allele(out: Any, a: Allele, tumour: str, normal: str) -> None:
+    ev = a.ev
+    t_dp, n_dp = ev.t_alt + ev.t_ref, ev.n_alt + ev.n_ref
+    t_vaf = round(ev.t_alt / t_dp, 4)
+    n_vaf = round(ev.n_alt / n_dp, 4) if n_dp else 0.0
+    new = out.new_record(
+        contig=a.contig,
+        start=a.start,
+        alleles=(a.ref, a.alt),
+        qual=round(min(999.0, max(0.0, 10 * a.t_lod)), 2),
+        filter=a.failed or ["PASS"],
+    )
+    new.info["SOMATIC"] = True
+    new.info["TLOD"] = a.t_lod
+    new.info["NLOD"] = a.n_lod
+    new.info["TVAF"] = t_vaf
+    new.info["NVAF"] = n_vaf
+    new.info["TSB"] = (ev.t_alt_fwd, ev.t_alt_rev)
+    gt_t = (1, 1) if t_vaf >= 0.9 else (0, 1)
+    for sample, gt, ad, dp, vaf in (
+        (tumour, gt_t, (ev.t_ref, ev.t_alt), t_dp, t_vaf),
+        (normal, (0, 0), (ev.n_ref, ev.n_alt), n_dp, n_vaf),
+    ):
+        new.samples[sample]["GT"] = gt
+        new.samples[sample]["DP"] = dp
+        new.samples[sample]["AD"] = ad
+        new.samples[sample]["AF"] = (vaf,)
+    out.write(new)
+
+
+def alleles_of(pile: Any, tumour: str, normal: str, params: Mapping[str, Any]) -> Any:
+    """Every ALT allele the tumour shows, evaluated, in pileup order."""
+    for rec in pile:
+        t_ad = rec.samples[tumour]["AD"]
+        n_ad = rec.samples[normal]["AD"]
+        if t_ad is None or n_ad is None or None in t_ad or None in n_ad:
+            continue
+        for i, alt in enumerate(rec.alts or (), start=1):
+            if alt == "<*>" or t_ad[i] == 0:
+                continue
+            ev = evidence(rec, tumour, normal, i, params)
+            failed, t_lod, n_lod = evaluate(ev, params)
+            yield Allele(rec.contig, rec.start, rec.ref, alt, ev, failed, t_lod, n_lod)
+
+
 def main(snakemake: Any) -> None:
     pysam.set_verbosity(0)  # the pileup BCF has no index; do not warn about it
     params = {**snakemake.params.somatic, **snakemake.params.pileup}
@@ -262,49 +386,20 @@ def main(snakemake: Any) -> None:
             pysam.VariantFile(snakemake.output.calls, "wz", header=header) as calls,
             pysam.VariantFile(snakemake.output.candidates, "wz", header=header) as cands,
         ):
-            for rec in pile:
-                t_ad = rec.samples[tumour]["AD"]
-                n_ad = rec.samples[normal]["AD"]
-                if t_ad is None or n_ad is None or None in t_ad or None in n_ad:
-                    continue
-                t_dp, n_dp = sum(t_ad), sum(n_ad)
-                for i, alt in enumerate(rec.alts or (), start=1):
-                    if alt == "<*>" or t_ad[i] == 0:
-                        continue
-                    ev = evidence(rec, tumour, normal, i, params)
-                    failed, t_lod, n_lod = evaluate(ev, params)
-                    t_vaf = round(t_ad[i] / t_dp, 4)
-                    n_vaf = round(n_ad[i] / n_dp, 4) if n_dp else 0.0
-                    for out, keep in ((cands, True), (calls, not failed)):
-                        if not keep:
-                            continue
-                        new = out.new_record(
-                            contig=rec.contig,
-                            start=rec.start,
-                            alleles=(rec.ref, alt),
-                            qual=round(min(999.0, max(0.0, 10 * t_lod)), 2),
-                            filter=failed or ["PASS"],
-                        )
-                        new.info["SOMATIC"] = True
-                        new.info["TLOD"] = t_lod
-                        new.info["NLOD"] = n_lod
-                        new.info["TVAF"] = t_vaf
-                        new.info["NVAF"] = n_vaf
-                        new.info["TSB"] = (ev.t_alt_fwd, ev.t_alt_rev)
-                        gt_t = (1, 1) if t_vaf >= 0.9 else (0, 1)
-                        for sample, gt, ad, dp, vaf in (
-                            (tumour, gt_t, (t_ad[0], t_ad[i]), t_dp, t_vaf),
-                            (normal, (0, 0), (n_ad[0], n_ad[i]), n_dp, n_vaf),
-                        ):
-                            new.samples[sample]["GT"] = gt
-                            new.samples[sample]["DP"] = dp
-                            new.samples[sample]["AD"] = ad
-                            new.samples[sample]["AF"] = (vaf,)
-                        out.write(new)
-                        if out is calls:
-                            calls_n += 1
-                        else:
-                            cands_n += 1
+            clusters = IndelClusters(params)
+
+            def write(done: list[Allele]) -> None:
+                nonlocal calls_n, cands_n
+                for a in done:
+                    write_allele(cands, a, tumour, normal)
+                    cands_n += 1
+                    if not a.failed:
+                        write_allele(calls, a, tumour, normal)
+                        calls_n += 1
+
+            for allele in alleles_of(pile, tumour, normal, params):
+                write(clusters.add(allele))
+            write(clusters.flush())
     with open(snakemake.log[0], "w") as log:
         log.write(f"call_somatic: {cands_n} candidate alleles, {calls_n} calls\n")
 

@@ -9,62 +9,15 @@ labelled CALLABLE in both, intersected with the assay's regions when the centre 
 gives them, merged, sorted: a 3-column BED, 0-based half-open.
 """
 
-import gzip
-from collections.abc import Iterable
+import sys
 from pathlib import Path
 from typing import Any
 
-Intervals = dict[str, list[tuple[int, int]]]
+# intervals.py beside this script (Snakemake sets __file__ to the original script).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from intervals import Intervals, intersect, merge, read_bed, total_bp
 
-
-def read_bed(path: str | Path, label: str | None = None) -> Intervals:
-    """Intervals of a (gzip) BED, only the rows whose 4th column is ``label`` if given."""
-    opener = gzip.open if str(path).endswith(".gz") else open
-    out: Intervals = {}
-    with opener(path, "rt") as fh:
-        for line in fh:
-            if not line.strip() or line.startswith(("#", "track", "browser")):
-                continue
-            f = line.rstrip("\n").split("\t")
-            if label is not None and (len(f) < 4 or f[3] != label):
-                continue
-            out.setdefault(f[0], []).append((int(f[1]), int(f[2])))
-    return {chrom: merge(ivs) for chrom, ivs in out.items()}
-
-
-def merge(intervals: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Sorted, merged (touching intervals joined), empty ones dropped."""
-    out: list[tuple[int, int]] = []
-    for a, b in sorted(intervals):
-        if b <= a:
-            continue
-        if out and a <= out[-1][1]:
-            out[-1] = (out[-1][0], max(b, out[-1][1]))
-        else:
-            out.append((a, b))
-    return out
-
-
-def intersect(a: Intervals, b: Intervals) -> Intervals:
-    """Per-contig intersection of two merged interval sets."""
-    out: Intervals = {}
-    for chrom in sorted(set(a) & set(b)):
-        x, y, i, j, got = a[chrom], b[chrom], 0, 0, []
-        while i < len(x) and j < len(y):
-            lo, hi = max(x[i][0], y[j][0]), min(x[i][1], y[j][1])
-            if lo < hi:
-                got.append((lo, hi))
-            if x[i][1] < y[j][1]:
-                i += 1
-            else:
-                j += 1
-        if got:
-            out[chrom] = got
-    return out
-
-
-def total_bp(intervals: Intervals) -> int:
-    return sum(b - a for ivs in intervals.values() for a, b in ivs)
+__all__ = ["Intervals", "intersect", "merge", "read_bed", "total_bp", "write_bed"]
 
 
 def write_bed(path: str | Path, intervals: Intervals, order: list[str]) -> None:

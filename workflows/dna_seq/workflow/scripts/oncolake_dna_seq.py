@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import math
 import os
 import re
 import shutil
@@ -477,6 +478,10 @@ def job_write_provenance(input: Any, output: Any, params: Any, log: Any) -> None
         mosdepth=input.mosdepth,
         identity=input.identity,
         pairs=params.samples,
+        contamination=input.contamination,
+        gene_regions=input.gene_regions,
+        gene_thresholds=input.gene_thresholds,
+        depth_thresholds=params.gene_depths,
     )
     n_inputs, n_patients = write_provenance(
         qc=qc,
@@ -505,9 +510,58 @@ def parse_gtcheck(text: str) -> tuple[int, int]:
     return 0, 0
 
 
-def judge_identity(discordant: int, compared: int, identity: Mapping[str, Any]) -> dict[str, Any]:
+def allele_discordance(text: str, identity: Mapping[str, Any]) -> tuple[int, int]:
+    """(discordant, compared) sites of the allele-presence rule, from the rows of
+    ``bcftools query -f '%CHROM\t%POS\t%REF\t%ALT[\t%AD]\n'`` (tumour, normal).
+
+    A site is compared when both samples have at least ``min_depth`` reads of its
+    alleles (mpileup's ``<*>`` left out); it is discordant when one sample carries an
+    allele (a share of at least ``present_fraction`` of its reads, and 2 reads) that the
+    other lacks (a share below ``absent_fraction``). A copy-number change moves allele
+    shares (a het under a 10-copy amplification of one homolog reads 0.11/0.89 at
+    purity 0.9, which ``bcftools call`` genotypes as a homozygote) but neither adds a
+    germline allele nor, while normal cells remain in the tumour, removes one; a second
+    person's genotype does both. Copy-neutral LOH in a tumour purer than about 0.98
+    does remove one (1 - purity of the lost allele's share), and still counts."""
+    present = float(identity["present_fraction"])
+    absent = float(identity["absent_fraction"])
+    min_depth = int(identity["min_depth"])
+    discordant = compared = 0
+    for line in text.splitlines():
+        fields = line.split("\t")
+        if len(fields) < 6:
+            continue
+        alts = fields[3].split(",")
+        keep = [0] + [i + 1 for i, alt in enumerate(alts) if alt != "<*>"]
+        depths = []
+        for ad in fields[4:6]:
+            counts = [int(x) if x not in (".", "") else 0 for x in ad.split(",")]
+            counts += [0] * (len(alts) + 1 - len(counts))
+            depths.append([counts[i] for i in keep])
+        totals = [sum(d) for d in depths]
+        if min(totals) < min_depth:
+            continue
+        compared += 1
+        shares = [[c / t for c in d] for d, t in zip(depths, totals, strict=True)]
+        for one, other in ((0, 1), (1, 0)):
+            if any(
+                depths[one][k] >= 2 and shares[one][k] >= present and shares[other][k] < absent
+                for k in range(len(keep))
+            ):
+                discordant += 1
+                break
+    return discordant, compared
+
+
+def judge_identity(
+    discordant: int,
+    compared: int,
+    identity: Mapping[str, Any],
+    gt: tuple[int, int] | None = None,
+) -> dict[str, Any]:
     """The identity verdict: ``match``, ``mismatch`` or ``insufficient`` (fewer than
-    ``min_sites`` sites compared), with the figures and the thresholds."""
+    ``min_sites`` sites compared), with the figures and the thresholds; ``gt`` is
+    gtcheck's exact-genotype (discordant, compared), recorded beside it."""
     fraction = discordant / compared if compared else None
     if compared < int(identity["min_sites"]):
         status = "insufficient"
@@ -515,20 +569,30 @@ def judge_identity(discordant: int, compared: int, identity: Mapping[str, Any]) 
         status = "mismatch"
     else:
         status = "match"
-    return {
+    out: dict[str, Any] = {
         "status": status,
         "discordant_sites": discordant,
         "compared_sites": compared,
         "discordance": round(fraction, 4) if fraction is not None else None,
         "max_discordance": float(identity["max_discordance"]),
         "min_sites": int(identity["min_sites"]),
-        "method": "bcftools gtcheck -e 0 -u GT,GT on the normal's germline SNVs",
+        "method": "allele presence (an allele >= {p:g} of one sample's reads and < {a:g} "
+        "of the other's) at the normal's germline SNVs, both samples >= {d} reads".format(
+            p=float(identity["present_fraction"]),
+            a=float(identity["absent_fraction"]),
+            d=int(identity["min_depth"]),
+        ),
     }
+    if gt is not None:
+        out["gtcheck_discordant_sites"], out["gtcheck_compared_sites"] = gt
+        out["gtcheck_discordance"] = round(gt[0] / gt[1], 4) if gt[1] else None
+    return out
 
 
 def job_check_pair_identity(input: Any, output: Any, params: Any, log: Any, wildcards: Any) -> None:
-    discordant, compared = parse_gtcheck(Path(input[0]).read_text())
-    verdict = judge_identity(discordant, compared, params.identity)
+    gt = parse_gtcheck(Path(input.gtcheck).read_text())
+    discordant, compared = allele_discordance(Path(input.alleles).read_text(), params.identity)
+    verdict = judge_identity(discordant, compared, params.identity, gt)
     verdict.update(
         patient=wildcards.patient,
         tumour=params.tumour,
@@ -537,16 +601,233 @@ def job_check_pair_identity(input: Any, output: Any, params: Any, log: Any, wild
     )
     message = (
         f"patient {wildcards.patient}: tumour {params.tumour} and normal {params.normal} do "
-        f"not look like one person: {discordant} of {compared} germline sites have "
-        f"different genotypes (bcftools gtcheck; more than "
-        f"{verdict['max_discordance']:.0%} of at least {verdict['min_sites']} sites is a "
-        "mismatch). Check the sample sheet; to go on anyway set allow_identity_mismatch: "
-        "true in the centre config (the results are then marked harmonised: false)."
+        f"not look like one person: at {discordant} of {compared} germline sites one "
+        f"carries an allele the other lacks (more than {verdict['max_discordance']:.0%} "
+        f"of at least {verdict['min_sites']} sites is a mismatch). Check the sample "
+        "sheet; to go on anyway set allow_identity_mismatch: true in the centre config "
+        "(the results are then marked harmonised: false)."
     )
     Path(log[0]).write_text(json.dumps(verdict) + "\n")
     if verdict["status"] == "mismatch" and not params.allow:
         raise PairIdentityMismatch(message)
     Path(output[0]).write_text(json.dumps(verdict, indent=2) + "\n")
+
+
+def estimate_tumour_in_normal(
+    text: str, tumour: str, normal: str, p: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The share of the normal's reads that come from the tumour (TiN), from the rows of
+    ``bcftools query -f '%CHROM\t%POS[\t%SAMPLE=%AD]\n'`` of the PASS somatic SNVs:
+    the maximum-likelihood TiN of the normal's ALT reads, binomial with p = TiN x the
+    tumour's VAF (DeTiN's relation), on a grid of 0.001, with the 95 % likelihood-ratio
+    interval (analysis.yaml ``contamination``)."""
+    sites: list[tuple[int, int, float]] = []  # (normal ALT, normal depth, tumour VAF)
+    for line in text.splitlines():
+        fields = line.split("\t")
+        ad: dict[str, list[int]] = {}
+        for cell in fields[2:]:
+            name, _, value = cell.partition("=")
+            ad[name] = [int(x) if x not in (".", "") else 0 for x in value.split(",")]
+        t, n = ad.get(tumour), ad.get(normal)
+        if not t or not n or len(t) < 2 or len(n) < 2:
+            continue
+        t_depth, n_depth = sum(t[:2]), sum(n[:2])
+        if t_depth < int(p["min_tumour_depth"]) or n_depth < int(p["min_normal_depth"]):
+            continue
+        vaf = t[1] / t_depth
+        if vaf >= float(p["min_tumour_vaf"]):
+            sites.append((n[1], n_depth, vaf))
+    out: dict[str, Any] = {
+        "method": "ML tumour-in-normal: normal ALT reads ~ Binomial(depth, TiN x tumour "
+        "VAF) at PASS somatic SNVs (DeTiN, Taylor-Weiner et al. 2018)",
+        "sites": len(sites),
+        "normal_alt_reads": sum(a for a, _, _ in sites),
+        "tumour_in_normal": None,
+        "ci95": None,
+    }
+    if len(sites) < int(p["min_sites"]):
+        out["status"] = "insufficient"
+        return out
+
+    def loglik(c: float) -> float:
+        total = 0.0
+        for alt, depth, vaf in sites:
+            q = c * vaf
+            if alt and q <= 0:
+                return -math.inf
+            total += (alt * math.log(q) if alt else 0.0) + (depth - alt) * math.log1p(-q)
+        return total
+
+    grid = [k / 1000 for k in range(1000)]  # TiN < 1: the normal is not all tumour
+    values = [loglik(c) for c in grid]
+    best = max(range(len(grid)), key=lambda k: values[k])
+    inside = [grid[k] for k, v in enumerate(values) if 2 * (values[best] - v) <= 3.841]
+    out.update(
+        status="estimated",
+        tumour_in_normal=grid[best],
+        ci95=[min(inside), max(inside)],
+    )
+    return out
+
+
+def job_estimate_contamination(input: Any, output: Any, params: Any, log: Any) -> None:
+    doc = estimate_tumour_in_normal(
+        Path(input[0]).read_text(), params.tumour, params.normal, params.contamination
+    )
+    Path(output[0]).write_text(json.dumps(doc, indent=2) + "\n")
+    Path(log[0]).write_text(json.dumps(doc) + "\n")
+
+
+def gene_coverage(
+    regions_bed: str, thresholds_bed: str, thresholds: Iterable[int]
+) -> list[dict[str, Any]]:
+    """Per gene, from ``mosdepth --by genes.bed --thresholds``: its territory in bp, the
+    mean depth over it and the share of its bases at >= each threshold (sorted by gene;
+    the rows of one gene, its exons, pooled)."""
+    wanted = [int(t) for t in thresholds]
+    acc: dict[str, dict[str, Any]] = {}
+    with gzip.open(regions_bed, "rt") as fh:
+        for line in fh:
+            _chrom, start, end, name, mean = line.rstrip("\n").split("\t")[:5]
+            row = acc.setdefault(name, {"bp": 0, "depth_bp": 0.0, "at": [0] * len(wanted)})
+            bp = int(end) - int(start)
+            row["bp"] += bp
+            row["depth_bp"] += float(mean) * bp
+    with gzip.open(thresholds_bed, "rt") as fh:
+        header = fh.readline().rstrip("\n").split("\t")
+        columns = [header.index(f"{t}X") for t in wanted]
+        for line in fh:
+            fields = line.rstrip("\n").split("\t")
+            row = acc[fields[3]]
+            for k, col in enumerate(columns):
+                row["at"][k] += int(fields[col])
+    return [
+        {
+            "gene": name,
+            "bp": row["bp"],
+            "mean_depth": round(row["depth_bp"] / row["bp"], 2) if row["bp"] else 0.0,
+            "fraction_at_depth": {
+                str(t): round(row["at"][k] / row["bp"], 4) if row["bp"] else 0.0
+                for k, t in enumerate(wanted)
+            },
+        }
+        for name, row in sorted(acc.items())
+    ]
+
+
+def _mqc_table(
+    ident: str, name: str, description: str, header: list[str], rows: list[list[Any]]
+) -> str:
+    """A MultiQC custom-content table (``*_mqc.tsv``) with its configuration header."""
+    lines = [
+        f"# id: {json.dumps(ident)}",
+        f"# section_name: {json.dumps(name)}",
+        f"# description: {json.dumps(description)}",
+        '# plot_type: "table"',
+        "# pconfig:",
+        f"#     id: {json.dumps(ident + '_table')}",
+        "\t".join(header),
+    ]
+    lines += ["\t".join("" if v is None else str(v) for v in row) for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_qc_tables(
+    *,
+    pairs_out: str,
+    genes_out: str,
+    identity: Iterable[str],
+    contamination: Iterable[str],
+    gene_regions: Iterable[str],
+    gene_thresholds: Iterable[str],
+    depth_thresholds: Iterable[int],
+) -> tuple[int, int]:
+    """The MultiQC sections of the pair checks (one row per patient: identity by allele
+    presence and by gtcheck's genotypes, tumour-in-normal with its interval) and of the
+    per-gene coverage (one row per sample: genes measured, genes whose mean depth reaches
+    each threshold, the lowest-covered gene). Returns (patients, samples)."""
+    depths = [int(d) for d in depth_thresholds]
+    tin = {
+        _sample_of(p, ".contamination.json"): json.loads(Path(p).read_text()) for p in contamination
+    }
+    rows = []
+    for path in identity:
+        v = json.loads(Path(path).read_text())
+        c = tin.get(v["patient"]) or {}
+        ci = c.get("ci95") or [None, None]
+        rows.append(
+            [
+                v["patient"], v["tumour"], v["normal"], v["status"],
+                v["discordance"], v["compared_sites"], v.get("gtcheck_discordance"),
+                c.get("tumour_in_normal"), ci[0], ci[1], c.get("sites"),
+            ]
+        )  # fmt: skip
+    Path(pairs_out).write_text(
+        _mqc_table(
+            "oncolake_pair_qc",
+            "Tumour/normal identity and contamination",
+            "Identity: share of the normal germline SNVs where one sample carries an allele "
+            "the other lacks (gtcheck: exact genotypes, for comparison). Tumour in normal: "
+            "ML estimate over the PASS somatic SNVs, 95 % interval.",
+            [
+                "Patient",
+                "Tumour",
+                "Normal",
+                "Identity",
+                "Discordance",
+                "Sites",
+                "gtcheck discordance",
+                "Tumour in normal",
+                "TiN low",
+                "TiN high",
+                "TiN SNVs",
+            ],
+            rows,
+        )
+    )
+    gene_rows = []
+    for regions_bed, thresholds_bed in zip(gene_regions, gene_thresholds, strict=True):
+        genes = gene_coverage(regions_bed, thresholds_bed, depths)
+        lowest = min(genes, key=lambda g: g["mean_depth"]) if genes else None
+        gene_rows.append(
+            [
+                _sample_of(regions_bed, ".regions.bed.gz"),
+                len(genes),
+                *[sum(g["mean_depth"] >= d for g in genes) for d in depths],
+                lowest["gene"] if lowest else None,
+                lowest["mean_depth"] if lowest else None,
+            ]
+        )
+    Path(genes_out).write_text(
+        _mqc_table(
+            "oncolake_gene_coverage",
+            "Per-gene coverage",
+            "mosdepth over the exons of each GFF3 gene in the assay regions (reads with MAPQ >= "
+            "20); provenance.json lists every gene.",
+            [
+                "Sample",
+                "Genes",
+                *[f"Genes mean >= {d}x" for d in depths],
+                "Lowest gene",
+                "Its mean depth",
+            ],
+            gene_rows,
+        )
+    )
+    return len(rows), len(gene_rows)
+
+
+def job_write_qc_tables(input: Any, output: Any, params: Any, log: Any) -> None:
+    n = write_qc_tables(
+        pairs_out=output.pairs,
+        genes_out=output.genes,
+        identity=input.identity,
+        contamination=input.contamination,
+        gene_regions=input.gene_regions,
+        gene_thresholds=input.gene_thresholds,
+        depth_thresholds=params.gene_depths,
+    )
+    Path(log[0]).write_text(f"{n[0]} patients, {n[1]} samples\n")
 
 
 def _key_values(path: str, sep: str) -> dict[str, str]:
@@ -571,11 +852,16 @@ def qc_summary(
     mosdepth: Iterable[str],
     identity: Iterable[str],
     pairs: Iterable[Mapping[str, str]],
+    contamination: Iterable[str] = (),
+    gene_regions: Iterable[str] = (),
+    gene_thresholds: Iterable[str] = (),
+    depth_thresholds: Iterable[int] = (),
 ) -> dict[str, Any]:
     """The run's QC in provenance.json: the MultiQC report (path, SHA-256) and, per
     tumour/normal pair in the order of provenance's ``samples``, each sample's duplication
     rate (samtools markdup), mapped share and insert size (samtools stats), mean coverage
-    over the assay regions (mosdepth), and the pair's identity verdict. No sample or
+    over the assay regions (mosdepth) and per gene (mosdepth over each gene's exons in
+    the regions), the pair's identity verdict and its tumour-in-normal estimate. No sample or
     patient names: this part travels with the submission; the names stay in ``samples``."""
     per: dict[str, dict[str, Any]] = {}
     for path in markdup:
@@ -606,6 +892,14 @@ def qc_summary(
         per.setdefault(_sample_of(path, ".mosdepth.summary.txt"), {})["mean_coverage"] = (
             float(region[3]) if region else None
         )
+    for regions_bed, thresholds_bed in zip(gene_regions, gene_thresholds, strict=True):
+        per.setdefault(_sample_of(regions_bed, ".regions.bed.gz"), {})["genes"] = gene_coverage(
+            regions_bed, thresholds_bed, depth_thresholds
+        )
+    contaminations = {
+        _sample_of(path, ".contamination.json"): json.loads(Path(path).read_text())
+        for path in contamination
+    }
     verdicts = {}
     for path in identity:
         verdict = json.loads(Path(path).read_text())
@@ -619,6 +913,7 @@ def qc_summary(
                 "tumour": per.get(p["tumour"], {}),
                 "normal": per.get(p["normal"], {}),
                 "identity": verdicts.get(p["patient"]),
+                "contamination": contaminations.get(p["patient"]),
             }
             for p in pairs
         ],

@@ -26,32 +26,18 @@ et al. 2020, J Immunother Cancer 8:e000147; Vega et al. 2021, Ann Oncol 32:1626)
 """
 
 import json
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pysam
 
-Intervals = dict[str, list[tuple[int, int]]]
+# intervals.py beside this script (Snakemake sets __file__ to the original script).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from intervals import Intervals, intersect, merge, read_bed
 
-
-def merge(intervals: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    for a, b in sorted(intervals):
-        if out and a <= out[-1][1]:
-            out[-1] = (out[-1][0], max(b, out[-1][1]))
-        elif b > a:
-            out.append((a, b))
-    return out
-
-
-def read_bed(path: str | Path) -> Intervals:
-    out: Intervals = {}
-    for line in Path(path).read_text().splitlines():
-        if line.strip() and not line.startswith(("#", "track")):
-            f = line.split("\t")
-            out.setdefault(f[0], []).append((int(f[1]), int(f[2])))
-    return {c: merge(v) for c, v in out.items()}
+__all__ = ["Intervals", "cds", "consequences", "inside", "intersect", "merge", "read_bed", "tmb"]
 
 
 def cds(gff3: str | Path) -> Intervals:
@@ -62,22 +48,6 @@ def cds(gff3: str | Path) -> Intervals:
         if len(f) >= 9 and f[2] == "CDS":
             out.setdefault(f[0], []).append((int(f[3]) - 1, int(f[4])))
     return {c: merge(v) for c, v in out.items()}
-
-
-def intersect(a: Intervals, b: Intervals) -> Intervals:
-    out: Intervals = {}
-    for chrom in set(a) & set(b):
-        x, y, i, j, got = a[chrom], b[chrom], 0, 0, []
-        while i < len(x) and j < len(y):
-            lo, hi = max(x[i][0], y[j][0]), min(x[i][1], y[j][1])
-            if lo < hi:
-                got.append((lo, hi))
-            if x[i][1] < y[j][1]:
-                i += 1
-            else:
-                j += 1
-        out[chrom] = got
-    return out
 
 
 def inside(intervals: Intervals, chrom: str, pos0: int) -> bool:
