@@ -39,6 +39,11 @@ COUNT_KEY = re.compile(
     r"permitted|new|numTotalResults|total|at_risk|events|censored|n|specimens|variants|"
     r"by_centre|by_tumour_type|parts)$|_count$|_patients$"
 )
+#: the web forms whose answers are counts, with a form each (the pages are walked by GET)
+WEB_FORMS = {
+    "/web/cohorts/count": {"gene": "BRAF", "protein_change": "V600E", "purpose_primary": "health"},
+    "/web/cohorts/{cohort_id}/outcomes": {"purpose_primary": "general"},
+}
 #: the centre hidden from the requester (two patients: neither named nor merged)
 HIDDEN = "C3"
 
@@ -239,6 +244,15 @@ def test_every_route_and_page_shows_each_role_only_the_counts_it_may_see(
                     and HIDDEN in r.text
                 ):
                     problems.append(f"{role} page {url}: names the hidden centre {HIDDEN}")
+            # the forms that answer with counts (the builder's, the outcomes view's)
+            for page, form in WEB_FORMS.items():
+                url = _fill(page, params)
+                r = web.post(url, {**form, "csrf_token": web.csrf()})
+                walked += 1
+                assert r.status_code < 500, f"{role} POST {url}: {r.status_code}"
+                if user is alice:  # answered (a researcher's forms), so the check is not void
+                    assert r.status_code == 200 and "patient" in r.text, (url, r.text[-500:])
+                problems += [f"{role} form {url}: '{n} patients'" for n in _page_leaks(r.text)]
         headers = user.headers if user else {}
         for method, path in order:
             url = _fill(path, params)
