@@ -353,11 +353,8 @@ class _SqlTransaction:
         # user are serialised). RETURNING in parameter order made SQLite insert row by row.
         before = self.conn.execute(sa.select(sa.func.max(a.c.id))).scalar() or 0
         self.conn.execute(a.insert(), self.pending)
-        ids = dict(
-            self.conn.execute(
-                sa.select(a.c.name, a.c.id).where(a.c.id > before, a.c.username == self.user)
-            ).all()
-        )
+        new = sa.select(a.c.name, a.c.id).where(a.c.id > before, a.c.username == self.user)
+        ids: dict[str, int] = {str(name): int(i) for name, i in self.conn.execute(new)}
         rows = [
             (ids[str(answer["name"])], rank, self.user, number)
             for answer, bottom in zip(self.pending, self.pending_marks, strict=True)
