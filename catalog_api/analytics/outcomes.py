@@ -65,8 +65,9 @@ def split_cohort(
     """The cohort's ``slots`` split by ``kind`` into disclosure-controlled groups: the
     categories with at least the threshold of patients (largest first, at most
     :data:`MAX_GROUPS`), the rest merged into "other"; an "other" below the threshold is
-    merged into the largest group (named so), so that no group's difference from the
-    cohort isolates fewer than the threshold. With an endpoint from line N (``line``), a
+    merged into the largest group of a known category (not "no line K recorded" unless it
+    is the only one; named so), so that no group's difference from the cohort isolates
+    fewer than the threshold. With an endpoint from line N (``line``), a
     ``lineK_regimen`` split (K ≤ N) leaves out the patients without line K (they have no
     time from line N) when they are at least the threshold, else they join "other" like
     a small category (they add no rows to it). Returns ``[(name, slots)]`` and the
@@ -91,9 +92,11 @@ def split_cohort(
     if len(rest) >= t:
         groups.append(("other", rest))
     elif len(rest) and groups:
-        name, first = groups[0]
+        # the largest group of a known category ("no line 1 recorded" only if none is)
+        at = next((i for i, c in enumerate(big) if c != none), 0)
+        name, first = groups[at]
         folded = f"{name} (with fewer than {t} of other {_WORD[kind]})"
-        groups[0] = (folded, np.sort(np.concatenate([first, rest])))
+        groups[at] = (folded, np.sort(np.concatenate([first, rest])))
     terms = {
         "by": kind,
         "groups": [name for name, _ in groups],
@@ -101,7 +104,8 @@ def split_cohort(
         "without_the_line": control.cell(left_out) if left_out else 0,
         "rule": (
             f"{_WORD[kind]} with fewer than {t} patients are merged into 'other'; an 'other' "
-            f"with fewer than {t} is merged into the largest group (named so)"
+            f"with fewer than {t} is merged into the largest group of a known category "
+            "(named so)"
         ),
     }
     return groups, terms

@@ -13,27 +13,11 @@ from catalog_api.discovery.definition import CopyNumberCall, SvType
 from catalog_api.discovery.engine import INTERPRETATIONS
 from catalog_api.discovery.index import SEP, LakeIndex
 from consent import oncotree
-from harmonise.model import CONSEQUENCES, VARIANT_CLASSES
+from harmonise.model import CONSEQUENCES, STAGE_SNOMED, VARIANT_CLASSES
 
 
 def _label(code: str) -> str:
     return oncotree.label(code) if oncotree.is_code(code) else code
-
-
-#: SNOMED CT concepts of the AJCC/TNM stage groups → the group (the concepts of SNOMED CT's
-#: "American Joint Committee on Cancer stage …" qualifier values, as the CanShare NZ value
-#: set ``canshare-tnm-pathological-stage-group`` lists them). Used to label a stage the lake
-#: holds only as a code.
-STAGE_SNOMED: dict[str, str] = {
-    "1222605001": "0", "1222721004": "0A", "1222722006": "0IS", "1222723001": "I",
-    "1222724007": "IA", "1222725008": "IA1", "1222726009": "IA2", "1222727000": "IA3",
-    "1222728005": "IB", "1222729002": "IB1", "1222730007": "IB2", "1222731006": "IC",
-    "1222765007": "II", "1222766008": "IIA", "1222767004": "IIA1", "1222768009": "IIA2",
-    "1222769001": "IIB", "1222770000": "IIC", "1222801008": "III", "1222802001": "IIIA",
-    "1222803006": "IIIA1", "1222804000": "IIIA2", "1222805004": "IIIB", "1222806003": "IIIC",
-    "1222807007": "IIIC1", "1222809005": "IIIC2", "1222811001": "IIID", "1222733009": "IS",
-    "1222837003": "IV", "1222838008": "IVA", "1222841004": "IVB", "1222842006": "IVC",
-}  # fmt: skip
 
 
 _TNM_GROUP = re.compile(r"(0|0A|0IS|IS|I|II|III|IV)([A-D][0-9]?)?")

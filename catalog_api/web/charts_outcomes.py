@@ -85,6 +85,8 @@ class Scene:
     desc: str
     chart_id: str
     items: list[Text | Shape] = field(default_factory=list)
+    #: Shown this many times its size (the SVG's width and height; a sentence: 1).
+    zoom: float = 1.3
 
     def text(self, x: float, y: float, text: str, **kw: Any) -> None:
         """Add a text."""
@@ -107,8 +109,9 @@ class Scene:
         cid = escape(self.chart_id)
         out = [
             f'<svg xmlns="http://www.w3.org/2000/svg" class="chart outcomes-chart" role="img" '
-            f'id="{cid}" viewBox="0 0 {self.width} {self.height}" width="{self.width}" '
-            f'height="{self.height}" aria-labelledby="{cid}-title {cid}-desc" '
+            f'id="{cid}" viewBox="0 0 {self.width} {self.height}" '
+            f'width="{round(self.width * self.zoom)}" height="{round(self.height * self.zoom)}" '
+            f'aria-labelledby="{cid}-title {cid}-desc" '
             f'font-family="{FONT}" font-size="{FONT_PX}">',
             f'<title id="{cid}-title">{escape(self.title)}</title>',
             f'<desc id="{cid}-desc">{escape(self.desc)}</desc>',
@@ -217,7 +220,7 @@ def data_url(media_type: str, body: bytes | str) -> str:
 
 
 def _sentence(sentence: str, title: str, chart_id: str) -> Scene:
-    s = Scene(int(text_width(sentence, FONT_PX)) + 24, 40, title, sentence, chart_id)
+    s = Scene(int(text_width(sentence, FONT_PX)) + 24, 40, title, sentence, chart_id, zoom=1)
     s.text(12, 25, sentence, fill=MUTED)
     return s
 
@@ -305,7 +308,16 @@ def pathway_scene(answer: Mapping[str, Any], *, chart_id: str = "pathway") -> Sc
     # bands: stacked at each end in the order of the nodes at the other end
     used_out = {k: 0.0 for k in size}
     used_in = {k: 0.0 for k in size}
-    for x in sorted(links, key=lambda x: (y_of.get((x["from_line"], x["from"]), 0), x["to"])):
+
+    def ends(x: Mapping[str, Any]) -> tuple[float, float]:
+        return (
+            y_of.get((x["from_line"], x["from"]), 0.0),
+            y_of.get((x["from_line"] + 1, x["to"]), 0.0),
+        )
+
+    # in a source node, bands in the order of their targets (and so in a target): no
+    # two bands of one node cross
+    for x in sorted(links, key=ends):
         a, b = (x["from_line"], x["from"]), (x["from_line"] + 1, x["to"])
         if a not in y_of or b not in y_of:
             continue

@@ -264,6 +264,7 @@ LEAF_KINDS: tuple[str, ...] = (
     "dataset",
     "assay",
     "pipeline",
+    "coverage",
 )
 #: Structural variant types in words (the builder's checkboxes).
 SV_TYPE_WORDS = {
@@ -382,6 +383,12 @@ def _leaves(form: FormData, p: str) -> list[dict[str, Any]]:
         raise Invalid(f"Harmonised pipeline: {harmonised!r} is not yes or no")
     if len(pipeline) > 1:
         found["pipeline"] = pipeline
+    cov_gene = text(form, f"{p}coverage_gene", max_length=64).upper()
+    cov_depth = number(form, f"{p}coverage_min_depth", "Mean depth over the gene at least")
+    if cov_gene or cov_depth is not None:
+        if not (cov_gene and cov_depth is not None):
+            raise Invalid("Coverage: choose both the gene and the minimum mean depth")
+        found["coverage"] = {"type": "coverage", "gene": cov_gene, "min_depth": cov_depth}
     out = []
     for kind in LEAF_KINDS:
         leaf = found.get(kind)

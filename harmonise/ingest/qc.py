@@ -115,6 +115,11 @@ def read_qc_stage(checked: Checked, report: IngestReport) -> StageRows:
         return StageRows({})
     where = f"{checked.bundle / PROVENANCE}"
     data = read_json_object(checked.bundle / PROVENANCE, "provenance.json")
+    if data.get("qc") is None:
+        # no QC section: nothing for this stage (the rest of ingest reads the provenance
+        # it needs leniently; a bundle's provenance is validated whole only when it
+        # carries QC to be stored)
+        return StageRows({})
     try:
         prov = parse_provenance(data, where)
     except ProvenanceError as exc:

@@ -208,3 +208,19 @@ def test_a_small_other_is_merged_into_the_largest_group() -> None:
     slots = np.concatenate([by[a][:30], by[b][:12], by[c][:3], by[d][:2]])
     groups, _ = split_cohort(j, slots, DisclosureControl(), "line1_regimen", None)
     assert [(n, len(s)) for n, s in groups] == [(names[a], 30), (names[b], 12), ("other", 5)]
+
+
+def test_a_small_other_goes_to_a_regimen_not_to_no_line() -> None:
+    """The largest group is "no line 1 recorded": the small rest joins the largest regimen
+    group instead, so the untreated group stays what its name says."""
+    j = journeys_of(journey_tables(400, seed=5))
+    codes, names = categories(j, "line1_regimen")
+    none = len(names) - 1
+    by = {c: np.flatnonzero(codes == c) for c in np.unique(codes)}
+    a, c, d = sorted((k for k in by if k != none), key=lambda k: -len(by[k]))[:3]
+    slots = np.concatenate([by[none][:40], by[a][:12], by[c][:3], by[d][:1]])
+    groups, _ = split_cohort(j, slots, DisclosureControl(), "line1_regimen", None)
+    assert [(n, len(s)) for n, s in groups] == [
+        ("no line 1 recorded", 40),
+        (f"{names[a]} (with fewer than 5 of other first-line regimens)", 16),
+    ]

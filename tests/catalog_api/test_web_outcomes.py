@@ -23,6 +23,8 @@ from harmonise.lake import Lake, LakeConfig
 from tests.catalog_api.conftest import ApiUserFactory
 from tests.catalog_api.test_analytics_lake import journey_submission
 from tests.catalog_api.web_fixtures import (
+    VIEWPORT,
+    WebClient,
     assert_chart_fits,
     assert_labelled,
     assert_text_fits,
@@ -155,6 +157,10 @@ def test_outcomes_view_from_the_builder_and_a_saved_cohort(
         page.inner_text("#tests"),
     )
     assert page.locator("main .count").count() > 5
+    page.set_viewport_size({"width": 390, "height": 900})  # a phone: nothing spills over
+    assert_text_fits(page)
+    shot(page, "outcomes-01-from-builder-narrow")
+    page.set_viewport_size(VIEWPORT)
     _assert_no_small_count_shown(page)
     tables = _check_downloads(page, tmp_path)
 
@@ -254,3 +260,31 @@ def test_charts_draw_only_disclosed_cells() -> None:
     assert png.size == (2 * scene.width, 2 * scene.height)
     empty = km_scene({"curves": [{"group": "cohort", "points": []}]}, title="t", axis="a")
     assert "Too few patients" in str(empty.svg()) and "km-curve" not in str(empty.svg())
+
+
+def test_outcomes_routes_refuse_what_they_must(http: Any, api_user: ApiUserFactory) -> None:
+    """404 for a cohort that does not exist and for another researcher's (as its page
+    answers: its existence is not told), 422 with the
+    field's name for a bad endpoint (the words of the error page), and a form without its
+    CSRF token refused."""
+    owner = api_user("researcher")
+    made = http.post(
+        "/api/v1/cohorts",
+        headers=owner.headers,
+        json={"name": "theirs", "definition": {"criteria": C2}},
+    )
+    assert made.status_code == 201, made.text
+    other = WebClient(http).sign_in(api_user("researcher").token)
+    assert other.get("/web/cohorts/999999/outcomes").status_code == 404
+    r = other.get(f"/web/cohorts/{made.json()['id']}/outcomes")
+    assert r.status_code == 404 and "theirs" not in r.text
+    form = {
+        "csrf_token": other.csrf("/web/cohorts/new"),
+        "definition_json": json.dumps({"criteria": C2}),
+        "purpose_primary": "health",
+        "endpoint": "os_forever",
+    }
+    r = other.post("/web/cohorts/outcomes", form)
+    assert r.status_code == 422 and "Endpoint: &#39;os_forever&#39; is not one of" in r.text
+    r = other.post("/web/cohorts/outcomes", {k: v for k, v in form.items() if k != "csrf_token"})
+    assert r.status_code == 403

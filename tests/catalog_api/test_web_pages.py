@@ -272,6 +272,8 @@ def test_web_builder_form_expresses_every_leaf_type_with_not_and_or_groups() -> 
             ("assay_type", "WES"),
             ("pipeline", ""),
             ("harmonised", "yes"),
+            ("coverage_gene", "braf"),
+            ("coverage_min_depth", "100"),
             ("g2_gene", "KRAS"),
             ("g2_not_variant", "on"),
         ]
@@ -294,6 +296,7 @@ def test_web_builder_form_expresses_every_leaf_type_with_not_and_or_groups() -> 
         "origin": "somatic",
     } in first["criteria"]
     assert {"type": "pipeline", "harmonised": True} in first["criteria"]
+    assert {"type": "coverage", "gene": "BRAF", "min_depth": 100.0} in first["criteria"]
     assert {"type": "fusion", "gene": "NTRK1"} in first["criteria"]
     sv = {"type": "structural_variant", "gene": "NTRK2", "sv_types": ["DEL", "INV"]}
     assert sv in first["criteria"]
@@ -332,6 +335,8 @@ def test_web_builder_json_field_takes_any_definition_and_refuses_both() -> None:
         forms.definition_from_form(_form([("criteria_json", "{nope")]))
     with pytest.raises(Invalid, match="groups"):
         forms.definition_from_form(_form([("groups", "99")]))
+    with pytest.raises(Invalid, match="Coverage: choose both"):
+        forms.definition_from_form(_form([("coverage_gene", "BRAF")]))
 
 
 def test_web_builder_removes_a_group_and_renumbers_the_rest(
