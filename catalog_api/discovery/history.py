@@ -73,7 +73,7 @@ answers_table = sa.Table(
 )
 #: How many of a remembered number's smallest patients are kept as its marks: the largest
 #: disclosure threshold the check supports (see the module doc).
-MARKS = 16
+MARKS = 8
 marks_table = sa.Table(
     "disclosure_marks",
     Base.metadata,
@@ -361,8 +361,9 @@ class _SqlTransaction:
             for rank, number in enumerate(bottom)
         ]
         if rows:
-            # the driver's executemany directly: 16 rows per remembered number, thousands
-            # per answer with a breakdown (SQLAlchemy's per-row parameters cost as much)
+            # the driver's executemany directly: MARKS rows per remembered number, a
+            # thousand or more per answer with a breakdown (SQLAlchemy's per-row parameters
+            # cost as much)
             mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
             self.conn.exec_driver_sql(
                 "INSERT INTO disclosure_marks (answer_id, rank, username, number) "
