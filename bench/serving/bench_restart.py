@@ -137,7 +137,7 @@ def run_server(
             t = time.perf_counter()
             while time.perf_counter() - t < 600:
                 st = http.get("/api/v1/ready").json()
-                if st.get("patients_numbered", 0) >= st.get("patients", 1):
+                if st.get("numbering_complete"):
                     break
                 time.sleep(0.5)
             out["numbered_all_after_s"] = round(time.perf_counter() - t0, 1)

@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 from catalog_api import audit
 from catalog_api.core.config import ApiConfig
 from catalog_api.db import utcnow
+from catalog_api.discovery.disclosure import disclose_count, sees_exact_counts
 from catalog_api.governance import policy
 from catalog_api.governance.engine import (
     CohortEngine,
@@ -453,20 +454,30 @@ def check_withdrawals(session: Session, *, export: Export, lake: Lake, home: Pat
     return withdrawn
 
 
-def export_public(export: Export) -> ExportPublic:
-    """The API view of an export."""
+def export_public(export: Export, user: User, config: ApiConfig) -> ExportPublic:
+    """The API view of an export for ``user``: exact for its requester (the patients are
+    theirs to read) and for whoever sees every exported centre's counts exactly
+    (``sees_exact_counts``: admins, a board of every one of them); for a board of some of
+    them, only their own centres named and the counts through the disclosure rule (as
+    their view of the request lists only their parts)."""
+    exact = export.request.requester_id == user.id or sees_exact_counts(user, export.centres)
+    kw = {"threshold": config.disclosure_threshold, "rounding": config.disclosure_rounding}
+
+    def shown(n: int) -> int | str:
+        return n if exact else disclose_count(n, **kw)
+
     return ExportPublic(
         id=export.id,
         request_id=export.request_id,
         state=export.state,
         lake_version_id=export.lake_version_id,
-        centres=export.centres,
+        centres=list(export.centres) if exact else [c for c in export.centres if user.governs(c)],
         files=export.files,
         manifest_sha256=export.manifest_sha256,
-        patients=export.patient_count,
+        patients=shown(export.patient_count),
         downloads_enabled=downloads_enabled(export),
         affected_by_withdrawal=bool(export.withdrawn_patients),
-        withdrawn_patients=len(export.withdrawn_patients),
+        withdrawn_patients=shown(len(export.withdrawn_patients)),
         created_at=export.created_at,
         finished_at=export.finished_at,
     )

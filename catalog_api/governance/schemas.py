@@ -197,10 +197,12 @@ class ExportPublic(BaseModel):
     centres: list[str]
     files: dict[str, Any]
     manifest_sha256: str
-    patients: int
+    #: exact for the requester and admins; through the disclosure rule for a board that
+    #: governs only some of the exported centres
+    patients: int | str
     downloads_enabled: bool
     affected_by_withdrawal: bool
-    withdrawn_patients: int
+    withdrawn_patients: int | str
     created_at: dt.datetime
     finished_at: dt.datetime | None
 

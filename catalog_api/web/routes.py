@@ -535,7 +535,7 @@ def request_page(
     pub = requests.request_public(req, user, config)
     export_rows = [
         {
-            "pub": exports.export_public(e),
+            "pub": exports.export_public(e, user, config),
             "can_download": _allowed(policy.ensure_can_download, user, e),
         }
         for e in req.exports

@@ -93,8 +93,15 @@ def test_thresholds_above_the_marks_are_still_checked(tmp_path: Path) -> None:
         ctl.check("eve", "b", {"count": BitMap(range(MARKS + 2, 100))}, "v1")
 
 
-def test_answers_remembered_before_migration_0005_are_found(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'app.db'}")
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_answers_remembered_before_migration_0005_are_found(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'app.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    engine = make_engine(url)
     upgrade(engine, "0004")
     # an answer remembered by the release before the marks (its row only)
     with engine.begin() as conn:

@@ -170,7 +170,7 @@ def create_export(
         session, user=user, req=req, lake=lake, engine=engine, config=config
     )
     session.commit()
-    return exports.export_public(export)
+    return exports.export_public(export, user, config)
 
 
 @router.get("/{request_id}/audit", response_model=list[AuditEntryPublic])

@@ -17,12 +17,13 @@ router = APIRouter(prefix="/exports", tags=["exports"])
 def list_exports(
     session: SessionDep,
     user: CurrentUser,
+    config: ConfigDep,
     offset: int = Query(0, ge=0, le=1_000_000),
     limit: int = Query(100, ge=1, le=1000),
 ) -> list[ExportPublic]:
     """Exports of the caller's requests (all for admins)."""
     rows = crud.list_exports(session, user=user, offset=offset, limit=limit)
-    return [exports.export_public(e) for e in rows]
+    return [exports.export_public(e, user, config) for e in rows]
 
 
 @router.get("/{export_id}", response_model=ExportPublic)
@@ -34,7 +35,7 @@ def read_export(
     policy.ensure_can_view_export(user, export)
     exports.check_withdrawals(session, export=export, lake=lake, home=config.home)
     session.commit()
-    return exports.export_public(export)
+    return exports.export_public(export, user, config)
 
 
 @router.post("/{export_id}/links", response_model=DownloadLink)

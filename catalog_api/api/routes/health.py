@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from catalog_api.api.deps import discovery_engine
+from catalog_api.discovery.disclosure import disclose_count
 
 router = APIRouter(tags=["health"])
 
@@ -30,10 +31,20 @@ async def health() -> JSONResponse:
     responses={503: {"description": "Not ready yet: see detail and Retry-After"}},
 )
 async def ready(request: Request) -> JSONResponse:
-    """``{"ready": true, "lake_version": …}``, or 503 ``{"ready": false, "detail": …}``."""
+    """``{"ready": true, "lake_version": …, "patients": (disclosed), "numbering_complete":
+    …}``, or 503 ``{"ready": false, "detail": …}``."""
     engine = discovery_engine(request)
     engine.start()
     status = engine.status()
+    if "patients" in status:
+        # public: the index's size through the disclosure rule like every number shown
+        # (an exact one would tell, say, that one patient withdrew since yesterday)
+        config = request.app.state.config
+        n, numbered = status["patients"], status.pop("patients_numbered")
+        status["patients"] = disclose_count(
+            n, threshold=config.disclosure_threshold, rounding=config.disclosure_rounding
+        )
+        status["numbering_complete"] = numbered >= n
     if status["ready"]:
         return JSONResponse(status)
     return JSONResponse(status, status_code=503, headers={"Retry-After": "5"})

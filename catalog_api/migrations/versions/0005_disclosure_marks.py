@@ -23,7 +23,7 @@ branch_labels = None
 depends_on = None
 
 #: as catalog_api.discovery.history.MARKS when this revision was written
-MARKS = 16
+MARKS = 8
 BATCH = 1_000
 
 
