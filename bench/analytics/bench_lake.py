@@ -7,8 +7,9 @@ the lake + pandas + lifelines), with the peak memory of each.
 Over ``--lake`` (``bench/synthetic_network.py``, e.g. 1,000,000 patients) with the
 application state ``--state`` of an earlier ``bench/serving/bench_restart.py --state`` run
 (its persisted index and journeys, its numbered patients; a fresh state works too, it
-only takes the first build), for a cohort of bowel cancer patients (COAD or READ: about
-110,000 of a million, general research use):
+only takes the first build), for a cohort of two tumour types (``--cohort``: bowel, COAD
+or READ, about 110,000 of a million; nsclc, LUAD or LUSC, about 180,000; general
+research use):
 
 1. in-process: the app's engine, journeys and disclosure control, the same calls as the
    routes (``treatment_patterns_query`` / ``survival_query``, audited), ``--repeat``
@@ -20,7 +21,7 @@ only takes the first build), for a cohort of bowel cancer patients (COAD or READ
    ``peer_lifelines.py`` (DuckDB extract, pandas counts, lifelines KM/log-rank/Cox),
    in its own process: its times and its peak RSS (VmHWM).
 
-Two-group survival: OS from diagnosis, COAD against READ. Prints one JSON report.
+Two-group survival: OS from diagnosis, one type against the other. Prints one JSON report.
 """
 
 from __future__ import annotations
@@ -61,16 +62,16 @@ from catalog_api.models import User
 from consent.purpose import ResearchPurpose
 
 HERE = Path(__file__).resolve().parent
-BOWEL = {"criteria": {"type": "tumour_type", "codes": ["COAD", "READ"]}}
-COAD = {"criteria": {"type": "tumour_type", "codes": ["COAD"]}}
-READ = {"criteria": {"type": "tumour_type", "codes": ["READ"]}}
 PURPOSE = {"primary": "general"}
-PATTERNS = {"definition": BOWEL, "purpose": PURPOSE, "max_lines": 3}
-SURVIVAL = {
-    "groups": [{"name": "COAD", "definition": COAD}, {"name": "READ", "definition": READ}],
-    "purpose": PURPOSE,
-    "endpoint": "os_from_diagnosis",
-}
+#: --cohort: the cohort's two tumour types (the survival groups; the cohort is both)
+COHORTS = {"bowel": ("COAD", "READ"), "nsclc": ("LUAD", "LUSC")}
+
+
+def _codes(*codes: str) -> dict[str, Any]:
+    return {"criteria": {"type": "tumour_type", "codes": list(codes)}}
+
+
+A, B = COHORTS["bowel"]  # set by main() from --cohort
 
 
 def pct(xs: list[float]) -> dict[str, float]:
@@ -130,7 +131,7 @@ def in_process(lake_home: Path, state: Path, repeat: int) -> tuple[dict[str, Any
                 engine=engine,
                 store=store,
                 control=control,
-                definition=parse_definition(BOWEL),
+                definition=parse_definition(_codes(A, B)),
                 purpose=purpose,
                 max_lines=3,
             ).result()
@@ -142,7 +143,7 @@ def in_process(lake_home: Path, state: Path, repeat: int) -> tuple[dict[str, Any
                 engine=engine,
                 store=store,
                 control=control,
-                groups=[("COAD", parse_definition(COAD)), ("READ", parse_definition(READ))],
+                groups=[(A, parse_definition(_codes(A))), (B, parse_definition(_codes(B)))],
                 purpose=purpose,
                 endpoint="os_from_diagnosis",
             ).result()
@@ -157,7 +158,7 @@ def in_process(lake_home: Path, state: Path, repeat: int) -> tuple[dict[str, Any
                 fn()
                 xs.append(time.perf_counter() - t)
             out[name] = pct(xs)
-        r = engine.count(parse_definition(BOWEL), purpose)
+        r = engine.count(parse_definition(_codes(A, B)), purpose)
         out["cohort_patients"] = len(r.permitted)
         slots = np.frombuffer(r.permitted.to_array(), dtype=np.uint32)
         ids = engine.index.patient_ids
@@ -171,6 +172,12 @@ def in_process(lake_home: Path, state: Path, repeat: int) -> tuple[dict[str, Any
 def over_http(lake_home: Path, state: Path, repeat: int, port: int) -> dict[str, Any]:
     """Time the two requests against ``serve_app.py`` in another process."""
     out: dict[str, Any] = {}
+    patterns = {"definition": _codes(A, B), "purpose": PURPOSE, "max_lines": 3}
+    survival = {
+        "groups": [{"name": A, "definition": _codes(A)}, {"name": B, "definition": _codes(B)}],
+        "purpose": PURPOSE,
+        "endpoint": "os_from_diagnosis",
+    }
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -194,7 +201,7 @@ def over_http(lake_home: Path, state: Path, repeat: int, port: int) -> dict[str,
             while True:
                 try:
                     r = http.post(
-                        "/api/v1/cohorts/treatment-patterns", json=PATTERNS, headers=headers
+                        "/api/v1/cohorts/treatment-patterns", json=patterns, headers=headers
                     )
                     if r.status_code == 200:
                         break
@@ -205,8 +212,8 @@ def over_http(lake_home: Path, state: Path, repeat: int, port: int) -> dict[str,
                 time.sleep(0.5)
             out["first_answer_after_s"] = round(time.perf_counter() - t0, 1)
             for name, path, body in (
-                ("patterns", "/api/v1/cohorts/treatment-patterns", PATTERNS),
-                ("survival_two_groups", "/api/v1/cohorts/survival", SURVIVAL),
+                ("patterns", "/api/v1/cohorts/treatment-patterns", patterns),
+                ("survival_two_groups", "/api/v1/cohorts/survival", survival),
             ):
                 assert http.post(path, json=body, headers=headers).status_code == 200
                 xs = []
@@ -248,10 +255,10 @@ def peer(lake_home: Path, cohort: list[str], python: str, repeat: int) -> dict[s
         ["patient_id", "line", "regimen_name", "start_day", "end_day", "end_reason",
          "next_line_start_day"],
     )  # fmt: skip
-    # the peer's two groups: COAD / READ by the primary condition's code
+    # the peer's two groups: A / B by the primary condition's code
     codes = rows("conditions", ["patient_id", "kind", "oncotree_code"])
     codes = codes.filter(pc.equal(codes.column("kind"), "primary"))
-    grp = pc.cast(pc.equal(codes.column("oncotree_code"), "READ"), pa.int8())
+    grp = pc.cast(pc.equal(codes.column("oncotree_code"), B), pa.int8())
     pq.write_table(pats, work / "patients.parquet")
     pq.write_table(cond, work / "conditions.parquet")
     pq.write_table(lot, work / "lines.parquet")
@@ -282,7 +289,10 @@ def main() -> int:
     ap.add_argument("--peer-repeat", type=int, default=3)
     ap.add_argument("--port", type=int, default=19321)
     ap.add_argument("--skip-http", action="store_true")
+    ap.add_argument("--cohort", choices=sorted(COHORTS), default="bowel")
     args = ap.parse_args()
+    global A, B
+    A, B = COHORTS[args.cohort]
     args.state.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {"lake": str(args.lake)}
     report["in_process"], cohort = in_process(args.lake, args.state, args.repeat)
