@@ -21,15 +21,17 @@ one is ready. The index is persisted per lake version
 (:mod:`catalog_api.discovery.index_store`): a restarted server loads it, and applies only
 the submissions appended since, instead of reading the lake again.
 
-The genomic criteria (fusions, copy number, MSI, TMB) are built and looked up in
-:mod:`catalog_api.discovery.index_genomic`, called from :meth:`LakeIndex.add_batch`.
+The variant atoms are built in :mod:`catalog_api.discovery.index_variants`; the genomic
+criteria (fusions, copy number, MSI, TMB) are built and looked up in
+:mod:`catalog_api.discovery.index_genomic`; per-gene coverage in
+:mod:`catalog_api.discovery.index_qc`: each called from :meth:`LakeIndex.add_batch`.
 
 Adding a criterion takes three steps, none of them in the persistence code:
 
 1. read its columns: add the lake table and columns to :data:`COLUMNS` (``patient_id``
    and ``submission_id`` are always read);
-2. build its bitmaps in :meth:`LakeIndex.add_batch`, in a method of its own like
-   ``_variants``: map rows to slots with ``slot_col(table)`` and call
+2. build its bitmaps from :meth:`LakeIndex.add_batch`, in a function of its own like
+   ``index_variants.add_variants``: map rows to slots with ``slot_col(table)`` and call
    ``self._group((kind,), key_column, slots)``, which ORs each slot into the feature
    ``(kind, key)`` of :attr:`LakeIndex.features` (a key may be a joined string, see
    :func:`join`, for multi-field criteria such as (gene, partner) of a fusion). Numeric
@@ -39,8 +41,9 @@ Adding a criterion takes three steps, none of them in the persistence code:
 
 Features and value arrays are persisted as they are. A new *field* of :class:`LakeIndex`
 must also be given its kind in ``index_store.FIELDS`` (a test fails until it is). Any
-change to this module or to :mod:`~catalog_api.discovery.index_genomic` changes the
-persisted files' code fingerprint, so indexes saved by older code are rebuilt, never misread.
+change to this module or to the builder modules changes the persisted files' code
+fingerprint (``index_store.INDEX_MODULES``), so indexes saved by older code are rebuilt,
+never misread.
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyroaring import BitMap
 
-from catalog_api.discovery import index_genomic, index_qc
+from catalog_api.discovery import index_genomic, index_qc, index_variants
 from harmonise.lake import Lake, LakeVersion
 
 if TYPE_CHECKING:
@@ -320,7 +323,7 @@ class LakeIndex:
         self._add(("vital", "alive"), bitmap_of(slots[~deceased]))
         self._conditions(tables["conditions"], slot_col, slots)
         self._specimens(tables["specimens"], slot_col)
-        self._variants(tables["variants"], slot_col)
+        index_variants.add_variants(self, tables["variants"], slot_col)
         t = tables["biomarkers"]
         s, ok = slot_col(t)
         t = t.filter(pa.array(ok))
@@ -418,65 +421,6 @@ class LakeIndex:
                 else:
                     cur |= bm
             self.features = before
-
-    def _variants(self, t: pa.Table, slot_col: Any) -> None:
-        s, ok = slot_col(t)
-        if not len(s):
-            return
-        if not ok.all():
-            t = t.filter(pa.array(ok))
-        self.sequenced |= bitmap_of(s)
-        # one integer per (gene, protein change, consequence, class, origin), from each
-        # column's dictionary codes (cheaper than joining the strings); sorted by it, the
-        # rows of one atom, of one (gene, protein change) and of one gene are each one run
-        codes: list[np.ndarray] = []
-        dicts: list[list[str]] = []
-        for c in ("gene", "protein_change", "consequence", "variant_class", "origin"):
-            col = pc.fill_null(t.column(c), "").combine_chunks()
-            enc = pc.dictionary_encode(col)
-            codes.append(enc.indices.to_numpy(zero_copy_only=False).astype(np.int64))
-            dicts.append([str(x) for x in enc.dictionary.to_pylist()])
-        sizes = [len(d) for d in dicts]
-        key = codes[0]
-        for k, n in zip(codes[1:], sizes[1:], strict=True):
-            key = key * n + k
-        order = np.argsort(key, kind="stable")
-        key, ss = key[order], s[order]
-        below_pc = sizes[2] * sizes[3] * sizes[4]  # key // below_pc: (gene, protein change)
-        below_gene = sizes[1] * below_pc
-        starts = np.flatnonzero(np.diff(key)) + 1
-        starts = np.concatenate([[0], starts])
-        ends = np.append(starts[1:], len(key))
-        # each atom's five codes, decoded at once
-        rest = key[starts]
-        parts_codes = []
-        for n in reversed(sizes):
-            rest, pos = np.divmod(rest, n)
-            parts_codes.append(pos)
-        parts_codes.reverse()
-        names = [np.array(d, dtype=object)[p] for d, p in zip(dicts, parts_codes, strict=True)]
-        atoms = list(zip(*(x.tolist() for x in names), strict=True))
-        for atom, a, b in zip(atoms, starts.tolist(), ends.tolist(), strict=True):
-            bm = bitmap_of(ss[a:b])
-            cur = self.atoms.get(atom)
-            if cur is None:
-                self.atoms[atom] = bm
-                self.gene_atoms.setdefault(atom[0], set()).add(atom)
-            else:
-                cur |= bm
-        # gene and (gene, protein change): runs of the same sorted rows
-        genes, pcs = np.array(dicts[0], dtype=object), np.array(dicts[1], dtype=object)
-        for group, named in (
-            (key // below_gene, lambda g: (genes[g],)),
-            (key // below_pc, lambda g: (genes[g // sizes[1]], pcs[g % sizes[1]])),
-        ):
-            gs = np.concatenate([[0], np.flatnonzero(np.diff(group)) + 1])
-            ge = np.append(gs[1:], len(group))
-            for g, a, b in zip(group[gs].tolist(), gs.tolist(), ge.tolist(), strict=True):
-                parts = named(g)
-                if all(parts):  # a gene (and a protein change) is named
-                    kind = "gene" if len(parts) == 1 else "gene_pc"
-                    self._add((kind, *parts), bitmap_of(ss[a:b]))
 
     def _consents(self, t: pa.Table, slot_col: Any) -> None:
         s, ok = slot_col(t)

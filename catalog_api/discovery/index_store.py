@@ -53,7 +53,7 @@ from pyroaring import BitMap
 
 from catalog_api.discovery import definition as definition_module
 from catalog_api.discovery import index as index_module
-from catalog_api.discovery import index_genomic, index_qc
+from catalog_api.discovery import index_genomic, index_qc, index_variants
 from catalog_api.discovery.index import LakeIndex
 from harmonise.lake import LakeVersion
 
@@ -135,6 +135,7 @@ INDEX_MODULES: tuple[Any, ...] = (
     index_module,
     index_genomic,
     index_qc,
+    index_variants,
     definition_module,
     sys.modules[__name__],
 )
