@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from catalog_api.discovery.definition import (
@@ -19,6 +20,7 @@ from tests.catalog_api.discoveryhelpers import (
     FP_NEW,
     PANEL,
     braf_melanoma,
+    centre_a,
     make_discovery_lake,
     submission,
 )
@@ -116,3 +118,35 @@ def test_stage_group_matches_substages_not_later_stages(tmp_path: Path) -> None:
     assert engine.centre_counts(parse_definition({"criteria": stage}), version) == {"CA": 5}
     stage_i = {"type": "stage_group", "values": ["I"]}
     assert engine.centre_counts(parse_definition({"criteria": stage_i}), version) == {}
+
+
+def test_centre_breakdown_follows_replacements_and_new_datasets(tmp_path: Path) -> None:
+    """The by-centre cells (an intersection with each centre's bitmap) equal the lake's own
+    rows grouped by the centre of their dataset, in DuckDB, after a dataset is replaced by a
+    smaller revision and a centre gains a second dataset."""
+    lake = make_discovery_lake(str(tmp_path))
+    engine = DiscoveryEngine(lake)
+    engine.refresh()
+    lake.commit(submission("DA", "CA", centre_a()[:9], revision=1))  # 23 patients → 9
+    lake.commit(submission("DC", "CB", braf_melanoma(7, "B2-mel")))
+    engine.refresh()
+    everyone = parse_definition({"criteria": {"type": "sex", "values": ["male", "female"]}})
+    gru = ResearchPurpose(primary="general")
+    _, by_centre = engine.patients(everyone, gru)
+    permitted = [p for ps in by_centre.values() for p in ps]
+    version = lake.current_version()
+    visible = lake.visible_submissions(version)  # noqa: F841
+    patients = lake.read("patients", version, columns=["patient_id", "submission_id"])  # noqa: F841
+    expected = dict(
+        duckdb.sql(
+            "SELECT v.centre_id, count(DISTINCT p.patient_id) FROM patients p "
+            "JOIN visible v USING (submission_id) "
+            "WHERE p.patient_id IN (SELECT unnest($ids)) GROUP BY v.centre_id",
+            params={"ids": permitted},
+        ).fetchall()
+    )
+    assert expected["CA"] == 9  # the replaced revision's 14 patients are gone
+    assert any(p.startswith("B2-mel") for p in permitted)  # the new dataset is counted
+    result = engine.count(everyone, gru)
+    got = dict(zip(result.by_centre.names.tolist(), result.by_centre.counts.tolist(), strict=True))
+    assert {c: n for c, n in got.items() if n} == expected
